@@ -1,0 +1,17 @@
+/// A scheduler whose `start` returns at once: the tasks run on its worker threads while the
+/// caller goes on (the seed's `BackgroundScheduler`).
+///
+/// ```swift
+/// let scheduler = BackgroundScheduler(maxWorkers: 4)
+/// try scheduler.start(now, args: 1.0, name: "now")
+/// try scheduler.start(utcnow, args: 1.0, name: "utcnow")
+/// scheduler.shutdown(wait: true)
+/// ```
+public final class BackgroundScheduler: Scheduler, @unchecked Sendable {
+    /// - Parameters:
+    ///   - maxWorkers: worker threads; nil (the default) uses ``Scheduler/activeProcessorCount``.
+    ///   - keepFinished: how many ended tasks the tables keep; nil (the default) keeps all.
+    override public init(maxWorkers: Int? = nil, keepFinished: Int? = nil) {
+        super.init(maxWorkers: maxWorkers, keepFinished: keepFinished)
+    }
+}

@@ -1,0 +1,172 @@
+import Synchronization
+
+/// The task and future tables behind a scheduler: every future by id, in submission order,
+/// with live counts per state and the optional bound on how many ended tasks are kept.
+///
+/// Views (``SchedulerTable``) read through to this store instead of copying it, which is what
+/// lets `scheduler.futures[id]` stay O(1) however long the history grows.
+final class TaskStore: FutureObserver, @unchecked Sendable {
+    let keepFinished: Int?
+    private let state = Mutex(State())
+    private let counters = StateCounters()
+
+    private struct Slot {
+        let sequence: Int
+        var future: Future?
+    }
+
+    private struct State {
+        var byID: [TaskID: Future] = [:]
+        /// Every live future by ascending sequence; removed ones leave nil holes until compaction.
+        var order: [Slot] = []
+        var holes = 0
+        var nextSequence = 0
+        var latest: TaskID?
+        /// Insertions taken back because the pool refused them: they were never accepted.
+        var withdrawn = 0
+        /// Ended futures in the order they ended, oldest first; kept only with a retention bound.
+        var ended = FIFOQueue<Future>()
+    }
+
+    init(keepFinished: Int?) {
+        precondition(keepFinished.map { $0 >= 0 } ?? true, "keepFinished must not be negative")
+        self.keepFinished = keepFinished
+    }
+
+    /// Adds a new pending future and makes it the latest.
+    func insert(_ makeFuture: (_ sequence: Int) -> Future) -> Future {
+        let future = state.withLock { state in
+            let future = makeFuture(state.nextSequence)
+            state.nextSequence += 1
+            state.byID[future.id] = future
+            state.order.append(Slot(sequence: future.sequence, future: future))
+            state.latest = future.id
+            return future
+        }
+        counters.pending.add(1, ordering: .relaxed)
+        return future
+    }
+
+    /// Takes back a future that was never queued (the pool refused it), restoring the previous latest id.
+    func withdraw(_ future: Future, previousLatest: TaskID?) {
+        state.withLock { state in
+            remove(future, from: &state)
+            state.withdrawn += 1
+            if state.latest == future.id { state.latest = previousLatest }
+        }
+        counters.pending.subtract(1, ordering: .relaxed)
+    }
+
+    var latest: TaskID? { state.withLock { $0.latest } }
+
+    /// The sequence number the next insertion will get: a view bound that includes everything so far.
+    var nextSequence: Int { state.withLock { $0.nextSequence } }
+
+    func future(_ id: TaskID, before bound: Int) -> Future? {
+        state.withLock { state in
+            guard let future = state.byID[id], future.sequence < bound else { return nil }
+            return future
+        }
+    }
+
+    func count(before bound: Int) -> Int {
+        state.withLock { state in
+            var newer = 0
+            for slot in state.order.reversed() {
+                guard slot.sequence >= bound else { break }
+                if slot.future != nil { newer += 1 }
+            }
+            return state.byID.count - newer
+        }
+    }
+
+    /// The futures submitted before `bound`, oldest first; at most the `limit` newest of them.
+    func futures(before bound: Int, limit: Int = .max) -> [Future] {
+        state.withLock { state in
+            var end = state.order.endIndex
+            while end > state.order.startIndex && state.order[end - 1].sequence >= bound { end -= 1 }
+            var result: [Future] = []
+            var index = end
+            while index > state.order.startIndex && result.count < limit {
+                index -= 1
+                if let future = state.order[index].future { result.append(future) }
+            }
+            return result.reversed()
+        }
+    }
+
+    var statistics: SchedulerStatistics {
+        SchedulerStatistics(
+            submitted: state.withLock { $0.nextSequence - $0.withdrawn },
+            pending: counters.pending.load(ordering: .relaxed),
+            running: counters.running.load(ordering: .relaxed),
+            finished: counters.finished.load(ordering: .relaxed),
+            failed: counters.failed.load(ordering: .relaxed),
+            cancelled: counters.cancelled.load(ordering: .relaxed))
+    }
+
+    // MARK: - FutureObserver
+
+    func future(_ future: Future, movedFrom old: FutureState, to new: FutureState) {
+        counters[old].subtract(1, ordering: .relaxed)
+        counters[new].add(1, ordering: .relaxed)
+        guard new.isDone, let keepFinished else { return }
+        state.withLock { state in
+            state.ended.push(future)
+            while state.ended.count > keepFinished, let oldest = state.ended.pop() {
+                remove(oldest, from: &state)
+            }
+        }
+    }
+
+    // MARK: - Removal
+
+    private func remove(_ future: Future, from state: inout State) {
+        guard state.byID.removeValue(forKey: future.id) != nil else { return }
+        guard let index = slotIndex(of: future.sequence, in: state.order) else { return }
+        state.order[index].future = nil
+        state.holes += 1
+        var leading = 0
+        while leading < state.order.count && state.order[leading].future == nil { leading += 1 }
+        if leading > 0 {
+            state.order.removeFirst(leading)
+            state.holes -= leading
+        }
+        // Holes behind a long-running task would otherwise pile up for as long as it runs.
+        if state.holes > 1024 && state.holes > state.byID.count {
+            state.order.removeAll { $0.future == nil }
+            state.holes = 0
+        }
+    }
+
+    private func slotIndex(of sequence: Int, in order: [Slot]) -> Int? {
+        var low = order.startIndex
+        var high = order.endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if order[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+        }
+        return low < order.endIndex && order[low].sequence == sequence ? low : nil
+    }
+}
+
+/// One atomic count per ``FutureState``.
+private final class StateCounters: Sendable {
+    let pending = Atomic<Int>(0)
+    let running = Atomic<Int>(0)
+    let finished = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+    let cancelled = Atomic<Int>(0)
+
+    subscript(state: FutureState) -> Atomic<Int> {
+        _read {
+            switch state {
+            case .pending: yield pending
+            case .running: yield running
+            case .finished: yield finished
+            case .failed: yield failed
+            case .cancelled: yield cancelled
+            }
+        }
+    }
+}

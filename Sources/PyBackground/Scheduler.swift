@@ -1,0 +1,225 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What ``BackgroundScheduler`` and ``BlockingScheduler`` share: a fixed pool of worker threads,
+/// the task and future tables, and the start/shutdown life cycle of the seed's `Scheduler`.
+///
+/// Tasks beyond ``maxWorkers`` wait in first-in, first-out order. A task is any function with
+/// typed arguments; wrong argument types do not compile.
+///
+/// ```swift
+/// let scheduler = BackgroundScheduler()
+/// let id = try scheduler.start(now, args: 1.0, name: "now")
+/// scheduler.shutdown(wait: true)
+/// print(scheduler.futures[id]!.state)   // finished
+/// ```
+///
+/// A scheduler is stopped before its first `start` and after ``shutdown(wait:cancelPending:)``;
+/// once shut down it accepts nothing more (`start` throws ``SchedulerError/Code/shutDown``).
+public class Scheduler: @unchecked Sendable {
+    /// The number of worker threads.
+    public let maxWorkers: Int
+    /// How many ended tasks the tables keep (oldest dropped first); nil keeps all, as the seed does.
+    public let keepFinished: Int?
+
+    let store: TaskStore
+    let pool: WorkerPool
+    /// Wakes ``sleep(for:)`` and a blocking `start` when the scheduler stops.
+    private let stopSignal = ConditionLock()
+
+    init(maxWorkers: Int?, keepFinished: Int?) {
+        let workers = maxWorkers ?? Scheduler.activeProcessorCount
+        precondition(workers > 0, "maxWorkers must be at least 1, got \(workers)")
+        self.maxWorkers = workers
+        self.keepFinished = keepFinished
+        self.store = TaskStore(keepFinished: keepFinished)
+        self.pool = WorkerPool(size: workers)
+    }
+
+    deinit {
+        // Let the threads finish what was queued and exit instead of idling forever.
+        pool.close(takingQueued: false)
+    }
+
+    /// The number of processors this process may run on: the default for `maxWorkers`.
+    public static var activeProcessorCount: Int {
+        max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    // MARK: - State
+
+    /// True before the first `start` and from `shutdown` on. A cooperative loop polls it:
+    /// `while !scheduler.stopped { … }`. Reading it takes no lock.
+    public var stopped: Bool { !pool.isAccepting.load(ordering: .acquiring) }
+
+    /// The id of the most recently started task, nil before the first.
+    public var latestID: TaskID? { store.latest }
+
+    /// The task table (id → ``TaskRecord``) as of now.
+    public var tasks: TaskTable { SchedulerTable(store: store) { $0.record } }
+
+    /// The future table (id → ``Future``) as of now.
+    public var futures: FutureTable { SchedulerTable(store: store) { $0 } }
+
+    /// Counts of tasks per state.
+    public var statistics: SchedulerStatistics { store.statistics }
+
+    // MARK: - Starting tasks
+
+    /// Starts `fn` with positional arguments on a worker; returns the new task's id.
+    ///
+    /// ```swift
+    /// try scheduler.start(now, args: 1.0)
+    /// try scheduler.start({ (path: String, count: Int) in try copy(path, count) }, args: "/tmp/x", 3)
+    /// ```
+    /// - Parameter name: recorded in the task table; defaults to `"task"`.
+    /// - Throws: ``SchedulerError/Code/shutDown`` after ``shutdown(wait:cancelPending:)``.
+    @discardableResult
+    public func start<each Arg: Sendable, Value: Sendable>(
+        _ fn: @escaping @Sendable (repeat each Arg) throws -> Value,
+        args: repeat each Arg,
+        name: String? = nil
+    ) throws(SchedulerError) -> TaskID {
+        var recorded: [any Sendable] = []
+        for argument in repeat each args { recorded.append(argument) }
+        return try start(name: name ?? "task", args: recorded, kwargs: []) { try fn(repeat each args) }
+    }
+
+    /// Starts `fn` with keyword arguments gathered in one value, the Swift shape of Python's
+    /// `**kwargs`: a struct whose stored properties (with their defaults) are the keywords.
+    /// Positional arguments may follow in `args`. The task table records each stored property
+    /// as a keyword argument.
+    ///
+    /// The options value is the function's *first* parameter: Swift cannot yet call a function
+    /// type whose parameter pack is followed by another parameter.
+    ///
+    /// ```swift
+    /// struct Cost: Sendable { var cost = 1.0 }
+    /// try scheduler.start({ (options: Cost) in try now(options.cost) }, kwargs: Cost(cost: 2))
+    /// try scheduler.start({ (options: Cost, label: String) in … }, args: "fast", kwargs: Cost())
+    /// ```
+    @discardableResult
+    public func start<Options: Sendable, each Arg: Sendable, Value: Sendable>(
+        _ fn: @escaping @Sendable (Options, repeat each Arg) throws -> Value,
+        args: repeat each Arg,
+        kwargs: Options,
+        name: String? = nil
+    ) throws(SchedulerError) -> TaskID {
+        var recorded: [any Sendable] = []
+        for argument in repeat each args { recorded.append(argument) }
+        return try start(name: name ?? "task", args: recorded, kwargs: KeywordArgument.fields(of: kwargs)) {
+            try fn(kwargs, repeat each args)
+        }
+    }
+
+    /// Starts a prepared body, recording `name`, `args` and `kwargs` as given: for hosts that
+    /// build tasks at run time from names and values (the `pybgd` registry does).
+    ///
+    /// `BlockingScheduler` blocks here, after queueing, until it is shut down.
+    @discardableResult
+    public func start(
+        name: String,
+        args: [any Sendable],
+        kwargs: [KeywordArgument],
+        _ body: @escaping @Sendable () throws -> any Sendable
+    ) throws(SchedulerError) -> TaskID {
+        let id = TaskID.random()
+        let previousLatest = store.latest
+        let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: Date())
+        let future = store.insert { sequence in
+            Future(record: record, sequence: sequence, observer: store, body: body)
+        }
+        guard pool.submit(future) else {
+            store.withdraw(future, previousLatest: previousLatest)
+            throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
+        }
+        if blocksCallerOnStart { waitUntilStopped() }
+        return id
+    }
+
+    /// Overridden by ``BlockingScheduler``.
+    var blocksCallerOnStart: Bool { false }
+
+    // MARK: - Shutting down
+
+    /// Stops the scheduler: `start` is refused from now on, ``stopped`` turns true, and
+    /// ``sleep(for:)`` wakes in every task. Queued tasks still run unless `cancelPending`.
+    ///
+    /// With `wait`, returns once every queued and running task has ended. Called from inside one
+    /// of its own tasks, it waits for all the others. Calling it again is harmless.
+    public func shutdown(wait: Bool = true, cancelPending: Bool = false) {
+        let queued = pool.close(takingQueued: cancelPending)
+        for future in queued { future.cancel() }
+        stopSignal.withLock { stopSignal.broadcast() }
+        if wait { _ = pool.awaitDrained(until: nil) }
+    }
+
+    /// After ``shutdown(wait:cancelPending:)``, waits until every task has ended or `timeout`
+    /// passes (nil: no limit). Returns whether all ended. Before shutdown it waits for shutdown first.
+    @discardableResult
+    public func awaitTermination(timeout: Duration? = nil) -> Bool {
+        pool.awaitDrained(until: timeout.map(MonotonicInstant.after))
+    }
+
+    /// Suspends until the scheduler is shut down and every task has ended.
+    public func awaitTermination() async {
+        await withCheckedContinuation { continuation in
+            pool.whenDrained { continuation.resume() }
+        }
+    }
+
+    /// Sleeps for `duration`, or less if the scheduler stops meanwhile: the sleep for cooperative
+    /// loops, so that `shutdown(wait: true)` does not wait out a whole interval.
+    /// Returns true if it slept the whole time, false if woken by the stop.
+    ///
+    /// ```swift
+    /// try scheduler.start({ (interval: Duration) in
+    ///     while !scheduler.stopped {
+    ///         record(Date())
+    ///         scheduler.sleep(for: interval)
+    ///     }
+    /// }, args: .seconds(3))
+    /// ```
+    @discardableResult
+    public func sleep(for duration: Duration) -> Bool {
+        let deadline = MonotonicInstant.after(duration)
+        return stopSignal.withLock {
+            while !stopped {
+                if !stopSignal.wait(until: deadline) { return !stopped }
+            }
+            return false
+        }
+    }
+
+    func waitUntilStopped() {
+        stopSignal.withLock {
+            while !stopped { stopSignal.wait() }
+        }
+    }
+
+    // MARK: - The @task decorator
+
+    /// Binds `fn` to this scheduler once, the seed's `@task(scheduler)`: the result's
+    /// ``TaskFunction/start(_:)`` starts it with its own typed arguments.
+    ///
+    /// ```swift
+    /// let now = scheduler.task("now") { (cost: Double) in try clock(after: cost) }
+    /// try now.start(1)
+    /// ```
+    public func task<each Arg: Sendable, Value: Sendable>(
+        _ name: String,
+        _ fn: @escaping @Sendable (repeat each Arg) throws -> Value
+    ) -> TaskFunction<repeat each Arg, Value> {
+        TaskFunction(name: name, scheduler: self, function: fn)
+    }
+}

@@ -1,0 +1,33 @@
+/// An error the library reports: a stable machine-readable ``code`` and a readable ``message``.
+///
+/// ```swift
+/// do { try scheduler.start(work) }
+/// catch let error as SchedulerError where error.code == .shutDown { … }
+/// ```
+public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of failure; stable across releases, safe to match on.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// `start` was called after `shutdown`.
+        public static let shutDown = Code("shut-down")
+        /// A blocking wait for a result ran out of time.
+        public static let timedOut = Code("timed-out")
+        /// The task was cancelled before it ran.
+        public static let cancelled = Code("cancelled")
+        /// The result exists but is not of the type asked for.
+        public static let resultTypeMismatch = Code("result-type-mismatch")
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

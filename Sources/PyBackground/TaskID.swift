@@ -1,0 +1,85 @@
+/// The identifier of a started task: a random (version 4) UUID written as 32 lowercase hex digits,
+/// like Python's `uuid.uuid4().hex`.
+///
+/// ```swift
+/// let id = try scheduler.start(work)
+/// print(id)                        // "3f2b9c0e5d8a4e7b9a1c2d3e4f5a6b7c"
+/// TaskID("3f2b9c0e5d8a4e7b9a1c2d3e4f5a6b7c") == id   // true
+/// ```
+public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible, LosslessStringConvertible, Codable {
+    /// The 128 bits, most significant half first.
+    public let high: UInt64
+    public let low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// A new random identifier, with the version (4) and variant (RFC 4122) bits set as uuid4 does.
+    public static func random() -> TaskID {
+        var generator = SystemRandomNumberGenerator()
+        return random(using: &generator)
+    }
+
+    /// A new random identifier drawn from `generator`.
+    public static func random<G: RandomNumberGenerator>(using generator: inout G) -> TaskID {
+        let high = (generator.next() & ~0xF000) | 0x4000
+        let low = (generator.next() & ~(0b11 << 62)) | (0b10 << 62)
+        return TaskID(high: high, low: low)
+    }
+
+    /// Parses 32 hex digits (either case). Returns nil for anything else.
+    public init?(_ description: String) {
+        let utf8 = description.utf8
+        guard utf8.count == 32 else { return nil }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for (index, byte) in utf8.enumerated() {
+            guard let nibble = TaskID.nibble(byte) else { return nil }
+            if index < 16 { high = high << 4 | nibble } else { low = low << 4 | nibble }
+        }
+        self.init(high: high, low: low)
+    }
+
+    public var description: String {
+        String(unsafeUninitializedCapacity: 32) { buffer in
+            for index in 0..<32 {
+                let word = index < 16 ? high : low
+                let shift = UInt64(60 - (index % 16) * 4)
+                buffer[index] = TaskID.hexDigits[Int((word >> shift) & 0xF)]
+            }
+            return 32
+        }
+    }
+
+    public static func < (lhs: TaskID, rhs: TaskID) -> Bool {
+        (lhs.high, lhs.low) < (rhs.high, rhs.low)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let id = TaskID(text) else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath,
+                debugDescription: "expected a task id of 32 hex digits, got \"\(text)\""))
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private static func nibble(_ byte: UInt8) -> UInt64? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt64(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt64(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt64(byte - UInt8(ascii: "A") + 10)
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,65 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// What was started: the seed's `Task(fn, args, kwargs)` namedtuple, with the function named
+/// rather than held (a Swift closure cannot be printed or compared).
+///
+/// ```swift
+/// let id = try scheduler.start(now, args: 2.0, name: "now")
+/// let record = scheduler.tasks[id]!
+/// record.name      // "now"
+/// record.args      // [2.0]
+/// ```
+public struct TaskRecord: Sendable, CustomStringConvertible {
+    public let id: TaskID
+    /// The name given at start, or `"task"` when none was given.
+    public let name: String
+    /// The positional arguments, in order, as passed.
+    public let args: [any Sendable]
+    /// The keyword arguments, in order: the stored properties of the `kwargs` value, or those
+    /// given to ``Scheduler/start(name:args:kwargs:_:)``.
+    public let kwargs: [KeywordArgument]
+    /// When `start` accepted the task.
+    public let submittedAt: Date
+
+    public init(id: TaskID, name: String, args: [any Sendable], kwargs: [KeywordArgument], submittedAt: Date) {
+        self.id = id
+        self.name = name
+        self.args = args
+        self.kwargs = kwargs
+        self.submittedAt = submittedAt
+    }
+
+    /// `name(arg, …, key=value, …)`, the way a person would write the call.
+    public var description: String {
+        let rendered = args.map { "\($0)" } + kwargs.map { "\($0.name)=\($0.value)" }
+        return "\(name)(\(rendered.joined(separator: ", ")))"
+    }
+}
+
+/// One keyword argument of a task: a name and its value.
+public struct KeywordArgument: Sendable {
+    public let name: String
+    public let value: any Sendable
+
+    public init(name: String, value: any Sendable) {
+        self.name = name
+        self.value = value
+    }
+
+    /// The stored properties of `options`, in declaration order: how a Swift `kwargs` struct is recorded.
+    static func fields(of options: any Sendable) -> [KeywordArgument] {
+        Mirror(reflecting: options).children.enumerated().map { index, child in
+            // The options type is Sendable, so the compiler has checked that each stored property is;
+            // Mirror only hands them back as `Any`. `Sendable` is a marker protocol with no witness
+            // table, so `Any` and `any Sendable` share one layout and the cast is a re-labelling.
+            let value = withUnsafePointer(to: child.value) { pointer in
+                pointer.withMemoryRebound(to: (any Sendable).self, capacity: 1) { $0.pointee }
+            }
+            return KeywordArgument(name: child.label ?? "_\(index)", value: value)
+        }
+    }
+}

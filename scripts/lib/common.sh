@@ -1,0 +1,30 @@
+# Shared by the scripts: repository root, logging, and installing what a fresh Debian 12 lacks.
+# shellcheck shell=bash
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export ROOT
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# ensure_debs PACKAGE…: installs the Debian packages that are not installed yet (needs root).
+ensure_debs() {
+    local missing=()
+    local package
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The build dependencies every script needs: libsystemd for the CSystemd module.
+ensure_build_deps() {
+    command -v swift >/dev/null || die "swift is not on PATH (install a Swift 6.2+ toolchain)"
+    ensure_debs libsystemd-dev pkg-config
+}
