@@ -33,16 +33,19 @@ public final class Future: Sendable, CustomStringConvertible {
         var endedAt: Date?
         var callbacks: [(token: Int, callback: @Sendable (Future) -> Void)] = []
         var nextToken = 0
-        weak var observer: (any FutureObserver)?
+        /// Told when the future is cancelled. Strong, not weak (a weak reference gives the store a
+        /// side table and slows every retain of it); dropped when the future ends, so no cycle
+        /// outlives the pending work.
+        var store: TaskStore?
     }
 
-    init(record: TaskRecord, sequence: Int, observer: any FutureObserver,
+    init(record: TaskRecord, sequence: Int, store: TaskStore,
          body: @escaping @Sendable () throws -> any Sendable) {
         self.record = record
         self.sequence = sequence
         var storage = Storage()
         storage.body = body
-        storage.observer = observer
+        storage.store = store
         self.storage = Mutex(storage)
     }
 
@@ -79,7 +82,7 @@ public final class Future: Sendable, CustomStringConvertible {
     /// (also when it already was), false if it is running or has ended otherwise.
     @discardableResult
     public func cancel() -> Bool {
-        let (cancelled, callbacks, observer) = storage.withLock { storage -> (Bool, [(token: Int, callback: @Sendable (Future) -> Void)], (any FutureObserver)?) in
+        let (cancelled, callbacks, store) = storage.withLock { storage -> (Bool, [(token: Int, callback: @Sendable (Future) -> Void)], TaskStore?) in
             switch storage.state {
             case .cancelled:
                 return (true, [], nil)
@@ -90,11 +93,11 @@ public final class Future: Sendable, CustomStringConvertible {
                 storage.body = nil
                 storage.outcome = .failure(SchedulerError(.cancelled, "task \(record.id) was cancelled before it ran"))
                 storage.endedAt = Date()
-                defer { storage.callbacks = [] }
-                return (true, storage.callbacks, storage.observer)
+                defer { storage.callbacks = []; storage.store = nil }
+                return (true, storage.callbacks, storage.store)
             }
         }
-        if let observer { observer.future(self, movedFrom: .pending, to: .cancelled) }
+        store?.futureWasCancelled(self)
         for entry in callbacks { entry.callback(self) }
         return cancelled
     }
@@ -159,7 +162,8 @@ public final class Future: Sendable, CustomStringConvertible {
     // MARK: - Driven by the worker pool
 
     /// Runs the body on the calling worker thread, unless the future was cancelled first.
-    func run() {
+    /// Returns the final state, or nil if it did not run.
+    func run() -> FutureState? {
         let body: (@Sendable () throws -> any Sendable)? = storage.withLock { storage in
             guard storage.state == .pending else { return nil }
             storage.state = .running
@@ -167,20 +171,19 @@ public final class Future: Sendable, CustomStringConvertible {
             defer { storage.body = nil }
             return storage.body
         }
-        guard let body else { return }
-        storage.withLock { $0.observer }?.future(self, movedFrom: .pending, to: .running)
+        guard let body else { return nil }
         let outcome: Result<any Sendable, any Error>
         do { outcome = .success(try body()) } catch { outcome = .failure(error) }
         let final: FutureState = if case .success = outcome { .finished } else { .failed }
-        let (callbacks, observer) = storage.withLock { storage in
+        let callbacks = storage.withLock { storage in
             storage.state = final
             storage.outcome = outcome
             storage.endedAt = Date()
-            defer { storage.callbacks = [] }
-            return (storage.callbacks, storage.observer)
+            defer { storage.callbacks = []; storage.store = nil }
+            return storage.callbacks
         }
-        observer?.future(self, movedFrom: .running, to: final)
         for entry in callbacks { entry.callback(self) }
+        return final
     }
 
     // MARK: - Callbacks
@@ -208,12 +211,6 @@ public final class Future: Sendable, CustomStringConvertible {
         }
         return typed
     }
-}
-
-/// Told of every state change of the futures it owns: how the scheduler keeps its counts and
-/// retention without a callback allocated per task.
-protocol FutureObserver: AnyObject, Sendable {
-    func future(_ future: Future, movedFrom old: FutureState, to new: FutureState)
 }
 
 /// A one-shot gate for a thread that blocks on a future.

@@ -42,8 +42,11 @@ public class Scheduler: @unchecked Sendable {
         precondition(workers > 0, "maxWorkers must be at least 1, got \(workers)")
         self.maxWorkers = workers
         self.keepFinished = keepFinished
-        self.store = TaskStore(keepFinished: keepFinished)
-        self.pool = WorkerPool(size: workers)
+        let store = TaskStore(keepFinished: keepFinished)
+        self.store = store
+        var onEnded: (@Sendable (Future) -> Void)?
+        if keepFinished != nil { onEnded = { store.futureEnded($0) } }
+        self.pool = WorkerPool(size: workers, onEnded: onEnded)
     }
 
     deinit {
@@ -71,8 +74,22 @@ public class Scheduler: @unchecked Sendable {
     /// The future table (id → ``Future``) as of now.
     public var futures: FutureTable { SchedulerTable(store: store) { $0 } }
 
-    /// Counts of tasks per state.
-    public var statistics: SchedulerStatistics { store.statistics }
+    /// Counts of tasks per state. Pending is what is neither running nor ended; a task changing
+    /// state during the read may be counted on either side of the change.
+    public var statistics: SchedulerStatistics {
+        // Worker counts first: tasks submitted after them only raise `submitted`, so pending
+        // cannot come out below zero from the order of the reads.
+        let (running, finished, failed) = pool.counts
+        let cancelled = store.cancelledCount.load(ordering: .acquiring)
+        let submitted = store.acceptedCount
+        return SchedulerStatistics(
+            submitted: submitted,
+            pending: Swift.max(0, submitted - running - finished - failed - cancelled),
+            running: running,
+            finished: finished,
+            failed: failed,
+            cancelled: cancelled)
+    }
 
     // MARK: - Starting tasks
 
@@ -133,18 +150,17 @@ public class Scheduler: @unchecked Sendable {
         kwargs: [KeywordArgument],
         _ body: @escaping @Sendable () throws -> any Sendable
     ) throws(SchedulerError) -> TaskID {
-        let id = TaskID.random()
-        let previousLatest = store.latest
-        let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: Date())
-        let future = store.insert { sequence in
-            Future(record: record, sequence: sequence, observer: store, body: body)
+        let submittedAt = Date()
+        let future = store.insert { id, sequence in
+            let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt)
+            return Future(record: record, sequence: sequence, store: store, body: body)
         }
         guard pool.submit(future) else {
-            store.withdraw(future, previousLatest: previousLatest)
+            store.withdraw(future)
             throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
         }
         if blocksCallerOnStart { waitUntilStopped() }
-        return id
+        return future.id
     }
 
     /// Overridden by ``BlockingScheduler``.

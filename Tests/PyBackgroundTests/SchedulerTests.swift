@@ -100,7 +100,9 @@ struct SchedulerTests {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         let gate = Gate()
         let order = Log<Int>()
-        try scheduler.start({ gate.wait() })
+        let started = Counter()
+        try scheduler.start({ started.increment(); gate.wait() })
+        #expect(started.wait(until: 1))
         for index in 0..<200 { try scheduler.start({ (i: Int) in order.append(i) }, args: index) }
         #expect(scheduler.statistics.pending == 200)
         gate.open()

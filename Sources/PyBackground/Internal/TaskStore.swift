@@ -1,14 +1,15 @@
 import Synchronization
 
 /// The task and future tables behind a scheduler: every future by id, in submission order,
-/// with live counts per state and the optional bound on how many ended tasks are kept.
+/// and the optional bound on how many ended tasks are kept.
 ///
 /// Views (``SchedulerTable``) read through to this store instead of copying it, which is what
 /// lets `scheduler.futures[id]` stay O(1) however long the history grows.
-final class TaskStore: FutureObserver, @unchecked Sendable {
+final class TaskStore: @unchecked Sendable {
     let keepFinished: Int?
     private let state = Mutex(State())
-    private let counters = StateCounters()
+    /// Futures cancelled before they ran (workers count the rest, under the pool's lock).
+    let cancelledCount = Atomic<Int>(0)
 
     private struct Slot {
         let sequence: Int
@@ -24,6 +25,7 @@ final class TaskStore: FutureObserver, @unchecked Sendable {
         var latest: TaskID?
         /// Insertions taken back because the pool refused them: they were never accepted.
         var withdrawn = 0
+        var random = BufferedSystemRandom()
         /// Ended futures in the order they ended, oldest first; kept only with a retention bound.
         var ended = FIFOQueue<Future>()
     }
@@ -33,34 +35,38 @@ final class TaskStore: FutureObserver, @unchecked Sendable {
         self.keepFinished = keepFinished
     }
 
-    /// Adds a new pending future and makes it the latest.
-    func insert(_ makeFuture: (_ sequence: Int) -> Future) -> Future {
+    /// Adds a new pending future, under a fresh random id, and makes it the latest.
+    func insert(_ makeFuture: (_ id: TaskID, _ sequence: Int) -> Future) -> Future {
         let future = state.withLock { state in
-            let future = makeFuture(state.nextSequence)
+            let future = makeFuture(TaskID.random(using: &state.random), state.nextSequence)
             state.nextSequence += 1
             state.byID[future.id] = future
             state.order.append(Slot(sequence: future.sequence, future: future))
             state.latest = future.id
             return future
         }
-        counters.pending.add(1, ordering: .relaxed)
         return future
     }
 
-    /// Takes back a future that was never queued (the pool refused it), restoring the previous latest id.
-    func withdraw(_ future: Future, previousLatest: TaskID?) {
+    /// Takes back a future that was never queued (the pool refused it); if it was the latest,
+    /// the newest remaining one is latest again.
+    func withdraw(_ future: Future) {
         state.withLock { state in
             remove(future, from: &state)
             state.withdrawn += 1
-            if state.latest == future.id { state.latest = previousLatest }
+            if state.latest == future.id {
+                state.latest = state.order.last { $0.future != nil }?.future?.id
+            }
         }
-        counters.pending.subtract(1, ordering: .relaxed)
     }
 
     var latest: TaskID? { state.withLock { $0.latest } }
 
     /// The sequence number the next insertion will get: a view bound that includes everything so far.
     var nextSequence: Int { state.withLock { $0.nextSequence } }
+
+    /// Tasks accepted so far, including any no longer retained.
+    var acceptedCount: Int { state.withLock { $0.nextSequence - $0.withdrawn } }
 
     func future(_ id: TaskID, before bound: Int) -> Future? {
         state.withLock { state in
@@ -95,22 +101,16 @@ final class TaskStore: FutureObserver, @unchecked Sendable {
         }
     }
 
-    var statistics: SchedulerStatistics {
-        SchedulerStatistics(
-            submitted: state.withLock { $0.nextSequence - $0.withdrawn },
-            pending: counters.pending.load(ordering: .relaxed),
-            running: counters.running.load(ordering: .relaxed),
-            finished: counters.finished.load(ordering: .relaxed),
-            failed: counters.failed.load(ordering: .relaxed),
-            cancelled: counters.cancelled.load(ordering: .relaxed))
+    // MARK: - Ends
+
+    func futureWasCancelled(_ future: Future) {
+        cancelledCount.add(1, ordering: .relaxed)
+        futureEnded(future)
     }
 
-    // MARK: - FutureObserver
-
-    func future(_ future: Future, movedFrom old: FutureState, to new: FutureState) {
-        counters[old].subtract(1, ordering: .relaxed)
-        counters[new].add(1, ordering: .relaxed)
-        guard new.isDone, let keepFinished else { return }
+    /// Applies the retention bound; the pool calls it for each task a worker ended.
+    func futureEnded(_ future: Future) {
+        guard let keepFinished else { return }
         state.withLock { state in
             state.ended.push(future)
             while state.ended.count > keepFinished, let oldest = state.ended.pop() {
@@ -147,26 +147,5 @@ final class TaskStore: FutureObserver, @unchecked Sendable {
             if order[middle].sequence < sequence { low = middle + 1 } else { high = middle }
         }
         return low < order.endIndex && order[low].sequence == sequence ? low : nil
-    }
-}
-
-/// One atomic count per ``FutureState``.
-private final class StateCounters: Sendable {
-    let pending = Atomic<Int>(0)
-    let running = Atomic<Int>(0)
-    let finished = Atomic<Int>(0)
-    let failed = Atomic<Int>(0)
-    let cancelled = Atomic<Int>(0)
-
-    subscript(state: FutureState) -> Atomic<Int> {
-        _read {
-            switch state {
-            case .pending: yield pending
-            case .running: yield running
-            case .finished: yield finished
-            case .failed: yield failed
-            case .cancelled: yield cancelled
-            }
-        }
     }
 }

@@ -24,13 +24,32 @@ final class WorkerPool: @unchecked Sendable {
     private var phase = Phase.idle
     private var queue = FIFOQueue<Future>()
     private var idleWorkers = 0
+    /// Idle workers signalled but not yet awake: another submission need not wake them again.
+    private var wakeupsInFlight = 0
+    /// Mirrors `queue.count` for the lock-free look a worker takes before it goes to sleep.
+    private let queuedHint = Atomic<Int>(0)
     private var activeWorkers = 0
     private var workerThreads: [pthread_t] = []
     private var drainedCallbacks: [@Sendable () -> Void] = []
+    /// What the workers did, counted here because they hold the lock anyway: atomics on a shared
+    /// cache line cost more than the lock they would save.
+    private var finishedCount = 0
+    private var failedCount = 0
+    /// Called by the worker after each task it ran ends; nil when there is nothing to do.
+    private let onEnded: (@Sendable (Future) -> Void)?
 
-    init(size: Int) {
+    static let spinsBeforeSleep = 2048
+
+    init(size: Int, onEnded: (@Sendable (Future) -> Void)? = nil) {
         precondition(size > 0, "a worker pool needs at least one worker, got \(size)")
         self.size = size
+        self.onEnded = onEnded
+    }
+
+    /// Tasks running now (a worker that just took a cancelled one counts for an instant), and
+    /// how many ran and returned, and ran and threw.
+    var counts: (running: Int, finished: Int, failed: Int) {
+        lock.withLock { (activeWorkers, finishedCount, failedCount) }
     }
 
     /// Queues a future. Returns false, queueing nothing, once the pool is closed.
@@ -48,8 +67,12 @@ final class WorkerPool: @unchecked Sendable {
             break
         }
         queue.push(future)
-        if idleWorkers > 0 { lock.signal() }
+        queuedHint.store(queue.count, ordering: .relaxed)
+        // Signal after unlocking, so the woken worker does not block on the lock we still hold.
+        let wake = idleWorkers > wakeupsInFlight
+        if wake { wakeupsInFlight += 1 }
         lock.unlock()
+        if wake { lock.signal() }
         return true
     }
 
@@ -134,17 +157,36 @@ final class WorkerPool: @unchecked Sendable {
     private func workLoop() {
         lock.lock()
         while true {
+            if queue.isEmpty && phase != .closed {
+                // A short look before sleeping: under a steady stream the next task arrives within
+                // microseconds, and catching it here saves both sides a futex round trip.
+                lock.unlock()
+                var spins = 0
+                while spins < Self.spinsBeforeSleep && queuedHint.load(ordering: .relaxed) == 0 {
+                    spins += 1
+                    if spins % 64 == 0 { sched_yield() }
+                }
+                lock.lock()
+            }
             while queue.isEmpty && phase != .closed {
                 idleWorkers += 1
                 lock.wait()
                 idleWorkers -= 1
+                if wakeupsInFlight > 0 { wakeupsInFlight -= 1 }
             }
             guard let future = queue.pop() else { break }
+            queuedHint.store(queue.count, ordering: .relaxed)
             activeWorkers += 1
             lock.unlock()
-            future.run()
+            let final = future.run()
+            if final != nil { onEnded?(future) }
             lock.lock()
             activeWorkers -= 1
+            switch final {
+            case .finished?: finishedCount += 1
+            case .failed?: failedCount += 1
+            default: break
+            }
             if phase == .closed {
                 // Drain waiters may be a worker waiting for all but itself, so wake them on every end.
                 lock.broadcast()

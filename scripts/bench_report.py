@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Turns the JSON of the benchmark runs into the markdown tables of BENCHMARKS.md (ratios first)."""
+import json
+import sys
+
+
+def core_tables(swift, python):
+    rows = []
+    out = rows.append
+    n = swift["tasks"]
+    ours = swift["throughput"]["pybackground"]["tasksPerSecond"]
+    floor = swift["throughput"]["minimal-pool"]["tasksPerSecond"]
+    dispatch = swift["throughput"]["dispatch"]["tasksPerSecond"]
+    ours10 = swift["throughputAt10k"]["pybackground"]["tasksPerSecond"]
+    floor10 = swift["throughputAt10k"]["minimal-pool"]["tasksPerSecond"]
+    out(f"### Scheduler core: {n:,} no-op tasks on {swift['workers']} workers (median of {swift['runs']} runs)")
+    out("")
+    out("| contender | N | tasks/s | µs per start | ours ÷ it |")
+    out("|---|---:|---:|---:|---:|")
+    for label, table, count in (("N", swift["throughput"], n), ("10k", swift["throughputAt10k"], 10000)):
+        base = table["pybackground"]["tasksPerSecond"]
+        for name in ("pybackground", "minimal-pool", "dispatch"):
+            r = table[name]
+            out(f"| {'PyBackground (Swift)' if name == 'pybackground' else name} | {count:,} | "
+                f"{r['tasksPerSecond']:,.0f} | {r['startMicroseconds']:.2f} | {base / r['tasksPerSecond']:.2f} |")
+    for count, r in sorted(python.get("throughput", {}).items(), key=lambda kv: int(kv[0])):
+        ref = ours10 if int(count) <= 10000 else ours
+        out(f"| pybackground 0.1.2 (Python) | {int(count):,} | {r['tasksPerSecond']:,.0f} | "
+            f"{r['startMicroseconds']:.2f} | {ref / r['tasksPerSecond']:.0f} |")
+    for count, why in sorted(python.get("failures", {}).items()):
+        out(f"| pybackground 0.1.2 (Python) | {count} | failed: {why} | | |")
+    out("")
+    py10 = python.get("throughput", {}).get("10000")
+    out("| target | measured | met |")
+    out("|---|---|---|")
+    if py10:
+        ratio = ours10 / py10["tasksPerSecond"]
+        out(f"| ≥ 100× the original's throughput at N = 10,000 | {ratio:,.0f}× | {'yes' if ratio >= 100 else 'no'} |")
+    for label, o, f in ((f"N = {n:,}", ours, floor), ("N = 10,000", ours10, floor10)):
+        out(f"| within 2× of the minimal pool, {label} | {f / o:.2f}× slower | {'yes' if f / o <= 2 else 'no'} |")
+    sleep = swift["sleepWorkloadSeconds"]
+    out(f"| 200 × 10 ms sleeps on 2 workers ≤ 1.1 s (ideal 1.0) | {sleep:.3f} s | {'yes' if sleep <= 1.1 else 'no'} |")
+    out("")
+    out("| start → body latency, idle pool | p50 µs | p99 µs |")
+    out("|---|---:|---:|")
+    for name, r in sorted(swift["latency"].items()):
+        out(f"| {name} | {r['p50Microseconds']:.1f} | {r['p99Microseconds']:.1f} |")
+    out("")
+    py_bytes = python.get("bytesRetainedPerTask")
+    out(f"Bytes retained per finished task (tables unbounded, as the seed): Swift {swift['bytesRetainedPerTask']:.0f}"
+        + (f", Python original {py_bytes:.0f} (tracemalloc)" if py_bytes else "") + ".")
+    if dispatch:
+        out(f"DispatchQueue is listed for reference: ours ÷ Dispatch at N = {n:,} is {ours / dispatch:.2f}.")
+    return rows
+
+
+def load_python(path):
+    """One JSON object per line: a count's result or failure, and the bytes retained per task."""
+    python = {"throughput": {}, "failures": {}}
+    for line in open(path):
+        line = line.strip()
+        if not line:
+            continue
+        entry = json.loads(line)
+        if "bytesRetainedPerTask" in entry:
+            python["bytesRetainedPerTask"] = entry["bytesRetainedPerTask"]
+        elif "result" in entry:
+            python["throughput"][str(entry["count"])] = entry["result"]
+        else:
+            python["failures"][f"{entry['count']:,}"] = entry["failure"]
+    return python
+
+
+def main():
+    swift = json.load(open(sys.argv[1]))
+    python = load_python(sys.argv[2]) if len(sys.argv) > 2 else {}
+    print("\n".join(core_tables(swift, python)))
+
+
+if __name__ == "__main__":
+    main()
