@@ -5,13 +5,52 @@ let package = Package(
     name: "pybgd",
     products: [
         .library(name: "PyBackground", targets: ["PyBackground"]),
+        .library(name: "PyBackgroundProtocol", targets: ["PyBackgroundProtocol"]),
+        .library(name: "PyBackgroundDaemon", targets: ["PyBackgroundDaemon"]),
+        .library(name: "PyBackgroundClient", targets: ["PyBackgroundClient"]),
+        .executable(name: "pybgd", targets: ["pybgd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The scheduler core: standard library, Dispatch and FoundationEssentials only.
         .target(name: "PyBackground"),
+
+        // The control protocol: request/response types and pure parse/format functions, no I/O.
+        .target(name: "PyBackgroundProtocol"),
+
+        // The daemon: core + protocol + registry + config + NIO control server + lifecycle.
+        .target(
+            name: "PyBackgroundDaemon",
+            dependencies: [
+                "PyBackground", "PyBackgroundProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
+
+        // A blocking line client over the Unix socket, for pybgctl and the tests: no NIO, starts fast.
+        .target(name: "PyBackgroundClient", dependencies: ["PyBackgroundProtocol"]),
+
+        .executableTarget(
+            name: "pybgd",
+            dependencies: [
+                "PyBackgroundDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Benchmarks (scripts/bench) and their C helper for heap statistics.
         .target(name: "CHeapUsage"),
@@ -23,6 +62,10 @@ let package = Package(
             ]),
 
         .testTarget(name: "PyBackgroundTests", dependencies: ["PyBackground"]),
+        .testTarget(name: "PyBackgroundProtocolTests", dependencies: ["PyBackgroundProtocol"]),
+        .testTarget(
+            name: "PyBackgroundDaemonTests",
+            dependencies: ["PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackground"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,249 @@
+/// The JSON payloads of `OK` replies, one type per verb. Field names are snake_case on the wire;
+/// times are seconds since the Unix epoch (UTC), durations are seconds. See PROTOCOL.md.
+
+/// `PING` → `{"pong":true,"pid":…,"version":"…"}`
+public struct PingPayload: Codable, Hashable, Sendable {
+    public var pong: Bool
+    public var pid: Int32
+    public var version: String
+
+    public init(pid: Int32, version: String) {
+        self.pong = true
+        self.pid = pid
+        self.version = version
+    }
+}
+
+/// `SUBMIT` → `{"id":"…","task":"now"}`
+public struct SubmitPayload: Codable, Hashable, Sendable {
+    public var id: String
+    public var task: String
+
+    public init(id: String, task: String) {
+        self.id = id
+        self.task = task
+    }
+}
+
+/// `STATUS`
+public struct StatusPayload: Codable, Hashable, Sendable {
+    public var version: String
+    public var pid: Int32
+    public var stopped: Bool
+    public var shuttingDown: Bool
+    public var latestID: String?
+    public var workers: Int
+    public var submitted: Int
+    public var pending: Int
+    public var running: Int
+    public var finished: Int
+    public var failed: Int
+    public var cancelled: Int
+    /// Tasks kept in the tables now (retention may have dropped older ones).
+    public var retained: Int
+    public var connections: Int
+    public var uptimeSeconds: Double
+
+    public init(version: String, pid: Int32, stopped: Bool, shuttingDown: Bool, latestID: String?, workers: Int,
+                submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
+                retained: Int, connections: Int, uptimeSeconds: Double) {
+        self.version = version
+        self.pid = pid
+        self.stopped = stopped
+        self.shuttingDown = shuttingDown
+        self.latestID = latestID
+        self.workers = workers
+        self.submitted = submitted
+        self.pending = pending
+        self.running = running
+        self.finished = finished
+        self.failed = failed
+        self.cancelled = cancelled
+        self.retained = retained
+        self.connections = connections
+        self.uptimeSeconds = uptimeSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, pid, stopped, workers, submitted, pending, running, finished, failed, cancelled, retained, connections
+        case shuttingDown = "shutting_down"
+        case latestID = "latest_id"
+        case uptimeSeconds = "uptime_seconds"
+    }
+}
+
+/// A row of the task table: what was submitted.
+public struct TaskPayload: Codable, Hashable, Sendable {
+    public var id: String
+    public var name: String
+    public var args: [JSONValue]
+    public var kwargs: [String: JSONValue]
+    public var submittedAt: Double
+
+    public init(id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], submittedAt: Double) {
+        self.id = id
+        self.name = name
+        self.args = args
+        self.kwargs = kwargs
+        self.submittedAt = submittedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, args, kwargs
+        case submittedAt = "submitted_at"
+    }
+}
+
+/// An error kept as a failed or cancelled task's outcome.
+public struct ErrorPayload: Codable, Hashable, Sendable {
+    public var code: String
+    public var message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// A row of the future table, and the reply to `RESULT`, `WAIT` and `CANCEL`.
+public struct FuturePayload: Codable, Hashable, Sendable {
+    public var id: String
+    public var name: String
+    public var args: [JSONValue]
+    public var kwargs: [String: JSONValue]
+    /// pending, running, finished, failed or cancelled.
+    public var state: String
+    public var submittedAt: Double
+    public var startedAt: Double?
+    public var endedAt: Double?
+    /// Running time: end − start once ended, now − start while running.
+    public var durationSeconds: Double?
+    /// The value of a finished task.
+    public var result: JSONValue?
+    /// The error of a failed or cancelled task.
+    public var error: ErrorPayload?
+
+    public init(id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], state: String,
+                submittedAt: Double, startedAt: Double?, endedAt: Double?, durationSeconds: Double?,
+                result: JSONValue?, error: ErrorPayload?) {
+        self.id = id
+        self.name = name
+        self.args = args
+        self.kwargs = kwargs
+        self.state = state
+        self.submittedAt = submittedAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.durationSeconds = durationSeconds
+        self.result = result
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, args, kwargs, state, result, error
+        case submittedAt = "submitted_at"
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case durationSeconds = "duration_seconds"
+    }
+}
+
+/// `TASKS` → `{"tasks":[…],"total":N}`: the most recent rows, oldest first; `total` counts them all.
+public struct TasksPayload: Codable, Hashable, Sendable {
+    public var tasks: [TaskPayload]
+    public var total: Int
+
+    public init(tasks: [TaskPayload], total: Int) {
+        self.tasks = tasks
+        self.total = total
+    }
+}
+
+/// `FUTURES` → `{"futures":[…],"total":N}`
+public struct FuturesPayload: Codable, Hashable, Sendable {
+    public var futures: [FuturePayload]
+    public var total: Int
+
+    public init(futures: [FuturePayload], total: Int) {
+        self.futures = futures
+        self.total = total
+    }
+}
+
+/// `LATEST` → `{"latest_id":"…"}` (null before the first task)
+public struct LatestPayload: Codable, Hashable, Sendable {
+    public var latestID: String?
+
+    public init(latestID: String?) { self.latestID = latestID }
+
+    enum CodingKeys: String, CodingKey { case latestID = "latest_id" }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(latestID, forKey: .latestID)   // null, not absent
+    }
+}
+
+/// One parameter of a registered task.
+public struct ParameterPayload: Codable, Hashable, Sendable {
+    public var name: String
+    /// int, double, string or bool.
+    public var type: String
+    public var required: Bool
+    public var `default`: JSONValue?
+    public var description: String?
+
+    public init(name: String, type: String, required: Bool, default: JSONValue?, description: String?) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.default = `default`
+        self.description = description
+    }
+}
+
+/// One registered task.
+public struct RegisteredTaskPayload: Codable, Hashable, Sendable {
+    public var name: String
+    /// builtin, command, or custom (registered through the Swift API).
+    public var kind: String
+    public var description: String
+    public var parameters: [ParameterPayload]
+
+    public init(name: String, kind: String, description: String, parameters: [ParameterPayload]) {
+        self.name = name
+        self.kind = kind
+        self.description = description
+        self.parameters = parameters
+    }
+}
+
+/// `LIST` → `{"tasks":[…]}`, sorted by name.
+public struct ListPayload: Codable, Hashable, Sendable {
+    public var tasks: [RegisteredTaskPayload]
+
+    public init(tasks: [RegisteredTaskPayload]) { self.tasks = tasks }
+}
+
+/// `SHUTDOWN` → what the shutdown did by the time of the reply.
+public struct ShutdownPayload: Codable, Hashable, Sendable {
+    public var stopping: Bool
+    /// True when the reply waited for every task to end.
+    public var waited: Bool
+    public var pending: Int
+    public var running: Int
+
+    public init(waited: Bool, pending: Int, running: Int) {
+        self.stopping = true
+        self.waited = waited
+        self.pending = pending
+        self.running = running
+    }
+}
+
+/// `HELP` → `{"verbs":["PING", …]}`
+public struct HelpPayload: Codable, Hashable, Sendable {
+    public var verbs: [String]
+
+    public init(verbs: [String] = Request.synopsis) { self.verbs = verbs }
+}

@@ -1,0 +1,156 @@
+/// One request of the control protocol: a line `VERB word…`, verbs case-insensitive.
+///
+/// ```swift
+/// let request = try Request(parsing: "SUBMIT now 2")   // .submit(task: "now", arguments: ["2"])
+/// request.line                                           // "SUBMIT now 2"
+/// ```
+/// See PROTOCOL.md for each verb's reply.
+public enum Request: Hashable, Sendable {
+    /// `PING`: is the daemon there.
+    case ping
+    /// `SUBMIT task [arg…] [key=value…]`: start a registered task; arguments stay as typed until
+    /// the daemon checks them against the task's parameters.
+    case submit(task: String, arguments: [String])
+    /// `STATUS`: counts, workers, uptime, latest id.
+    case status
+    /// `TASKS [limit|all]`: the task table, most recent `limit` (default 100).
+    case tasks(limit: Limit)
+    /// `FUTURES [limit|all]`: the future table, most recent `limit` (default 100).
+    case futures(limit: Limit)
+    /// `LATEST`: the latest task id.
+    case latest
+    /// `RESULT id`: one task's state and result, without waiting. The id may be a unique prefix.
+    case result(id: String)
+    /// `WAIT id [seconds]`: reply once the task has ended, or `ERR timed-out` after `seconds`.
+    case wait(id: String, timeout: Double?)
+    /// `CANCEL id`: cancel a pending task.
+    case cancel(id: String)
+    /// `LIST`: the registered tasks and their parameters.
+    case list
+    /// `SHUTDOWN [wait|nowait]`: graceful shutdown; with `wait` (the default) the reply comes once
+    /// every task has ended.
+    case shutdown(wait: Bool)
+    /// `HELP`: the verbs.
+    case help
+
+    /// How many table rows a TASKS or FUTURES request asks for.
+    public enum Limit: Hashable, Sendable {
+        case all
+        case mostRecent(Int)
+
+        public static let `default` = Limit.mostRecent(100)
+    }
+
+    /// Every verb with its arguments, as HELP lists them.
+    public static let synopsis: [String] = [
+        "PING", "SUBMIT task [arg…] [key=value…]", "STATUS", "TASKS [limit|all]", "FUTURES [limit|all]",
+        "LATEST", "RESULT id", "WAIT id [seconds]", "CANCEL id", "LIST", "SHUTDOWN [wait|nowait]", "HELP",
+    ]
+
+    /// Parses one line (without its line feed; a trailing carriage return is ignored).
+    public init(parsing line: Substring) throws(ProtocolError) {
+        var line = line
+        if line.hasSuffix("\r") { line = line.dropLast() }
+        let words = try LineTokenizer.split(line)
+        guard let verb = words.first else {
+            throw ProtocolError(.badRequest, "empty request; verbs: \(Request.verbList)")
+        }
+        let arguments = Array(words.dropFirst())
+        switch verb.uppercased() {
+        case "PING": try Request.expect(arguments, none: "PING"); self = .ping
+        case "SUBMIT":
+            guard let task = arguments.first else {
+                throw ProtocolError(.badRequest, "SUBMIT needs a task name: SUBMIT task [arg…] [key=value…]")
+            }
+            self = .submit(task: task, arguments: Array(arguments.dropFirst()))
+        case "STATUS": try Request.expect(arguments, none: "STATUS"); self = .status
+        case "TASKS": self = .tasks(limit: try Request.limit(arguments, verb: "TASKS"))
+        case "FUTURES": self = .futures(limit: try Request.limit(arguments, verb: "FUTURES"))
+        case "LATEST": try Request.expect(arguments, none: "LATEST"); self = .latest
+        case "RESULT": self = .result(id: try Request.id(arguments, usage: "RESULT id"))
+        case "WAIT":
+            guard arguments.count == 1 || arguments.count == 2 else {
+                throw ProtocolError(.badRequest, "WAIT takes an id and optional seconds: WAIT id [seconds]")
+            }
+            var timeout: Double?
+            if arguments.count == 2 {
+                guard let seconds = Double(arguments[1]), seconds.isFinite, seconds >= 0 else {
+                    throw ProtocolError(.badRequest, "WAIT timeout must be a number of seconds ≥ 0, got \"\(arguments[1])\"")
+                }
+                timeout = seconds
+            }
+            self = .wait(id: arguments[0], timeout: timeout)
+        case "CANCEL": self = .cancel(id: try Request.id(arguments, usage: "CANCEL id"))
+        case "LIST": try Request.expect(arguments, none: "LIST"); self = .list
+        case "SHUTDOWN":
+            switch arguments.map({ $0.lowercased() }) {
+            case [], ["wait"]: self = .shutdown(wait: true)
+            case ["nowait"], ["no-wait"]: self = .shutdown(wait: false)
+            default: throw ProtocolError(.badRequest, "SHUTDOWN takes wait or nowait, got \"\(arguments.joined(separator: " "))\"")
+            }
+        case "HELP": self = .help
+        default:
+            throw ProtocolError(.unknownVerb, "unknown verb \"\(verb)\"; verbs: \(Request.verbList)")
+        }
+    }
+
+    public init(parsing line: String) throws(ProtocolError) {
+        try self.init(parsing: line[...])
+    }
+
+    /// The request as a line (no line feed) that parses back to the same request.
+    public var line: String {
+        switch self {
+        case .ping: "PING"
+        case .submit(let task, let arguments): LineTokenizer.join(["SUBMIT", task] + arguments)
+        case .status: "STATUS"
+        case .tasks(let limit): "TASKS \(limit.word)"
+        case .futures(let limit): "FUTURES \(limit.word)"
+        case .latest: "LATEST"
+        case .result(let id): LineTokenizer.join(["RESULT", id])
+        case .wait(let id, let timeout): LineTokenizer.join(["WAIT", id] + (timeout.map { ["\($0)"] } ?? []))
+        case .cancel(let id): LineTokenizer.join(["CANCEL", id])
+        case .list: "LIST"
+        case .shutdown(let wait): wait ? "SHUTDOWN wait" : "SHUTDOWN nowait"
+        case .help: "HELP"
+        }
+    }
+
+    static var verbList: String {
+        "PING SUBMIT STATUS TASKS FUTURES LATEST RESULT WAIT CANCEL LIST SHUTDOWN HELP"
+    }
+
+    private static func expect(_ arguments: [String], none verb: String) throws(ProtocolError) {
+        guard arguments.isEmpty else {
+            throw ProtocolError(.badRequest, "\(verb) takes no arguments, got \"\(arguments.joined(separator: " "))\"")
+        }
+    }
+
+    private static func id(_ arguments: [String], usage: String) throws(ProtocolError) -> String {
+        guard arguments.count == 1 else {
+            throw ProtocolError(.badRequest, "expected \(usage)")
+        }
+        return arguments[0]
+    }
+
+    private static func limit(_ arguments: [String], verb: String) throws(ProtocolError) -> Limit {
+        switch arguments.count {
+        case 0: return .default
+        case 1:
+            if arguments[0].lowercased() == "all" { return .all }
+            if let count = Int(arguments[0]), count >= 0 { return .mostRecent(count) }
+            fallthrough
+        default:
+            throw ProtocolError(.badRequest, "\(verb) takes a row count ≥ 0 or \"all\", got \"\(arguments.joined(separator: " "))\"")
+        }
+    }
+}
+
+extension Request.Limit {
+    var word: String {
+        switch self {
+        case .all: "all"
+        case .mostRecent(let count): "\(count)"
+        }
+    }
+}

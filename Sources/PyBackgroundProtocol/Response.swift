@@ -1,0 +1,53 @@
+/// One reply line: `OK <json>` or `ERR <code> <message>`.
+///
+/// ```swift
+/// Response.ok(#"{"id":"…"}"#).line           // OK {"id":"…"}
+/// try Response(parsing: "ERR unknown-task no task \"x\"")   // .error(.unknownTask, "no task \"x\"")
+/// ```
+/// The JSON is kept as text: each verb's payload type (``StatusPayload``, ``FuturePayload``, …)
+/// encodes and decodes it, so a reply is relayed without being decoded twice.
+public enum Response: Hashable, Sendable {
+    case ok(String)
+    case error(ErrorCode, String)
+
+    /// Parses a reply line (without its line feed).
+    public init(parsing line: Substring) throws(ProtocolError) {
+        var line = line
+        if line.hasSuffix("\r") { line = line.dropLast() }
+        if line == "OK" {
+            self = .ok("{}")
+        } else if line.hasPrefix("OK ") {
+            self = .ok(String(line.dropFirst(3)))
+        } else if line.hasPrefix("ERR ") {
+            let rest = line.dropFirst(4)
+            let code = rest.prefix { $0 != " " }
+            guard !code.isEmpty else { throw ProtocolError(.badRequest, "ERR reply without a code: \"\(line)\"") }
+            let afterCode = rest.dropFirst(code.count)
+            self = .error(ErrorCode(String(code)), String(afterCode.first == " " ? afterCode.dropFirst() : afterCode))
+        } else {
+            throw ProtocolError(.badRequest, "not a reply line (expected OK or ERR): \"\(line.prefix(80))\"")
+        }
+    }
+
+    public init(parsing line: String) throws(ProtocolError) {
+        try self.init(parsing: line[...])
+    }
+
+    /// The reply as one line, without its line feed. Line breaks in a message are written as spaces,
+    /// so one reply is always one line.
+    public var line: String {
+        switch self {
+        case .ok(let json): "OK \(json)"
+        case .error(let code, let message): "ERR \(code) \(Response.singleLine(message))"
+        }
+    }
+
+    public init(_ error: ProtocolError) {
+        self = .error(error.code, error.message)
+    }
+
+    static func singleLine(_ text: String) -> String {
+        guard text.contains(where: { $0 == "\n" || $0 == "\r" }) else { return text }
+        return String(text.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
+    }
+}
