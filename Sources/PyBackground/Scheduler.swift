@@ -109,7 +109,7 @@ public class Scheduler: @unchecked Sendable {
     ) throws(SchedulerError) -> TaskID {
         var recorded: [any Sendable] = []
         for argument in repeat each args { recorded.append(argument) }
-        return try start(name: name ?? "task", args: recorded, kwargs: []) { try fn(repeat each args) }
+        return try start(name: name ?? "task", args: recorded, kwargs: []) { _ in try fn(repeat each args) }
     }
 
     /// Starts `fn` with keyword arguments gathered in one value, the Swift shape of Python's
@@ -134,13 +134,14 @@ public class Scheduler: @unchecked Sendable {
     ) throws(SchedulerError) -> TaskID {
         var recorded: [any Sendable] = []
         for argument in repeat each args { recorded.append(argument) }
-        return try start(name: name ?? "task", args: recorded, kwargs: KeywordArgument.fields(of: kwargs)) {
+        return try start(name: name ?? "task", args: recorded, kwargs: KeywordArgument.fields(of: kwargs)) { _ in
             try fn(kwargs, repeat each args)
         }
     }
 
     /// Starts a prepared body, recording `name`, `args` and `kwargs` as given: for hosts that
-    /// build tasks at run time from names and values (the `pybgd` registry does).
+    /// build tasks at run time from names and values (the `pybgd` registry does). The body is
+    /// handed its own task id.
     ///
     /// `BlockingScheduler` blocks here, after queueing, until it is shut down.
     @discardableResult
@@ -148,12 +149,12 @@ public class Scheduler: @unchecked Sendable {
         name: String,
         args: [any Sendable],
         kwargs: [KeywordArgument],
-        _ body: @escaping @Sendable () throws -> any Sendable
+        _ body: @escaping @Sendable (TaskID) throws -> any Sendable
     ) throws(SchedulerError) -> TaskID {
         let submittedAt = Date()
         let future = store.insert { id, sequence in
             let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt)
-            return Future(record: record, sequence: sequence, store: store, body: body)
+            return Future(record: record, sequence: sequence, store: store) { try body(id) }
         }
         guard pool.submit(future) else {
             store.withdraw(future)

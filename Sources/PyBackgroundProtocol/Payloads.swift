@@ -98,10 +98,13 @@ public struct TaskPayload: Codable, Hashable, Sendable {
 public struct ErrorPayload: Codable, Hashable, Sendable {
     public var code: String
     public var message: String
+    /// More about it: a command's exit status, signal and output.
+    public var detail: JSONValue?
 
-    public init(code: String, message: String) {
+    public init(code: String, message: String, detail: JSONValue? = nil) {
         self.code = code
         self.message = message
+        self.detail = detail
     }
 }
 

@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import PyBackgroundProtocol
+
+/// One blocking connection to `pybgd`'s control socket: write a request line, read a reply line.
+/// Plain POSIX sockets, no event loop, so a command-line call starts and ends in a few milliseconds.
+///
+/// ```swift
+/// let connection = try ControlConnection(path: "/run/pybgd/pybgd.sock")
+/// let reply = try connection.send(.submit(task: "now", arguments: []))
+/// ```
+public final class ControlConnection {
+    public let path: String
+    private let descriptor: Int32
+    private var buffer: [UInt8] = []
+    private var scanned = 0
+
+    /// Connects to the socket at `path`.
+    public init(path: String) throws(ClientError) {
+        self.path = path
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else {
+            throw ClientError(.connectFailed, "cannot create a socket: \(String(cString: strerror(errno)))", path: path)
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else {
+            close(descriptor)
+            throw ClientError(.connectFailed, "socket path is \(path.utf8.count) bytes; Unix sockets allow at most \(capacity - 1): \(path)", path: path)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let status = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if status != 0 {
+            let error = errno
+            close(descriptor)
+            switch error {
+            case ENOENT, ECONNREFUSED, ENOTDIR:
+                throw ClientError(.notRunning, "pybgd is not running: nothing listens on \(path)", path: path)
+            case EACCES, EPERM:
+                throw ClientError(.permissionDenied, "permission denied on \(path): this user may not connect to the daemon", path: path)
+            default:
+                throw ClientError(.connectFailed, "cannot connect to \(path): \(String(cString: strerror(error)))", path: path)
+            }
+        }
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    /// Sends one request and reads its reply.
+    public func send(_ request: Request) throws(ClientError) -> Response {
+        try write(line: request.line)
+        return try readResponse()
+    }
+
+    /// Writes `line` and a line feed.
+    public func write(line: String) throws(ClientError) {
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        try write(bytes: bytes)
+    }
+
+    /// Writes raw bytes, as they are.
+    public func write(bytes: [UInt8]) throws(ClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in
+                Glibc.send(descriptor, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ClientError(.disconnected, "the daemon closed the connection: \(String(cString: strerror(errno)))", path: path)
+            }
+            offset += count
+        }
+    }
+
+    /// Reads the next reply line and parses it.
+    public func readResponse() throws(ClientError) -> Response {
+        guard let line = try readLine() else {
+            throw ClientError(.disconnected, "the daemon closed the connection without replying", path: path)
+        }
+        do {
+            return try Response(parsing: line)
+        } catch {
+            throw ClientError(.badReply, "unreadable reply from the daemon: \(error.message)", path: path)
+        }
+    }
+
+    /// The next line without its line feed, or nil at end of stream.
+    public func readLine() throws(ClientError) -> String? {
+        while true {
+            if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeFirst(newline + 1)
+                scanned = 0
+                return line
+            }
+            scanned = buffer.count
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ClientError(.disconnected, "reading from the daemon failed: \(String(cString: strerror(errno)))", path: path)
+            }
+            if count == 0 {
+                guard !buffer.isEmpty else { return nil }
+                defer { buffer = []; scanned = 0 }
+                return String(decoding: buffer, as: UTF8.self)
+            }
+            buffer.append(contentsOf: chunk[..<count])
+        }
+    }
+
+    /// Closes the sending side, telling the daemon no more requests follow.
+    public func finishWriting() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+}

@@ -1,0 +1,308 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+import Yams
+
+/// Reads `pybgd.yaml` into a ``DaemonConfiguration``, checking every key once, at start-up.
+///
+/// The YAML is walked as a node tree rather than decoded, so an error can name the file, the line,
+/// the key path and what that key accepts, and an unknown key (a typo) is refused rather than
+/// silently ignored.
+public enum ConfigurationLoader {
+    /// Reads and checks the file at `path`.
+    public static func load(path: String) throws(ConfigurationError) -> DaemonConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: path, line: nil, key: "", message: "cannot read the config file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses config text; `file` is only for messages.
+    public static func parse(_ text: String, file: String? = nil) throws(ConfigurationError) -> DaemonConfiguration {
+        do {
+            return try read(text, file: file)
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(file: file, line: nil, key: "", message: "\(error)")
+        }
+    }
+
+    // Internals throw untyped (closures over optional keys lose a typed error); every error is a ConfigurationError.
+    private static func read(_ text: String, file: String?) throws -> DaemonConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigurationError(file: file, line: nil, key: "", message: "not valid YAML: \(error)")
+        } catch {
+            throw ConfigurationError(file: file, line: nil, key: "", message: "not valid YAML: \(error)")
+        }
+        var configuration = DaemonConfiguration()
+        guard let root, !(root.null != nil) else { return configuration }   // an empty file: all defaults
+        let reader = NodeReader(file: file)
+        let top = try reader.mapping(root, key: "", allowed: ["socket", "scheduler", "server", "shutdown", "log", "tasks"])
+
+        if let socket = top["socket"], socket.null == nil {
+            let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])
+            configuration.socket.path = try keys["path"].flatMap { try reader.optionalString($0, key: "socket.path") }
+            if let mode = keys["mode"] {
+                let text = try reader.string(mode, key: "socket.mode")
+                switch text {
+                case "0600", "600": configuration.socket.mode = 0o600
+                case "0660", "660": configuration.socket.mode = 0o660
+                default: throw reader.error(mode, key: "socket.mode", "must be \"0600\" (owner only) or \"0660\" (owner and group), got \"\(text)\"")
+                }
+            }
+            configuration.socket.group = try keys["group"].flatMap { try reader.optionalString($0, key: "socket.group") }
+            if configuration.socket.mode == 0o660 && configuration.socket.group == nil {
+                throw reader.error(socket, key: "socket.group", "mode 0660 gives a group access: name the group")
+            }
+        }
+
+        if let scheduler = top["scheduler"], scheduler.null == nil {
+            let keys = try reader.mapping(scheduler, key: "scheduler", allowed: ["max_workers", "keep_finished", "max_pending"])
+            if let node = keys["max_workers"] {
+                configuration.scheduler.maxWorkers = try reader.optionalInt(node, key: "scheduler.max_workers", range: 1...4096)
+            }
+            if let node = keys["keep_finished"] {
+                configuration.scheduler.keepFinished = try reader.optionalInt(node, key: "scheduler.keep_finished", range: 0...Int.max)
+            }
+            if let node = keys["max_pending"] {
+                configuration.scheduler.maxPending = try reader.int(node, key: "scheduler.max_pending", range: 1...Int.max)
+            }
+        }
+
+        if let server = top["server"], server.null == nil {
+            let keys = try reader.mapping(server, key: "server", allowed: ["max_connections", "max_line_bytes", "idle_timeout_seconds"])
+            if let node = keys["max_connections"] {
+                configuration.server.maxConnections = try reader.int(node, key: "server.max_connections", range: 1...1_000_000)
+            }
+            if let node = keys["max_line_bytes"] {
+                configuration.server.maxLineBytes = try reader.int(node, key: "server.max_line_bytes", range: 64...(64 << 20))
+            }
+            if let node = keys["idle_timeout_seconds"] {
+                configuration.server.idleTimeoutSeconds = try reader.optionalDouble(node, key: "server.idle_timeout_seconds", minimum: 0.001)
+            }
+        }
+
+        if let shutdown = top["shutdown"], shutdown.null == nil {
+            let keys = try reader.mapping(shutdown, key: "shutdown", allowed: ["timeout_seconds"])
+            if let node = keys["timeout_seconds"] {
+                configuration.shutdown.timeoutSeconds = try reader.double(node, key: "shutdown.timeout_seconds", minimum: 0)
+            }
+        }
+
+        if let log = top["log"], log.null == nil {
+            let keys = try reader.mapping(log, key: "log", allowed: ["level"])
+            if let node = keys["level"] {
+                let text = try reader.string(node, key: "log.level")
+                guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                    throw reader.error(node, key: "log.level", "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+                }
+                configuration.logLevel = level
+            }
+        }
+
+        if let tasks = top["tasks"], tasks.null == nil {
+            guard let sequence = tasks.sequence else {
+                throw reader.error(tasks, key: "tasks", "must be a list of command tasks (- name: …)")
+            }
+            var names = Set(TaskRegistry.builtins.names)
+            for (index, node) in sequence.enumerated() {
+                let command = try readCommand(node, key: "tasks[\(index)]", reader: reader)
+                guard names.insert(command.name).inserted else {
+                    throw reader.error(node, key: "tasks[\(index)].name", "\"\(command.name)\" is already taken (built-in tasks: \(TaskRegistry.builtins.names.joined(separator: ", ")))")
+                }
+                configuration.commands.append(command)
+            }
+        }
+        return configuration
+    }
+
+    private static func readCommand(_ node: Node, key: String, reader: NodeReader) throws -> CommandTaskDefinition {
+        let keys = try reader.mapping(node, key: key, allowed: [
+            "name", "description", "argv", "parameters", "timeout_seconds", "working_directory",
+            "environment", "inherit_environment", "max_output_bytes",
+        ])
+        guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required") }
+        let name = try reader.string(nameNode, key: "\(key).name")
+        guard RegisteredTask.isValidName(name) else {
+            throw reader.error(nameNode, key: "\(key).name", "\"\(name)\" is not allowed: letters, digits, - _ . (up to 64), starting with a letter or digit")
+        }
+        let description = try keys["description"].map { try reader.string($0, key: "\(key).description") } ?? "run \(name)"
+
+        var parameters: [TaskParameter] = []
+        if let list = keys["parameters"], list.null == nil {
+            guard let sequence = list.sequence else {
+                throw reader.error(list, key: "\(key).parameters", "must be a list of parameters (- name: …, type: …)")
+            }
+            for (index, entry) in sequence.enumerated() {
+                let parameter = try readParameter(entry, key: "\(key).parameters[\(index)]", reader: reader)
+                guard !parameters.contains(where: { $0.name == parameter.name }) else {
+                    throw reader.error(entry, key: "\(key).parameters[\(index)].name", "\"\(parameter.name)\" is declared twice")
+                }
+                parameters.append(parameter)
+            }
+        }
+
+        guard let argvNode = keys["argv"] else {
+            throw reader.error(node, key: "\(key).argv", "is required: the program and its arguments, e.g. [\"/usr/bin/echo\", \"{message}\"]")
+        }
+        guard let argvSequence = argvNode.sequence, !Array(argvSequence).isEmpty else {
+            throw reader.error(argvNode, key: "\(key).argv", "must be a non-empty list of strings: the program, then its arguments")
+        }
+        var argv: [String] = []
+        for (index, element) in argvSequence.enumerated() {
+            argv.append(try reader.string(element, key: "\(key).argv[\(index)]"))
+        }
+        let template: ArgvTemplate
+        do {
+            template = try ArgvTemplate(argv, parameters: parameters)
+        } catch {
+            throw reader.error(argvNode, key: "\(key).argv", error.message)
+        }
+
+        var environment: [String: String] = [:]
+        if let envNode = keys["environment"], envNode.null == nil {
+            guard let mapping = envNode.mapping else {
+                throw reader.error(envNode, key: "\(key).environment", "must be a mapping of NAME: value")
+            }
+            for (nameNode, valueNode) in mapping {
+                let variable = try reader.string(nameNode, key: "\(key).environment")
+                guard !variable.isEmpty, !variable.contains("="), !variable.contains("\0") else {
+                    throw reader.error(nameNode, key: "\(key).environment", "\"\(variable)\" is not a valid variable name")
+                }
+                environment[variable] = try reader.string(valueNode, key: "\(key).environment.\(variable)")
+            }
+        }
+
+        return CommandTaskDefinition(
+            name: name,
+            description: description,
+            argv: template,
+            parameters: parameters,
+            timeoutSeconds: try keys["timeout_seconds"].flatMap { try reader.optionalDouble($0, key: "\(key).timeout_seconds", minimum: 0.001) },
+            workingDirectory: try keys["working_directory"].flatMap { try reader.optionalString($0, key: "\(key).working_directory") },
+            environment: environment,
+            inheritEnvironment: try keys["inherit_environment"].map { try reader.bool($0, key: "\(key).inherit_environment") } ?? true,
+            maxOutputBytes: try keys["max_output_bytes"].map { try reader.int($0, key: "\(key).max_output_bytes", range: 0...(1 << 30)) }
+                ?? CommandTaskDefinition.defaultMaxOutputBytes)
+    }
+
+    private static func readParameter(_ node: Node, key: String, reader: NodeReader) throws -> TaskParameter {
+        let keys = try reader.mapping(node, key: key, allowed: ["name", "type", "default", "min", "description"])
+        guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required") }
+        let name = try reader.string(nameNode, key: "\(key).name")
+        guard RegisteredTask.isValidName(name), !name.contains(".") else {
+            throw reader.error(nameNode, key: "\(key).name", "\"\(name)\" is not allowed: letters, digits, - and _")
+        }
+        guard let typeNode = keys["type"] else {
+            throw reader.error(node, key: "\(key).type", "is required: one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let typeText = try reader.string(typeNode, key: "\(key).type")
+        guard let type = ParameterType(rawValue: typeText) else {
+            throw reader.error(typeNode, key: "\(key).type", "must be one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(typeText)\"")
+        }
+        var minimum: Double?
+        if let minNode = keys["min"] {
+            guard type == .int || type == .double else {
+                throw reader.error(minNode, key: "\(key).min", "applies to int and double parameters only")
+            }
+            minimum = try reader.double(minNode, key: "\(key).min", minimum: -Double.greatestFiniteMagnitude)
+        }
+        var defaultValue: ArgumentValue?
+        if let defaultNode = keys["default"] {
+            let text = try reader.string(defaultNode, key: "\(key).default")
+            guard let value = type.parse(text) else {
+                throw reader.error(defaultNode, key: "\(key).default", "must be \(type.expectation) for a \(type.rawValue) parameter, got \"\(text)\"")
+            }
+            if let minimum, let number = value.doubleValue, number < minimum {
+                throw reader.error(defaultNode, key: "\(key).default", "is below min (\(minimum))")
+            }
+            defaultValue = value
+        }
+        let description = try keys["description"].map { try reader.string($0, key: "\(key).description") }
+        return TaskParameter(name, type, default: defaultValue, minimum: minimum, description: description)
+    }
+}
+
+/// Typed reads of YAML nodes, each failing with the key and the line.
+struct NodeReader {
+    let file: String?
+
+    func error(_ node: Node, key: String, _ message: String) -> ConfigurationError {
+        ConfigurationError(file: file, line: node.mark.map { $0.line }, key: key, message: message)
+    }
+
+    func mapping(_ node: Node, key: String, allowed: [String]) throws -> [String: Node] {
+        guard let mapping = node.mapping else {
+            throw error(node, key: key, "must be a mapping with keys \(allowed.joined(separator: ", "))")
+        }
+        var result: [String: Node] = [:]
+        for (keyNode, value) in mapping {
+            guard let name = keyNode.string else { throw error(keyNode, key: key, "keys must be strings") }
+            let path = key.isEmpty ? name : "\(key).\(name)"
+            guard allowed.contains(name) else {
+                throw error(keyNode, key: path, "unknown key; allowed here: \(allowed.joined(separator: ", "))")
+            }
+            guard result[name] == nil else { throw error(keyNode, key: path, "is given twice") }
+            result[name] = value
+        }
+        return result
+    }
+
+    func string(_ node: Node, key: String) throws -> String {
+        guard let scalar = node.scalar else { throw error(node, key: key, "must be a single value, not a list or mapping") }
+        return scalar.string
+    }
+
+    func optionalString(_ node: Node, key: String) throws -> String? {
+        if node.null != nil { return nil }
+        return try string(node, key: key)
+    }
+
+    func int(_ node: Node, key: String, range: ClosedRange<Int>) throws -> Int {
+        let text = try string(node, key: key)
+        guard let value = Int(text.replacingOccurrences(of: "_", with: "")), range.contains(value) else {
+            throw error(node, key: key, "must be a whole number \(describe(range)), got \"\(text)\"")
+        }
+        return value
+    }
+
+    func optionalInt(_ node: Node, key: String, range: ClosedRange<Int>) throws -> Int? {
+        if node.null != nil { return nil }
+        return try int(node, key: key, range: range)
+    }
+
+    func double(_ node: Node, key: String, minimum: Double) throws -> Double {
+        let text = try string(node, key: key)
+        guard let value = Double(text.replacingOccurrences(of: "_", with: "")), value.isFinite, value >= minimum else {
+            throw error(node, key: key, "must be a number ≥ \(minimum == -Double.greatestFiniteMagnitude ? "any" : "\(minimum)"), got \"\(text)\"")
+        }
+        return value
+    }
+
+    func optionalDouble(_ node: Node, key: String, minimum: Double) throws -> Double? {
+        if node.null != nil { return nil }
+        return try double(node, key: key, minimum: minimum)
+    }
+
+    func bool(_ node: Node, key: String) throws -> Bool {
+        let text = try string(node, key: key)
+        guard case .bool(let value)? = ParameterType.bool.parse(text) else {
+            throw error(node, key: key, "must be true or false, got \"\(text)\"")
+        }
+        return value
+    }
+
+    private func describe(_ range: ClosedRange<Int>) -> String {
+        range.upperBound == Int.max ? "≥ \(range.lowerBound)" : "from \(range.lowerBound) to \(range.upperBound)"
+    }
+}

@@ -1,0 +1,89 @@
+import Logging
+
+/// Everything `pybgd` can be told, with the defaults it uses when the config file is silent.
+/// `config/pybgd.yaml` documents each key; ``ConfigurationLoader`` reads and checks it.
+public struct DaemonConfiguration: Sendable {
+    public struct Socket: Sendable, Hashable {
+        /// nil: `$RUNTIME_DIRECTORY/pybgd.sock`, else `$XDG_RUNTIME_DIR/pybgd.sock`, else `/tmp/pybgd-UID/pybgd.sock`.
+        public var path: String?
+        /// Permission bits of the socket file: 0o600 (owner only) or 0o660 (owner and `group`).
+        public var mode: UInt16 = 0o600
+        /// The group given access with mode 0o660.
+        public var group: String?
+
+        public init() {}
+    }
+
+    public struct Scheduler: Sendable, Hashable {
+        /// Worker threads; nil: the number of active processor cores.
+        public var maxWorkers: Int?
+        /// Ended tasks kept in the tables (oldest dropped first); nil: all, which grows without end.
+        public var keepFinished: Int? = 10_000
+        /// Tasks allowed to wait for a worker; a SUBMIT past it gets `ERR queue-full`.
+        public var maxPending = 100_000
+
+        public init() {}
+    }
+
+    public struct Server: Sendable, Hashable {
+        /// Client connections held at once; one more is told `ERR too-many-connections` and closed.
+        public var maxConnections = 256
+        /// Longest request line in bytes, line feed excluded; a longer one gets `ERR line-too-long`.
+        public var maxLineBytes = 64 * 1024
+        /// A connection with no complete request for this long is closed; nil: never. A connection
+        /// waiting on WAIT is not idle.
+        public var idleTimeoutSeconds: Double? = 300
+
+        public init() {}
+    }
+
+    public struct Shutdown: Sendable, Hashable {
+        /// How long a graceful shutdown lets queued and running tasks finish before cancelling them.
+        public var timeoutSeconds: Double = 30
+
+        public init() {}
+    }
+
+    public var socket = Socket()
+    public var scheduler = Scheduler()
+    public var server = Server()
+    public var shutdown = Shutdown()
+    public var logLevel: Logger.Level = .info
+    /// The command tasks, in the order the file lists them.
+    public var commands: [CommandTaskDefinition] = []
+
+    public init() {}
+
+    /// The built-in tasks plus the command tasks.
+    public func makeRegistry() throws(ConfigurationError) -> TaskRegistry {
+        var registry = TaskRegistry.builtins
+        for command in commands {
+            do {
+                try registry.register(command.registeredTask)
+            } catch {
+                throw ConfigurationError(file: nil, line: nil, key: "tasks.\(command.name)", message: error.message)
+            }
+        }
+        return registry
+    }
+}
+
+/// A config file that cannot be used: the file, the line, the key, and what is allowed there.
+public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let file: String?
+    public let line: Int?
+    public let key: String
+    public let message: String
+
+    public init(file: String?, line: Int?, key: String, message: String) {
+        self.file = file
+        self.line = line
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        let place = [file, line.map { "\($0)" }].compactMap { $0 }.joined(separator: ":")
+        return (place.isEmpty ? "" : "\(place): ") + (key.isEmpty ? "" : "\(key): ") + message
+    }
+}

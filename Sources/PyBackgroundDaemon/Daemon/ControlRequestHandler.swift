@@ -1,0 +1,223 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import PyBackground
+import PyBackgroundProtocol
+import Synchronization
+
+/// What each verb does: the daemon's behaviour behind the protocol, one method per verb.
+/// Runs on the event loop, so nothing here blocks: WAIT and SHUTDOWN-wait reply through futures.
+final class ControlRequestHandler: Sendable {
+    static let version = "0.1.0"
+
+    private let scheduler: Scheduler
+    private let registry: NIOLockedValueBox<TaskRegistry>
+    private let maxPending: Int
+    private let cancellation: TaskCancellation
+    private let logger: Logger
+    private let startedAt = ContinuousClock.now
+    private let shuttingDown = Atomic<Bool>(false)
+    private let requestShutdown: @Sendable () -> Void
+    /// Set once the server exists (it needs this handler first).
+    let connectionCount = NIOLockedValueBox<@Sendable () -> Int>({ 0 })
+
+    init(scheduler: Scheduler, registry: TaskRegistry, maxPending: Int, cancellation: TaskCancellation,
+         logger: Logger, requestShutdown: @escaping @Sendable () -> Void) {
+        self.scheduler = scheduler
+        self.registry = NIOLockedValueBox(registry)
+        self.maxPending = maxPending
+        self.cancellation = cancellation
+        self.logger = logger
+        self.requestShutdown = requestShutdown
+    }
+
+    /// Refuses submissions from now on; the shutdown path calls it first.
+    func beginShutdown() { shuttingDown.store(true, ordering: .releasing) }
+
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .acquiring) }
+
+    /// Swaps in a new registry (reload): later submissions see it, accepted ones keep theirs.
+    func replaceRegistry(_ new: TaskRegistry) { registry.withLockedValue { $0 = new } }
+
+    func handle(_ request: Request, connection: ConnectionInfo, eventLoop: any EventLoop) -> ControlReply {
+        switch request {
+        case .ping: .now(ok(PingPayload(pid: getpid(), version: Self.version)))
+        case .submit(let task, let arguments): .now(submit(task, arguments, connection: connection))
+        case .status: .now(ok(status()))
+        case .tasks(let limit): .now(tasks(limit))
+        case .futures(let limit): .now(futures(limit))
+        case .latest: .now(ok(LatestPayload(latestID: scheduler.latestID?.description)))
+        case .result(let id): .now(withFuture(id) { ok(FuturePayload($0)) })
+        case .wait(let id, let timeout): wait(id, timeout: timeout, eventLoop: eventLoop)
+        case .cancel(let id): .now(cancel(id))
+        case .list: .now(ok(ListPayload(tasks: registry.withLockedValue { $0.tasks }.map(\.payload))))
+        case .shutdown(let wait): shutdown(wait: wait, eventLoop: eventLoop)
+        case .help: .now(ok(HelpPayload()))
+        }
+    }
+
+    // MARK: - Verbs
+
+    private func submit(_ name: String, _ words: [String], connection: ConnectionInfo) -> Response {
+        guard !isShuttingDown else {
+            return .error(.shuttingDown, "the daemon is shutting down and accepts no new tasks")
+        }
+        let registry = registry.withLockedValue { $0 }
+        guard let task = registry[name] else {
+            return .error(.unknownTask, "no task named \"\(name)\"; registered: \(registry.names.joined(separator: ", "))")
+        }
+        let arguments: BoundArguments
+        do {
+            arguments = try BoundArguments.bind(words, to: task.parameters, task: name)
+        } catch {
+            return .error(ErrorCode(error.code), error.message)
+        }
+        let pending = scheduler.statistics.pending
+        guard pending < maxPending else {
+            return .error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later")
+        }
+        let scheduler = self.scheduler
+        let cancellation = self.cancellation
+        let logger = self.logger
+        let id: TaskID
+        do {
+            id = try scheduler.start(
+                name: name,
+                args: arguments.positional,
+                kwargs: arguments.keywords.map { KeywordArgument(name: $0.name, value: $0.value) }
+            ) { id in
+                let context = TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation)
+                return try task.run(context, arguments)
+            }
+        } catch {
+            return .error(.shuttingDown, "the daemon is shutting down and accepts no new tasks")
+        }
+        logger.debug("submitted", metadata: ["task": "\(name)", "id": "\(id)", "connection": "\(connection.number)"])
+        return ok(SubmitPayload(id: id.description, task: name))
+    }
+
+    private func status() -> StatusPayload {
+        let statistics = scheduler.statistics
+        let uptime = ContinuousClock.now - startedAt
+        return StatusPayload(
+            version: Self.version, pid: getpid(), stopped: scheduler.stopped, shuttingDown: isShuttingDown,
+            latestID: scheduler.latestID?.description, workers: scheduler.maxWorkers,
+            submitted: statistics.submitted, pending: statistics.pending, running: statistics.running,
+            finished: statistics.finished, failed: statistics.failed, cancelled: statistics.cancelled,
+            retained: scheduler.futures.count, connections: connectionCount.withLockedValue { $0 }(),
+            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18)
+    }
+
+    private func tasks(_ limit: Request.Limit) -> Response {
+        let table = scheduler.tasks
+        let rows = rows(table, limit)
+        return ok(TasksPayload(tasks: rows.map { TaskPayload($0.value) }, total: table.count))
+    }
+
+    private func futures(_ limit: Request.Limit) -> Response {
+        let table = scheduler.futures
+        let now = Date()
+        return ok(FuturesPayload(futures: rows(table, limit).map { FuturePayload($0.value, now: now) }, total: table.count))
+    }
+
+    private func rows<Value>(_ table: SchedulerTable<Value>, _ limit: Request.Limit) -> [SchedulerTable<Value>.Element] {
+        switch limit {
+        case .all: Array(table)
+        case .mostRecent(let count): table.recent(count)
+        }
+    }
+
+    private func wait(_ id: String, timeout: Double?, eventLoop: any EventLoop) -> ControlReply {
+        let future: Future
+        switch resolve(id) {
+        case .failure(let error): return .now(Response(error))
+        case .success(let found): future = found
+        }
+        if future.isDone { return .now(ok(FuturePayload(future))) }
+        let promise = eventLoop.makePromise(of: Response.self)
+        let answered = NIOLockedValueBox(false)
+        let answer: @Sendable (Response) -> Void = { response in
+            guard answered.withLockedValue({ first in defer { first = true }; return !first }) else { return }
+            promise.succeed(response)
+        }
+        if let timeout {
+            let timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(min(timeout, 1e9) * 1e9))) {
+                answer(.error(.timedOut, "task \(future.id) has not ended after \(timeout) s; it is \(future.state)"))
+            }
+            promise.futureResult.whenComplete { _ in timer.cancel() }
+        }
+        future.addDoneCallback { ended in answer(self.ok(FuturePayload(ended))) }
+        return .later(promise.futureResult)
+    }
+
+    private func cancel(_ id: String) -> Response {
+        withFuture(id) { future in
+            future.cancel()
+                ? ok(FuturePayload(future))
+                : .error(.notPending, "task \(future.id) is \(future.state); only a pending task can be cancelled")
+        }
+    }
+
+    private func shutdown(wait: Bool, eventLoop: any EventLoop) -> ControlReply {
+        let before = scheduler.statistics
+        logger.info("shutdown requested by a client", metadata: ["wait": "\(wait)"])
+        requestShutdown()
+        guard wait else {
+            return .now(ok(ShutdownPayload(waited: false, pending: before.pending, running: before.running)))
+        }
+        let promise = eventLoop.makePromise(of: Response.self)
+        let scheduler = self.scheduler
+        promise.completeWithTask {
+            await scheduler.awaitTermination()
+            let after = scheduler.statistics
+            return self.ok(ShutdownPayload(waited: true, pending: after.pending, running: after.running))
+        }
+        return .later(promise.futureResult)
+    }
+
+    // MARK: - Ids
+
+    /// An id, or a unique prefix of one, to its future.
+    private func resolve(_ text: String) -> Result<Future, ProtocolError> {
+        let futures = scheduler.futures
+        if let id = TaskID(text) {
+            guard let future = futures[id] else { return .failure(ProtocolError(.unknownID, "no task has id \(text)")) }
+            return .success(future)
+        }
+        let prefix = text.lowercased()
+        guard !prefix.isEmpty, prefix.count < 32, prefix.allSatisfy(\.isHexDigit) else {
+            return .failure(ProtocolError(.unknownID, "\"\(text)\" is not a task id (32 hex digits, or a unique prefix of one)"))
+        }
+        var matches: [Future] = []
+        for (id, future) in futures where id.description.hasPrefix(prefix) {
+            matches.append(future)
+            if matches.count > 5 { break }
+        }
+        switch matches.count {
+        case 0: return .failure(ProtocolError(.unknownID, "no task id starts with \(prefix)"))
+        case 1: return .success(matches[0])
+        default:
+            let shown = matches.prefix(5).map(\.id.description).joined(separator: ", ")
+            return .failure(ProtocolError(.ambiguousID, "\(prefix) matches more than one task (\(shown)\(matches.count > 5 ? ", …" : "")); give more digits"))
+        }
+    }
+
+    private func withFuture(_ id: String, _ body: (Future) -> Response) -> Response {
+        switch resolve(id) {
+        case .failure(let error): Response(error)
+        case .success(let future): body(future)
+        }
+    }
+
+    private func ok<Payload: Encodable>(_ payload: Payload) -> Response {
+        .ok(ProtocolJSON.encode(payload))
+    }
+}

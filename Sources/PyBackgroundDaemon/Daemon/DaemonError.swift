@@ -1,0 +1,25 @@
+/// Why the daemon cannot start or go on, with a stable code for logs and exit statuses.
+public struct DaemonError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// Another daemon answers on the socket path.
+        public static let alreadyRunning = Code("already-running")
+        /// The socket path cannot be used (not a socket, no permission, too long, bind failed).
+        public static let socketUnavailable = Code("socket-unavailable")
+        /// The config file is missing or wrong.
+        public static let configuration = Code("configuration")
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,70 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import PyBackground
+import PyBackgroundProtocol
+
+extension JSONValue {
+    /// How a task argument or result recorded by the scheduler crosses the socket.
+    init(recorded value: any Sendable) {
+        switch value {
+        case let json as JSONValue: self = json
+        case let argument as ArgumentValue: self = argument.json
+        case let text as String: self = .string(text)
+        case let number as Int: self = .int(number)
+        case let number as Double: self = .double(number)
+        case let flag as Bool: self = .bool(flag)
+        case is Void: self = .null
+        default: self = .string("\(value)")
+        }
+    }
+}
+
+extension TaskPayload {
+    init(_ record: TaskRecord) {
+        self.init(id: record.id.description, name: record.name,
+                  args: record.args.map(JSONValue.init(recorded:)),
+                  kwargs: Dictionary(record.kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }),
+                  submittedAt: record.submittedAt.timeIntervalSince1970)
+    }
+}
+
+extension ErrorPayload {
+    init(_ error: any Error) {
+        switch error {
+        case let failure as TaskFailure:
+            self.init(code: failure.code, message: failure.message, detail: failure.detail)
+        case let scheduler as SchedulerError:
+            self.init(code: scheduler.code.rawValue, message: scheduler.message)
+        default:
+            self.init(code: "task-error", message: "\(error)")
+        }
+    }
+}
+
+extension FuturePayload {
+    init(_ future: Future, now: Date = Date()) {
+        let record = future.record
+        let started = future.startedAt
+        let ended = future.endedAt
+        var result: JSONValue?
+        var error: ErrorPayload?
+        switch future.outcome {
+        case .success(let value)?: result = JSONValue(recorded: value)
+        case .failure(let failure)?: error = ErrorPayload(failure)
+        case nil: break
+        }
+        self.init(
+            id: record.id.description, name: record.name,
+            args: record.args.map(JSONValue.init(recorded:)),
+            kwargs: Dictionary(record.kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }),
+            state: future.state.rawValue,
+            submittedAt: record.submittedAt.timeIntervalSince1970,
+            startedAt: started?.timeIntervalSince1970,
+            endedAt: ended?.timeIntervalSince1970,
+            durationSeconds: started.map { (ended ?? now).timeIntervalSince($0) },
+            result: result, error: error)
+    }
+}

@@ -1,0 +1,83 @@
+import PyBackgroundProtocol
+
+/// A task clients can start by name: its parameters and the Swift function that runs it.
+///
+/// ```swift
+/// let greet = RegisteredTask(name: "greet", description: "say hello",
+///                            parameters: [TaskParameter("who", .string, default: .string("world"))]) { _, arguments in
+///     .string("hello, \(arguments.string("who")!)")
+/// }
+/// try registry.register(greet)
+/// ```
+public struct RegisteredTask: Sendable {
+    /// Where a registration came from, as `LIST` reports it.
+    public enum Kind: String, Sendable {
+        case builtin, command, custom
+    }
+
+    public let name: String
+    public let kind: Kind
+    public let description: String
+    public let parameters: [TaskParameter]
+    /// Runs on a worker thread; may block. Its value is the task's result; an error is its failure.
+    public let run: @Sendable (TaskContext, BoundArguments) throws -> JSONValue
+
+    public init(name: String, kind: Kind = .custom, description: String, parameters: [TaskParameter] = [],
+                run: @escaping @Sendable (TaskContext, BoundArguments) throws -> JSONValue) {
+        self.name = name
+        self.kind = kind
+        self.description = description
+        self.parameters = parameters
+        self.run = run
+    }
+
+    public var payload: RegisteredTaskPayload {
+        RegisteredTaskPayload(name: name, kind: kind.rawValue, description: description,
+                              parameters: parameters.map(\.payload))
+    }
+
+    /// Names a client can type: letters, digits, `-`, `_`, `.`, starting with a letter or digit.
+    public static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.unicodeScalars.count <= 64 else { return false }
+        let allowed = { (scalar: Unicode.Scalar) in
+            scalar.properties.isASCIIHexDigit || ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
+                || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_" || scalar == "."
+        }
+        return allowed(first) && first != "-" && first != "_" && first != "." && name.unicodeScalars.allSatisfy(allowed)
+    }
+}
+
+/// The tasks a daemon can run, by name. A value: the daemon swaps in a new one on reload,
+/// and submissions already accepted keep the registration they were bound to.
+///
+/// ```swift
+/// var registry = TaskRegistry.builtins
+/// try registry.register(greet)
+/// ```
+public struct TaskRegistry: Sendable {
+    private var byName: [String: RegisteredTask] = [:]
+
+    public init() {}
+
+    /// Adds a task. Throws for an invalid or already registered name.
+    public mutating func register(_ task: RegisteredTask) throws(TaskFailure) {
+        guard RegisteredTask.isValidName(task.name) else {
+            throw TaskFailure(.badArgument, "task name \"\(task.name)\" is not allowed: use letters, digits, - _ . (up to 64), starting with a letter or digit")
+        }
+        guard byName[task.name] == nil else {
+            throw TaskFailure(.badArgument, "a task named \"\(task.name)\" is already registered (\(byName[task.name]!.kind.rawValue))")
+        }
+        var seen = Set<String>()
+        for parameter in task.parameters where !seen.insert(parameter.name).inserted {
+            throw TaskFailure(.badArgument, "task \"\(task.name)\" declares parameter \"\(parameter.name)\" twice")
+        }
+        byName[task.name] = task
+    }
+
+    public subscript(name: String) -> RegisteredTask? { byName[name] }
+
+    /// Every registered task, sorted by name.
+    public var tasks: [RegisteredTask] { byName.values.sorted { $0.name < $1.name } }
+
+    public var names: [String] { byName.keys.sorted() }
+}

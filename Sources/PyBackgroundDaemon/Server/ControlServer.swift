@@ -1,0 +1,103 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOExtras
+import NIOPosix
+
+/// The listening Unix socket and its connections: bootstrap, limits, and a close that lets every
+/// connection finish the replies it owes.
+final class ControlServer: Sendable {
+    private let group: any EventLoopGroup
+    private let configuration: DaemonConfiguration.Server
+    private let requests: ControlRequestHandler
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var listener: (any Channel)?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var accepted = 0
+    }
+
+    init(group: any EventLoopGroup, configuration: DaemonConfiguration.Server, requests: ControlRequestHandler, logger: Logger) {
+        self.group = group
+        self.configuration = configuration
+        self.requests = requests
+        self.logger = logger
+    }
+
+    /// Connections open now.
+    var connectionCount: Int { state.withLockedValue { $0.connections.count } }
+
+    /// Binds a new socket file at `path` (already prepared by ``SocketFile/prepare(path:)``).
+    func listen(path: String) async throws -> any Channel {
+        try await register(bootstrap.bind(unixDomainSocketPath: path).get())
+    }
+
+    /// Serves a listening socket passed in by systemd (socket activation).
+    func adopt(descriptor: Int32) async throws -> any Channel {
+        try await register(bootstrap.withBoundSocket(descriptor).get())
+    }
+
+    private func register(_ channel: any Channel) -> any Channel {
+        state.withLockedValue { $0.listener = channel }
+        return channel
+    }
+
+    private var bootstrap: ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.initialize(channel)
+                }
+            }
+    }
+
+    private func initialize(_ channel: any Channel) throws {
+        let (admitted, number) = state.withLockedValue { state -> (Bool, Int) in
+            state.accepted += 1
+            guard state.connections.count < configuration.maxConnections else { return (false, state.accepted) }
+            state.connections[ObjectIdentifier(channel)] = channel
+            return (true, state.accepted)
+        }
+        let handlers = channel.pipeline.syncOperations
+        guard admitted else {
+            logger.warning("connection refused: at the limit", metadata: ["limit": "\(configuration.maxConnections)"])
+            try handlers.addHandler(ConnectionRefusalHandler(limit: configuration.maxConnections))
+            return
+        }
+        channel.closeFuture.whenComplete { [state] _ in
+            state.withLockedValue { _ = $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
+        }
+        // A client that never reads its replies stops being read from (no unbounded output buffer).
+        try handlers.addHandler(BackPressureHandler())
+        if let idle = configuration.idleTimeoutSeconds {
+            try handlers.addHandler(IdleStateHandler(readTimeout: .nanoseconds(Int64(idle * 1e9))))
+        }
+        // The decoder keeps at most one line and a little: past that it is a line too long.
+        try handlers.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: configuration.maxLineBytes + 2))
+        try handlers.addHandler(ConnectionHandler(
+            requests: requests, maxLineBytes: configuration.maxLineBytes,
+            info: ConnectionInfo(number: number), logger: logger))
+    }
+
+    /// Stops accepting, asks every connection to close once it has written what it owes, and
+    /// waits for them (at most `timeout`).
+    func close(timeout: TimeAmount) async {
+        let (listener, connections) = state.withLockedValue { ($0.listener, Array($0.connections.values)) }
+        try? await listener?.close()
+        for channel in connections {
+            channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.CloseWhenDone())
+        }
+        let deadline = NIODeadline.now() + timeout
+        for channel in connections {
+            let closed = channel.closeFuture
+            let timer = channel.eventLoop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+            try? await closed.get()
+            timer.cancel()
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import PyBackgroundDaemon
+import PyBackgroundProtocol
+import ServiceLifecycle
+
+@main
+struct PybgdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pybgd",
+        abstract: "The PyBackground daemon: runs registered tasks on a thread pool, controlled over a Unix socket.",
+        discussion: """
+            Runs in the foreground and logs to stderr (journald reads it under systemd). Clients talk to it \
+            with pybgctl, or by hand: socat - UNIX-CONNECT:PATH, one request per line (see PROTOCOL.md).
+
+            SIGTERM, SIGINT and the SHUTDOWN request stop it gracefully: no new tasks, running ones finish \
+            within shutdown.timeout_seconds, then the socket file is removed.
+
+            Exit status: 0 after a graceful shutdown, 78 for a config error, 69 when the socket cannot be \
+            used (another pybgd on it, no permission), 1 otherwise.
+            """,
+        version: "0.1.0")
+
+    @Option(name: .long, help: ArgumentHelp("The config file (YAML); without it, every default applies.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The control socket. Default: socket.path from the config, else $RUNTIME_DIRECTORY/pybgd.sock, else $XDG_RUNTIME_DIR/pybgd.sock, else /tmp/pybgd-UID/pybgd.sock.",
+        valueName: "path"))
+    var socket: String?
+
+    @Option(name: .long, help: ArgumentHelp("Worker threads (overrides scheduler.max_workers). Default: the active cores.", valueName: "n"))
+    var maxWorkers: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Log level (overrides log.level): trace, debug, info, notice, warning, error, critical.", valueName: "level"))
+    var logLevel: String?
+
+    @Flag(name: .long, help: "Check the config file, print what it declares, and exit.")
+    var checkConfig = false
+
+    func validate() throws {
+        if let maxWorkers, maxWorkers < 1 || maxWorkers > 4096 {
+            throw ValidationError("--max-workers must be from 1 to 4096, got \(maxWorkers)")
+        }
+        if let logLevel, Logger.Level(rawValue: logLevel.lowercased()) == nil {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(logLevel)\"")
+        }
+    }
+
+    func run() async throws {
+        var configuration = DaemonConfiguration()
+        let registry: TaskRegistry
+        do {
+            if let config { configuration = try ConfigurationLoader.load(path: config) }
+            registry = try configuration.makeRegistry()
+        } catch {
+            fail("config error: \(error)", status: 78)
+        }
+        if let maxWorkers { configuration.scheduler.maxWorkers = maxWorkers }
+        if let logLevel { configuration.logLevel = Logger.Level(rawValue: logLevel.lowercased())! }
+
+        if checkConfig {
+            print("\(config ?? "(no config file: defaults)"): OK")
+            for task in registry.tasks {
+                print("  \(task.name) [\(task.kind.rawValue)] \(task.parameters.map(\.signature).joined(separator: " "))")
+            }
+            return
+        }
+
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "pybgd")
+        let environment = ProcessInfo.processInfo.environment
+        let path = socket ?? configuration.socket.path ?? SocketPath.default(environment: environment, uid: getuid())
+        let daemon = Daemon(configuration: configuration, socketPath: path, registry: registry, logger: logger)
+        // The daemon also ends by itself (the SHUTDOWN request): that is a success, not a failure.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
+            logger: logger)
+        groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
+        let group = ServiceGroup(configuration: groupConfiguration)
+        do {
+            try await group.run()
+        } catch let error as DaemonError {
+            logger.critical("\(error.message)")
+            fail(error.message, status: error.code == .configuration ? 78 : 69)
+        }
+    }
+
+    private func fail(_ message: String, status: Int32) -> Never {
+        let line = Array("pybgd: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        Glibc.exit(status)
+    }
+}
+
