@@ -54,6 +54,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
+        case ChannelEvent.inputClosed where closing:
+            context.close(promise: nil)
         case ChannelEvent.inputClosed, is CloseWhenDone:
             // The client sent all it will (or the daemon is stopping): answer what is owed, then close.
             closeWhenDone = true
@@ -131,11 +133,21 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func lineTooLong(context: ChannelHandlerContext) {
+        guard !closing else { return }
         write(.error(.lineTooLong, "request line longer than \(maxLineBytes) bytes; closing the connection"), context: context)
         closing = true
-        closeWhenDone = true
-        closeIfDone(context: context)
+        // Closing with unread input makes the kernel reset the connection, and the client would lose
+        // the reply: shut our side only, drop what still comes, close at its end (or soon after).
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+        }
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerAfterRefusal) {
+            context.close(promise: nil)
+        }
     }
+
+    /// How long a refused connection's remaining input is read and dropped before it is closed.
+    static let lingerAfterRefusal = TimeAmount.seconds(2)
 
     private func write(_ response: Response, context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 64)

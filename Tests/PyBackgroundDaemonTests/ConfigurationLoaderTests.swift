@@ -1,0 +1,93 @@
+import Foundation
+@testable import PyBackgroundDaemon
+import Testing
+
+@Suite("Configuration loading")
+struct ConfigurationLoaderTests {
+    @Test("an empty file gives every default")
+    func emptyFileGivesDefaults() throws {
+        let configuration = try ConfigurationLoader.parse("")
+        #expect(configuration.socket.mode == 0o600 && configuration.socket.path == nil)
+        #expect(configuration.scheduler.keepFinished == 10_000 && configuration.scheduler.maxPending == 100_000)
+        #expect(configuration.server.maxLineBytes == 65_536 && configuration.server.maxConnections == 256)
+        #expect(configuration.shutdown.timeoutSeconds == 30)
+        #expect(configuration.commands.isEmpty)
+    }
+
+    @Test("the shipped config/pybgd.yaml loads and declares its example tasks")
+    func shippedConfigLoads() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config/pybgd.yaml").path
+        let configuration = try ConfigurationLoader.load(path: path)
+        #expect(configuration.commands.map(\.name) == ["echo", "disk-usage"])
+        #expect(try configuration.makeRegistry().names.contains("echo"))
+    }
+
+    @Test("every key is read", arguments: [0])
+    func readsEveryKey(_: Int) throws {
+        let configuration = try ConfigurationLoader.parse("""
+            socket: {path: /run/x.sock, mode: "0660", group: root}
+            scheduler: {max_workers: 3, keep_finished: null, max_pending: 5}
+            server: {max_connections: 2, max_line_bytes: 128, idle_timeout_seconds: null}
+            shutdown: {timeout_seconds: 1.5}
+            log: {level: DEBUG}
+            tasks:
+              - name: copy
+                description: copy a file
+                argv: [cp, "{from}", "{to}"]
+                parameters:
+                  - {name: from, type: string}
+                  - {name: to, type: string, default: /tmp}
+                  - {name: times, type: int, default: 2, min: 1, description: how often}
+                timeout_seconds: 9
+                working_directory: /srv
+                environment: {LANG: C}
+                inherit_environment: false
+                max_output_bytes: 10
+            """)
+        #expect(configuration.socket == {
+            var socket = DaemonConfiguration.Socket(); socket.path = "/run/x.sock"; socket.mode = 0o660; socket.group = "root"; return socket
+        }())
+        #expect(configuration.scheduler.maxWorkers == 3 && configuration.scheduler.keepFinished == nil && configuration.scheduler.maxPending == 5)
+        #expect(configuration.server.maxConnections == 2 && configuration.server.maxLineBytes == 128 && configuration.server.idleTimeoutSeconds == nil)
+        #expect(configuration.shutdown.timeoutSeconds == 1.5 && configuration.logLevel == .debug)
+        let copy = try #require(configuration.commands.first)
+        #expect(copy.parameters.map(\.signature) == ["from:string", "to:string=/tmp", "times:int=2"])
+        #expect(copy.timeoutSeconds == 9 && copy.workingDirectory == "/srv" && copy.environment == ["LANG": "C"])
+        #expect(!copy.inheritEnvironment && copy.maxOutputBytes == 10)
+    }
+
+    @Test("errors name the line, the key and what is allowed", arguments: [
+        ("sockt: {}", 1, "sockt", "unknown key; allowed here: socket, scheduler"),
+        ("scheduler:\n  max_workers: 0", 2, "scheduler.max_workers", "from 1 to 4096"),
+        ("scheduler:\n  max_pending: lots", 2, "scheduler.max_pending", "whole number"),
+        ("socket:\n  mode: \"0644\"", 2, "socket.mode", "\"0600\" (owner only) or \"0660\""),
+        ("socket:\n  mode: \"0660\"", 2, "socket.group", "name the group"),
+        ("server:\n  max_line_bytes: 10", 2, "server.max_line_bytes", "from 64"),
+        ("log:\n  level: loud", 2, "log.level", "must be one of trace"),
+        ("tasks: {}", 1, "tasks", "must be a list"),
+        ("tasks:\n  - argv: [x]", 2, "tasks[0].name", "is required"),
+        ("tasks:\n  - name: now\n    argv: [x]", 2, "tasks[0].name", "already taken"),
+        ("tasks:\n  - name: a\n    argv: []", 3, "tasks[0].argv", "non-empty list"),
+        ("tasks:\n  - name: a\n    argv: [echo, \"{x}\"]", 3, "tasks[0].argv", "{x}, which is not a declared parameter"),
+        ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: float}", 5, "tasks[0].parameters[0].type", "int, double, string, bool"),
+        ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: int, default: x}", 5, "tasks[0].parameters[0].default", "must be an integer"),
+        ("tasks:\n  - name: a\n    argv: [x]\n    timeout_seconds: -1", 4, "tasks[0].timeout_seconds", "must be a number"),
+        ("tasks:\n  - name: a\n    argv: [x]\n  - name: a\n    argv: [y]", 4, "tasks[1].name", "already taken"),
+        ("scheduler: [1, 2]", 1, "scheduler", "must be a mapping"),
+        ("key: [unclosed", nil, "", "not valid YAML"),
+    ] as [(String, Int?, String, String)])
+    func refuses(yaml: String, line: Int?, key: String, fragment: String) {
+        #expect { try ConfigurationLoader.parse(yaml, file: "test.yaml") } throws: { error in
+            guard let error = error as? ConfigurationError else { return false }
+            return error.file == "test.yaml" && error.line == line && error.key == key && error.message.contains(fragment)
+        }
+    }
+
+    @Test("a missing file is reported with its path")
+    func missingFile() {
+        #expect { try ConfigurationLoader.load(path: "/nonexistent/pybgd.yaml") } throws: { error in
+            (error as? ConfigurationError)?.description.hasPrefix("/nonexistent/pybgd.yaml: cannot read") == true
+        }
+    }
+}

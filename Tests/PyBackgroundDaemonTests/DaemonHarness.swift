@@ -1,0 +1,95 @@
+import Foundation
+import PyBackgroundClient
+import PyBackgroundProtocol
+import Testing
+
+/// A real `pybgd` process on a temporary socket, for integration tests: started from the build
+/// directory, given a config file, stopped (SIGTERM, then SIGKILL) when the test is done.
+final class DaemonHarness {
+    let directory: URL
+    let socketPath: String
+    let process = Process()
+    private let logPipe = Pipe()
+    private var stopped = false
+
+    /// The binary next to the test bundle, as `swift build` leaves it.
+    static var binary: URL {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = bundle.deletingLastPathComponent()
+        if bundle.pathExtension != "xctest" {
+            directory = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundleURL.deletingLastPathComponent() ?? directory
+        }
+        return directory.appendingPathComponent("pybgd")
+    }
+
+    init(config: String = "", arguments: [String] = [], environment: [String: String] = [:]) throws {
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pybgd-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        socketPath = directory.appendingPathComponent("pybgd.sock").path
+        let configPath = directory.appendingPathComponent("pybgd.yaml")
+        try config.write(to: configPath, atomically: true, encoding: .utf8)
+        process.executableURL = Self.binary
+        process.arguments = ["--config", configPath.path, "--socket", socketPath] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.standardError = logPipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        try waitUntilAnswering()
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            if !waitForExit(timeout: 10) { kill(process.processIdentifier, SIGKILL) }
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Polls until the socket accepts a PING (the daemon binds before it answers).
+    private func waitUntilAnswering(timeout: TimeInterval = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if !process.isRunning { throw HarnessError("pybgd exited with \(process.terminationStatus): \(log)") }
+            if let connection = try? ControlConnection(path: socketPath), case .ok = try connection.send(.ping) { return }
+            usleep(5_000)
+        }
+        throw HarnessError("pybgd did not answer on \(socketPath) within \(timeout) s: \(log)")
+    }
+
+    func connect() throws -> ControlConnection { try ControlConnection(path: socketPath) }
+
+    /// Sends one request on a new connection.
+    func send(_ request: Request) throws -> Response { try connect().send(request) }
+
+    /// Sends a request and decodes its OK payload; fails the test on ERR.
+    func ok<Payload: Decodable>(_ request: Request, as type: Payload.Type) throws -> Payload {
+        switch try send(request) {
+        case .ok(let json): return try ProtocolJSON.decode(type, from: json)
+        case .error(let code, let message): throw HarnessError("\(request.line) → ERR \(code) \(message)")
+        }
+    }
+
+    func submit(_ task: String, _ arguments: String...) throws -> String {
+        try ok(.submit(task: task, arguments: arguments), as: SubmitPayload.self).id
+    }
+
+    /// Waits for the process to exit; false if it is still running after `timeout`.
+    func waitForExit(timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        return !process.isRunning
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// What the daemon logged so far (only complete once it exited).
+    var log: String {
+        guard !process.isRunning else { return "(still running)" }
+        return String(decoding: logPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,76 @@
+import PyBackgroundProtocol
+import Testing
+
+@Suite("Response lines and payloads")
+struct ResponseTests {
+    @Test("reply lines parse", arguments: [
+        ("OK {\"id\":\"ab\"}", Response.ok("{\"id\":\"ab\"}")),
+        ("OK", .ok("{}")),
+        ("OK {}\r", .ok("{}")),
+        ("ERR unknown-task no task named \"x\"", .error(.unknownTask, "no task named \"x\"")),
+        ("ERR timed-out", .error(.timedOut, "")),
+        ("ERR bad-request  two spaces", .error(.badRequest, " two spaces")),
+    ])
+    func parses(line: String, expected: Response) throws {
+        #expect(try Response(parsing: line) == expected)
+    }
+
+    @Test("lines that are not replies are refused", arguments: ["", "HELLO", "OKAY", "ERR", "ERR "])
+    func refuses(line: String) {
+        #expect(throws: ProtocolError.self) { try Response(parsing: line) }
+    }
+
+    @Test("format then parse gives back the same reply")
+    func roundTrip() throws {
+        let replies: [Response] = [
+            .ok("{}"), .ok("{\"a\":[1,2,{\"b\":null}]}"), .error(.queueFull, "100 waiting"),
+            .error(.internal, ""), .error(ErrorCode("future-code"), "kept as it is: ü 💡 \"quoted\""),
+        ]
+        for reply in replies {
+            #expect(try Response(parsing: reply.line) == reply)
+        }
+    }
+
+    @Test("an error message with line breaks still makes one line")
+    func messageLineBreaks() throws {
+        let line = Response.error(.internal, "first\nsecond\r\nthird").line
+        #expect(!line.contains("\n") && !line.contains("\r"))
+        #expect(try Response(parsing: line) == .error(.internal, "first second third"))
+    }
+
+    @Test("payloads encode with snake_case keys and decode back")
+    func payloadRoundTrip() throws {
+        let status = StatusPayload(version: "1", pid: 7, stopped: false, shuttingDown: true, latestID: nil, workers: 2,
+                                   submitted: 3, pending: 1, running: 1, finished: 1, failed: 0, cancelled: 0,
+                                   retained: 3, connections: 1, uptimeSeconds: 1.5)
+        let text = ProtocolJSON.encode(status)
+        #expect(text.contains("\"shutting_down\":true") && text.contains("\"uptime_seconds\":1.5"))
+        #expect(try ProtocolJSON.decode(StatusPayload.self, from: text) == status)
+
+        let future = FuturePayload(id: "ab", name: "now", args: [1, "x"], kwargs: ["cost": 2.5], state: "failed",
+                                   submittedAt: 1, startedAt: 2, endedAt: 3, durationSeconds: 1, result: nil,
+                                   error: ErrorPayload(code: "exit-status", message: "exited 3", detail: ["exit_status": 3]))
+        #expect(try ProtocolJSON.decode(FuturePayload.self, from: ProtocolJSON.encode(future)) == future)
+        #expect(ProtocolJSON.encode(LatestPayload(latestID: nil)) == "{\"latest_id\":null}")
+    }
+
+    @Test("JSON values keep their kinds", arguments: [
+        (JSONValue.null, "null"), (.bool(true), "true"), (.int(-3), "-3"), (.double(2.5), "2.5"),
+        (.string("a\"b\n"), "\"a\\\"b\\n\""), (.array([1, "x"]), "[1,\"x\"]"), (.object(["b": 1, "a": nil]), "{\"a\":null,\"b\":1}"),
+    ])
+    func jsonValues(value: JSONValue, text: String) throws {
+        #expect(value.description == text)
+        #expect(try ProtocolJSON.decode(JSONValue.self, from: text) == value)
+    }
+
+    @Test("default socket path follows RUNTIME_DIRECTORY, then XDG_RUNTIME_DIR, then /tmp", arguments: [
+        (["RUNTIME_DIRECTORY": "/run/pybgd"], "/run/pybgd/pybgd.sock"),
+        (["RUNTIME_DIRECTORY": "/run/a:/run/b", "XDG_RUNTIME_DIR": "/run/user/5"], "/run/a/pybgd.sock"),
+        (["XDG_RUNTIME_DIR": "/run/user/5"], "/run/user/5/pybgd.sock"),
+        (["XDG_RUNTIME_DIR": ""], "/tmp/pybgd-1000/pybgd.sock"),
+        ([:], "/tmp/pybgd-1000/pybgd.sock"),
+    ])
+    func defaultSocketPath(environment: [String: String], expected: String) {
+        #expect(SocketPath.default(environment: environment, uid: 1000) == expected)
+    }
+}
