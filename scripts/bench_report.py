@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Turns the JSON of the benchmark runs into the markdown tables of BENCHMARKS.md (ratios first)."""
 import json
+import statistics
 import sys
 
 
@@ -54,6 +55,33 @@ def core_tables(swift, python):
     return rows
 
 
+def daemon_tables(path):
+    rounds, memory = [], {}
+    for line in open(path):
+        entry = json.loads(line)
+        (rounds.append(entry) if "round" in entry else memory.update(entry))
+    med = lambda key: statistics.median(r[key] for r in rounds)
+    rows = [f"### Daemon: one connection over a Unix socket, median of {len(rounds)} interleaved rounds", "",
+            "| measurement | per second | ratio |", "|---|---:|---:|"]
+    ping, seq = med("pingpong"), med("pybgd_sequential")
+    pipe, bean = med("pybgd_pipelined"), med("beanstalkd_pipelined")
+    rows.append(f"| raw ping-pong between two processes (C, socketpair) | {ping:,.0f} | 1.00 |")
+    rows.append(f"| pybgd sequential `SUBMIT noop` round trips (C client) | {seq:,.0f} | {ping / seq:.2f}× slower |")
+    rows.append(f"| beanstalkd sequential `put` round trips | {med('beanstalkd_sequential'):,.0f} | {ping / med('beanstalkd_sequential'):.2f}× slower |")
+    rows.append(f"| pybgd pipelined `SUBMIT noop` (window 1000) | {pipe:,.0f} | {pipe / bean:.2f}× beanstalkd |")
+    rows.append(f"| beanstalkd 1.12 pipelined `put` (window 1000) | {bean:,.0f} | 1.00 |")
+    rows += ["", "| target | measured | met |", "|---|---|---|",
+             f"| sequential round trips within 1.3× of the raw ping-pong | {ping / seq:.2f}× | {'yes' if ping / seq <= 1.3 else 'no'} |",
+             f"| pipelined submits ≥ beanstalkd's pipelined put | {pipe / bean:.2f}× | {'yes' if pipe >= bean else 'no'} |",
+             "", "Per round (pipelined, pybgd / beanstalkd): "
+             + ", ".join(f"{r['pybgd_pipelined']:,.0f} / {r['beanstalkd_pipelined']:,.0f}" for r in rounds) + ".", ""]
+    if memory:
+        rows.append(f"RSS: idle {memory['idle_rss_kib'] / 1024:.1f} MiB; with 100,000 finished tasks retained "
+                    f"{memory['rss_100k_finished_kib'] / 1024:.1f} MiB (fresh daemon before them: {memory['fresh_rss_kib'] / 1024:.1f} MiB, "
+                    f"so {(memory['rss_100k_finished_kib'] - memory['fresh_rss_kib']) * 1024 / 100000:.0f} bytes per retained task).")
+    return rows
+
+
 def load_python(path):
     """One JSON object per line: a count's result or failure, and the bytes retained per task."""
     python = {"throughput": {}, "failures": {}}
@@ -75,6 +103,9 @@ def main():
     swift = json.load(open(sys.argv[1]))
     python = load_python(sys.argv[2]) if len(sys.argv) > 2 else {}
     print("\n".join(core_tables(swift, python)))
+    if len(sys.argv) > 3:
+        print()
+        print("\n".join(daemon_tables(sys.argv[3])))
 
 
 if __name__ == "__main__":

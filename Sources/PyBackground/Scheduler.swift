@@ -74,6 +74,10 @@ public class Scheduler: @unchecked Sendable {
     /// The future table (id → ``Future``) as of now.
     public var futures: FutureTable { SchedulerTable(store: store) { $0 } }
 
+    /// Tasks waiting for a worker: one lock, cheaper than ``statistics`` for a queue-depth check.
+    /// (Cancelled tasks no worker has dropped yet are included.)
+    public var pendingCount: Int { pool.queuedCount }
+
     /// Counts of tasks per state. Pending is what is neither running nor ended; a task changing
     /// state during the read may be counted on either side of the change.
     public var statistics: SchedulerStatistics {

@@ -7,6 +7,11 @@
 public enum LineTokenizer {
     /// The words of `line`; throws `bad-request` for an unterminated quote or an unknown escape.
     public static func split(_ line: Substring) throws(ProtocolError) -> [String] {
+        // Most lines have no quotes: split their bytes directly.
+        if !line.utf8.contains(UInt8(ascii: "\"")) {
+            return line.utf8.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+                .map { String(Substring($0)) }
+        }
         var words: [String] = []
         var current = ""
         var inWord = false

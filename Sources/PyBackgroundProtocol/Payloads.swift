@@ -23,6 +23,14 @@ public struct SubmitPayload: Codable, Hashable, Sendable {
         self.id = id
         self.task = task
     }
+
+    /// The reply's JSON, written directly: SUBMIT is the hot path, and neither field can hold a
+    /// character JSON must escape (a hex id, a registered name) — anything else goes through the encoder.
+    public var json: String {
+        let plain = { (text: String) in text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") } }
+        guard plain(id), plain(task) else { return ProtocolJSON.encode(self) }
+        return #"{"id":""# + id + #"","task":""# + task + #""}"#
+    }
 }
 
 /// `STATUS`

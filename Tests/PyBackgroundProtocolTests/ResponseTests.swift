@@ -74,3 +74,15 @@ struct ResponseTests {
         #expect(SocketPath.default(environment: environment, uid: 1000) == expected)
     }
 }
+
+@Suite("Submit reply fast path")
+struct SubmitPayloadTests {
+    @Test("the hand-written JSON equals the encoder's, and falls back for characters that need escaping", arguments: [
+        ("0123456789abcdef0123456789abcdef", "now"), ("ab", "report.daily-2_x"), ("ab", "quote\"d"), ("ab", "back\\slash"), ("ab", "é"),
+    ])
+    func matchesEncoder(id: String, task: String) throws {
+        let payload = SubmitPayload(id: id, task: task)
+        #expect(try ProtocolJSON.decode(SubmitPayload.self, from: payload.json) == payload)
+        #expect(payload.json == ProtocolJSON.encode(payload))
+    }
+}

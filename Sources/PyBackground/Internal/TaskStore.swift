@@ -18,8 +18,11 @@ final class TaskStore: @unchecked Sendable {
 
     private struct State {
         var byID: [TaskID: Future] = [:]
-        /// Every live future by ascending sequence; removed ones leave nil holes until compaction.
+        /// Every live future by ascending sequence, from `head` on; removed ones leave nil holes
+        /// until compaction. Slots before `head` are dead: dropping them is deferred so that
+        /// retention costs O(1) per ended task, not a shift of the whole array.
         var order: [Slot] = []
+        var head = 0
         var holes = 0
         var nextSequence = 0
         var latest: TaskID?
@@ -55,7 +58,7 @@ final class TaskStore: @unchecked Sendable {
             remove(future, from: &state)
             state.withdrawn += 1
             if state.latest == future.id {
-                state.latest = state.order.last { $0.future != nil }?.future?.id
+                state.latest = state.order[state.head...].last { $0.future != nil }?.future?.id
             }
         }
     }
@@ -78,7 +81,7 @@ final class TaskStore: @unchecked Sendable {
     func count(before bound: Int) -> Int {
         state.withLock { state in
             var newer = 0
-            for slot in state.order.reversed() {
+            for slot in state.order[state.head...].reversed() {
                 guard slot.sequence >= bound else { break }
                 if slot.future != nil { newer += 1 }
             }
@@ -90,10 +93,10 @@ final class TaskStore: @unchecked Sendable {
     func futures(before bound: Int, limit: Int = .max) -> [Future] {
         state.withLock { state in
             var end = state.order.endIndex
-            while end > state.order.startIndex && state.order[end - 1].sequence >= bound { end -= 1 }
+            while end > state.head && state.order[end - 1].sequence >= bound { end -= 1 }
             var result: [Future] = []
             var index = end
-            while index > state.order.startIndex && result.count < limit {
+            while index > state.head && result.count < limit {
                 index -= 1
                 if let future = state.order[index].future { result.append(future) }
             }
@@ -123,24 +126,31 @@ final class TaskStore: @unchecked Sendable {
 
     private func remove(_ future: Future, from state: inout State) {
         guard state.byID.removeValue(forKey: future.id) != nil else { return }
-        guard let index = slotIndex(of: future.sequence, in: state.order) else { return }
+        guard let index = slotIndex(of: future.sequence, in: state.order, from: state.head) else { return }
         state.order[index].future = nil
         state.holes += 1
-        var leading = 0
-        while leading < state.order.count && state.order[leading].future == nil { leading += 1 }
-        if leading > 0 {
-            state.order.removeFirst(leading)
-            state.holes -= leading
+        while state.head < state.order.count && state.order[state.head].future == nil {
+            state.head += 1
+            state.holes -= 1
+        }
+        if state.head == state.order.count {
+            state.order.removeAll(keepingCapacity: true)
+            state.head = 0
+        } else if state.head > 1024 && state.head * 2 > state.order.count {
+            state.order.removeFirst(state.head)
+            state.head = 0
         }
         // Holes behind a long-running task would otherwise pile up for as long as it runs.
         if state.holes > 1024 && state.holes > state.byID.count {
+            state.order.removeSubrange(..<state.head)
+            state.head = 0
             state.order.removeAll { $0.future == nil }
             state.holes = 0
         }
     }
 
-    private func slotIndex(of sequence: Int, in order: [Slot]) -> Int? {
-        var low = order.startIndex
+    private func slotIndex(of sequence: Int, in order: [Slot], from head: Int) -> Int? {
+        var low = head
         var high = order.endIndex
         while low < high {
             let middle = (low + high) / 2

@@ -38,7 +38,7 @@ final class WorkerPool: @unchecked Sendable {
     /// Called by the worker after each task it ran ends; nil when there is nothing to do.
     private let onEnded: (@Sendable (Future) -> Void)?
 
-    static let spinsBeforeSleep = 2048
+    static let spinsBeforeSleep = 256
 
     init(size: Int, onEnded: (@Sendable (Future) -> Void)? = nil) {
         precondition(size > 0, "a worker pool needs at least one worker, got \(size)")

@@ -80,7 +80,7 @@ final class ControlRequestHandler: Sendable {
         } catch {
             return .error(ErrorCode(error.code), error.message)
         }
-        let pending = scheduler.statistics.pending
+        let pending = scheduler.pendingCount
         guard pending < maxPending else {
             return .error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later")
         }
@@ -101,7 +101,7 @@ final class ControlRequestHandler: Sendable {
             return .error(.shuttingDown, "the daemon is shutting down and accepts no new tasks")
         }
         logger.debug("submitted", metadata: ["task": "\(name)", "id": "\(id)", "connection": "\(connection.number)"])
-        return ok(SubmitPayload(id: id.description, task: name))
+        return .ok(SubmitPayload(id: id.description, task: name).json)
     }
 
     private func status() -> StatusPayload {
