@@ -6,7 +6,7 @@
 pybgd_start() {
     local dir=$1 config=$2
     printf '%s\n' "$config" >"$dir/pybgd.yaml"
-    "$ROOT/.build/release/pybgd" --config "$dir/pybgd.yaml" --socket "$dir/pybgd.sock" 2>>"$dir/pybgd.log" &
+    "$ROOT/.build/release/pybgd" --config "$dir/pybgd.yaml" --socket "$dir/pybgd.sock" >/dev/null 2>>"$dir/pybgd.log" &
     local pid=$! tries=0
     until "$uds" sequential "$dir/pybgd.sock" 1 PING >/dev/null 2>&1; do
         tries=$((tries + 1)); [ $tries -lt 2000 ] || die "pybgd did not start: $(cat "$dir/pybgd.log")"
