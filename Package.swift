@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "PyBackgroundDaemon", targets: ["PyBackgroundDaemon"]),
         .library(name: "PyBackgroundClient", targets: ["PyBackgroundClient"]),
         .executable(name: "pybgd", targets: ["pybgd"]),
+        .executable(name: "pybgctl", targets: ["pybgctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,6 +53,14 @@ let package = Package(
                 "PyBackgroundDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // The client: only the protocol and the blocking socket client, so that it starts fast.
+        .executableTarget(
+            name: "pybgctl",
+            dependencies: [
+                "PyBackgroundClient", "PyBackgroundProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // Benchmarks (scripts/bench) and their C helper for heap statistics.

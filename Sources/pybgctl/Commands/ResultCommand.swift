@@ -1,0 +1,18 @@
+import ArgumentParser
+import PyBackgroundProtocol
+
+struct ResultCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "result",
+        abstract: "Print a task's result now, without waiting (its state while it has none).")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The task id, or a unique prefix of it.")
+    var id: String
+
+    func run() throws {
+        let (future, json) = try options.request(.result(id: id), as: FuturePayload.self)
+        try WaitCommand.report(future, json: json, options: options)
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import PyBackgroundProtocol
+
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Start a registered task; print its id (or, with --wait, its result).",
+        discussion: """
+            Arguments are positional or key=value, checked against the task's parameters \
+            (see `pybgctl list`). Put -- before an argument that starts with a dash.
+              pybgctl submit now
+              pybgctl submit now 2
+              pybgctl submit echo message="hello world" --wait
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The registered task's name.")
+    var name: String
+
+    @Argument(help: "Its arguments: values in order, or key=value.")
+    var arguments: [String] = []
+
+    @Flag(name: .long, help: "Wait for the task and print its result; exit 1 if it failed.")
+    var wait = false
+
+    @Option(name: .long, help: ArgumentHelp("With --wait, give up after this many seconds (exit 2).", valueName: "seconds"))
+    var timeout: Double?
+
+    func validate() throws {
+        if let timeout, !(timeout >= 0 && timeout.isFinite) { throw ValidationError("--timeout must be a number of seconds ≥ 0") }
+        if timeout != nil && !wait { throw ValidationError("--timeout goes with --wait") }
+    }
+
+    func run() throws {
+        let (submitted, json) = try options.request(.submit(task: name, arguments: arguments), as: SubmitPayload.self)
+        guard wait else {
+            Output.line(options.json ? json : submitted.id)
+            return
+        }
+        try WaitCommand.waitAndReport(id: submitted.id, timeout: timeout, options: options)
+    }
+}

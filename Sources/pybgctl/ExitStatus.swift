@@ -1,0 +1,66 @@
+import PyBackgroundClient
+import PyBackgroundProtocol
+
+/// pybgctl's exit statuses: one per kind of failure, so scripts can tell them apart.
+/// Listed in `pybgctl --help`; usage errors exit 64 (ArgumentParser's EX_USAGE).
+enum ExitStatus: Int32, CaseIterable {
+    case success = 0
+    /// The task failed or was cancelled (`submit --wait`, `wait`, `result`).
+    case taskFailed = 1
+    /// `wait --timeout` ran out before the task ended.
+    case timedOut = 2
+    /// No task of that name is registered.
+    case unknownTask = 3
+    /// An argument does not fit the task's parameters.
+    case badArgument = 4
+    /// No task has that id, or the prefix matches several.
+    case unknownID = 5
+    /// `cancel` of a task that is no longer pending.
+    case notPending = 6
+    /// The daemon refused for now: shutting down, queue full, too many connections.
+    case busy = 7
+    /// The daemon's reply was unexpected, or it reported an internal fault.
+    case protocolError = 70
+    /// No daemon is running on the socket.
+    case notRunning = 69
+    /// This user may not use the socket.
+    case permissionDenied = 77
+
+    init(_ code: ErrorCode) {
+        switch code {
+        case .unknownTask: self = .unknownTask
+        case .badArgument, .badRequest, .lineTooLong, .invalidUTF8, .unknownVerb: self = .badArgument
+        case .unknownID, .ambiguousID: self = .unknownID
+        case .notPending: self = .notPending
+        case .timedOut: self = .timedOut
+        case .shuttingDown, .queueFull, .tooManyConnections: self = .busy
+        case .permissionDenied: self = .permissionDenied
+        default: self = .protocolError
+        }
+    }
+
+    init(_ code: ClientError.Code) {
+        switch code {
+        case .notRunning: self = .notRunning
+        case .permissionDenied: self = .permissionDenied
+        case .connectFailed: self = .notRunning
+        case .disconnected, .badReply: self = .protocolError
+        }
+    }
+
+    /// The table for `--help`.
+    static var summary: String {
+        """
+        Exit status: 0 success; 1 the task failed or was cancelled; 2 wait timed out; 3 unknown task; \
+        4 bad argument; 5 unknown or ambiguous id; 6 task not pending; 7 daemon busy (shutting down, \
+        queue full, too many connections); 64 usage; 69 daemon not running; 70 protocol error; \
+        77 permission denied.
+        """
+    }
+}
+
+/// A failure already reported on stderr, carrying the status to exit with.
+struct Failure: Error {
+    let status: ExitStatus
+    let message: String
+}
