@@ -66,3 +66,26 @@ bench_daemon() {
     echo "{\"idle_rss_kib\": $idle_rss, \"fresh_rss_kib\": $before, \"rss_100k_finished_kib\": $retained}"
     rm -rf "$dir"
 }
+
+# bench_client RUNS: whole-process time of `pybgctl submit noop` (fully static release build)
+# against `tsp true` (task-spooler), with hyperfine, in one run. Prints one JSON line.
+bench_client() {
+    local runs=$1 dir
+    dir=$(mktemp -d /tmp/pybgctl-bench.XXXXXX)
+    uds="$dir/uds_bench"
+    gcc -O2 -o "$uds" "$ROOT/scripts/benchmarks/uds_bench.c"
+    local pid
+    pid=$(pybgd_start "$dir" "")
+    export TS_SOCKET="$dir/tsp.sock" TS_MAXFINISHED=1000 PYBGD_SOCKET="$dir/pybgd.sock"
+    tsp true >/dev/null   # starts tsp's server, as pybgd is already running
+    hyperfine -N --warmup 20 --runs "$runs" --export-json "$dir/hyperfine.json" \
+        'tsp true' "$ROOT/.build-static/release/pybgctl submit noop" >/dev/null 2>&1
+    tsp -K >/dev/null 2>&1 || true
+    pybgd_stop "$dir" "$pid"
+    python3 -c '
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+print(json.dumps({"client": {r["command"].split("/")[-1]: {"median_ms": r["median"] * 1000, "mean_ms": r["mean"] * 1000} for r in results}}))
+' "$dir/hyperfine.json"
+    rm -rf "$dir"
+}
