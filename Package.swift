@@ -28,11 +28,12 @@ let package = Package(
         // The control protocol: request/response types and pure parse/format functions, no I/O.
         .target(name: "PyBackgroundProtocol"),
 
-        // The daemon: core + protocol + registry + config + NIO control server + lifecycle.
+        // The daemon: core + protocol + registry + config + NIO control server + lifecycle
+        // (and the client, to tell a live daemon's socket from a stale file).
         .target(
             name: "PyBackgroundDaemon",
             dependencies: [
-                "PyBackground", "PyBackgroundProtocol",
+                "PyBackground", "PyBackgroundProtocol", "PyBackgroundClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

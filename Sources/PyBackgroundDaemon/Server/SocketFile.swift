@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import PyBackgroundClient
 
 /// The control socket's file: making its directory, telling a live daemon from a stale file,
 /// and the permissions it is created with.
@@ -64,22 +65,9 @@ enum SocketFile {
         unlink(path)
     }
 
-    /// True when something accepts a connection on `path`.
+    /// True when something accepts a connection on `path`: what a client would find there.
     static func isAnswering(_ path: String) -> Bool {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
-        }
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
-            }
-        }
+        (try? ControlConnection(path: path)) != nil
     }
 
     static func parentDirectory(of path: String) -> String {

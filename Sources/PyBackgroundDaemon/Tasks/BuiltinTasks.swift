@@ -18,22 +18,19 @@ enum BuiltinTasks {
     private static let cost = TaskParameter("cost", .double, default: .double(1), minimum: 0,
                                             description: "seconds to sleep before reading the clock")
 
-    static let now = RegisteredTask(
-        name: "now", kind: .builtin,
-        description: "sleep cost seconds, then return the local time as %Y-%m-%d %H:%M:%S %Z",
-        parameters: [cost]
-    ) { context, arguments in
-        try context.sleep(seconds: arguments.double("cost")!)
-        return .string(TimeFormatting.now(in: .local))
-    }
+    static let now = clock(name: "now", zone: .local, zoneName: "local")
+    static let utcnow = clock(name: "utcnow", zone: .utc, zoneName: "UTC")
 
-    static let utcnow = RegisteredTask(
-        name: "utcnow", kind: .builtin,
-        description: "sleep cost seconds, then return the UTC time as %Y-%m-%d %H:%M:%S %Z",
-        parameters: [cost]
-    ) { context, arguments in
-        try context.sleep(seconds: arguments.double("cost")!)
-        return .string(TimeFormatting.now(in: .utc))
+    /// The seed's `now(cost)` and `utcnow(cost)`: sleep, then read the clock.
+    private static func clock(name: String, zone: TimeFormatting.Zone, zoneName: String) -> RegisteredTask {
+        RegisteredTask(
+            name: name, kind: .builtin,
+            description: "sleep cost seconds, then return the \(zoneName) time as %Y-%m-%d %H:%M:%S %Z",
+            parameters: [cost]
+        ) { context, arguments in
+            try context.sleep(seconds: arguments.double("cost")!)
+            return .string(TimeFormatting.now(in: zone))
+        }
     }
 
     /// Keeps this many of the newest readings in the result: a timer may run for months.
