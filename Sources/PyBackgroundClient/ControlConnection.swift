@@ -125,6 +125,11 @@ public final class ControlConnection {
         }
     }
 
+    /// Shuts the connection in both directions: a read or write blocked on another thread returns.
+    public func shutdownBoth() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+
     /// Closes the sending side, telling the daemon no more requests follow.
     public func finishWriting() {
         shutdown(descriptor, Int32(SHUT_WR))

@@ -128,6 +128,34 @@ struct DaemonIntegrationTests {
         #expect(try daemon.send(.ping).isOK)
     }
 
+    @Test("a client that never reads its replies is not read from either, and others are served")
+    func clientThatNeverReads() throws {
+        let daemon = try DaemonHarness()
+        // Only the writer thread writes; the test thread only shuts it down, which the socket allows.
+        nonisolated(unsafe) let hog = try daemon.connect()
+        let flooded = Counter()
+        // 64 MiB of PINGs, never reading a reply: the daemon must stop reading this client once its
+        // replies back up, which leaves this writer blocked instead of the daemon's memory growing.
+        let writer = Thread {
+            let chunk = [UInt8](String(repeating: "PING\n", count: 10_000).utf8)
+            for _ in 0..<1_300 {
+                guard (try? hog.write(bytes: chunk)) != nil else { break }
+                flooded.add(chunk.count)
+            }
+        }
+        writer.start()
+        // Wait until the writer is stuck: no progress for a while although it is far from done.
+        var last = -1
+        while flooded.value != last { last = flooded.value; usleep(200_000) }
+        #expect(flooded.value < 1_300 * 50_000, "the daemon read everything: no back-pressure")
+        let rss = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.map { Int($0.split(separator: " ")[1])! } ?? 0
+        #expect(rss < 200_000, "daemon RSS \(rss) KiB while a client does not read")
+        #expect(try daemon.send(.ping).isOK, "other clients are served meanwhile")
+        hog.shutdownBoth()
+        #expect(try daemon.send(.ping).isOK)
+    }
+
     @Test("WAIT with a timeout answers timed-out; CANCEL cancels a pending task only")
     func waitTimeoutAndCancel() throws {
         let daemon = try DaemonHarness(arguments: ["--max-workers", "1"])
@@ -317,6 +345,14 @@ struct DaemonIntegrationTests {
         let list = try daemon.ok(.list, as: ListPayload.self)
         #expect(list.tasks.map(\.name) == ["noop", "now", "sleep", "timer", "utcnow"])
     }
+}
+
+/// A byte count shared with a writer thread.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func add(_ amount: Int) { lock.withLock { count += amount } }
 }
 
 extension Response {
