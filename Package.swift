@@ -25,6 +25,9 @@ let package = Package(
         // The scheduler core: standard library, Dispatch and FoundationEssentials only.
         .target(name: "PyBackground"),
 
+        // libsystemd (sd_notify, sd_listen_fds, sd_watchdog_enabled): Debian's libsystemd-dev.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
         // The control protocol: request/response types and pure parse/format functions, no I/O.
         .target(name: "PyBackgroundProtocol"),
 
@@ -33,13 +36,14 @@ let package = Package(
         .target(
             name: "PyBackgroundDaemon",
             dependencies: [
-                "PyBackground", "PyBackgroundProtocol", "PyBackgroundClient",
+                "PyBackground", "PyBackgroundProtocol", "PyBackgroundClient", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Yams", package: "Yams"),

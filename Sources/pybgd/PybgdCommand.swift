@@ -22,7 +22,12 @@ struct PybgdCommand: AsyncParsableCommand {
             with pybgctl, or by hand: socat - UNIX-CONNECT:PATH, one request per line (see PROTOCOL.md).
 
             SIGTERM, SIGINT and the SHUTDOWN request stop it gracefully: no new tasks, running ones finish \
-            within shutdown.timeout_seconds, then the socket file is removed.
+            within shutdown.timeout_seconds, then the socket file is removed. SIGHUP reloads the command \
+            tasks from the config file (a bad file is refused and logged; the old tasks stay).
+
+            Under systemd (Type=notify) it reports READY=1 once the socket accepts connections, STATUS= \
+            with live counts, STOPPING=1, RELOADING=1, and WATCHDOG=1 keep-alives when WatchdogSec= is \
+            set; started by pybgd.socket it serves the socket systemd passes (LISTEN_FDS).
 
             Exit status: 0 after a graceful shutdown, 78 for a config error, 69 when the socket cannot be \
             used (another pybgd on it, no permission), 1 otherwise.
@@ -84,7 +89,8 @@ struct PybgdCommand: AsyncParsableCommand {
         let logger = Logger(label: "pybgd")
         let environment = ProcessInfo.processInfo.environment
         let path = socket ?? configuration.socket.path ?? SocketPath.default(environment: environment, uid: getuid())
-        let daemon = Daemon(configuration: configuration, socketPath: path, registry: registry, logger: logger)
+        let daemon = Daemon(configuration: configuration, configurationPath: config, socketPath: path,
+                            registry: registry, logger: logger)
         // The daemon also ends by itself (the SHUTDOWN request): that is a success, not a failure.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],

@@ -82,10 +82,15 @@ final class DaemonHarness {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
-    /// What the daemon logged so far (only complete once it exited).
+    private var collectedLog: String?
+
+    /// What the daemon logged, read once it has exited (the pipe can be read to its end only once).
     var log: String {
         guard !process.isRunning else { return "(still running)" }
-        return String(decoding: logPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if collectedLog == nil {
+            collectedLog = String(decoding: logPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        return collectedLog!
     }
 }
 

@@ -4,10 +4,13 @@ import NIOCore
 import NIOPosix
 import PyBackground
 import ServiceLifecycle
+import UnixSignals
 
 /// The `pybgd` daemon as a ``ServiceLifecycle/Service``: a ``BackgroundScheduler`` serving the control
 /// protocol on a Unix socket, with one graceful shutdown path whatever starts it (SIGTERM, SIGINT,
-/// or the SHUTDOWN verb).
+/// or the SHUTDOWN verb). Under systemd it reports readiness, status, stopping and reloads, sends
+/// watchdog keep-alives, and adopts the listening socket of `pybgd.socket`; SIGHUP reloads the
+/// command tasks from the config file.
 ///
 /// Build your own daemon with your own tasks:
 /// ```swift
@@ -18,6 +21,8 @@ import ServiceLifecycle
 /// ```
 public final class Daemon: Service, Sendable {
     public let configuration: DaemonConfiguration
+    /// Read again on SIGHUP; nil: nothing to reload.
+    public let configurationPath: String?
     public let socketPath: String
     private let logger: Logger
     private let scheduler: BackgroundScheduler
@@ -25,10 +30,19 @@ public final class Daemon: Service, Sendable {
     private let requests: ControlRequestHandler
     private let shutdownRequests: AsyncStream<Void>
     private let shutdownContinuation: AsyncStream<Void>.Continuation
+    private let notifier = SystemdNotifier()
+    /// Tasks registered through the Swift API, kept across reloads (only command tasks are reloaded).
+    private let customTasks: [RegisteredTask]
 
-    public init(configuration: DaemonConfiguration, socketPath: String, registry: TaskRegistry, logger: Logger) {
+    /// - Parameters:
+    ///   - configurationPath: the file SIGHUP reloads the command tasks from.
+    ///   - registry: the tasks clients may start; `configuration.makeRegistry()` plus your own.
+    public init(configuration: DaemonConfiguration, configurationPath: String? = nil, socketPath: String,
+                registry: TaskRegistry, logger: Logger) {
         self.configuration = configuration
+        self.configurationPath = configurationPath
         self.socketPath = socketPath
+        self.customTasks = registry.tasks.filter { $0.kind == .custom }
         self.logger = logger
         self.scheduler = BackgroundScheduler(maxWorkers: configuration.scheduler.maxWorkers,
                                              keepFinished: configuration.scheduler.keepFinished)
@@ -48,24 +62,93 @@ public final class Daemon: Service, Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = ControlServer(group: group, configuration: configuration.server, requests: requests, logger: logger)
         requests.connectionCount.withLockedValue { $0 = { server.connectionCount } }
+        let activated: Bool
         do {
-            try await listen(server)
+            if let descriptor = try SystemdNotifier.passedListeningSocket() {
+                _ = try await server.adopt(descriptor: descriptor)
+                activated = true
+            } else {
+                try await listen(server)
+                activated = false
+            }
         } catch {
             try? await group.shutdownGracefully()
             throw error
         }
+        // Only now does the socket accept connections: that is what READY=1 promises.
+        notifier.ready(status: statusLine())
         logger.info("pybgd ready", metadata: [
-            "socket": "\(socketPath)", "workers": "\(scheduler.maxWorkers)",
+            "socket": "\(activated ? "passed by systemd" : socketPath)", "workers": "\(scheduler.maxWorkers)",
             "tasks": "\(configuration.commands.count) command, 5 built-in", "version": "\(ControlRequestHandler.version)",
         ])
 
-        await withGracefulShutdownHandler {
-            for await _ in shutdownRequests { break }
-        } onGracefulShutdown: { [shutdownContinuation] in
-            shutdownContinuation.yield()
+        // The watchdog keeps going through the shutdown's drain, which may outlast WatchdogSec.
+        let watchdog = notifier.watchdogInterval.map { interval in
+            Task { [notifier] in
+                while !Task.isCancelled {
+                    notifier.watchdog()
+                    try? await Task.sleep(for: interval)
+                }
+            }
         }
-        await shutDown(server)
+        await withTaskGroup(of: Void.self) { background in
+            background.addTask { await self.reportStatus() }
+            background.addTask { await self.reloadOnHangup() }
+            await withGracefulShutdownHandler {
+                for await _ in shutdownRequests { break }
+            } onGracefulShutdown: { [shutdownContinuation] in
+                shutdownContinuation.yield()
+            }
+            background.cancelAll()
+        }
+        notifier.stopping()
+        await shutDown(server, removeSocketFile: !activated)
+        watchdog?.cancel()
         try await group.shutdownGracefully()
+    }
+
+    private func statusLine() -> String {
+        let statistics = scheduler.statistics
+        return "\(statistics.pending) pending, \(statistics.running) running, \(statistics.finished) finished, \(statistics.failed) failed"
+    }
+
+    /// Keeps systemd's STATUS= current (what `systemctl status pybgd` shows).
+    private func reportStatus() async {
+        var last = ""
+        while !Task.isCancelled {
+            let line = statusLine()
+            if line != last { notifier.status(line); last = line }
+            try? await Task.sleep(for: .seconds(2))
+        }
+    }
+
+    /// SIGHUP: read the config file again and swap in its command tasks for new submissions.
+    /// Running and queued tasks keep what they were bound to; a bad file is refused and logged,
+    /// and the old tasks stay. Other settings (socket, workers, limits) take a restart.
+    private func reloadOnHangup() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            notifier.reloading()
+            reload()
+            notifier.ready(status: statusLine())
+        }
+    }
+
+    func reload() {
+        guard let configurationPath else {
+            logger.warning("SIGHUP: no --config file to reload; nothing changed")
+            return
+        }
+        do {
+            let fresh = try ConfigurationLoader.load(path: configurationPath)
+            var registry = try fresh.makeRegistry()
+            for task in customTasks { try registry.register(task) }
+            requests.replaceRegistry(registry)
+            logger.info("reloaded the command tasks", metadata: [
+                "config": "\(configurationPath)", "tasks": "\(fresh.commands.map(\.name).joined(separator: ", "))",
+            ])
+        } catch {
+            logger.error("reload refused; the previous tasks stay", metadata: ["reason": "\(error)"])
+        }
     }
 
     private func listen(_ server: ControlServer) async throws {
@@ -84,7 +167,7 @@ public final class Daemon: Service, Sendable {
     /// The one shutdown path: refuse new tasks, stop the scheduler (cooperative loops end), let
     /// queued and running tasks finish within the timeout, then cancel what is left, answer the
     /// waiting clients, close the connections and remove the socket file.
-    private func shutDown(_ server: ControlServer) async {
+    private func shutDown(_ server: ControlServer, removeSocketFile: Bool) async {
         let timeout = configuration.shutdown.timeoutSeconds
         let before = scheduler.statistics
         logger.info("shutting down", metadata: [
@@ -105,7 +188,8 @@ public final class Daemon: Service, Sendable {
             }
         }
         await server.close(timeout: .seconds(2))
-        SocketFile.remove(path: socketPath)
+        // A socket passed by systemd stays: pybgd.socket owns it and listens on while pybgd is down.
+        if removeSocketFile { SocketFile.remove(path: socketPath) }
         let after = scheduler.statistics
         logger.info("pybgd stopped", metadata: [
             "finished": "\(after.finished)", "failed": "\(after.failed)", "cancelled": "\(after.cancelled)",
