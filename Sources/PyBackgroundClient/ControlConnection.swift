@@ -129,9 +129,4 @@ public final class ControlConnection {
     public func shutdownBoth() {
         shutdown(descriptor, Int32(SHUT_RDWR))
     }
-
-    /// Closes the sending side, telling the daemon no more requests follow.
-    public func finishWriting() {
-        shutdown(descriptor, Int32(SHUT_WR))
-    }
 }

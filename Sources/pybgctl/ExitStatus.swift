@@ -3,7 +3,7 @@ import PyBackgroundProtocol
 
 /// pybgctl's exit statuses: one per kind of failure, so scripts can tell them apart.
 /// Listed in `pybgctl --help`; usage errors exit 64 (ArgumentParser's EX_USAGE).
-enum ExitStatus: Int32, CaseIterable {
+enum ExitStatus: Int32 {
     case success = 0
     /// The task failed or was cancelled (`submit --wait`, `wait`, `result`).
     case taskFailed = 1
