@@ -95,7 +95,7 @@ struct SystemdTests {
         ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
     }
 
-    @Test("READY=1 arrives only once the control socket answers; STOPPING=1 follows SIGTERM")
+    @Test("READY=1 arrives only once the control socket answers; SIGHUP brings RELOADING=1 then READY=1; STOPPING=1 follows SIGTERM")
     func readinessAndStopping() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -109,6 +109,12 @@ struct SystemdTests {
         // The moment READY=1 is read, the socket must already answer.
         #expect(try ControlConnection(path: socketPath).send(.ping).isOK)
         #expect(ready.contains("STATUS=0 pending, 0 running, 0 finished"), "\(ready)")
+        // A reload right after READY=1, as systemd may send one, must not end the daemon.
+        kill(pid, SIGHUP)
+        let reloading = try #require(notify.receive(containing: "RELOADING=1", timeout: 30), "no RELOADING=1")
+        #expect(reloading.contains("MONOTONIC_USEC="))
+        #expect(notify.receive(containing: "READY=1", timeout: 30) != nil, "no READY=1 after the reload")
+        #expect(try ControlConnection(path: socketPath).send(.ping).isOK)
         kill(pid, SIGTERM)
         #expect(notify.receive(containing: "STOPPING=1", timeout: 30) != nil)
         #expect(Self.waitForExit(pid) == 0)

@@ -75,6 +75,9 @@ public final class Daemon: Service, Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
+        // Trap SIGHUP before announcing readiness: systemd may send a reload as soon as we are ready,
+        // and an untrapped SIGHUP would end the process.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         // Only now does the socket accept connections: that is what READY=1 promises.
         notifier.ready(status: statusLine())
         logger.info("pybgd ready", metadata: [
@@ -93,7 +96,7 @@ public final class Daemon: Service, Sendable {
         }
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await self.reportStatus() }
-            background.addTask { await self.reloadOnHangup() }
+            background.addTask { await self.reload(on: hangups) }
             await withGracefulShutdownHandler {
                 for await _ in shutdownRequests { break }
             } onGracefulShutdown: { [shutdownContinuation] in
@@ -125,8 +128,8 @@ public final class Daemon: Service, Sendable {
     /// SIGHUP: read the config file again and swap in its command tasks for new submissions.
     /// Running and queued tasks keep what they were bound to; a bad file is refused and logged,
     /// and the old tasks stay. Other settings (socket, workers, limits) take a restart.
-    private func reloadOnHangup() async {
-        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+    private func reload(on hangups: UnixSignalsSequence) async {
+        for await _ in hangups {
             notifier.reloading()
             reload()
             notifier.ready(status: statusLine())
