@@ -7,7 +7,9 @@
 public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kind of failure; stable across releases, safe to match on.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code as text, as it appears in messages and on the wire.
         public let rawValue: String
+        /// A code by its text; prefer the named constants.
         public init(_ rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
 
@@ -21,9 +23,12 @@ public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible
         public static let resultTypeMismatch = Code("result-type-mismatch")
     }
 
+    /// What failed, for programs.
     public let code: Code
+    /// What failed, for people.
     public let message: String
 
+    /// An error with its code and message.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

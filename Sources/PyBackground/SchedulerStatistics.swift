@@ -7,12 +7,18 @@
 public struct SchedulerStatistics: Sendable, Hashable, Codable {
     /// Tasks accepted since the scheduler was made, including any no longer retained.
     public var submitted: Int
+    /// Accepted and waiting for a worker.
     public var pending: Int
+    /// On a worker now.
     public var running: Int
+    /// Returned a value.
     public var finished: Int
+    /// Threw an error.
     public var failed: Int
+    /// Cancelled before they ran.
     public var cancelled: Int
 
+    /// Counts as given (for tests and hosts that aggregate them).
     public init(submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int) {
         self.submitted = submitted
         self.pending = pending

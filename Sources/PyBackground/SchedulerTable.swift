@@ -14,6 +14,7 @@
 /// let record = scheduler.tasks[id]
 /// ```
 public struct SchedulerTable<Value: Sendable>: Sequence, Sendable {
+    /// An id and its entry, as a dictionary iterates.
     public typealias Element = (key: TaskID, value: Value)
 
     private let store: TaskStore
@@ -34,6 +35,7 @@ public struct SchedulerTable<Value: Sendable>: Sequence, Sendable {
     /// The number of entries.
     public var count: Int { store.count(before: bound) }
 
+    /// True when the view holds no entry.
     public var isEmpty: Bool { count == 0 }
 
     /// The ids, oldest first.
@@ -44,6 +46,7 @@ public struct SchedulerTable<Value: Sendable>: Sequence, Sendable {
         store.futures(before: bound, limit: Swift.max(0, limit)).map { ($0.id, project($0)) }
     }
 
+    /// Iterates the entries in start order (collects them once, O(count)).
     public func makeIterator() -> Array<Element>.Iterator {
         store.futures(before: bound).map { ($0.id, project($0)) }.makeIterator()
     }

@@ -12,6 +12,7 @@
 public struct TaskFunction<each Arg: Sendable, Value: Sendable>: Sendable {
     /// Recorded as the task's name in the task table.
     public let name: String
+    /// The scheduler `start` submits to.
     public let scheduler: Scheduler
     private let function: @Sendable (repeat each Arg) throws -> Value
 

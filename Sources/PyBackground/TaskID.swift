@@ -9,8 +9,10 @@
 public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible, LosslessStringConvertible, Codable {
     /// The 128 bits, most significant half first.
     public let high: UInt64
+    /// The least significant 64 bits.
     public let low: UInt64
 
+    /// An id from its two halves.
     public init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low

@@ -14,6 +14,7 @@ import Foundation
 /// record.args      // [2.0]
 /// ```
 public struct TaskRecord: Sendable, CustomStringConvertible {
+    /// The task id, as `start` returned it.
     public let id: TaskID
     /// The name given at start, or `"task"` when none was given.
     public let name: String
@@ -25,6 +26,7 @@ public struct TaskRecord: Sendable, CustomStringConvertible {
     /// When `start` accepted the task.
     public let submittedAt: Date
 
+    /// A record as the scheduler makes one at `start`.
     public init(id: TaskID, name: String, args: [any Sendable], kwargs: [KeywordArgument], submittedAt: Date) {
         self.id = id
         self.name = name
@@ -41,10 +43,18 @@ public struct TaskRecord: Sendable, CustomStringConvertible {
 }
 
 /// One keyword argument of a task: a name and its value.
+///
+/// ```swift
+/// try scheduler.start(name: "now", args: [], kwargs: [KeywordArgument(name: "cost", value: 2.0)]) { _ in … }
+/// scheduler.tasks[id]!.description   // now(cost=2.0)
+/// ```
 public struct KeywordArgument: Sendable {
+    /// The keyword.
     public let name: String
+    /// The value passed for it.
     public let value: any Sendable
 
+    /// A keyword argument: `KeywordArgument(name: "cost", value: 2.0)` records `cost=2.0`.
     public init(name: String, value: any Sendable) {
         self.name = name
         self.value = value

@@ -1,6 +1,7 @@
 /// Why the client could not talk to the daemon, with a stable ``Code`` that `pybgctl` turns into
 /// its exit status.
 public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of failure; stable, safe to match on.
     public enum Code: String, Sendable, Hashable {
         /// No daemon listens on the socket (no file, or nobody accepting).
         case notRunning = "not-running"
@@ -14,11 +15,14 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case badReply = "bad-reply"
     }
 
+    /// What failed, for programs.
     public let code: Code
+    /// One line for people, naming the socket path.
     public let message: String
     /// The socket path tried.
     public let path: String
 
+    /// An error about the socket at `path`.
     public init(_ code: Code, _ message: String, path: String) {
         self.code = code
         self.message = message

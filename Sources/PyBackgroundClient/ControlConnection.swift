@@ -15,6 +15,7 @@ import PyBackgroundProtocol
 /// let reply = try connection.send(.submit(task: "now", arguments: []))
 /// ```
 public final class ControlConnection {
+    /// The socket path this connection uses.
     public let path: String
     private let descriptor: Int32
     private var buffer: [UInt8] = []

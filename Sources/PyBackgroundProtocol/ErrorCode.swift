@@ -5,8 +5,10 @@
 /// if case .error(let code, _) = response, code == .unknownTask { … }
 /// ```
 public struct ErrorCode: Hashable, Sendable, CustomStringConvertible, Codable {
+    /// The code as it appears on the wire.
     public let rawValue: String
 
+    /// A code by its text (unknown codes from newer daemons are kept as they are).
     public init(_ rawValue: String) { self.rawValue = rawValue }
 
     public var description: String { rawValue }
@@ -54,9 +56,12 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible, Codable {
 
 /// A request line that could not be parsed: the code and message of the `ERR` reply it gets.
 public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The code of the ERR reply.
     public let code: ErrorCode
+    /// The message of the ERR reply.
     public let message: String
 
+    /// An error with its code and message.
     public init(_ code: ErrorCode, _ message: String) {
         self.code = code
         self.message = message

@@ -69,6 +69,7 @@ public enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible,
 
 /// The one JSON configuration both ends use: compact, keys sorted, slashes unescaped.
 public enum ProtocolJSON {
+    /// One line of compact JSON for `value`.
     public static func encode<Value: Encodable>(_ value: Value) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -80,6 +81,7 @@ public enum ProtocolJSON {
         }
     }
 
+    /// Decodes a reply payload; throws `bad-request` naming the type on malformed JSON.
     public static func decode<Value: Decodable>(_ type: Value.Type, from text: String) throws(ProtocolError) -> Value {
         do {
             return try JSONDecoder().decode(type, from: Data(text.utf8))

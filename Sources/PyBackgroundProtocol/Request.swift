@@ -38,6 +38,7 @@ public enum Request: Hashable, Sendable {
         case all
         case mostRecent(Int)
 
+        /// The rows a table request gets without a limit: the 100 most recent.
         public static let `default` = Limit.mostRecent(100)
     }
 
@@ -94,6 +95,7 @@ public enum Request: Hashable, Sendable {
         }
     }
 
+    /// Parses one line; see ``init(parsing:)-(Substring)``.
     public init(parsing line: String) throws(ProtocolError) {
         try self.init(parsing: line[...])
     }

@@ -29,6 +29,7 @@ public enum Response: Hashable, Sendable {
         }
     }
 
+    /// Parses one reply line.
     public init(parsing line: String) throws(ProtocolError) {
         try self.init(parsing: line[...])
     }
@@ -42,6 +43,7 @@ public enum Response: Hashable, Sendable {
         }
     }
 
+    /// The ERR reply for a request that could not be parsed.
     public init(_ error: ProtocolError) {
         self = .error(error.code, error.message)
     }

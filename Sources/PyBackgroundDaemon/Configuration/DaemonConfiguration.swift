@@ -3,6 +3,7 @@ import Logging
 /// Everything `pybgd` can be told, with the defaults it uses when the config file is silent.
 /// `config/pybgd.yaml` documents each key; ``ConfigurationLoader`` reads and checks it.
 public struct DaemonConfiguration: Sendable {
+    /// The `socket:` section.
     public struct Socket: Sendable, Hashable {
         /// nil: `$RUNTIME_DIRECTORY/pybgd.sock`, else `$XDG_RUNTIME_DIR/pybgd.sock`, else `/tmp/pybgd-UID/pybgd.sock`.
         public var path: String?
@@ -14,6 +15,7 @@ public struct DaemonConfiguration: Sendable {
         public init() {}
     }
 
+    /// The `scheduler:` section.
     public struct Scheduler: Sendable, Hashable {
         /// Worker threads; nil: the number of active processor cores.
         public var maxWorkers: Int?
@@ -25,6 +27,7 @@ public struct DaemonConfiguration: Sendable {
         public init() {}
     }
 
+    /// The `server:` section.
     public struct Server: Sendable, Hashable {
         /// Client connections held at once; one more is told `ERR too-many-connections` and closed.
         public var maxConnections = 256
@@ -37,6 +40,7 @@ public struct DaemonConfiguration: Sendable {
         public init() {}
     }
 
+    /// The `shutdown:` section.
     public struct Shutdown: Sendable, Hashable {
         /// How long a graceful shutdown lets queued and running tasks finish before cancelling them.
         public var timeoutSeconds: Double = 30
@@ -44,10 +48,15 @@ public struct DaemonConfiguration: Sendable {
         public init() {}
     }
 
+    /// Where and how the control socket is made.
     public var socket = Socket()
+    /// Workers, retention and the queue limit.
     public var scheduler = Scheduler()
+    /// Connection limits.
     public var server = Server()
+    /// The graceful shutdown.
     public var shutdown = Shutdown()
+    /// The least severe level logged (`log.level`).
     public var logLevel: Logger.Level = .info
     /// The command tasks, in the order the file lists them.
     public var commands: [CommandTaskDefinition] = []
@@ -70,11 +79,16 @@ public struct DaemonConfiguration: Sendable {
 
 /// A config file that cannot be used: the file, the line, the key, and what is allowed there.
 public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The config file, when there is one.
     public let file: String?
+    /// The line (1-based) of the offending key, when known.
     public let line: Int?
+    /// The key path, e.g. `tasks[0].argv`; empty for the file as a whole.
     public let key: String
+    /// What is wrong and what is allowed.
     public let message: String
 
+    /// An error at a place in a config file.
     public init(file: String?, line: Int?, key: String, message: String) {
         self.file = file
         self.line = line

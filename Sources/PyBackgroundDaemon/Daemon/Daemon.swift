@@ -20,9 +20,11 @@ import UnixSignals
 /// try await ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
 /// ```
 public final class Daemon: Service, Sendable {
+    /// The configuration it started with.
     public let configuration: DaemonConfiguration
     /// Read again on SIGHUP; nil: nothing to reload.
     public let configurationPath: String?
+    /// The socket it binds when systemd passes none.
     public let socketPath: String
     private let logger: Logger
     private let scheduler: BackgroundScheduler
@@ -58,6 +60,7 @@ public final class Daemon: Service, Sendable {
         shutdownContinuation.yield()
     }
 
+    /// Serves until a graceful shutdown has run to its end. Throws ``DaemonError`` when the socket cannot be used.
     public func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = ControlServer(group: group, configuration: configuration.server, requests: requests, logger: logger)

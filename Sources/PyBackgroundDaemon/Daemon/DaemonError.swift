@@ -1,5 +1,6 @@
 /// Why the daemon cannot start or go on, with a stable code for logs and exit statuses.
 public struct DaemonError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of failure; stable, safe to match on.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(_ rawValue: String) { self.rawValue = rawValue }
@@ -13,9 +14,12 @@ public struct DaemonError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let configuration = Code("configuration")
     }
 
+    /// What failed, for programs.
     public let code: Code
+    /// What failed and what to do, for people.
     public let message: String
 
+    /// An error with its code and message.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

@@ -25,26 +25,32 @@ public struct BoundArguments: Sendable, Hashable {
         hasher.combine(positional)
     }
 
+    /// Arguments already bound (for tests and custom hosts); ``bind(_:to:task:)`` makes them from words.
     public init(values: [String: ArgumentValue], positional: [ArgumentValue] = [], keywords: [(name: String, value: ArgumentValue)] = []) {
         self.values = values
         self.positional = positional
         self.keywords = keywords
     }
 
+    /// A parameter's value.
     public subscript(name: String) -> ArgumentValue? { values[name] }
 
+    /// An int parameter's value.
     public func int(_ name: String) -> Int? {
         if case .int(let value)? = values[name] { return value }
         return nil
     }
 
+    /// A double (or int) parameter's value.
     public func double(_ name: String) -> Double? { values[name]?.doubleValue }
 
+    /// A string parameter's value.
     public func string(_ name: String) -> String? {
         if case .string(let value)? = values[name] { return value }
         return nil
     }
 
+    /// A bool parameter's value.
     public func bool(_ name: String) -> Bool? {
         if case .bool(let value)? = values[name] { return value }
         return nil

@@ -15,13 +15,18 @@ public struct RegisteredTask: Sendable {
         case builtin, command, custom
     }
 
+    /// What clients type after SUBMIT.
     public let name: String
+    /// Built in, from the config, or from the Swift API.
     public let kind: Kind
+    /// One line for `pybgctl list`.
     public let description: String
+    /// Declared parameters, in positional order.
     public let parameters: [TaskParameter]
     /// Runs on a worker thread; may block. Its value is the task's result; an error is its failure.
     public let run: @Sendable (TaskContext, BoundArguments) throws -> JSONValue
 
+    /// A task; `run` gets its context and checked arguments on a worker thread.
     public init(name: String, kind: Kind = .custom, description: String, parameters: [TaskParameter] = [],
                 run: @escaping @Sendable (TaskContext, BoundArguments) throws -> JSONValue) {
         self.name = name
@@ -31,6 +36,7 @@ public struct RegisteredTask: Sendable {
         self.run = run
     }
 
+    /// How LIST shows it.
     public var payload: RegisteredTaskPayload {
         RegisteredTaskPayload(name: name, kind: kind.rawValue, description: description,
                               parameters: parameters.map(\.payload))
@@ -57,6 +63,7 @@ public struct RegisteredTask: Sendable {
 public struct TaskRegistry: Sendable {
     private var byName: [String: RegisteredTask] = [:]
 
+    /// An empty registry; ``builtins`` has the built-in tasks.
     public init() {}
 
     /// Adds a task. Throws for an invalid or already registered name.
@@ -74,10 +81,12 @@ public struct TaskRegistry: Sendable {
         byName[task.name] = task
     }
 
+    /// The task registered under `name`.
     public subscript(name: String) -> RegisteredTask? { byName[name] }
 
     /// Every registered task, sorted by name.
     public var tasks: [RegisteredTask] { byName.values.sorted { $0.name < $1.name } }
 
+    /// The registered names, sorted.
     public var names: [String] { byName.keys.sorted() }
 }

@@ -23,6 +23,7 @@ import Synchronization
 public struct TaskContext: Sendable {
     /// The task's id.
     public let id: TaskID
+    /// The daemon's logger.
     public let logger: Logger
     let scheduler: Scheduler
     let cancellation: TaskCancellation
@@ -58,6 +59,7 @@ public struct TaskContext: Sendable {
         cancellation.addHandler(handler)
     }
 
+    /// Drops a handler added by ``onCancel(_:)`` once it is no longer needed.
     public func removeCancelHandler(_ token: Int) {
         cancellation.removeHandler(token)
     }

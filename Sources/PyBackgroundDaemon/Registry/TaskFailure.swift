@@ -8,17 +8,21 @@ import PyBackgroundProtocol
 /// throw TaskFailure(code: "exit-status", message: "exited with status 2", detail: output)
 /// ```
 public struct TaskFailure: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A stable code (`bad-argument`, `exit-status`, …), for programs.
     public let code: String
+    /// One line for people.
     public let message: String
     /// More about a failure (a command's exit status and output), kept in the future table.
     public let detail: JSONValue?
 
+    /// A failure with any code.
     public init(code: String, message: String, detail: JSONValue? = nil) {
         self.code = code
         self.message = message
         self.detail = detail
     }
 
+    /// A failure with one of the protocol's codes.
     public init(_ code: ErrorCode, _ message: String) {
         self.init(code: code.rawValue, message: message)
     }

@@ -37,6 +37,7 @@ public enum ArgumentValue: Sendable, Hashable, CustomStringConvertible {
     case string(String)
     case bool(Bool)
 
+    /// The value as JSON, as the tables show it.
     public var json: JSONValue {
         switch self {
         case .int(let value): .int(value)
@@ -56,6 +57,7 @@ public enum ArgumentValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The type this value has.
     public var type: ParameterType {
         switch self {
         case .int: .int
@@ -81,14 +83,18 @@ public enum ArgumentValue: Sendable, Hashable, CustomStringConvertible {
 /// TaskParameter("cost", .double, default: .double(1), minimum: 0, description: "seconds to sleep first")
 /// ```
 public struct TaskParameter: Sendable, Hashable {
+    /// The name clients use with `name=value`.
     public let name: String
+    /// What the argument must parse as.
     public let type: ParameterType
     /// Used when the argument is not given; nil makes the parameter required.
     public let defaultValue: ArgumentValue?
     /// The smallest value accepted, for int and double parameters.
     public let minimum: Double?
+    /// One line for `pybgctl list`.
     public let description: String?
 
+    /// A parameter; without a default it is required.
     public init(_ name: String, _ type: ParameterType, default defaultValue: ArgumentValue? = nil,
                 minimum: Double? = nil, description: String? = nil) {
         self.name = name
@@ -98,6 +104,7 @@ public struct TaskParameter: Sendable, Hashable {
         self.description = description
     }
 
+    /// True when the parameter has no default.
     public var isRequired: Bool { defaultValue == nil }
 
     /// `name:type` or `name:type=default`, as `LIST` and error messages show it.
@@ -105,6 +112,7 @@ public struct TaskParameter: Sendable, Hashable {
         "\(name):\(type.rawValue)" + (defaultValue.map { "=\($0)" } ?? "")
     }
 
+    /// How LIST shows it.
     public var payload: ParameterPayload {
         ParameterPayload(name: name, type: type.rawValue, required: isRequired,
                          default: defaultValue?.json, description: description)

@@ -64,7 +64,9 @@ public struct ArgvTemplate: Sendable, Hashable {
         }
     }
 
+    /// A malformed template: which element, and why.
     public struct TemplateError: Error, Hashable, Sendable {
+        /// What is wrong, naming the argv element.
         public let message: String
         init(_ message: String) { self.message = message }
     }

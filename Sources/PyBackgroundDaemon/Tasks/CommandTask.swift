@@ -8,21 +8,29 @@ import SystemPackage
 /// never through a shell. Its exit status and (bounded) output become the task's result; a
 /// non-zero exit, a signal or the timeout make it a failure that carries the same fields.
 public struct CommandTaskDefinition: Sendable, Hashable {
+    /// What clients type after SUBMIT.
     public var name: String
+    /// One line for `pybgctl list`.
     public var description: String
+    /// The program and its arguments, with `{parameter}` placeholders.
     public var argv: ArgvTemplate
+    /// Declared parameters, in positional order.
     public var parameters: [TaskParameter]
     /// Stopped (SIGTERM, then SIGKILL 2 s later) after this long; nil: no limit.
     public var timeoutSeconds: Double?
+    /// Where the command runs; nil: the daemon's working directory.
     public var workingDirectory: String?
     /// Set on top of the daemon's environment, or instead of it without `inheritEnvironment`.
     public var environment: [String: String]
+    /// Whether the daemon's environment is passed on (then `environment` is added to it).
     public var inheritEnvironment: Bool
     /// Bytes kept of each of stdout and stderr; the rest is read and dropped.
     public var maxOutputBytes: Int
 
+    /// Kept of each output stream unless configured: 1 MiB.
     public static let defaultMaxOutputBytes = 1 << 20
 
+    /// A command task, as the config file declares one.
     public init(name: String, description: String, argv: ArgvTemplate, parameters: [TaskParameter],
                 timeoutSeconds: Double? = nil, workingDirectory: String? = nil, environment: [String: String] = [:],
                 inheritEnvironment: Bool = true, maxOutputBytes: Int = defaultMaxOutputBytes) {
