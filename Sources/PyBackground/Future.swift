@@ -78,6 +78,21 @@ public final class Future: Sendable, CustomStringConvertible {
 
     public var description: String { "Future(\(record), \(state))" }
 
+    /// State, times and outcome as they were at one moment, so they agree with each other
+    /// (reading the properties one by one can straddle the task's end).
+    public struct Snapshot: Sendable {
+        public let state: FutureState
+        public let startedAt: Date?
+        public let endedAt: Date?
+        /// The value or error; nil while pending or running.
+        public let outcome: Result<any Sendable, any Error>?
+    }
+
+    /// ``Snapshot`` of this future, read under one lock.
+    public var snapshot: Snapshot {
+        storage.withLock { Snapshot(state: $0.state, startedAt: $0.startedAt, endedAt: $0.endedAt, outcome: $0.outcome) }
+    }
+
     /// Cancels the task if it has not started. Returns true if it is now cancelled
     /// (also when it already was), false if it is running or has ended otherwise.
     @discardableResult

@@ -127,3 +127,21 @@ struct FutureTests {
         gate.open()
     }
 }
+
+@Suite("Future snapshot")
+struct FutureSnapshotTests {
+    @Test("a snapshot's state, times and outcome agree")
+    func snapshotAgrees() throws {
+        let scheduler = BackgroundScheduler(maxWorkers: 1)
+        defer { scheduler.shutdown() }
+        let gate = Gate()
+        let future = try startFuture(scheduler, { () -> Int in gate.wait(); return 3 })
+        let pending = future.snapshot
+        #expect(pending.outcome == nil && pending.endedAt == nil)
+        gate.open()
+        #expect(future.wait(timeout: .seconds(30)))
+        let ended = future.snapshot
+        #expect(ended.state == .finished && ended.endedAt != nil && ended.startedAt != nil)
+        #expect(try ended.outcome?.get() as? Int == 3)
+    }
+}

@@ -46,22 +46,21 @@ extension ErrorPayload {
 
 extension FuturePayload {
     init(_ future: Future, now: Date = Date()) {
-        let record = future.record
-        let started = future.startedAt
-        let ended = future.endedAt
+        let task = TaskPayload(future.record)
+        let snapshot = future.snapshot
+        let started = snapshot.startedAt
+        let ended = snapshot.endedAt
         var result: JSONValue?
         var error: ErrorPayload?
-        switch future.outcome {
+        switch snapshot.outcome {
         case .success(let value)?: result = JSONValue(recorded: value)
         case .failure(let failure)?: error = ErrorPayload(failure)
         case nil: break
         }
         self.init(
-            id: record.id.description, name: record.name,
-            args: record.args.map(JSONValue.init(recorded:)),
-            kwargs: Dictionary(record.kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }),
-            state: future.state.rawValue,
-            submittedAt: record.submittedAt.timeIntervalSince1970,
+            id: task.id, name: task.name, args: task.args, kwargs: task.kwargs,
+            state: snapshot.state.rawValue,
+            submittedAt: task.submittedAt,
             startedAt: started?.timeIntervalSince1970,
             endedAt: ended?.timeIntervalSince1970,
             durationSeconds: started.map { (ended ?? now).timeIntervalSince($0) },
