@@ -139,7 +139,7 @@ public final class Daemon: Service, Sendable {
         }
     }
 
-    func reload() {
+    private func reload() {
         guard let configurationPath else {
             logger.warning("SIGHUP: no --config file to reload; nothing changed")
             return
