@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The scheduler core: standard library, Dispatch and FoundationEssentials only.
@@ -31,12 +32,18 @@ let package = Package(
         // The control protocol: request/response types and pure parse/format functions, no I/O.
         .target(name: "PyBackgroundProtocol"),
 
+        // The durable task tables: a SQLite file in WAL mode (GRDB over Debian's libsqlite3-dev),
+        // written in group commits. Rows and changes of the core's tasks; nothing of sockets or registries.
+        .target(
+            name: "PyBackgroundState",
+            dependencies: ["PyBackground", .product(name: "GRDB", package: "GRDB.swift")]),
+
         // The daemon: core + protocol + registry + config + NIO control server + lifecycle
         // (and the client, to tell a live daemon's socket from a stale file).
         .target(
             name: "PyBackgroundDaemon",
             dependencies: [
-                "PyBackground", "PyBackgroundProtocol", "PyBackgroundClient", "CSystemd",
+                "PyBackground", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackgroundState", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,6 +86,7 @@ let package = Package(
 
         .testTarget(name: "PyBackgroundTests", dependencies: ["PyBackground"]),
         .testTarget(name: "PyBackgroundProtocolTests", dependencies: ["PyBackgroundProtocol"]),
+        .testTarget(name: "PyBackgroundStateTests", dependencies: ["PyBackgroundState", "PyBackground"]),
         .testTarget(
             name: "PyBackgroundDaemonTests",
             dependencies: ["PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackground"]),

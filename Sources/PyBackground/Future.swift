@@ -49,6 +49,20 @@ public final class Future: Sendable, CustomStringConvertible {
         self.storage = Mutex(storage)
     }
 
+    /// An ended future as it was recorded before: the tables' history, brought back by a host.
+    init(restoring record: TaskRecord, sequence: Int, state: FutureState, startedAt: Date?, endedAt: Date?,
+         outcome: Result<any Sendable, any Error>) {
+        precondition(state.isDone, "only an ended task can be restored, not a \(state) one")
+        self.record = record
+        self.sequence = sequence
+        var storage = Storage()
+        storage.state = state
+        storage.startedAt = startedAt
+        storage.endedAt = endedAt
+        storage.outcome = outcome
+        self.storage = Mutex(storage)
+    }
+
     /// The task's id.
     public var id: TaskID { record.id }
 
@@ -101,7 +115,7 @@ public final class Future: Sendable, CustomStringConvertible {
             switch storage.state {
             case .cancelled:
                 return (true, [], nil)
-            case .running, .finished, .failed:
+            case .running, .finished, .failed, .interrupted:
                 return (false, [], nil)
             case .pending:
                 storage.state = .cancelled

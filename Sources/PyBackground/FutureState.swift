@@ -1,4 +1,4 @@
-/// Where a task is in its life. Only `pending` can be cancelled; the last three are final.
+/// Where a task is in its life. Only `pending` can be cancelled; the last four are final.
 ///
 /// ```swift
 /// if scheduler.futures[id]?.state == .failed { … }
@@ -14,12 +14,16 @@ public enum FutureState: String, Sendable, Hashable, CaseIterable, CustomStringC
     case failed
     /// It was cancelled before it ran.
     case cancelled
+    /// It was running when its host process stopped, and was not run again: whether it completed
+    /// is unknown. Only a host that restores history (``Scheduler/restore(_:state:startedAt:endedAt:outcome:)``)
+    /// records it; a scheduler never interrupts a task itself.
+    case interrupted
 
-    /// True for `finished`, `failed` and `cancelled`.
+    /// True for `finished`, `failed`, `cancelled` and `interrupted`.
     public var isDone: Bool {
         switch self {
         case .pending, .running: false
-        case .finished, .failed, .cancelled: true
+        case .finished, .failed, .cancelled, .interrupted: true
         }
     }
 

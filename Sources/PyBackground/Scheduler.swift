@@ -83,16 +83,21 @@ public class Scheduler: @unchecked Sendable {
     public var statistics: SchedulerStatistics {
         // Worker counts first: tasks submitted after them only raise `submitted`, so pending
         // cannot come out below zero from the order of the reads.
-        let (running, finished, failed) = pool.counts
-        let cancelled = store.cancelledCount.load(ordering: .acquiring)
+        let (running, ranAndReturned, ranAndThrew) = pool.counts
+        let restored = store.restoredCounts
+        let finished = ranAndReturned + restored[.finished, default: 0]
+        let failed = ranAndThrew + restored[.failed, default: 0]
+        let cancelled = store.cancelledCount.load(ordering: .acquiring) + restored[.cancelled, default: 0]
+        let interrupted = restored[.interrupted, default: 0]
         let submitted = store.acceptedCount
         return SchedulerStatistics(
             submitted: submitted,
-            pending: Swift.max(0, submitted - running - finished - failed - cancelled),
+            pending: Swift.max(0, submitted - running - finished - failed - cancelled - interrupted),
             running: running,
             finished: finished,
             failed: failed,
-            cancelled: cancelled)
+            cancelled: cancelled,
+            interrupted: interrupted)
     }
 
     // MARK: - Starting tasks
@@ -166,6 +171,63 @@ public class Scheduler: @unchecked Sendable {
         }
         if blocksCallerOnStart { waitUntilStopped() }
         return future.id
+    }
+
+    /// Starts a prepared body under a record made beforehand, keeping its id and submission time:
+    /// for hosts that log a task durably before it may start, or run again one that an earlier
+    /// life of the host accepted. Returns the new future.
+    ///
+    /// - Throws: ``SchedulerError/Code/duplicateID`` if the tables hold `record.id` already;
+    ///   ``SchedulerError/Code/shutDown`` after ``shutdown(wait:cancelPending:)``.
+    @discardableResult
+    public func start(
+        _ record: TaskRecord,
+        _ body: @escaping @Sendable (TaskID) throws -> any Sendable
+    ) throws(SchedulerError) -> Future {
+        let id = record.id
+        guard let future = store.insert(id: id, { sequence in
+            Future(record: record, sequence: sequence, store: store) { try body(id) }
+        }) else {
+            throw SchedulerError(.duplicateID, "a task with id \(id) is in the tables already")
+        }
+        guard pool.submit(future) else {
+            store.withdraw(future)
+            throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
+        }
+        if blocksCallerOnStart { waitUntilStopped() }
+        return future
+    }
+
+    /// Puts an ended task from an earlier life of the host back in the tables, as the latest,
+    /// under the retention bound: how a host that keeps its history on disk restores it at start.
+    /// Nothing runs. Restore in submission order, before starting new tasks.
+    ///
+    /// - Parameters:
+    ///   - state: a final state (``FutureState/isDone``); anything else is a programming error.
+    ///   - outcome: the value or error ``Future/outcome`` will give.
+    /// - Throws: ``SchedulerError/Code/duplicateID`` if the tables hold `record.id` already.
+    @discardableResult
+    public func restore(_ record: TaskRecord, state: FutureState, startedAt: Date?, endedAt: Date?,
+                        outcome: Result<any Sendable, any Error>) throws(SchedulerError) -> Future {
+        precondition(state.isDone, "only an ended task can be restored, not a \(state) one")
+        guard let future = store.restore(id: record.id, { sequence in
+            Future(restoring: record, sequence: sequence, state: state, startedAt: startedAt, endedAt: endedAt,
+                   outcome: outcome)
+        }) else {
+            throw SchedulerError(.duplicateID, "a task with id \(record.id) is in the tables already")
+        }
+        return future
+    }
+
+    /// Removes ended tasks (finished, failed, cancelled, interrupted) from the tables; with
+    /// `endedBefore`, only those that ended before it. Pending and running tasks stay, and so does
+    /// ``latestID``. Returns the ids removed, oldest first.
+    @discardableResult
+    public func removeEnded(endedBefore cutoff: Date? = nil) -> [TaskID] {
+        store.removeEnded { snapshot in
+            guard let cutoff else { return true }
+            return (snapshot.endedAt ?? .distantPast) < cutoff
+        }
     }
 
     /// Overridden by ``BlockingScheduler``.

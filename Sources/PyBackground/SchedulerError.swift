@@ -21,6 +21,10 @@ public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible
         public static let cancelled = Code("cancelled")
         /// The result exists but is not of the type asked for.
         public static let resultTypeMismatch = Code("result-type-mismatch")
+        /// A task was started or restored under an id the tables already hold.
+        public static let duplicateID = Code("duplicate-id")
+        /// The task was running when its host stopped (``FutureState/interrupted``).
+        public static let interrupted = Code("interrupted")
     }
 
     /// What failed, for programs.

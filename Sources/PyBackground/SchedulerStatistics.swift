@@ -5,7 +5,8 @@
 /// print("\(stats.running) running, \(stats.pending) waiting")
 /// ```
 public struct SchedulerStatistics: Sendable, Hashable, Codable {
-    /// Tasks accepted since the scheduler was made, including any no longer retained.
+    /// Tasks accepted since the scheduler was made, including any no longer retained, and those
+    /// restored into it (``Scheduler/restore(_:state:startedAt:endedAt:outcome:)``).
     public var submitted: Int
     /// Accepted and waiting for a worker.
     public var pending: Int
@@ -17,14 +18,18 @@ public struct SchedulerStatistics: Sendable, Hashable, Codable {
     public var failed: Int
     /// Cancelled before they ran.
     public var cancelled: Int
+    /// Restored as interrupted: running when their host stopped.
+    public var interrupted: Int
 
     /// Counts as given (for tests and hosts that aggregate them).
-    public init(submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int) {
+    public init(submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
+                interrupted: Int = 0) {
         self.submitted = submitted
         self.pending = pending
         self.running = running
         self.finished = finished
         self.failed = failed
         self.cancelled = cancelled
+        self.interrupted = interrupted
     }
 }

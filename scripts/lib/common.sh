@@ -23,8 +23,9 @@ ensure_debs() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# The build dependencies every script needs: libsystemd for the CSystemd module.
+# The build dependencies every script needs: libsystemd for the CSystemd module, SQLite for
+# the state store (GRDB links the system library).
 ensure_build_deps() {
     command -v swift >/dev/null || die "swift is not on PATH (install a Swift 6.2+ toolchain)"
-    ensure_debs libsystemd-dev pkg-config
+    ensure_debs libsystemd-dev libsqlite3-dev pkg-config
 }

@@ -33,4 +33,10 @@ struct FIFOQueue<Element> {
         head = 0
         return elements
     }
+
+    /// Drops the elements that match, keeping the order of the rest: O(count).
+    mutating func removeAll(where shouldRemove: (Element) -> Bool) {
+        storage = storage[head...].filter { element in element.map { !shouldRemove($0) } ?? false }
+        head = 0
+    }
 }

@@ -31,6 +31,8 @@ final class TaskStore: @unchecked Sendable {
         var random = BufferedSystemRandom()
         /// Ended futures in the order they ended, oldest first; kept only with a retention bound.
         var ended = FIFOQueue<Future>()
+        /// Ended futures brought back by ``restore(_:)``, by state: no worker counted them.
+        var restored: [FutureState: Int] = [:]
     }
 
     init(keepFinished: Int?) {
@@ -49,6 +51,62 @@ final class TaskStore: @unchecked Sendable {
             return future
         }
         return future
+    }
+
+    /// Adds a new pending future under an id chosen beforehand; nil, adding nothing, if the
+    /// tables already hold that id.
+    func insert(id: TaskID, _ makeFuture: (_ sequence: Int) -> Future) -> Future? {
+        state.withLock { state in
+            guard state.byID[id] == nil else { return nil }
+            let future = makeFuture(state.nextSequence)
+            state.nextSequence += 1
+            state.byID[id] = future
+            state.order.append(Slot(sequence: future.sequence, future: future))
+            state.latest = id
+            return future
+        }
+    }
+
+    /// Adds an ended future from an earlier life of the tables, as the latest, under the
+    /// retention bound; nil, adding nothing, if the tables already hold its id.
+    func restore(id: TaskID, _ makeFuture: (_ sequence: Int) -> Future) -> Future? {
+        state.withLock { state in
+            guard state.byID[id] == nil else { return nil }
+            let future = makeFuture(state.nextSequence)
+            state.nextSequence += 1
+            state.byID[id] = future
+            state.order.append(Slot(sequence: future.sequence, future: future))
+            state.latest = id
+            state.restored[future.state, default: 0] += 1
+            if let keepFinished {
+                state.ended.push(future)
+                while state.ended.count > keepFinished, let oldest = state.ended.pop() {
+                    remove(oldest, from: &state)
+                }
+            }
+            return future
+        }
+    }
+
+    /// Counts of restored futures per final state.
+    var restoredCounts: [FutureState: Int] { state.withLock { $0.restored } }
+
+    /// Removes the ended futures for which `shouldRemove` holds (pending and running ones stay);
+    /// returns their ids, oldest first. O(tables).
+    func removeEnded(where shouldRemove: (Future.Snapshot) -> Bool) -> [TaskID] {
+        state.withLock { state in
+            var removed: [Future] = []
+            for slot in state.order[state.head...] {
+                guard let future = slot.future else { continue }
+                let snapshot = future.snapshot
+                if snapshot.state.isDone && shouldRemove(snapshot) { removed.append(future) }
+            }
+            guard !removed.isEmpty else { return [] }
+            let ids = Set(removed.map(\.id))
+            for future in removed { remove(future, from: &state) }
+            if keepFinished != nil { state.ended.removeAll { ids.contains($0.id) } }
+            return removed.map(\.id)
+        }
     }
 
     /// Takes back a future that was never queued (the pool refused it); if it was the latest,

@@ -1,0 +1,235 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import GRDB
+import PyBackground
+
+/// The durable task table: one SQLite file in WAL mode, fsynced at every commit
+/// (`synchronous = FULL`), held exclusively by one process.
+///
+/// Opening checks the file before anything is read or written: a file that is not a database,
+/// fails SQLite's integrity check, was written by a newer schema, or is held by another process
+/// is reported as a ``StateStoreError`` and left untouched, never replaced by an empty one.
+///
+/// ```swift
+/// let store = try StateStore.open(path: "/var/lib/pybgd/pybgd.sqlite")
+/// let rows = try store.load()                       // in submission order
+/// try store.apply([.insert(row), .started(row.id, at: Date())])   // one transaction
+/// ```
+public final class StateStore: Sendable {
+    /// The database file.
+    public let path: String
+    private let database: DatabaseQueue
+
+    private init(path: String, database: DatabaseQueue) {
+        self.path = path
+        self.database = database
+    }
+
+    /// Opens the store at `path`, creating it (and its directory, mode 0700) if missing.
+    public static func open(path: String) throws(StateStoreError) -> StateStore {
+        try createDirectory(containing: path)
+        var configuration = Configuration()
+        configuration.label = "pybgd.state"
+        configuration.prepareDatabase { db in
+            // Exclusive locking: a second daemon on the same file fails at open instead of sharing
+            // it, and WAL needs no shared-memory file.
+            try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE")
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            // Acknowledged means on disk: fsync at every commit (group commit keeps that cheap).
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let database: DatabaseQueue
+        do {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+        } catch {
+            throw StateStoreError.opening(path, error)
+        }
+        let store = StateStore(path: path, database: database)
+        do {
+            try store.check()
+            try database.write { db in
+                if try migrator.hasBeenSuperseded(db) {
+                    throw StateStoreError(.newerSchema, path: path,
+                        "was written by a newer pybgd (schema \(try migrator.appliedIdentifiers(db).sorted().joined(separator: ", "))); run that version, or move the file aside to start empty")
+                }
+            }
+            try migrator.migrate(database)
+        } catch let error as StateStoreError {
+            try? database.close()
+            throw error
+        } catch {
+            try? database.close()
+            throw StateStoreError.opening(path, error)
+        }
+        return store
+    }
+
+    /// Every row, in submission order. A row that does not decode makes the whole store corrupt:
+    /// silently skipping it would lose a task.
+    public func load() throws(StateStoreError) -> [StoredTask] {
+        do {
+            return try database.read { db in
+                var rows: [StoredTask] = []
+                let cursor = try Row.fetchCursor(db, sql: """
+                    SELECT sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error
+                    FROM task ORDER BY sequence
+                    """)
+                while let row = try cursor.next() {
+                    rows.append(try decode(row))
+                }
+                return rows
+            }
+        } catch let error as StateStoreError {
+            throw error
+        } catch {
+            throw StateStoreError.opening(path, error)
+        }
+    }
+
+    /// Writes `changes` as one transaction, durable when this returns.
+    public func apply(_ changes: [StateChange]) throws(StateStoreError) {
+        guard !changes.isEmpty else { return }
+        do {
+            try database.write { db in
+                for change in changes { try apply(change, in: db) }
+            }
+        } catch {
+            throw StateStoreError(.writeFailed, path: path, "write failed: \(error)")
+        }
+    }
+
+    /// Closes the file. Later calls fail.
+    public func close() {
+        try? database.close()
+    }
+
+    // MARK: - Schema
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 task table") { db in
+            try db.execute(sql: """
+                CREATE TABLE task (
+                    sequence INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    words TEXT NOT NULL,
+                    args TEXT NOT NULL,
+                    kwargs TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    submitted_at REAL NOT NULL,
+                    started_at REAL,
+                    ended_at REAL,
+                    result TEXT,
+                    error TEXT
+                ) STRICT;
+                CREATE INDEX task_by_end ON task(ended_at) WHERE ended_at IS NOT NULL;
+                """)
+        }
+        return migrator
+    }
+
+    /// SQLite's quick integrity check: a damaged file is reported at start, not found later.
+    private func check() throws {
+        let problems = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+        guard problems == ["ok"] else {
+            throw StateStoreError(.corrupt, path: path,
+                "fails SQLite's integrity check (\(problems.joined(separator: "; "))). \(StateStoreError.leftAlone(path))")
+        }
+    }
+
+    private func decode(_ row: Row) throws -> StoredTask {
+        let sequence: Int64 = row["sequence"]
+        func corrupt(_ what: String) -> StateStoreError {
+            StateStoreError(.corrupt, path: path, "row \(sequence): \(what). \(StateStoreError.leftAlone(path))")
+        }
+        let idText: String = row["id"]
+        guard let id = TaskID(idText) else { throw corrupt("\"\(idText)\" is not a task id") }
+        let stateText: String = row["state"]
+        guard let state = FutureState(rawValue: stateText) else { throw corrupt("unknown state \"\(stateText)\"") }
+        let started: Double? = row["started_at"]
+        let ended: Double? = row["ended_at"]
+        guard state.isDone == (ended != nil) else { throw corrupt("state \(state) with ended_at \(ended.map { "\($0)" } ?? "null")") }
+        return StoredTask(
+            sequence: sequence, id: id, name: row["name"], words: row["words"], args: row["args"], kwargs: row["kwargs"],
+            state: state, submittedAt: Date(timeIntervalSince1970: row["submitted_at"]),
+            startedAt: started.map(Date.init(timeIntervalSince1970:)), endedAt: ended.map(Date.init(timeIntervalSince1970:)),
+            result: row["result"], error: row["error"])
+    }
+
+    private func apply(_ change: StateChange, in db: Database) throws {
+        switch change {
+        case .insert(let task):
+            try db.cachedStatement(sql: """
+                INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    task.sequence, task.id.description, task.name, task.words, task.args, task.kwargs, task.state.rawValue,
+                    task.submittedAt.timeIntervalSince1970, task.startedAt?.timeIntervalSince1970,
+                    task.endedAt?.timeIntervalSince1970, task.result, task.error,
+                ])
+        case .started(let id, let at):
+            try db.cachedStatement(sql: "UPDATE task SET state = 'running', started_at = ? WHERE id = ?")
+                .execute(arguments: [at.timeIntervalSince1970, id.description])
+        case .ended(let id, let state, let startedAt, let endedAt, let result, let error):
+            try db.cachedStatement(sql: """
+                UPDATE task SET state = ?, started_at = COALESCE(?, started_at), ended_at = ?, result = ?, error = ?
+                WHERE id = ?
+                """).execute(arguments: [
+                    state.rawValue, startedAt?.timeIntervalSince1970, endedAt.timeIntervalSince1970, result, error,
+                    id.description,
+                ])
+        case .removeEnded(let cutoff?):
+            try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL AND ended_at < ?",
+                           arguments: [cutoff.timeIntervalSince1970])
+        case .removeEnded(nil):
+            try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL")
+        case .keepEnded(let keep):
+            try db.execute(sql: """
+                DELETE FROM task WHERE ended_at IS NOT NULL AND ended_at < (
+                    SELECT ended_at FROM task WHERE ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1 OFFSET ?)
+                """, arguments: [max(0, keep - 1)])
+            if keep == 0 { try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL") }
+        }
+    }
+
+    private static func createDirectory(containing path: String) throws(StateStoreError) {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        let directory = String(path[..<slash])
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StateStoreError(.unreadable, path: path, "cannot create its directory \(directory): \(error)")
+        }
+    }
+}
+
+extension StateStoreError {
+    static func leftAlone(_ path: String) -> String {
+        "The file was left as it is: restore it from a backup, or move it aside (mv \(path) \(path).bad) to start with empty tables"
+    }
+
+    /// An error from opening or checking the file, by SQLite's result code.
+    static func opening(_ path: String, _ error: any Error) -> StateStoreError {
+        guard let error = error as? DatabaseError else {
+            return StateStoreError(.unreadable, path: path, "cannot be opened: \(error)")
+        }
+        let reason = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return StateStoreError(.locked, path: path,
+                "is in use by another process (\(reason)); is another pybgd running with this state file?")
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StateStoreError(.corrupt, path: path, "is not a usable pybgd state store (\(reason)). \(leftAlone(path))")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
+            return StateStoreError(.unreadable, path: path,
+                "cannot be opened for reading and writing (\(reason)); check its owner and permissions and those of its directory")
+        default:
+            return StateStoreError(.unreadable, path: path, "cannot be opened (\(reason))")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import PyBackground
+
+/// One row of the durable task table: a task as it was last recorded.
+///
+/// The JSON columns are the host's own encoding, kept as text: the store checks rows, not payloads.
+public struct StoredTask: Sendable, Hashable {
+    /// Submission order, across every life of the store.
+    public var sequence: Int64
+    public var id: TaskID
+    /// The registered task's name.
+    public var name: String
+    /// The arguments as the client typed them (JSON array of strings): what a re-run binds again.
+    public var words: String
+    /// The bound positional arguments (JSON array), as the tables show them.
+    public var args: String
+    /// The bound keyword arguments (JSON object).
+    public var kwargs: String
+    public var state: FutureState
+    public var submittedAt: Date
+    public var startedAt: Date?
+    public var endedAt: Date?
+    /// The value (JSON) of a finished task.
+    public var result: String?
+    /// The error (JSON) of a failed, cancelled or interrupted task.
+    public var error: String?
+
+    /// A row as given.
+    public init(sequence: Int64, id: TaskID, name: String, words: String, args: String, kwargs: String,
+                state: FutureState, submittedAt: Date, startedAt: Date? = nil, endedAt: Date? = nil,
+                result: String? = nil, error: String? = nil) {
+        self.sequence = sequence
+        self.id = id
+        self.name = name
+        self.words = words
+        self.args = args
+        self.kwargs = kwargs
+        self.state = state
+        self.submittedAt = submittedAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.result = result
+        self.error = error
+    }
+}
+
+/// What a batch written to the store can say. A batch is one transaction: all of it or none.
+public enum StateChange: Sendable, Hashable {
+    /// A newly accepted task (pending).
+    case insert(StoredTask)
+    /// A task began on a worker.
+    case started(TaskID, at: Date)
+    /// A task reached a final state (`state.isDone`).
+    case ended(TaskID, state: FutureState, startedAt: Date?, endedAt: Date, result: String?, error: String?)
+    /// Ended tasks are removed: all of them, or those that ended before the date.
+    case removeEnded(endedBefore: Date?)
+    /// Keeps the `keep` most recently ended tasks, removes the older ones.
+    case keepEnded(Int)
+}

@@ -1,0 +1,158 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Dispatch
+import PyBackground
+import PyBackgroundState
+import Synchronization
+import Testing
+
+/// A fresh directory per test, removed at the end.
+struct TemporaryDirectory: ~Copyable {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.path + "/pybgd-state-\(UInt64.random(in: 0 ..< .max))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    var storePath: String { path + "/state/pybgd.sqlite" }
+}
+
+func row(_ sequence: Int64 = 0, name: String = "noop", state: FutureState = .pending, ended: Double? = nil) -> StoredTask {
+    StoredTask(sequence: sequence, id: TaskID.random(), name: name, words: "[]", args: "[]", kwargs: "{}",
+               state: state, submittedAt: Date(timeIntervalSince1970: 1_700_000_000 + Double(sequence)),
+               startedAt: ended.map { Date(timeIntervalSince1970: $0 - 1) },
+               endedAt: ended.map(Date.init(timeIntervalSince1970:)),
+               result: state == .finished ? "null" : nil)
+}
+
+@Suite("State store")
+struct StateStoreTests {
+    @Test("rows come back in submission order with every change applied")
+    func roundTrip() throws {
+        let directory = try TemporaryDirectory()
+        let store = try StateStore.open(path: directory.storePath)
+        let first = row(1), second = row(2, name: "echo"), third = row(3)
+        let start = Date(timeIntervalSince1970: 1_700_000_100)
+        let end = Date(timeIntervalSince1970: 1_700_000_101.5)
+        try store.apply([.insert(first), .insert(second), .insert(third)])
+        try store.apply([
+            .started(first.id, at: start),
+            .ended(first.id, state: .finished, startedAt: nil, endedAt: end, result: #""done""#, error: nil),
+            .started(second.id, at: start),
+        ])
+        store.close()
+
+        let rows = try StateStore.open(path: directory.storePath).load()
+        #expect(rows.map(\.id) == [first.id, second.id, third.id])
+        #expect(rows.map(\.state) == [.finished, .running, .pending])
+        #expect(rows[0].startedAt == start && rows[0].endedAt == end && rows[0].result == #""done""#)
+        #expect(rows[1].name == "echo" && rows[1].startedAt == start && rows[1].endedAt == nil)
+    }
+
+    @Test("a file that is not a database is reported as corrupt and left byte for byte as it was")
+    func notADatabase() throws {
+        let directory = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory.path + "/state", withIntermediateDirectories: true)
+        let garbage = Data((0 ..< 8192).map { UInt8(truncatingIfNeeded: $0 &* 7919) })
+        try garbage.write(to: URL(fileURLWithPath: directory.storePath))
+        let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.storePath) }
+        #expect(error?.kind == .corrupt)
+        #expect(error?.description.contains(directory.storePath) == true)
+        #expect(error?.description.contains("move it aside") == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory.storePath)) == garbage)
+    }
+
+    @Test("a row that does not decode makes the store corrupt, naming the row")
+    func undecodableRow() throws {
+        let directory = try TemporaryDirectory()
+        let store = try StateStore.open(path: directory.storePath)
+        var bad = row(7)
+        bad.state = .finished   // finished without an end time
+        try store.apply([.insert(row(6)), .insert(bad)])
+        let error = #expect(throws: StateStoreError.self) { try store.load() }
+        #expect(error?.kind == .corrupt)
+        #expect(error?.message.contains("row 7") == true)
+    }
+
+    @Test("a second process (or store) on the same file is refused as locked")
+    func exclusive() throws {
+        let directory = try TemporaryDirectory()
+        let store = try StateStore.open(path: directory.storePath)
+        try store.apply([.insert(row(1))])
+        let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.storePath) }
+        #expect(error?.kind == .locked)
+        store.close()
+        #expect(try StateStore.open(path: directory.storePath).load().count == 1)
+    }
+
+    @Test("a directory it cannot create is reported as unreadable")
+    func unwritableDirectory() throws {
+        let directory = try TemporaryDirectory()
+        try Data("x".utf8).write(to: URL(fileURLWithPath: directory.path + "/file"))
+        let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.path + "/file/sub/pybgd.sqlite") }
+        #expect(error?.kind == .unreadable)
+    }
+
+    @Test("retention removes ended rows only: by age, by count, or all", arguments: [
+        (StateChange.removeEnded(endedBefore: nil), ["p", "r"]),
+        (.removeEnded(endedBefore: Date(timeIntervalSince1970: 25)), ["p", "r", "e30", "e40"]),
+        (.keepEnded(1), ["p", "r", "e40"]),
+        (.keepEnded(3), ["p", "r", "e20", "e30", "e40"]),
+        (.keepEnded(10), ["p", "r", "e10", "e20", "e30", "e40"]),
+        (.keepEnded(0), ["p", "r"]),
+    ])
+    func retention(change: StateChange, kept: [String]) throws {
+        let directory = try TemporaryDirectory()
+        let store = try StateStore.open(path: directory.storePath)
+        var rows = [row(1, name: "p"), row(2, name: "r", state: .running)]
+        for (index, end) in [10.0, 20, 30, 40].enumerated() {
+            rows.append(row(Int64(3 + index), name: "e\(Int(end))", state: .finished, ended: end))
+        }
+        try store.apply(rows.map(StateChange.insert))
+        try store.apply([change])
+        #expect(try store.load().map(\.name) == kept)
+    }
+}
+
+@Suite("Group commit")
+struct StateWriterTests {
+    @Test("concurrent inserts share transactions, keep queue order, and each is acknowledged once it is durable")
+    func groupCommit() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try StateStore.open(path: directory.storePath)
+        let writer = StateWriter(store: store, nextSequence: 1)
+        let acknowledged = Mutex<[Int64]>([])
+        let count = 2000
+        DispatchQueue.concurrentPerform(iterations: 4) { lane in
+            for _ in 0 ..< count / 4 {
+                let task = row()
+                writer.insert(task) { result in
+                    if case .success = result { acknowledged.withLock { $0.append(0) } }
+                }
+            }
+        }
+        writer.flush()
+        #expect(acknowledged.withLock { $0.count } == count)
+        #expect(writer.pendingInserts == 0)
+        let statistics = writer.statistics
+        #expect(statistics.changes == count)
+        #expect(statistics.commits < count)
+        writer.close()
+        let rows = try StateStore.open(path: directory.storePath).load()
+        #expect(rows.map(\.sequence) == Array(1 ... Int64(count)))
+    }
+
+    @Test("after close, a change fails at once instead of waiting forever")
+    func closed() throws {
+        let directory = try TemporaryDirectory()
+        let writer = StateWriter(store: try StateStore.open(path: directory.storePath), nextSequence: 1)
+        writer.close()
+        #expect(throws: StateStoreError.self) { try writer.recordAndWait(.removeEnded(endedBefore: nil)) }
+    }
+}
