@@ -50,6 +50,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible, Codable {
     public static let notPending = ErrorCode("not-pending")
     /// The peer's uid or group is not allowed to use the socket.
     public static let permissionDenied = ErrorCode("permission-denied")
+    /// The state store could not record the request (disk full, I/O error): nothing was accepted.
+    public static let storeFailed = ErrorCode("store-failed")
     /// A fault inside the daemon; the message says what.
     public static let `internal` = ErrorCode("internal")
 }

@@ -47,14 +47,18 @@ public struct StatusPayload: Codable, Hashable, Sendable {
     public var finished: Int
     public var failed: Int
     public var cancelled: Int
+    /// Restored as running when the daemon had died: not run again.
+    public var interrupted: Int
     /// Tasks kept in the tables now (retention may have dropped older ones).
     public var retained: Int
     public var connections: Int
     public var uptimeSeconds: Double
+    /// The state store's file, or `memory` when the tables are not kept across restarts.
+    public var stateStore: String
 
     public init(version: String, pid: Int32, stopped: Bool, shuttingDown: Bool, latestID: String?, workers: Int,
                 submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
-                retained: Int, connections: Int, uptimeSeconds: Double) {
+                interrupted: Int, retained: Int, connections: Int, uptimeSeconds: Double, stateStore: String) {
         self.version = version
         self.pid = pid
         self.stopped = stopped
@@ -67,13 +71,17 @@ public struct StatusPayload: Codable, Hashable, Sendable {
         self.finished = finished
         self.failed = failed
         self.cancelled = cancelled
+        self.interrupted = interrupted
         self.retained = retained
         self.connections = connections
         self.uptimeSeconds = uptimeSeconds
+        self.stateStore = stateStore
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, pid, stopped, workers, submitted, pending, running, finished, failed, cancelled, retained, connections
+        case version, pid, stopped, workers, submitted, pending, running, finished, failed, cancelled, interrupted
+        case retained, connections
+        case stateStore = "state_store"
         case shuttingDown = "shutting_down"
         case latestID = "latest_id"
         case uptimeSeconds = "uptime_seconds"
@@ -220,12 +228,21 @@ public struct RegisteredTaskPayload: Codable, Hashable, Sendable {
     public var kind: String
     public var description: String
     public var parameters: [ParameterPayload]
+    /// Re-run after a restart when the daemon died while it ran; otherwise it ends `interrupted`.
+    public var retryIfInterrupted: Bool
 
-    public init(name: String, kind: String, description: String, parameters: [ParameterPayload]) {
+    public init(name: String, kind: String, description: String, parameters: [ParameterPayload],
+                retryIfInterrupted: Bool = false) {
         self.name = name
         self.kind = kind
         self.description = description
         self.parameters = parameters
+        self.retryIfInterrupted = retryIfInterrupted
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, kind, description, parameters
+        case retryIfInterrupted = "retry_if_interrupted"
     }
 }
 
@@ -250,6 +267,13 @@ public struct ShutdownPayload: Codable, Hashable, Sendable {
         self.pending = pending
         self.running = running
     }
+}
+
+/// `CLEAN` → `{"removed":N}`: ended tasks removed from the tables (and the state store).
+public struct CleanPayload: Codable, Hashable, Sendable {
+    public var removed: Int
+
+    public init(removed: Int) { self.removed = removed }
 }
 
 /// `HELP` → `{"verbs":["PING", …]}`

@@ -27,6 +27,9 @@ public enum Request: Hashable, Sendable {
     case cancel(id: String)
     /// `LIST`: the registered tasks and their parameters.
     case list
+    /// `CLEAN [seconds]`: remove ended tasks from the tables; with `seconds`, only those that
+    /// ended longer ago than that.
+    case clean(olderThan: Double?)
     /// `SHUTDOWN [wait|nowait]`: graceful shutdown; with `wait` (the default) the reply comes once
     /// every task has ended.
     case shutdown(wait: Bool)
@@ -45,7 +48,8 @@ public enum Request: Hashable, Sendable {
     /// Every verb with its arguments, as HELP lists them.
     public static let synopsis: [String] = [
         "PING", "SUBMIT task [arg…] [key=value…]", "STATUS", "TASKS [limit|all]", "FUTURES [limit|all]",
-        "LATEST", "RESULT id", "WAIT id [seconds]", "CANCEL id", "LIST", "SHUTDOWN [wait|nowait]", "HELP",
+        "LATEST", "RESULT id", "WAIT id [seconds]", "CANCEL id", "LIST", "CLEAN [seconds]", "SHUTDOWN [wait|nowait]",
+        "HELP",
     ]
 
     /// Parses one line (without its line feed; a trailing carriage return is ignored).
@@ -83,6 +87,17 @@ public enum Request: Hashable, Sendable {
             self = .wait(id: arguments[0], timeout: timeout)
         case "CANCEL": self = .cancel(id: try Request.id(arguments, usage: "CANCEL id"))
         case "LIST": try Request.expect(arguments, none: "LIST"); self = .list
+        case "CLEAN":
+            switch arguments.count {
+            case 0: self = .clean(olderThan: nil)
+            case 1:
+                guard let seconds = Double(arguments[0]), seconds.isFinite, seconds >= 0 else {
+                    throw ProtocolError(.badRequest, "CLEAN takes an age in seconds ≥ 0, got \"\(arguments[0])\"")
+                }
+                self = .clean(olderThan: seconds)
+            default:
+                throw ProtocolError(.badRequest, "CLEAN takes at most an age in seconds: CLEAN [seconds]")
+            }
         case "SHUTDOWN":
             switch arguments.map({ $0.lowercased() }) {
             case [], ["wait"]: self = .shutdown(wait: true)
@@ -93,6 +108,11 @@ public enum Request: Hashable, Sendable {
         default:
             throw ProtocolError(.unknownVerb, "unknown verb \"\(verb)\"; verbs: \(Request.verbList)")
         }
+    }
+
+    /// True for SUBMIT.
+    public var isSubmit: Bool {
+        if case .submit = self { true } else { false }
     }
 
     /// Parses one line; see ``init(parsing:)-(Substring)``.
@@ -113,13 +133,14 @@ public enum Request: Hashable, Sendable {
         case .wait(let id, let timeout): LineTokenizer.join(["WAIT", id] + (timeout.map { ["\($0)"] } ?? []))
         case .cancel(let id): LineTokenizer.join(["CANCEL", id])
         case .list: "LIST"
+        case .clean(let seconds): seconds.map { "CLEAN \($0)" } ?? "CLEAN"
         case .shutdown(let wait): wait ? "SHUTDOWN wait" : "SHUTDOWN nowait"
         case .help: "HELP"
         }
     }
 
     static var verbList: String {
-        "PING SUBMIT STATUS TASKS FUTURES LATEST RESULT WAIT CANCEL LIST SHUTDOWN HELP"
+        "PING SUBMIT STATUS TASKS FUTURES LATEST RESULT WAIT CANCEL LIST CLEAN SHUTDOWN HELP"
     }
 
     private static func expect(_ arguments: [String], none verb: String) throws(ProtocolError) {

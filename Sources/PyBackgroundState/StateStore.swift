@@ -89,6 +89,15 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// The highest sequence number stored, 0 when empty: the next task gets one more.
+    public func lastSequence() throws(StateStoreError) -> Int64 {
+        do {
+            return try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM task") } ?? 0
+        } catch {
+            throw StateStoreError.opening(path, error)
+        }
+    }
+
     /// Writes `changes` as one transaction, durable when this returns.
     public func apply(_ changes: [StateChange]) throws(StateStoreError) {
         guard !changes.isEmpty else { return }
@@ -137,14 +146,14 @@ public final class StateStore: Sendable {
         let problems = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
         guard problems == ["ok"] else {
             throw StateStoreError(.corrupt, path: path,
-                "fails SQLite's integrity check (\(problems.joined(separator: "; "))). \(StateStoreError.leftAlone(path))")
+                "fails SQLite's integrity check (\(problems.joined(separator: "; "))). \(StateStoreError.leftAloneAdvice(path))")
         }
     }
 
     private func decode(_ row: Row) throws -> StoredTask {
         let sequence: Int64 = row["sequence"]
         func corrupt(_ what: String) -> StateStoreError {
-            StateStoreError(.corrupt, path: path, "row \(sequence): \(what). \(StateStoreError.leftAlone(path))")
+            StateStoreError(.corrupt, path: path, "row \(sequence): \(what). \(StateStoreError.leftAloneAdvice(path))")
         }
         let idText: String = row["id"]
         guard let id = TaskID(idText) else { throw corrupt("\"\(idText)\" is not a task id") }
@@ -209,10 +218,6 @@ public final class StateStore: Sendable {
 }
 
 extension StateStoreError {
-    static func leftAlone(_ path: String) -> String {
-        "The file was left as it is: restore it from a backup, or move it aside (mv \(path) \(path).bad) to start with empty tables"
-    }
-
     /// An error from opening or checking the file, by SQLite's result code.
     static func opening(_ path: String, _ error: any Error) -> StateStoreError {
         guard let error = error as? DatabaseError else {
@@ -224,7 +229,7 @@ extension StateStoreError {
             return StateStoreError(.locked, path: path,
                 "is in use by another process (\(reason)); is another pybgd running with this state file?")
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-            return StateStoreError(.corrupt, path: path, "is not a usable pybgd state store (\(reason)). \(leftAlone(path))")
+            return StateStoreError(.corrupt, path: path, "is not a usable pybgd state store (\(reason)). \(leftAloneAdvice(path))")
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
             return StateStoreError(.unreadable, path: path,
                 "cannot be opened for reading and writing (\(reason)); check its owner and permissions and those of its directory")

@@ -27,4 +27,9 @@ public struct StateStoreError: Error, Hashable, Sendable, CustomStringConvertibl
     }
 
     public var description: String { "state store \(path): \(message)" }
+
+    /// What to do with a store that cannot be read: the file is never replaced behind the user's back.
+    public static func leftAloneAdvice(_ path: String) -> String {
+        "The file was left as it is: restore it from a backup, or move it aside (mv \(path) \(path).bad) to start with empty tables"
+    }
 }

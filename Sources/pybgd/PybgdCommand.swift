@@ -29,8 +29,14 @@ struct PybgdCommand: AsyncParsableCommand {
             with live counts, STOPPING=1, RELOADING=1, and WATCHDOG=1 keep-alives when WatchdogSec= is \
             set; started by pybgd.socket it serves the socket systemd passes (LISTEN_FDS).
 
+            The task tables are kept in a SQLite state store (--state, state.path; under systemd \
+            $STATE_DIRECTORY/pybgd.sqlite): a submission is acknowledged once it is on disk, and a restart \
+            runs pending tasks again, marks tasks that were running as interrupted (or runs them again \
+            when declared retry_if_interrupted), and keeps the history.
+
             Exit status: 0 after a graceful shutdown, 78 for a config error, 69 when the socket cannot be \
-            used (another pybgd on it, no permission), 1 otherwise.
+            used (another pybgd on it, no permission), 74 when the state store cannot be used (damaged, \
+            unreadable, or held by another pybgd; it is left untouched), 1 otherwise.
             """,
         version: "0.1.0")
 
@@ -41,6 +47,11 @@ struct PybgdCommand: AsyncParsableCommand {
         "The control socket. Default: socket.path from the config, else $RUNTIME_DIRECTORY/pybgd.sock, else $XDG_RUNTIME_DIR/pybgd.sock, else /tmp/pybgd-UID/pybgd.sock.",
         valueName: "path"))
     var socket: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The state store file, or \"memory\" to keep nothing across restarts (overrides the state: section). Default: $STATE_DIRECTORY/pybgd.sqlite, else /var/lib/pybgd/pybgd.sqlite for root, else $XDG_STATE_HOME/pybgd/pybgd.sqlite, else ~/.local/state/pybgd/pybgd.sqlite.",
+        valueName: "path|memory"))
+    var state: String?
 
     @Option(name: .long, help: ArgumentHelp("Worker threads (overrides scheduler.max_workers). Default: the active cores.", valueName: "n"))
     var maxWorkers: Int?
@@ -71,6 +82,14 @@ struct PybgdCommand: AsyncParsableCommand {
         }
         if let maxWorkers { configuration.scheduler.maxWorkers = maxWorkers }
         if let logLevel { configuration.logLevel = Logger.Level(rawValue: logLevel.lowercased())! }
+        if let state {
+            if state == "memory" {
+                configuration.state.store = .memory
+            } else {
+                configuration.state.store = .sqlite
+                configuration.state.path = state
+            }
+        }
 
         if checkConfig {
             print("\(config ?? "(no config file: defaults)"): OK")
@@ -89,8 +108,14 @@ struct PybgdCommand: AsyncParsableCommand {
         let logger = Logger(label: "pybgd")
         let environment = ProcessInfo.processInfo.environment
         let path = socket ?? configuration.socket.path ?? SocketPath.default(environment: environment, uid: getuid())
-        let daemon = Daemon(configuration: configuration, configurationPath: config, socketPath: path,
-                            registry: registry, logger: logger)
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(configuration: configuration, configurationPath: config, socketPath: path,
+                                registry: registry, logger: logger)
+        } catch {
+            logger.critical("\(error.message)")
+            fail(error.message, status: 74)
+        }
         // The daemon also ends by itself (the SHUTDOWN request): that is a success, not a failure.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
@@ -101,7 +126,15 @@ struct PybgdCommand: AsyncParsableCommand {
             try await group.run()
         } catch let error as DaemonError {
             logger.critical("\(error.message)")
-            fail(error.message, status: error.code == .configuration ? 78 : 69)
+            fail(error.message, status: Self.exitStatus(error.code))
+        }
+    }
+
+    private static func exitStatus(_ code: DaemonError.Code) -> Int32 {
+        switch code {
+        case .configuration: 78   // EX_CONFIG
+        case .stateStore: 74      // EX_IOERR
+        default: 69               // EX_UNAVAILABLE
         }
     }
 

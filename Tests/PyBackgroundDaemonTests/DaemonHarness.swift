@@ -4,10 +4,15 @@ import PyBackgroundProtocol
 import Testing
 
 /// A real `pybgd` process on a temporary socket, for integration tests: started from the build
-/// directory, given a config file, stopped (SIGTERM, then SIGKILL) when the test is done.
+/// directory, given a config file and a state store in its directory (unless `arguments` name
+/// another `--state`), stopped (SIGTERM, then SIGKILL) when the test is done.
 final class DaemonHarness {
     let directory: URL
     let socketPath: String
+    /// The state store, unless the arguments chose another.
+    var statePath: String { directory.appendingPathComponent("pybgd.sqlite").path }
+    /// False when the caller made the directory (to restart a daemon on the same state) and removes it.
+    private let ownsDirectory: Bool
     let process = Process()
     private let logPipe = Pipe()
     private var stopped = false
@@ -22,19 +27,29 @@ final class DaemonHarness {
         return directory.appendingPathComponent("pybgd")
     }
 
-    init(config: String = "", arguments: [String] = [], environment: [String: String] = [:]) throws {
-        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pybgd-test-\(UUID().uuidString.prefix(8))")
+    /// A new temporary directory, for daemons started one after another on the same state.
+    static func makeDirectory() throws -> URL {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pybgd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        socketPath = directory.appendingPathComponent("pybgd.sock").path
-        let configPath = directory.appendingPathComponent("pybgd.yaml")
+        return directory
+    }
+
+    /// - Parameter directory: where the socket, config and state go; nil: a new one, removed at the end.
+    init(config: String = "", arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
+         waitForAnswer: Bool = true) throws {
+        ownsDirectory = directory == nil
+        self.directory = try directory ?? Self.makeDirectory()
+        socketPath = self.directory.appendingPathComponent("pybgd.sock").path
+        let configPath = self.directory.appendingPathComponent("pybgd.yaml")
         try config.write(to: configPath, atomically: true, encoding: .utf8)
         process.executableURL = Self.binary
-        process.arguments = ["--config", configPath.path, "--socket", socketPath] + arguments
+        let state = arguments.contains("--state") ? [] : ["--state", self.directory.appendingPathComponent("pybgd.sqlite").path]
+        process.arguments = ["--config", configPath.path, "--socket", socketPath] + state + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardError = logPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        try waitUntilAnswering()
+        if waitForAnswer { try waitUntilAnswering() }
     }
 
     deinit {
@@ -42,7 +57,7 @@ final class DaemonHarness {
             process.terminate()
             if !waitForExit(timeout: 10) { kill(process.processIdentifier, SIGKILL) }
         }
-        try? FileManager.default.removeItem(at: directory)
+        if ownsDirectory { try? FileManager.default.removeItem(at: directory) }
     }
 
     /// Polls until the socket accepts a PING (the daemon binds before it answers).

@@ -42,9 +42,10 @@ struct ResponseTests {
     func payloadRoundTrip() throws {
         let status = StatusPayload(version: "1", pid: 7, stopped: false, shuttingDown: true, latestID: nil, workers: 2,
                                    submitted: 3, pending: 1, running: 1, finished: 1, failed: 0, cancelled: 0,
-                                   retained: 3, connections: 1, uptimeSeconds: 1.5)
+                                   interrupted: 0, retained: 3, connections: 1, uptimeSeconds: 1.5, stateStore: "memory")
         let text = ProtocolJSON.encode(status)
         #expect(text.contains("\"shutting_down\":true") && text.contains("\"uptime_seconds\":1.5"))
+        #expect(text.contains("\"state_store\":\"memory\""))
         #expect(try ProtocolJSON.decode(StatusPayload.self, from: text) == status)
 
         let future = FuturePayload(id: "ab", name: "now", args: [1, "x"], kwargs: ["cost": 2.5], state: "failed",

@@ -47,7 +47,7 @@ public enum ConfigurationLoader {
         var configuration = DaemonConfiguration()
         guard let root, !(root.null != nil) else { return configuration }   // an empty file: all defaults
         let reader = NodeReader(file: file)
-        let top = try reader.mapping(root, key: "", allowed: ["socket", "scheduler", "server", "shutdown", "log", "tasks"])
+        let top = try reader.mapping(root, key: "", allowed: ["socket", "scheduler", "state", "server", "shutdown", "log", "tasks"])
 
         if let socket = top["socket"], socket.null == nil {
             let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])
@@ -67,16 +67,33 @@ public enum ConfigurationLoader {
         }
 
         if let scheduler = top["scheduler"], scheduler.null == nil {
-            let keys = try reader.mapping(scheduler, key: "scheduler", allowed: ["max_workers", "keep_finished", "max_pending"])
+            let keys = try reader.mapping(scheduler, key: "scheduler", allowed: [
+                "max_workers", "keep_finished", "keep_finished_seconds", "max_pending",
+            ])
             if let node = keys["max_workers"] {
                 configuration.scheduler.maxWorkers = try reader.optionalInt(node, key: "scheduler.max_workers", range: 1...4096)
             }
             if let node = keys["keep_finished"] {
                 configuration.scheduler.keepFinished = try reader.optionalInt(node, key: "scheduler.keep_finished", range: 0...Int.max)
             }
+            if let node = keys["keep_finished_seconds"] {
+                configuration.scheduler.keepFinishedSeconds = try reader.optionalDouble(node, key: "scheduler.keep_finished_seconds", minimum: 1)
+            }
             if let node = keys["max_pending"] {
                 configuration.scheduler.maxPending = try reader.int(node, key: "scheduler.max_pending", range: 1...Int.max)
             }
+        }
+
+        if let state = top["state"], state.null == nil {
+            let keys = try reader.mapping(state, key: "state", allowed: ["store", "path"])
+            if let node = keys["store"] {
+                let text = try reader.string(node, key: "state.store")
+                guard let store = DaemonConfiguration.State.Store(rawValue: text.lowercased()) else {
+                    throw reader.error(node, key: "state.store", "must be \"sqlite\" (durable, the default) or \"memory\" (lost at exit), got \"\(text)\"")
+                }
+                configuration.state.store = store
+            }
+            configuration.state.path = try keys["path"].flatMap { try reader.optionalString($0, key: "state.path") }
         }
 
         if let server = top["server"], server.null == nil {
@@ -129,7 +146,7 @@ public enum ConfigurationLoader {
     private static func readCommand(_ node: Node, key: String, reader: NodeReader) throws -> CommandTaskDefinition {
         let keys = try reader.mapping(node, key: key, allowed: [
             "name", "description", "argv", "parameters", "timeout_seconds", "working_directory",
-            "environment", "inherit_environment", "max_output_bytes",
+            "environment", "inherit_environment", "max_output_bytes", "retry_if_interrupted",
         ])
         guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required") }
         let name = try reader.string(nameNode, key: "\(key).name")
@@ -193,7 +210,8 @@ public enum ConfigurationLoader {
             environment: environment,
             inheritEnvironment: try keys["inherit_environment"].map { try reader.bool($0, key: "\(key).inherit_environment") } ?? true,
             maxOutputBytes: try keys["max_output_bytes"].map { try reader.int($0, key: "\(key).max_output_bytes", range: 0...(1 << 30)) }
-                ?? CommandTaskDefinition.defaultMaxOutputBytes)
+                ?? CommandTaskDefinition.defaultMaxOutputBytes,
+            retryIfInterrupted: try keys["retry_if_interrupted"].map { try reader.bool($0, key: "\(key).retry_if_interrupted") } ?? false)
     }
 
     private static func readParameter(_ node: Node, key: String, reader: NodeReader) throws -> TaskParameter {

@@ -21,10 +21,41 @@ public struct DaemonConfiguration: Sendable {
         public var maxWorkers: Int?
         /// Ended tasks kept in the tables (oldest dropped first); nil: all, which grows without end.
         public var keepFinished: Int? = 10_000
+        /// Ended tasks older than this are dropped from the tables; nil: no age limit.
+        public var keepFinishedSeconds: Double?
         /// Tasks allowed to wait for a worker; a SUBMIT past it gets `ERR queue-full`.
         public var maxPending = 100_000
 
         public init() {}
+    }
+
+    /// The `state:` section: where the task tables survive restarts.
+    public struct State: Sendable, Hashable {
+        /// How the tables are kept.
+        public enum Store: String, Sendable, Hashable {
+            /// A SQLite file: submissions are acknowledged once on disk, and a restart recovers them.
+            case sqlite
+            /// Memory only: faster, and everything is lost when the daemon stops.
+            case memory
+        }
+
+        public var store = Store.sqlite
+        /// The SQLite file; nil: ``defaultPath(environment:userID:)``.
+        public var path: String?
+
+        public init() {}
+
+        /// `$STATE_DIRECTORY/pybgd.sqlite` (systemd's StateDirectory=), else `/var/lib/pybgd/pybgd.sqlite`
+        /// for root, else `$XDG_STATE_HOME/pybgd/pybgd.sqlite`, else `~/.local/state/pybgd/pybgd.sqlite`.
+        public static func defaultPath(environment: [String: String], userID: UInt32) -> String {
+            // systemd may pass several directories separated by colons; the first is ours.
+            if let directories = environment["STATE_DIRECTORY"], let first = directories.split(separator: ":").first {
+                return "\(first)/pybgd.sqlite"
+            }
+            if userID == 0 { return "/var/lib/pybgd/pybgd.sqlite" }
+            if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") { return "\(state)/pybgd/pybgd.sqlite" }
+            return "\(environment["HOME"] ?? "/tmp")/.local/state/pybgd/pybgd.sqlite"
+        }
     }
 
     /// The `server:` section.
@@ -52,6 +83,8 @@ public struct DaemonConfiguration: Sendable {
     public var socket = Socket()
     /// Workers, retention and the queue limit.
     public var scheduler = Scheduler()
+    /// Where the task tables are kept.
+    public var state = State()
     /// Connection limits.
     public var server = Server()
     /// The graceful shutdown.

@@ -19,9 +19,9 @@ final class ControlRequestHandler: Sendable {
     static let version = "0.1.0"
 
     private let scheduler: Scheduler
+    private let launcher: TaskLauncher
     private let registry: NIOLockedValueBox<TaskRegistry>
     private let maxPending: Int
-    private let cancellation: TaskCancellation
     private let logger: Logger
     private let startedAt = ContinuousClock.now
     private let shuttingDown = Atomic<Bool>(false)
@@ -29,12 +29,12 @@ final class ControlRequestHandler: Sendable {
     /// Set once the server exists (it needs this handler first).
     let connectionCount = NIOLockedValueBox<@Sendable () -> Int>({ 0 })
 
-    init(scheduler: Scheduler, registry: TaskRegistry, maxPending: Int, cancellation: TaskCancellation,
+    init(launcher: TaskLauncher, registry: TaskRegistry, maxPending: Int,
          logger: Logger, requestShutdown: @escaping @Sendable () -> Void) {
-        self.scheduler = scheduler
+        self.scheduler = launcher.scheduler
+        self.launcher = launcher
         self.registry = NIOLockedValueBox(registry)
         self.maxPending = maxPending
-        self.cancellation = cancellation
         self.logger = logger
         self.requestShutdown = requestShutdown
     }
@@ -50,7 +50,7 @@ final class ControlRequestHandler: Sendable {
     func handle(_ request: Request, connection: ConnectionInfo, eventLoop: any EventLoop) -> ControlReply {
         switch request {
         case .ping: .now(ok(PingPayload(pid: getpid(), version: Self.version)))
-        case .submit(let task, let arguments): .now(submit(task, arguments, connection: connection))
+        case .submit(let task, let arguments): submit(task, arguments, connection: connection, eventLoop: eventLoop)
         case .status: .now(ok(status()))
         case .tasks(let limit): .now(tasks(limit))
         case .futures(let limit): .now(futures(limit))
@@ -59,6 +59,7 @@ final class ControlRequestHandler: Sendable {
         case .wait(let id, let timeout): wait(id, timeout: timeout, eventLoop: eventLoop)
         case .cancel(let id): .now(cancel(id))
         case .list: .now(ok(ListPayload(tasks: registry.withLockedValue { $0.tasks }.map(\.payload))))
+        case .clean(let seconds): clean(olderThan: seconds, eventLoop: eventLoop)
         case .shutdown(let wait): shutdown(wait: wait, eventLoop: eventLoop)
         case .help: .now(ok(HelpPayload()))
         }
@@ -66,42 +67,50 @@ final class ControlRequestHandler: Sendable {
 
     // MARK: - Verbs
 
-    private func submit(_ name: String, _ words: [String], connection: ConnectionInfo) -> Response {
+    private func submit(_ name: String, _ words: [String], connection: ConnectionInfo, eventLoop: any EventLoop) -> ControlReply {
         guard !isShuttingDown else {
-            return .error(.shuttingDown, "the daemon is shutting down and accepts no new tasks")
+            return .now(.error(.shuttingDown, "the daemon is shutting down and accepts no new tasks"))
         }
         let registry = registry.withLockedValue { $0 }
         guard let task = registry[name] else {
-            return .error(.unknownTask, "no task named \"\(name)\"; registered: \(registry.names.joined(separator: ", "))")
+            return .now(.error(.unknownTask, "no task named \"\(name)\"; registered: \(registry.names.joined(separator: ", "))"))
         }
         let arguments: BoundArguments
         do {
             arguments = try BoundArguments.bind(words, to: task.parameters, task: name)
         } catch {
-            return .error(ErrorCode(error.code), error.message)
+            return .now(.error(ErrorCode(error.code), error.message))
         }
-        let pending = scheduler.pendingCount
+        let pending = launcher.pendingCount
         guard pending < maxPending else {
-            return .error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later")
+            return .now(.error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later"))
         }
-        let scheduler = self.scheduler
-        let cancellation = self.cancellation
         let logger = self.logger
-        let id: TaskID
-        do {
-            id = try scheduler.start(
-                name: name,
-                args: arguments.positional,
-                kwargs: arguments.keywords.map { KeywordArgument(name: $0.name, value: $0.value) }
-            ) { id in
-                let context = TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation)
-                return try task.run(context, arguments)
+        let reply = { @Sendable (result: Result<TaskID, ProtocolError>) -> Response in
+            switch result {
+            case .success(let id):
+                logger.debug("submitted", metadata: ["task": "\(name)", "id": "\(id)", "connection": "\(connection.number)"])
+                return .ok(SubmitPayload(id: id.description, task: name).json)
+            case .failure(let error):
+                return Response(error)
             }
-        } catch {
-            return .error(.shuttingDown, "the daemon is shutting down and accepts no new tasks")
         }
-        logger.debug("submitted", metadata: ["task": "\(name)", "id": "\(id)", "connection": "\(connection.number)"])
-        return .ok(SubmitPayload(id: id.description, task: name).json)
+        guard launcher.writer != nil else { return .now(reply(launcher.launchInMemory(task, arguments))) }
+        // Acknowledged once the row is on disk; the requests after it are read meanwhile.
+        let promise = eventLoop.makePromise(of: Response.self)
+        launcher.launch(task, arguments, words: words) { promise.succeed(reply($0)) }
+        return .durable(promise.futureResult)
+    }
+
+    private func clean(olderThan seconds: Double?, eventLoop: any EventLoop) -> ControlReply {
+        let promise = eventLoop.makePromise(of: Response.self)
+        launcher.clean(endedBefore: seconds.map { Date(timeIntervalSinceNow: -$0) }) { result in
+            switch result {
+            case .success(let removed): promise.succeed(self.ok(CleanPayload(removed: removed)))
+            case .failure(let error): promise.succeed(Response(error))
+            }
+        }
+        return .later(promise.futureResult)
     }
 
     private func status() -> StatusPayload {
@@ -112,8 +121,10 @@ final class ControlRequestHandler: Sendable {
             latestID: scheduler.latestID?.description, workers: scheduler.maxWorkers,
             submitted: statistics.submitted, pending: statistics.pending, running: statistics.running,
             finished: statistics.finished, failed: statistics.failed, cancelled: statistics.cancelled,
+            interrupted: statistics.interrupted,
             retained: scheduler.futures.count, connections: connectionCount.withLockedValue { $0 }(),
-            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18)
+            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+            stateStore: launcher.storeDescription)
     }
 
     private func tasks(_ limit: Request.Limit) -> Response {

@@ -1,22 +1,29 @@
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import Logging
 import NIOCore
 import NIOPosix
 import PyBackground
+import PyBackgroundState
 import ServiceLifecycle
 import UnixSignals
 
 /// The `pybgd` daemon as a ``ServiceLifecycle/Service``: a ``BackgroundScheduler`` serving the control
 /// protocol on a Unix socket, with one graceful shutdown path whatever starts it (SIGTERM, SIGINT,
-/// or the SHUTDOWN verb). Under systemd it reports readiness, status, stopping and reloads, sends
-/// watchdog keep-alives, and adopts the listening socket of `pybgd.socket`; SIGHUP reloads the
-/// command tasks from the config file.
+/// or the SHUTDOWN verb). Its task tables live in a state store (SQLite) unless configured to stay
+/// in memory: it recovers them when it starts, before it accepts connections. Under systemd it
+/// reports readiness, status, stopping and reloads, sends watchdog keep-alives, and adopts the
+/// listening socket of `pybgd.socket`; SIGHUP reloads the command tasks from the config file.
 ///
 /// Build your own daemon with your own tasks:
 /// ```swift
 /// var registry = try configuration.makeRegistry()       // built-ins and command tasks
 /// try registry.register(RegisteredTask(name: "report", description: "…") { context, arguments in … })
-/// let daemon = Daemon(configuration: configuration, socketPath: path, registry: registry, logger: logger)
+/// let daemon = try Daemon(configuration: configuration, socketPath: path, registry: registry, logger: logger)
 /// try await ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
 /// ```
 public final class Daemon: Service, Sendable {
@@ -29,6 +36,8 @@ public final class Daemon: Service, Sendable {
     private let logger: Logger
     private let scheduler: BackgroundScheduler
     private let cancellation = TaskCancellation()
+    private let launcher: TaskLauncher
+    private let registry: TaskRegistry
     private let requests: ControlRequestHandler
     private let shutdownRequests: AsyncStream<Void>
     private let shutdownContinuation: AsyncStream<Void>.Continuation
@@ -36,23 +45,42 @@ public final class Daemon: Service, Sendable {
     /// Tasks registered through the Swift API, kept across reloads (only command tasks are reloaded).
     private let customTasks: [RegisteredTask]
 
+    /// Opens the state store (unless `configuration.state.store` is `.memory`); nothing runs until ``run()``.
+    ///
     /// - Parameters:
     ///   - configurationPath: the file SIGHUP reloads the command tasks from.
     ///   - registry: the tasks clients may start; `configuration.makeRegistry()` plus your own.
+    /// - Throws: ``DaemonError/Code/stateStore`` when the store cannot be opened or is damaged; it is
+    ///   left as it is.
     public init(configuration: DaemonConfiguration, configurationPath: String? = nil, socketPath: String,
-                registry: TaskRegistry, logger: Logger) {
+                registry: TaskRegistry, logger: Logger) throws(DaemonError) {
         self.configuration = configuration
         self.configurationPath = configurationPath
         self.socketPath = socketPath
+        self.registry = registry
         self.customTasks = registry.tasks.filter { $0.kind == .custom }
         self.logger = logger
         self.scheduler = BackgroundScheduler(maxWorkers: configuration.scheduler.maxWorkers,
                                              keepFinished: configuration.scheduler.keepFinished)
+        var writer: StateWriter?
+        if configuration.state.store == .sqlite {
+            let path = configuration.state.path
+                ?? DaemonConfiguration.State.defaultPath(environment: ProcessInfo.processInfo.environment, userID: getuid())
+            do {
+                let store = try StateStore.open(path: path)
+                writer = StateWriter(store: store, nextSequence: try store.lastSequence() + 1) { [logger] error, changes in
+                    logger.error("state store write failed", metadata: ["changes": "\(changes)", "error": "\(error)"])
+                }
+            } catch {
+                throw DaemonError(.stateStore, error.description)
+            }
+        }
+        self.launcher = TaskLauncher(scheduler: scheduler, writer: writer, cancellation: cancellation, logger: logger)
         (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let continuation = shutdownContinuation
         self.requests = ControlRequestHandler(
-            scheduler: scheduler, registry: registry, maxPending: configuration.scheduler.maxPending,
-            cancellation: cancellation, logger: logger, requestShutdown: { continuation.yield() })
+            launcher: launcher, registry: registry, maxPending: configuration.scheduler.maxPending,
+            logger: logger, requestShutdown: { continuation.yield() })
     }
 
     /// Starts the graceful shutdown, as SIGTERM would.
@@ -62,6 +90,7 @@ public final class Daemon: Service, Sendable {
 
     /// Serves until a graceful shutdown has run to its end. Throws ``DaemonError`` when the socket cannot be used.
     public func run() async throws {
+        try recover()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = ControlServer(group: group, configuration: configuration.server, requests: requests, logger: logger)
         requests.connectionCount.withLockedValue { $0 = { server.connectionCount } }
@@ -76,6 +105,8 @@ public final class Daemon: Service, Sendable {
             }
         } catch {
             try? await group.shutdownGracefully()
+            scheduler.shutdown(wait: false, cancelPending: true)
+            launcher.close()
             throw error
         }
         // Trap SIGHUP before announcing readiness: systemd may send a reload as soon as we are ready,
@@ -99,6 +130,7 @@ public final class Daemon: Service, Sendable {
         }
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await self.reportStatus() }
+            background.addTask { await self.applyRetention() }
             background.addTask { await self.reload(on: hangups) }
             await withGracefulShutdownHandler {
                 for await _ in shutdownRequests { break }
@@ -112,6 +144,33 @@ public final class Daemon: Service, Sendable {
         watchdog?.cancel()
         try await group.shutdownGracefully()
     }
+
+    /// Brings back the tables of the last run before anything is accepted: a start after a crash
+    /// (or an upgrade) goes on where the last one stopped.
+    private func recover() throws(DaemonError) {
+        guard let writer = launcher.writer else { return }
+        do {
+            let rows = try writer.store.load()
+            let summary = try launcher.recover(rows, registry: registry)
+            writer.flush()
+            logger.info("state store opened", metadata: ["path": "\(writer.store.path)", "recovered": "\(summary)"])
+        } catch {
+            throw DaemonError(.stateStore, error.description)
+        }
+    }
+
+    /// Retention by age, and the store's share of retention by count, every few seconds.
+    private func applyRetention() async {
+        let scheduler = configuration.scheduler
+        guard scheduler.keepFinishedSeconds != nil || (scheduler.keepFinished != nil && launcher.writer != nil) else { return }
+        while !Task.isCancelled {
+            launcher.applyRetention(keepFinished: scheduler.keepFinished, maxAgeSeconds: scheduler.keepFinishedSeconds)
+            try? await Task.sleep(for: Self.retentionInterval)
+        }
+    }
+
+    /// How often retention runs: an ended task outlives its age limit by at most this much.
+    static let retentionInterval = Duration.seconds(5)
 
     private func statusLine() -> String {
         let statistics = scheduler.statistics
@@ -186,6 +245,7 @@ public final class Daemon: Service, Sendable {
             logger.warning("shutdown timeout ran out: cancelling what is left", metadata: [
                 "pending": "\(left.pending)", "running": "\(left.running)",
             ])
+            launcher.beginCancellingForShutdown()
             scheduler.shutdown(wait: false, cancelPending: true)
             cancellation.cancelAll()
             if await !awaitTermination(seconds: 10) {
@@ -194,6 +254,8 @@ public final class Daemon: Service, Sendable {
             }
         }
         await server.close(timeout: .seconds(2))
+        // Every end recorded is on disk before the process goes.
+        launcher.close()
         // A socket passed by systemd stays: pybgd.socket owns it and listens on while pybgd is down.
         if removeSocketFile { SocketFile.remove(path: socketPath) }
         let after = scheduler.statistics

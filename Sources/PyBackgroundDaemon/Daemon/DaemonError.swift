@@ -12,6 +12,8 @@ public struct DaemonError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let socketUnavailable = Code("socket-unavailable")
         /// The config file is missing or wrong.
         public static let configuration = Code("configuration")
+        /// The state store cannot be opened, is damaged, or is held by another process.
+        public static let stateStore = Code("state-store")
     }
 
     /// What failed, for programs.

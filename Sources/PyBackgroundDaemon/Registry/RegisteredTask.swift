@@ -23,23 +23,28 @@ public struct RegisteredTask: Sendable {
     public let description: String
     /// Declared parameters, in positional order.
     public let parameters: [TaskParameter]
+    /// Safe to run again from the start when the daemon died while it ran (it is idempotent):
+    /// recovery re-queues it. Otherwise it ends `interrupted`, since it may have done part of its work.
+    public let retryIfInterrupted: Bool
     /// Runs on a worker thread; may block. Its value is the task's result; an error is its failure.
     public let run: @Sendable (TaskContext, BoundArguments) throws -> JSONValue
 
     /// A task; `run` gets its context and checked arguments on a worker thread.
     public init(name: String, kind: Kind = .custom, description: String, parameters: [TaskParameter] = [],
+                retryIfInterrupted: Bool = false,
                 run: @escaping @Sendable (TaskContext, BoundArguments) throws -> JSONValue) {
         self.name = name
         self.kind = kind
         self.description = description
         self.parameters = parameters
+        self.retryIfInterrupted = retryIfInterrupted
         self.run = run
     }
 
     /// How LIST shows it.
     public var payload: RegisteredTaskPayload {
         RegisteredTaskPayload(name: name, kind: kind.rawValue, description: description,
-                              parameters: parameters.map(\.payload))
+                              parameters: parameters.map(\.payload), retryIfInterrupted: retryIfInterrupted)
     }
 
     /// Names a client can type: letters, digits, `-`, `_`, `.`, starting with a letter or digit.

@@ -2,9 +2,10 @@ import Logging
 import NIOCore
 import PyBackgroundProtocol
 
-/// One client connection: each line a request, each request one reply line, taken strictly in
-/// order. A request is evaluated only after the one before it has its reply, so `WAIT id` then
-/// `RESULT id` sees the ended task.
+/// One client connection: each line a request, each request one reply line, in order. A request
+/// is evaluated only after the one before it has its reply, so `WAIT id` then `RESULT id` sees the
+/// ended task; the one exception is a run of SUBMITs waiting for their rows to be durable, which
+/// are evaluated back to back so that they share a commit (their replies still go out in order).
 ///
 /// Replies that are ready are written at once and flushed once per read batch, so pipelined
 /// requests cost one write system call per batch. While a reply is awaited (WAIT, SHUTDOWN wait)
@@ -30,6 +31,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var readRequested = false
     private var closeWhenDone = false
     private var closing = false
+
+    /// Replies owed while durable SUBMIT replies are outstanding, in request order (nil: not ready
+    /// yet); written from the front as they become ready. Empty otherwise: replies go out at once.
+    private var owed: [Response?] = []
+    private var owedHead = 0
+    /// The position, counted over the connection's life, of `owed[0]`.
+    private var owedBase = 0
+    private var durableOutstanding = 0
+    /// A request that came after durable SUBMITs and must see them acknowledged first.
+    private var parked: Request?
+    private var flushScheduled = false
 
     init(requests: ControlRequestHandler, maxLineBytes: Int, info: ConnectionInfo, logger: Logger) {
         self.requests = requests
@@ -88,28 +100,84 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard let text = String(validating: line.readableBytesView, as: UTF8.self) else {
-            write(.error(.invalidUTF8, "the request is not valid UTF-8"), context: context)
+            emit(.error(.invalidUTF8, "the request is not valid UTF-8"), context: context)
             return
         }
-        let reply: ControlReply
+        let request: Request
         do {
-            reply = requests.handle(try Request(parsing: text), connection: info, eventLoop: context.eventLoop)
+            request = try Request(parsing: text)
         } catch {
-            reply = .now(Response(error))
+            emit(Response(error), context: context)
+            return
         }
-        switch reply {
+        if durableOutstanding > 0, !request.isSubmit {
+            parked = request
+            awaiting = true
+            return
+        }
+        evaluate(request, context: context)
+    }
+
+    private func evaluate(_ request: Request, context: ChannelHandlerContext) {
+        switch requests.handle(request, connection: info, eventLoop: context.eventLoop) {
         case .now(let response):
-            write(response, context: context)
+            emit(response, context: context)
         case .later(let future):
             awaiting = true
             future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-                switch result {
-                case .success(let response): self.write(response, context: context)
-                case .failure(let error): self.write(.error(.internal, "\(error)"), context: context)
-                }
+                self.emit(Self.response(result), context: context)
                 self.awaiting = false
                 self.resume(context: context)
             }
+        case .durable(let future):
+            owed.append(nil)
+            let position = owedBase + owed.count - 1
+            durableOutstanding += 1
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                self.fill(position, with: Self.response(result), context: context)
+                self.durableOutstanding -= 1
+                if self.durableOutstanding == 0, let parked = self.parked {
+                    self.parked = nil
+                    self.awaiting = false
+                    self.evaluate(parked, context: context)
+                    self.resume(context: context)
+                } else {
+                    self.closeIfDone(context: context)
+                }
+            }
+        }
+    }
+
+    private static func response(_ result: Result<Response, any Error>) -> Response {
+        switch result {
+        case .success(let response): response
+        case .failure(let error): .error(.internal, "\(error)")
+        }
+    }
+
+    /// Writes a reply now, or queues it behind the durable replies still owed.
+    private func emit(_ response: Response, context: ChannelHandlerContext) {
+        if owedHead == owed.count { write(response, context: context) } else { owed.append(response) }
+    }
+
+    /// A durable reply is ready: write it and every ready one after it, flushing once per turn of
+    /// the event loop (a commit readies many at once).
+    private func fill(_ position: Int, with response: Response, context: ChannelHandlerContext) {
+        owed[position - owedBase] = response
+        while owedHead < owed.count, let ready = owed[owedHead] {
+            write(ready, context: context)
+            owedHead += 1
+        }
+        if owedHead == owed.count {
+            owedBase += owed.count
+            owed.removeAll(keepingCapacity: true)
+            owedHead = 0
+        }
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            context.flush()
         }
     }
 
@@ -157,7 +225,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func closeIfDone(context: ChannelHandlerContext) {
-        guard closeWhenDone, !awaiting, heldHead == held.count, context.channel.isActive else { return }
+        guard closeWhenDone, !awaiting, durableOutstanding == 0, heldHead == held.count, context.channel.isActive else { return }
         closing = true
         // Close once everything written so far has gone out.
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in

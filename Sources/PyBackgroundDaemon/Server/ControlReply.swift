@@ -1,11 +1,16 @@
 import NIOCore
 import PyBackgroundProtocol
 
-/// A request's reply: ready now, or later (WAIT, SHUTDOWN wait). Either way the connection
-/// writes replies in the order the requests came.
+/// A request's reply. Whichever kind, the connection writes replies in the order the requests came.
 enum ControlReply {
+    /// Ready now.
     case now(Response)
+    /// Ready later, and the requests after it wait for it (WAIT, SHUTDOWN wait, CLEAN): they see
+    /// its effects.
     case later(EventLoopFuture<Response>)
+    /// Ready once the submission is on disk. Further SUBMITs are evaluated meanwhile, so that a
+    /// pipelined burst shares one commit; any other request waits for the replies owed before it.
+    case durable(EventLoopFuture<Response>)
 }
 
 /// What the server knows of a connection's peer.

@@ -26,7 +26,7 @@ enum BuiltinTasks {
         RegisteredTask(
             name: name, kind: .builtin,
             description: "sleep cost seconds, then return the \(zoneName) time as %Y-%m-%d %H:%M:%S %Z",
-            parameters: [cost]
+            parameters: [cost], retryIfInterrupted: true
         ) { context, arguments in
             try context.sleep(seconds: arguments.double("cost")!)
             return .string(TimeFormatting.now(in: zone))
@@ -40,7 +40,8 @@ enum BuiltinTasks {
         name: "timer", kind: .builtin,
         description: "record the local time every interval seconds until the daemon stops (the seed's infinite loop)",
         parameters: [TaskParameter("interval", .double, default: .double(3), minimum: 0.001,
-                                   description: "seconds between readings")]
+                                   description: "seconds between readings")],
+        retryIfInterrupted: true
     ) { context, arguments in
         let interval = arguments.double("interval")!
         var readings: [String] = []
@@ -57,12 +58,13 @@ enum BuiltinTasks {
     }
 
     static let noop = RegisteredTask(
-        name: "noop", kind: .builtin, description: "do nothing (for tests and benchmarks)"
+        name: "noop", kind: .builtin, description: "do nothing (for tests and benchmarks)", retryIfInterrupted: true
     ) { _, _ in .null }
 
     static let sleep = RegisteredTask(
         name: "sleep", kind: .builtin, description: "sleep the given seconds, then return them",
-        parameters: [TaskParameter("seconds", .double, minimum: 0, description: "how long to sleep")]
+        parameters: [TaskParameter("seconds", .double, minimum: 0, description: "how long to sleep")],
+        retryIfInterrupted: true
     ) { context, arguments in
         let seconds = arguments.double("seconds")!
         try context.sleep(seconds: seconds)

@@ -27,13 +27,17 @@ public struct CommandTaskDefinition: Sendable, Hashable {
     /// Bytes kept of each of stdout and stderr; the rest is read and dropped.
     public var maxOutputBytes: Int
 
+    /// Run again after a restart if the daemon died while it ran; otherwise it ends `interrupted`.
+    public var retryIfInterrupted: Bool
+
     /// Kept of each output stream unless configured: 1 MiB.
     public static let defaultMaxOutputBytes = 1 << 20
 
     /// A command task, as the config file declares one.
     public init(name: String, description: String, argv: ArgvTemplate, parameters: [TaskParameter],
                 timeoutSeconds: Double? = nil, workingDirectory: String? = nil, environment: [String: String] = [:],
-                inheritEnvironment: Bool = true, maxOutputBytes: Int = defaultMaxOutputBytes) {
+                inheritEnvironment: Bool = true, maxOutputBytes: Int = defaultMaxOutputBytes,
+                retryIfInterrupted: Bool = false) {
         self.name = name
         self.description = description
         self.argv = argv
@@ -43,12 +47,14 @@ public struct CommandTaskDefinition: Sendable, Hashable {
         self.environment = environment
         self.inheritEnvironment = inheritEnvironment
         self.maxOutputBytes = maxOutputBytes
+        self.retryIfInterrupted = retryIfInterrupted
     }
 
     /// The registration that runs this command.
     public var registeredTask: RegisteredTask {
         let definition = self
-        return RegisteredTask(name: name, kind: .command, description: description, parameters: parameters) { context, arguments in
+        return RegisteredTask(name: name, kind: .command, description: description, parameters: parameters,
+                              retryIfInterrupted: retryIfInterrupted) { context, arguments in
             try CommandRunner.run(definition, argv: definition.argv.render(arguments), context: context)
         }
     }

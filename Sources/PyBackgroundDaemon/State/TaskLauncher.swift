@@ -1,0 +1,235 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+import PyBackground
+import PyBackgroundProtocol
+import PyBackgroundState
+import Synchronization
+
+/// Puts accepted tasks on the scheduler and, when the daemon keeps a state store, keeps their rows:
+/// a submission is queued (and acknowledged) only once its row is on disk; a task that is not
+/// retry-safe is recorded as running before its body runs; every end is recorded after it.
+///
+/// Without a store (`state.store: memory`) it only starts tasks.
+final class TaskLauncher: Sendable {
+    let scheduler: Scheduler
+    /// nil: memory only.
+    let writer: StateWriter?
+    private let cancellation: TaskCancellation
+    private let logger: Logger
+    /// From the shutdown timeout on, ends caused by the shutdown itself are not recorded: the rows
+    /// stay pending or running, so the next start runs them again (or marks them interrupted).
+    private let cancellingForShutdown = Atomic<Bool>(false)
+    /// Ends recorded since retention last ran: retention skips its write when nothing ended.
+    private let endsSinceRetention = Atomic<Int>(0)
+
+    init(scheduler: Scheduler, writer: StateWriter?, cancellation: TaskCancellation, logger: Logger) {
+        self.scheduler = scheduler
+        self.writer = writer
+        self.cancellation = cancellation
+        self.logger = logger
+    }
+
+    /// Tasks waiting to run, counting those whose rows are still being written.
+    var pendingCount: Int { scheduler.pendingCount + (writer?.pendingInserts ?? 0) }
+
+    /// Where the tables are kept, as STATUS reports it.
+    var storeDescription: String { writer?.store.path ?? "memory" }
+
+    // MARK: - Submissions
+
+    /// Accepts a checked submission without a store: queued at once.
+    func launchInMemory(_ task: RegisteredTask, _ arguments: BoundArguments) -> Result<TaskID, ProtocolError> {
+        precondition(writer == nil, "with a state store, launch(_:_:words:reply:) records the task first")
+        let record = Self.record(task, arguments)
+        return start(record, task, arguments).map { _ in record.id }
+    }
+
+    /// Accepts a checked submission with a store: `reply` gets the new id once its row is durable
+    /// (on the writer's thread), or why nothing was accepted.
+    func launch(_ task: RegisteredTask, _ arguments: BoundArguments, words: [String],
+                reply: @escaping @Sendable (Result<TaskID, ProtocolError>) -> Void) {
+        guard let writer else {
+            reply(launchInMemory(task, arguments))
+            return
+        }
+        let record = Self.record(task, arguments)
+        let row = StoredTask(sequence: 0, id: record.id, name: task.name, words: RowJSON.words(words),
+                             args: RowJSON.args(record.args), kwargs: RowJSON.kwargs(record.kwargs),
+                             state: .pending, submittedAt: record.submittedAt)
+        writer.insert(row) { [self] result in
+            switch result {
+            case .success:
+                if case .failure = start(record, task, arguments) {
+                    // The row is on disk, so the task is accepted: it runs at the next start.
+                    logger.info("accepted during shutdown; it runs at the next start", metadata: ["id": "\(record.id)"])
+                }
+                reply(.success(record.id))
+            case .failure(let error):
+                logger.error("could not record a submission", metadata: ["task": "\(task.name)", "error": "\(error)"])
+                reply(.failure(ProtocolError(.storeFailed, "the task was not accepted: \(error)")))
+            }
+        }
+    }
+
+    private static func record(_ task: RegisteredTask, _ arguments: BoundArguments) -> TaskRecord {
+        TaskRecord(id: TaskID.random(), name: task.name, args: arguments.positional,
+                   kwargs: arguments.keywords.map { KeywordArgument(name: $0.name, value: $0.value) }, submittedAt: Date())
+    }
+
+    /// Queues `record` on the scheduler with its row kept up to date.
+    private func start(_ record: TaskRecord, _ task: RegisteredTask, _ arguments: BoundArguments) -> Result<Future, ProtocolError> {
+        let scheduler = self.scheduler
+        let cancellation = self.cancellation
+        let logger = self.logger
+        let writer = task.retryIfInterrupted ? nil : self.writer
+        do {
+            let future = try scheduler.start(record) { id in
+                if let writer {
+                    // On disk before any side effect: a crash from here on leaves the row running,
+                    // and the next start marks it interrupted instead of running it twice.
+                    let startedAt = scheduler.futures[id]?.startedAt ?? Date()
+                    do {
+                        try writer.recordAndWait(.started(id, at: startedAt))
+                    } catch {
+                        throw TaskFailure(code: ErrorCode.storeFailed.rawValue, message: "not run: could not record that it started: \(error)")
+                    }
+                }
+                let context = TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation)
+                return try task.run(context, arguments)
+            }
+            if self.writer != nil { future.addDoneCallback { [self] in recordEnd(of: $0) } }
+            return .success(future)
+        } catch {
+            return .failure(ProtocolError(.shuttingDown, "the daemon is shutting down and accepts no new tasks"))
+        }
+    }
+
+    private func recordEnd(of future: Future) {
+        guard let writer else { return }
+        let snapshot = future.snapshot
+        if cancellingForShutdown.load(ordering: .acquiring) && Self.endedByShutdown(snapshot) { return }
+        let (result, error) = RowJSON.outcome(snapshot.outcome)
+        writer.record(.ended(future.id, state: snapshot.state, startedAt: snapshot.startedAt,
+                             endedAt: snapshot.endedAt ?? Date(), result: result, error: error))
+        endsSinceRetention.add(1, ordering: .relaxed)
+    }
+
+    private static func endedByShutdown(_ snapshot: Future.Snapshot) -> Bool {
+        switch (snapshot.state, snapshot.outcome) {
+        case (.cancelled, _): true
+        case (.failed, .failure(let error as TaskFailure)?): error.code == TaskFailure.cancelledAtShutdown
+        default: false
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// The shutdown timeout ran out: what the shutdown cancels from now on stays pending (or
+    /// running) in the store, for the next start.
+    func beginCancellingForShutdown() {
+        cancellingForShutdown.store(true, ordering: .releasing)
+    }
+
+    /// Writes what is queued and closes the store.
+    func close() {
+        writer?.close()
+    }
+
+    // MARK: - Retention
+
+    /// Removes ended tasks that ended before `cutoff` (nil: all) from the tables and the store;
+    /// `reply` gets how many left the tables, once the store has them removed too.
+    func clean(endedBefore cutoff: Date?, reply: @escaping @Sendable (Result<Int, ProtocolError>) -> Void) {
+        // One cutoff for both, so that a task ending meanwhile stays in both or neither.
+        let cutoff = cutoff ?? Date()
+        let removed = scheduler.removeEnded(endedBefore: cutoff).count
+        guard let writer else {
+            reply(.success(removed))
+            return
+        }
+        writer.record(.removeEnded(endedBefore: cutoff)) { result in
+            reply(result.map { removed }.mapError { ProtocolError(.storeFailed, "removed from memory, not from the store: \($0)") })
+        }
+    }
+
+    /// Applies the configured retention: the age limit to the tables and the store, the count
+    /// limit to the store (the scheduler applies it to the tables as tasks end).
+    func applyRetention(keepFinished: Int?, maxAgeSeconds: Double?) {
+        if let maxAgeSeconds {
+            let cutoff = Date(timeIntervalSinceNow: -maxAgeSeconds)
+            let removed = scheduler.removeEnded(endedBefore: cutoff).count
+            if removed > 0 { logger.debug("retention dropped tasks by age", metadata: ["removed": "\(removed)"]) }
+            writer?.record(.removeEnded(endedBefore: cutoff))
+        }
+        if let keepFinished, endsSinceRetention.exchange(0, ordering: .relaxed) > 0 {
+            writer?.record(.keepEnded(keepFinished))
+        }
+    }
+
+    // MARK: - Recovery
+
+    /// What a start found in the store.
+    struct RecoverySummary: Hashable, CustomStringConvertible {
+        var restored = 0
+        var requeued = 0
+        var interrupted = 0
+        var unrunnable = 0
+
+        var description: String {
+            "\(restored) ended restored, \(requeued) queued again, \(interrupted) interrupted, \(unrunnable) could not run again"
+        }
+    }
+
+    /// Brings the stored rows back, in submission order: ended tasks into the tables; pending tasks,
+    /// and running ones whose registration is retry-safe, queued again under their ids; other running
+    /// ones marked interrupted; tasks no longer registered, or whose arguments no longer bind, failed.
+    func recover(_ rows: [StoredTask], registry: TaskRegistry) throws(StateStoreError) -> RecoverySummary {
+        var summary = RecoverySummary()
+        for row in rows {
+            let record = try RowJSON.record(row, path: writer?.store.path ?? "")
+            if row.state.isDone {
+                let outcome = try RowJSON.restoredOutcome(row, path: writer?.store.path ?? "")
+                _ = try? scheduler.restore(record, state: row.state, startedAt: row.startedAt, endedAt: row.endedAt, outcome: outcome)
+                summary.restored += 1
+                continue
+            }
+            guard let task = registry[row.name] else {
+                end(record, row, as: .failed, TaskFailure(code: "not-restartable", message:
+                    "not run again after the restart: no task named \"\(row.name)\" is registered now (registered: \(registry.names.joined(separator: ", ")))"))
+                summary.unrunnable += 1
+                continue
+            }
+            if row.state == .running && !task.retryIfInterrupted {
+                end(record, row, as: .interrupted, SchedulerError(.interrupted,
+                    "pybgd stopped while this task ran; it was not run again, since task \"\(row.name)\" is not declared retry_if_interrupted"))
+                summary.interrupted += 1
+                continue
+            }
+            let arguments: BoundArguments
+            do {
+                arguments = try BoundArguments.bind(try RowJSON.words(row, path: writer?.store.path ?? ""), to: task.parameters, task: row.name)
+            } catch let error as TaskFailure {
+                end(record, row, as: .failed, TaskFailure(code: "not-restartable", message: "not run again after the restart: \(error.message)"))
+                summary.unrunnable += 1
+                continue
+            } catch {
+                throw error as? StateStoreError ?? StateStoreError(.corrupt, path: writer?.store.path ?? "", "row \(row.sequence): \(error)")
+            }
+            _ = start(record, task, arguments)
+            summary.requeued += 1
+        }
+        return summary
+    }
+
+    /// Restores a row that cannot run as ended, and records that end.
+    private func end(_ record: TaskRecord, _ row: StoredTask, as state: FutureState, _ error: any Error) {
+        let endedAt = Date()
+        _ = try? scheduler.restore(record, state: state, startedAt: row.startedAt, endedAt: endedAt, outcome: .failure(error))
+        let (_, errorJSON) = RowJSON.outcome(.failure(error))
+        writer?.record(.ended(row.id, state: state, startedAt: row.startedAt, endedAt: endedAt, result: nil, error: errorJSON))
+    }
+}
