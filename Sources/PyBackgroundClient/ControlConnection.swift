@@ -19,6 +19,9 @@ public final class ControlConnection {
     public let path: String
     private let descriptor: Int32
     private var buffer: [UInt8] = []
+    /// Bytes of `buffer` already returned as lines: dropped in bulk, not per line, so reading a
+    /// long run of pipelined replies stays linear.
+    private var consumed = 0
     private var scanned = 0
 
     /// Connects to the socket at `path`.
@@ -104,13 +107,18 @@ public final class ControlConnection {
     /// The next line without its line feed, or nil at end of stream.
     public func readLine() throws(ClientError) -> String? {
         while true {
-            if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeFirst(newline + 1)
-                scanned = 0
+            if let newline = buffer[max(scanned, consumed)...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[consumed..<newline], as: UTF8.self)
+                consumed = newline + 1
+                scanned = consumed
                 return line
             }
             scanned = buffer.count
+            if consumed > 0 {
+                buffer.removeFirst(consumed)
+                scanned -= consumed
+                consumed = 0
+            }
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
             let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
             if count < 0 {

@@ -63,6 +63,11 @@ struct SystemdTests {
         let exports = pidVariables.map { "\($0)=$$" }.joined(separator: " ")
         let script = "\(exports.isEmpty ? "" : "export \(exports); ")exec \"$0\" \"$@\""
         let argv = ["/bin/sh", "-c", script, DaemonHarness.binary.path] + arguments
+        // systemd's StateDirectory= sets STATE_DIRECTORY: the store goes next to the log, one per test.
+        var environment = environment
+        if environment["STATE_DIRECTORY"] == nil, let slash = log.lastIndex(of: "/") {
+            environment["STATE_DIRECTORY"] = String(log[..<slash])
+        }
         let environ = environment.map { "\($0.key)=\($0.value)" }
         var cArgv = argv.map { strdup($0) } + [nil]
         var cEnv = environ.map { strdup($0) } + [nil]
