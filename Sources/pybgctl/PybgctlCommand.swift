@@ -18,8 +18,8 @@ struct PybgctlCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             SubmitCommand.self, StatusCommand.self, TasksCommand.self, FuturesCommand.self, LatestCommand.self,
-            ResultCommand.self, WaitCommand.self, CancelCommand.self, ListCommand.self, PingCommand.self,
-            ShutdownCommand.self,
+            ResultCommand.self, WaitCommand.self, CancelCommand.self, ListCommand.self, CleanCommand.self,
+            PingCommand.self, ShutdownCommand.self,
         ])
 
     /// Runs the command, turning a reported failure into its exit status.

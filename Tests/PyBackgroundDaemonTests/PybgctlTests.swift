@@ -112,6 +112,18 @@ struct PybgctlTests {
         #expect(try run("ping").stdout.hasPrefix("pong from pybgd 0.1.0"))
     }
 
+    @Test("clean removes ended tasks (all, or those older than an age) and says how many; status shows the state store")
+    func clean() throws {
+        let id = try run("submit", "noop", "--wait")
+        #expect(id.status == 0)
+        #expect(try run("clean", "--older-than", "1d").stdout == "removed 0 ended tasks\n")
+        #expect(try run("clean").stdout == "removed 1 ended task\n")
+        #expect(try run("clean", "--json").stdout == "{\"removed\":0}\n")
+        let status = try run("status").stdout
+        #expect(status.contains("state:  \(daemon.statePath)"), "\(status)")
+        #expect(status.contains("0 kept"), "\(status)")
+    }
+
     @Test("errors are one line on stderr with a distinct exit status", arguments: [
         (["submit", "nosuch"], 3, "no task named \"nosuch\"; registered: echo, fail, noop, now, sleep, timer, utcnow"),
         (["submit", "now", "soon"], 4, "now: cost must be a number (double), got \"soon\""),
@@ -119,6 +131,7 @@ struct PybgctlTests {
         (["result", "ffffffff"], 5, "no task id starts with ffffffff"),
         (["wait", "xyz"], 5, "is not a task id"),
         (["submit", "now", "--timeout", "1"], 64, "--timeout goes with --wait"),
+        (["clean", "--older-than", "soon"], 64, "--older-than takes an age like 3600, 90m, 12h or 7d, got \"soon\""),
     ] as [([String], Int32, String)])
     func errors(arguments: [String], status: Int32, message: String) throws {
         let result = try Self.pybgctl(arguments, socket: daemon.socketPath)

@@ -68,3 +68,40 @@ struct ShutdownCommand: ParsableCommand {
             : "pybgd is shutting down (\(payload.running) running, \(payload.pending) pending)")
     }
 }
+
+struct CleanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clean",
+        abstract: "Remove ended tasks (finished, failed, cancelled, interrupted) from the tables and the state store.",
+        discussion: "Pending and running tasks stay. Prints how many were removed.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(name: .customLong("older-than"), help: ArgumentHelp(
+        "Only tasks that ended longer ago than this: seconds, or a number with s, m, h or d (90m, 7d).", valueName: "age"))
+    var olderThan: String?
+
+    func validate() throws {
+        if let olderThan, Self.seconds(olderThan) == nil {
+            throw ValidationError("--older-than takes an age like 3600, 90m, 12h or 7d, got \"\(olderThan)\"")
+        }
+    }
+
+    func run() throws {
+        let (payload, json) = try options.request(.clean(olderThan: olderThan.flatMap(Self.seconds)), as: CleanPayload.self)
+        Output.line(options.json ? json : "removed \(payload.removed) ended task\(payload.removed == 1 ? "" : "s")")
+    }
+
+    /// `3600`, `90m`, `12h`, `7d` → seconds; nil for anything else.
+    static func seconds(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        var number = Substring(text)
+        var unit = 1.0
+        if let last = text.last, let factor = units[last] {
+            number = number.dropLast()
+            unit = factor
+        }
+        guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
+        return value * unit
+    }
+}

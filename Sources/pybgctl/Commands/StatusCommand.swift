@@ -18,10 +18,12 @@ struct StatusCommand: ParsableCommand {
             Output.line("{\"recent\":\(recentJSON),\"status\":\(statusJSON)}")
             return
         }
-        let state = status.shuttingDown ? "shutting down" : status.stopped ? "idle (no task yet)" : "running"
+        let state = status.shuttingDown ? "shutting down" : status.stopped ? "idle (no task started yet)" : "running"
         Output.line("pybgd \(status.version) (pid \(status.pid)): \(state), up \(Output.duration(status.uptimeSeconds)), \(status.workers) workers, \(status.connections) connection\(status.connections == 1 ? "" : "s")")
         Output.line("latest: \(status.latestID ?? "none")")
-        Output.line("tasks:  \(status.pending) pending, \(status.running) running, \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled (\(status.submitted) submitted, \(status.retained) kept)")
+        let interrupted = status.interrupted > 0 ? ", \(status.interrupted) interrupted" : ""
+        Output.line("tasks:  \(status.pending) pending, \(status.running) running, \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled\(interrupted) (\(status.submitted) submitted, \(status.retained) kept)")
+        Output.line("state:  \(status.stateStore == "memory" ? "memory only (lost at exit)" : status.stateStore)")
         guard !recent.futures.isEmpty else { return }
         Output.line("")
         Output.futureRows(recent.futures).forEach(Output.line)

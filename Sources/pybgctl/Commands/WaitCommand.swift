@@ -39,7 +39,7 @@ struct WaitCommand: ParsableCommand {
             } else if result != .null {
                 Output.line(result.displayText)
             }
-        } else if !options.json, !["finished", "failed", "cancelled"].contains(future.state) {
+        } else if !options.json, !["finished", "failed", "cancelled", "interrupted"].contains(future.state) {
             Output.line(future.state)
         }
         if let error = future.error {
