@@ -18,7 +18,7 @@ struct StatusCommand: ParsableCommand {
             Output.line("{\"recent\":\(recentJSON),\"status\":\(statusJSON)}")
             return
         }
-        let state = status.shuttingDown ? "shutting down" : status.stopped ? "idle (no task started yet)" : "running"
+        let state = status.shuttingDown ? "shutting down" : status.stopped ? "idle" : "running"
         Output.line("pybgd \(status.version) (pid \(status.pid)): \(state), up \(Output.duration(status.uptimeSeconds)), \(status.workers) workers, \(status.connections) connection\(status.connections == 1 ? "" : "s")")
         Output.line("latest: \(status.latestID ?? "none")")
         let interrupted = status.interrupted > 0 ? ", \(status.interrupted) interrupted" : ""
