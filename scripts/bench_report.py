@@ -82,6 +82,18 @@ def daemon_tables(path):
              f"| pipelined submits ≥ beanstalkd's pipelined put | {pipe / bean:.2f}× | {'yes' if pipe >= bean else 'no'} |",
              "", "Per round (pipelined, pybgd / beanstalkd): "
              + ", ".join(f"{r['pybgd_pipelined']:,.0f} / {r['beanstalkd_pipelined']:,.0f}" for r in rounds) + ".", ""]
+    if "durable_pipelined" in rounds[0]:
+        durable, binlog = med("durable_pipelined"), med("binlog_pipelined")
+        dseq, bseq = med("durable_sequential"), med("binlog_sequential")
+        rows += ["### Durable submissions: pybgd's SQLite state store beside beanstalkd's binlog, same rounds", "",
+                 "| measurement | per second | ratio |", "|---|---:|---:|",
+                 f"| pybgd pipelined `SUBMIT noop`, state store (acknowledged after fsync) | {durable:,.0f} | {durable / binlog:.2f}× beanstalkd -b |",
+                 f"| beanstalkd 1.12 `-b DIR` pipelined `put` (default `-f 50`: fsync after the reply) | {binlog:,.0f} | 1.00 |",
+                 f"| pybgd pipelined `SUBMIT noop`, `--state memory` | {pipe:,.0f} | {pipe / durable:.2f}× the state store |",
+                 f"| pybgd sequential `SUBMIT noop` round trips, state store (one fsync each) | {dseq:,.0f} | {dseq / bseq:.2f}× beanstalkd -b |",
+                 f"| beanstalkd `-b DIR` sequential `put` round trips | {bseq:,.0f} | 1.00 |",
+                 "", "Per round (pipelined, durable pybgd / beanstalkd -b / pybgd in memory): "
+                 + ", ".join(f"{r['durable_pipelined']:,.0f} / {r['binlog_pipelined']:,.0f} / {r['pybgd_pipelined']:,.0f}" for r in rounds) + ".", ""]
     if memory:
         rows.append(f"RSS: idle {memory['idle_rss_kib'] / 1024:.1f} MiB; with 100,000 finished tasks retained "
                     f"{memory['rss_100k_finished_kib'] / 1024:.1f} MiB (fresh daemon before them: {memory['fresh_rss_kib'] / 1024:.1f} MiB, "

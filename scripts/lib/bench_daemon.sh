@@ -1,14 +1,17 @@
 # The daemon benchmarks of scripts/bench (sourced): pybgd against a raw Unix-socket ping-pong and
-# beanstalkd 1.12, all driven by the same C client, interleaved over several rounds.
+# beanstalkd 1.12, all driven by the same C client, interleaved over several rounds; pybgd both in
+# memory and with its SQLite state store, beanstalkd both without and with its binlog (-b).
 # shellcheck shell=bash
 
-# pybgd_start DIR CONFIG-TEXT: starts the release pybgd on DIR/pybgd.sock, waits for it, prints its pid.
+# pybgd_start DIR CONFIG-TEXT [STATE [NAME]]: starts the release pybgd on DIR/NAME.sock (NAME: pybgd)
+# with --state STATE (default: memory), waits for it, prints its pid.
 pybgd_start() {
-    local dir=$1 config=$2
-    printf '%s\n' "$config" >"$dir/pybgd.yaml"
-    "$ROOT/.build/release/pybgd" --config "$dir/pybgd.yaml" --socket "$dir/pybgd.sock" >/dev/null 2>>"$dir/pybgd.log" &
+    local dir=$1 config=$2 state=${3:-memory} name=${4:-pybgd}
+    printf '%s\n' "$config" >"$dir/$name.yaml"
+    "$ROOT/.build/release/pybgd" --config "$dir/$name.yaml" --socket "$dir/$name.sock" --state "$state" \
+        >/dev/null 2>>"$dir/$name.log" &
     local pid=$! tries=0
-    until "$uds" sequential "$dir/pybgd.sock" 1 PING >/dev/null 2>&1; do
+    until "$uds" sequential "$dir/$name.sock" 1 PING >/dev/null 2>&1; do
         tries=$((tries + 1)); [ $tries -lt 2000 ] || die "pybgd did not start: $(cat "$dir/pybgd.log")"
         sleep 0.01
     done
@@ -16,9 +19,17 @@ pybgd_start() {
 }
 
 pybgd_stop() {
-    local dir=$1 pid=$2
-    "$uds" sequential "$dir/pybgd.sock" 1 "SHUTDOWN nowait" >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+    local dir=$1 pid=$2 name=${3:-pybgd}
+    "$uds" sequential "$dir/$name.sock" 1 "SHUTDOWN nowait" >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+}
+
+# drain DIR NAME: waits until the latest task of pybgd NAME has ended, so that its leftover work does
+# not run during the next measurement.
+drain() {
+    local latest
+    latest=$("$uds" sequential "$1/$2.sock" 1 LATEST 2>&1 >/dev/null | sed -n 's/.*"latest_id":"\([0-9a-f]*\)".*/\1/p')
+    [ -z "$latest" ] || "$uds" sequential "$1/$2.sock" 1 "WAIT $latest 120" >/dev/null 2>&1
 }
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -28,30 +39,43 @@ rate() { "$uds" "$@" 2>/dev/null | awk '{print $4}'; }
 
 bench_daemon() {
     local rounds=$1 sequential_count=$2 pipelined_count=$3 window=1000
+    # Durable round trips wait for an fsync each: fewer of them.
+    local durable_sequential_count=$((sequential_count / 10))
     local dir
     dir=$(mktemp -d /tmp/pybgd-bench.XXXXXX)
     uds="$dir/uds_bench"
     gcc -O2 -o "$uds" "$ROOT/scripts/benchmarks/uds_bench.c"
 
-    # The shipped defaults (keep_finished 10000, max_pending 100000), as a user would run it.
-    local pid
+    # The shipped defaults (keep_finished 10000, max_pending 100000), as a user would run it: one
+    # pybgd in memory, one with its state store on this disk (in the same directory as beanstalkd's binlog).
+    local pid durable
     pid=$(pybgd_start "$dir" "")
+    durable=$(pybgd_start "$dir" "" "$dir/state/pybgd.sqlite" durable)
     local idle_rss
     idle_rss=$(rss_kib "$pid")
     beanstalkd -l "unix:$dir/beanstalkd.sock" &
     local beanstalk=$!
-    until [ -S "$dir/beanstalkd.sock" ]; do sleep 0.01; done
+    # With its binlog, at its default fsync setting (-f 50: at most one fsync per 50 ms, after the reply).
+    mkdir -p "$dir/binlog"
+    beanstalkd -l "unix:$dir/beanstalkd-binlog.sock" -b "$dir/binlog" &
+    local binlog=$!
+    until [ -S "$dir/beanstalkd.sock" ] && [ -S "$dir/beanstalkd-binlog.sock" ]; do sleep 0.01; done
 
     local round
     for round in $(seq 1 "$rounds"); do
         echo "{\"round\": $round,"\
              "\"pingpong\": $(rate pingpong "$sequential_count"),"\
              "\"pybgd_sequential\": $(rate sequential "$dir/pybgd.sock" "$sequential_count" 'SUBMIT noop'),"\
-             "\"pybgd_pipelined\": $(rate pipelined "$dir/pybgd.sock" "$pipelined_count" 'SUBMIT noop' $window),"\
+             "\"pybgd_pipelined\": $(rate pipelined "$dir/pybgd.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" pybgd),"\
              "\"beanstalkd_pipelined\": $(rate pipelined "$dir/beanstalkd.sock" "$pipelined_count" 'put 0 0 60 1\r\nx\r\n' $window),"\
-             "\"beanstalkd_sequential\": $(rate sequential "$dir/beanstalkd.sock" "$sequential_count" 'put 0 0 60 1\r\nx\r\n')}"
+             "\"beanstalkd_sequential\": $(rate sequential "$dir/beanstalkd.sock" "$sequential_count" 'put 0 0 60 1\r\nx\r\n'),"\
+             "\"durable_pipelined\": $(rate pipelined "$dir/durable.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" durable),"\
+             "\"binlog_pipelined\": $(rate pipelined "$dir/beanstalkd-binlog.sock" "$pipelined_count" 'put 0 0 60 1\r\nx\r\n' $window),"\
+             "\"durable_sequential\": $(rate sequential "$dir/durable.sock" "$durable_sequential_count" 'SUBMIT noop'),"\
+             "\"binlog_sequential\": $(rate sequential "$dir/beanstalkd-binlog.sock" "$durable_sequential_count" 'put 0 0 60 1\r\nx\r\n')}"
     done
-    kill "$beanstalk"; wait "$beanstalk" 2>/dev/null || true
+    kill "$beanstalk" "$binlog"; wait "$beanstalk" "$binlog" 2>/dev/null || true
+    pybgd_stop "$dir" "$durable" durable
     pybgd_stop "$dir" "$pid"
 
     # RSS with 100,000 finished tasks kept in the tables.

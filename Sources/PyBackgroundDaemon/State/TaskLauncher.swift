@@ -44,8 +44,20 @@ final class TaskLauncher: Sendable {
     /// Accepts a checked submission without a store: queued at once.
     func launchInMemory(_ task: RegisteredTask, _ arguments: BoundArguments) -> Result<TaskID, ProtocolError> {
         precondition(writer == nil, "with a state store, launch(_:_:words:reply:) records the task first")
-        let record = Self.record(task, arguments)
-        return start(record, task, arguments).map { _ in record.id }
+        let scheduler = self.scheduler
+        let cancellation = self.cancellation
+        let logger = self.logger
+        do {
+            // The scheduler draws the id itself, from its buffered random source: the fast path.
+            return .success(try scheduler.start(
+                name: task.name, args: arguments.positional,
+                kwargs: arguments.keywords.map { KeywordArgument(name: $0.name, value: $0.value) }
+            ) { id in
+                try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation), arguments)
+            })
+        } catch {
+            return .failure(ProtocolError(.shuttingDown, "the daemon is shutting down and accepts no new tasks"))
+        }
     }
 
     /// Accepts a checked submission with a store: `reply` gets the new id once its row is durable
