@@ -105,6 +105,8 @@ public final class Daemon: Service, Sendable {
             }
         } catch {
             try? await group.shutdownGracefully()
+            // Recovered tasks may be queued already: they stay in the store for the next start.
+            launcher.beginCancellingForShutdown()
             scheduler.shutdown(wait: false, cancelPending: true)
             launcher.close()
             throw error
