@@ -42,15 +42,9 @@ final class TaskStore: @unchecked Sendable {
 
     /// Adds a new pending future, under a fresh random id, and makes it the latest.
     func insert(_ makeFuture: (_ id: TaskID, _ sequence: Int) -> Future) -> Future {
-        let future = state.withLock { state in
-            let future = makeFuture(TaskID.random(using: &state.random), state.nextSequence)
-            state.nextSequence += 1
-            state.byID[future.id] = future
-            state.order.append(Slot(sequence: future.sequence, future: future))
-            state.latest = future.id
-            return future
+        state.withLock { state in
+            append(makeFuture(TaskID.random(using: &state.random), state.nextSequence), to: &state)
         }
-        return future
     }
 
     /// Adds a new pending future under an id chosen beforehand; nil, adding nothing, if the
@@ -58,12 +52,7 @@ final class TaskStore: @unchecked Sendable {
     func insert(id: TaskID, _ makeFuture: (_ sequence: Int) -> Future) -> Future? {
         state.withLock { state in
             guard state.byID[id] == nil else { return nil }
-            let future = makeFuture(state.nextSequence)
-            state.nextSequence += 1
-            state.byID[id] = future
-            state.order.append(Slot(sequence: future.sequence, future: future))
-            state.latest = id
-            return future
+            return append(makeFuture(state.nextSequence), to: &state)
         }
     }
 
@@ -72,19 +61,28 @@ final class TaskStore: @unchecked Sendable {
     func restore(id: TaskID, _ makeFuture: (_ sequence: Int) -> Future) -> Future? {
         state.withLock { state in
             guard state.byID[id] == nil else { return nil }
-            let future = makeFuture(state.nextSequence)
-            state.nextSequence += 1
-            state.byID[id] = future
-            state.order.append(Slot(sequence: future.sequence, future: future))
-            state.latest = id
+            let future = append(makeFuture(state.nextSequence), to: &state)
             state.restored[future.state, default: 0] += 1
-            if let keepFinished {
-                state.ended.push(future)
-                while state.ended.count > keepFinished, let oldest = state.ended.pop() {
-                    remove(oldest, from: &state)
-                }
-            }
+            retain(ended: future, in: &state)
             return future
+        }
+    }
+
+    /// Makes `future` the newest entry and the latest; the caller holds the lock.
+    private func append(_ future: Future, to state: inout State) -> Future {
+        state.nextSequence += 1
+        state.byID[future.id] = future
+        state.order.append(Slot(sequence: future.sequence, future: future))
+        state.latest = future.id
+        return future
+    }
+
+    /// Counts an ended future against the retention bound, dropping the oldest past it.
+    private func retain(ended future: Future, in state: inout State) {
+        guard let keepFinished else { return }
+        state.ended.push(future)
+        while state.ended.count > keepFinished, let oldest = state.ended.pop() {
+            remove(oldest, from: &state)
         }
     }
 
@@ -171,13 +169,8 @@ final class TaskStore: @unchecked Sendable {
 
     /// Applies the retention bound; the pool calls it for each task a worker ended.
     func futureEnded(_ future: Future) {
-        guard let keepFinished else { return }
-        state.withLock { state in
-            state.ended.push(future)
-            while state.ended.count > keepFinished, let oldest = state.ended.pop() {
-                remove(oldest, from: &state)
-            }
-        }
+        guard keepFinished != nil else { return }
+        state.withLock { state in retain(ended: future, in: &state) }
     }
 
     // MARK: - Removal
