@@ -165,11 +165,7 @@ public class Scheduler: @unchecked Sendable {
             let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt)
             return Future(record: record, sequence: sequence, store: store) { try body(id) }
         }
-        guard pool.submit(future) else {
-            store.withdraw(future)
-            throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
-        }
-        if blocksCallerOnStart { waitUntilStopped() }
+        try enqueue(future)
         return future.id
     }
 
@@ -190,11 +186,7 @@ public class Scheduler: @unchecked Sendable {
         }) else {
             throw SchedulerError(.duplicateID, "a task with id \(id) is in the tables already")
         }
-        guard pool.submit(future) else {
-            store.withdraw(future)
-            throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
-        }
-        if blocksCallerOnStart { waitUntilStopped() }
+        try enqueue(future)
         return future
     }
 
@@ -228,6 +220,15 @@ public class Scheduler: @unchecked Sendable {
             guard let cutoff else { return true }
             return (snapshot.endedAt ?? .distantPast) < cutoff
         }
+    }
+
+    /// Queues a future just inserted in the store; takes it back if the pool is closed.
+    private func enqueue(_ future: Future) throws(SchedulerError) {
+        guard pool.submit(future) else {
+            store.withdraw(future)
+            throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
+        }
+        if blocksCallerOnStart { waitUntilStopped() }
     }
 
     /// Overridden by ``BlockingScheduler``.

@@ -196,12 +196,14 @@ public final class StateStore: Sendable {
                            arguments: [cutoff.timeIntervalSince1970])
         case .removeEnded(nil):
             try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL")
+        case .keepEnded(let keep) where keep <= 0:
+            try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL")
         case .keepEnded(let keep):
+            // Strictly older than the keep-th newest end: ties with it stay.
             try db.execute(sql: """
                 DELETE FROM task WHERE ended_at IS NOT NULL AND ended_at < (
                     SELECT ended_at FROM task WHERE ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1 OFFSET ?)
-                """, arguments: [max(0, keep - 1)])
-            if keep == 0 { try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL") }
+                """, arguments: [keep - 1])
         }
     }
 

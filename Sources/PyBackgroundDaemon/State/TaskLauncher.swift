@@ -51,7 +51,7 @@ final class TaskLauncher: Sendable {
             // The scheduler draws the id itself, from its buffered random source: the fast path.
             return .success(try scheduler.start(
                 name: task.name, args: arguments.positional,
-                kwargs: arguments.keywords.map { KeywordArgument(name: $0.name, value: $0.value) }
+                kwargs: arguments.keywordArguments
             ) { id in
                 try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation), arguments)
             })
@@ -89,7 +89,7 @@ final class TaskLauncher: Sendable {
 
     private static func record(_ task: RegisteredTask, _ arguments: BoundArguments) -> TaskRecord {
         TaskRecord(id: TaskID.random(), name: task.name, args: arguments.positional,
-                   kwargs: arguments.keywords.map { KeywordArgument(name: $0.name, value: $0.value) }, submittedAt: Date())
+                   kwargs: arguments.keywordArguments, submittedAt: Date())
     }
 
     /// Queues `record` on the scheduler with its row kept up to date.
@@ -201,10 +201,11 @@ final class TaskLauncher: Sendable {
     /// ones marked interrupted; tasks no longer registered, or whose arguments no longer bind, failed.
     func recover(_ rows: [StoredTask], registry: TaskRegistry) throws(StateStoreError) -> RecoverySummary {
         var summary = RecoverySummary()
+        let path = writer?.store.path ?? ""
         for row in rows {
-            let record = try RowJSON.record(row, path: writer?.store.path ?? "")
+            let record = try RowJSON.record(row, path: path)
             if row.state.isDone {
-                let outcome = try RowJSON.restoredOutcome(row, path: writer?.store.path ?? "")
+                let outcome = try RowJSON.restoredOutcome(row, path: path)
                 _ = try? scheduler.restore(record, state: row.state, startedAt: row.startedAt, endedAt: row.endedAt, outcome: outcome)
                 summary.restored += 1
                 continue
@@ -223,13 +224,13 @@ final class TaskLauncher: Sendable {
             }
             let arguments: BoundArguments
             do {
-                arguments = try BoundArguments.bind(try RowJSON.words(row, path: writer?.store.path ?? ""), to: task.parameters, task: row.name)
+                arguments = try BoundArguments.bind(try RowJSON.words(row, path: path), to: task.parameters, task: row.name)
             } catch let error as TaskFailure {
                 end(record, row, as: .failed, TaskFailure(code: "not-restartable", message: "not run again after the restart: \(error.message)"))
                 summary.unrunnable += 1
                 continue
             } catch {
-                throw error as? StateStoreError ?? StateStoreError(.corrupt, path: writer?.store.path ?? "", "row \(row.sequence): \(error)")
+                throw error as? StateStoreError ?? StateStoreError(.corrupt, path: path, "row \(row.sequence): \(error)")
             }
             _ = start(record, task, arguments)
             summary.requeued += 1
@@ -243,5 +244,12 @@ final class TaskLauncher: Sendable {
         _ = try? scheduler.restore(record, state: state, startedAt: row.startedAt, endedAt: endedAt, outcome: .failure(error))
         let (_, errorJSON) = RowJSON.outcome(.failure(error))
         writer?.record(.ended(row.id, state: state, startedAt: row.startedAt, endedAt: endedAt, result: nil, error: errorJSON))
+    }
+}
+
+extension BoundArguments {
+    /// The keyword arguments as the scheduler's task table records them.
+    var keywordArguments: [KeywordArgument] {
+        keywords.map { KeywordArgument(name: $0.name, value: $0.value) }
     }
 }
