@@ -27,10 +27,11 @@ struct ConfigurationLoaderTests {
     func readsEveryKey(_: Int) throws {
         let configuration = try ConfigurationLoader.parse("""
             socket: {path: /run/x.sock, mode: "0660", group: root}
+            access: {allow_users: [root, 1234], allow_groups: [nogroup, "42"]}
             scheduler: {max_workers: 3, keep_finished: null, max_pending: 5}
             server: {max_connections: 2, max_line_bytes: 128, idle_timeout_seconds: null}
             shutdown: {timeout_seconds: 1.5}
-            log: {level: DEBUG}
+            log: {level: DEBUG, submissions: false}
             tasks:
               - name: copy
                 description: copy a file
@@ -50,7 +51,8 @@ struct ConfigurationLoaderTests {
         }())
         #expect(configuration.scheduler.maxWorkers == 3 && configuration.scheduler.keepFinished == nil && configuration.scheduler.maxPending == 5)
         #expect(configuration.server.maxConnections == 2 && configuration.server.maxLineBytes == 128 && configuration.server.idleTimeoutSeconds == nil)
-        #expect(configuration.shutdown.timeoutSeconds == 1.5 && configuration.logLevel == .debug)
+        #expect(configuration.access.allowUsers == [0, 1234] && configuration.access.allowGroups == [65534, 42])
+        #expect(configuration.shutdown.timeoutSeconds == 1.5 && configuration.logLevel == .debug && !configuration.logSubmissions)
         let copy = try #require(configuration.commands.first)
         #expect(copy.parameters.map(\.signature) == ["from:string", "to:string=/tmp", "times:int=2"])
         #expect(copy.timeoutSeconds == 9 && copy.workingDirectory == "/srv" && copy.environment == ["LANG": "C"])
@@ -58,7 +60,9 @@ struct ConfigurationLoaderTests {
     }
 
     @Test("errors name the line, the key and what is allowed", arguments: [
-        ("sockt: {}", 1, "sockt", "unknown key; allowed here: socket, scheduler"),
+        ("sockt: {}", 1, "sockt", "unknown key; allowed here: socket, access, scheduler"),
+        ("access:\n  allow_users: [root, no-such-user-here]", 2, "access.allow_users[1]", "no user named \"no-such-user-here\" on this system"),
+        ("access:\n  allow_groups: wheel", 2, "access.allow_groups", "must be a list of group names or numeric ids"),
         ("scheduler:\n  max_workers: 0", 2, "scheduler.max_workers", "from 1 to 4096"),
         ("scheduler:\n  max_pending: lots", 2, "scheduler.max_pending", "whole number"),
         ("socket:\n  mode: \"0644\"", 2, "socket.mode", "\"0600\" (owner only) or \"0660\""),

@@ -49,6 +49,14 @@ final class DaemonHarness {
         process.standardError = logPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        // Read the log as it comes: a full pipe would block the daemon at its next log line.
+        let reader = logPipe.fileHandleForReading, collected = collectedLog, done = logDone
+        Thread.detachNewThread {
+            while case let chunk = reader.availableData, !chunk.isEmpty {
+                collected.append(chunk)
+            }
+            done.signal()
+        }
         if waitForAnswer { try waitUntilAnswering() }
     }
 
@@ -97,16 +105,28 @@ final class DaemonHarness {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
-    private var collectedLog: String?
+    private let collectedLog = LogBuffer()
+    private let logDone = DispatchSemaphore(value: 0)
+    private var logComplete = false
 
-    /// What the daemon logged, read once it has exited (the pipe can be read to its end only once).
+    /// What the daemon logged, once it has exited (its whole log: the pipe has reached its end).
     var log: String {
         guard !process.isRunning else { return "(still running)" }
-        if collectedLog == nil {
-            collectedLog = String(decoding: logPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if !logComplete {
+            logDone.wait()
+            logComplete = true
         }
-        return collectedLog!
+        return collectedLog.text
     }
+}
+
+/// The daemon's stderr as read so far, filled by the harness's reader thread.
+private final class LogBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }
 
 struct HarnessError: Error, CustomStringConvertible {

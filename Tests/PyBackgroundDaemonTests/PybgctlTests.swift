@@ -9,13 +9,25 @@ struct PybgctlTests {
         let status: Int32
         let stdout: String
         let stderr: String
+        /// The pybgctl process's pid (setpriv execs it in place).
+        var pid: Int32 = 0
     }
 
+    /// Whether tests may run pybgctl as another user (nobody) through setpriv.
+    static let canSwitchUser = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+
     /// Runs pybgctl with `arguments`; the socket comes from PYBGD_SOCKET unless `socket` is nil.
-    static func pybgctl(_ arguments: [String], socket: String?, environment: [String: String] = [:]) throws -> Run {
+    /// `asNobody` runs it as uid and gid 65534 with no supplementary groups (needs ``canSwitchUser``).
+    static func pybgctl(_ arguments: [String], socket: String?, environment: [String: String] = [:], asNobody: Bool = false) throws -> Run {
         let process = Process()
-        process.executableURL = DaemonHarness.binary.deletingLastPathComponent().appendingPathComponent("pybgctl")
-        process.arguments = arguments
+        let binary = DaemonHarness.binary.deletingLastPathComponent().appendingPathComponent("pybgctl")
+        if asNobody {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["PYBGD_SOCKET"] = socket
         env.merge(environment) { _, new in new }
@@ -28,7 +40,7 @@ struct PybgctlTests {
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+                   stderr: String(decoding: stderr, as: UTF8.self), pid: process.processIdentifier)
     }
 
     let daemon: DaemonHarness
@@ -172,23 +184,13 @@ struct PybgctlTests {
     }
 
     @Test("permission denied on the socket: exit 77",
-          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
-                   "needs root and setpriv to run pybgctl as another uid"))
+          .enabled(if: PybgctlTests.canSwitchUser, "needs root and setpriv to run pybgctl as another uid"))
     func permissionDenied() throws {
         // As an unprivileged user (nobody) the 0600 root-owned socket must refuse the connection.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        let binary = DaemonHarness.binary.deletingLastPathComponent().appendingPathComponent("pybgctl").path
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: daemon.directory.path)
-        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary, "ping", "--socket", daemon.socketPath]
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 77, "\(stderr)")
-        #expect(stderr.contains("permission denied on \(daemon.socketPath)"))
+        let result = try Self.pybgctl(["ping", "--socket", daemon.socketPath], socket: nil, asNobody: true)
+        #expect(result.status == 77, "\(result.stderr)")
+        #expect(result.stderr.contains("permission denied on \(daemon.socketPath)"))
     }
 
     @Test("shutdown waits for the tasks, then the daemon exits 0")

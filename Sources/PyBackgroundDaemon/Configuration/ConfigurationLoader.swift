@@ -47,7 +47,7 @@ public enum ConfigurationLoader {
         var configuration = DaemonConfiguration()
         guard let root, !(root.null != nil) else { return configuration }   // an empty file: all defaults
         let reader = NodeReader(file: file)
-        let top = try reader.mapping(root, key: "", allowed: ["socket", "scheduler", "state", "server", "shutdown", "log", "tasks"])
+        let top = try reader.mapping(root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "tasks"])
 
         if let socket = top["socket"], socket.null == nil {
             let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])
@@ -63,6 +63,16 @@ public enum ConfigurationLoader {
             configuration.socket.group = try keys["group"].flatMap { try reader.optionalString($0, key: "socket.group") }
             if configuration.socket.mode == 0o660 && configuration.socket.group == nil {
                 throw reader.error(socket, key: "socket.group", "mode 0660 gives a group access: name the group")
+            }
+        }
+
+        if let access = top["access"], access.null == nil {
+            let keys = try reader.mapping(access, key: "access", allowed: ["allow_users", "allow_groups"])
+            if let node = keys["allow_users"] {
+                configuration.access.allowUsers = try reader.optionalAccounts(node, key: "access.allow_users", kind: "user", resolve: SystemAccounts.userID)
+            }
+            if let node = keys["allow_groups"] {
+                configuration.access.allowGroups = try reader.optionalAccounts(node, key: "access.allow_groups", kind: "group", resolve: SystemAccounts.groupID)
             }
         }
 
@@ -117,7 +127,10 @@ public enum ConfigurationLoader {
         }
 
         if let log = top["log"], log.null == nil {
-            let keys = try reader.mapping(log, key: "log", allowed: ["level"])
+            let keys = try reader.mapping(log, key: "log", allowed: ["level", "submissions"])
+            if let node = keys["submissions"] {
+                configuration.logSubmissions = try reader.bool(node, key: "log.submissions")
+            }
             if let node = keys["level"] {
                 let text = try reader.string(node, key: "log.level")
                 guard let level = Logger.Level(rawValue: text.lowercased()) else {
@@ -310,6 +323,21 @@ struct NodeReader {
     func optionalDouble(_ node: Node, key: String, minimum: Double) throws -> Double? {
         if node.null != nil { return nil }
         return try double(node, key: key, minimum: minimum)
+    }
+
+    /// A list of user or group names or numeric ids, each resolved through `resolve`; null: nil.
+    func optionalAccounts(_ node: Node, key: String, kind: String, resolve: (String) -> UInt32?) throws -> [UInt32]? {
+        if node.null != nil { return nil }
+        guard let sequence = node.sequence else {
+            throw error(node, key: key, "must be a list of \(kind) names or numeric ids, e.g. [alice, 1001]")
+        }
+        return try sequence.enumerated().map { index, item in
+            let text = try string(item, key: "\(key)[\(index)]")
+            guard let id = resolve(text) else {
+                throw error(item, key: "\(key)[\(index)]", "no \(kind) named \"\(text)\" on this system (give a \(kind) name or a numeric id)")
+            }
+            return id
+        }
     }
 
     func bool(_ node: Node, key: String) throws -> Bool {

@@ -15,6 +15,19 @@ public struct DaemonConfiguration: Sendable {
         public init() {}
     }
 
+    /// The `access:` section: who may use the control socket, checked against the peer's
+    /// credentials (SO_PEERCRED) on every connection, on top of the socket file's mode. Root and
+    /// the daemon's own user always may; anyone else gets `ERR permission-denied`.
+    public struct Access: Sendable, Hashable {
+        /// Further users allowed (uids; the config file takes names too); nil: none.
+        public var allowUsers: [UInt32]?
+        /// Groups whose members are allowed, as primary or supplementary group (gids; the config
+        /// file takes names too); nil: the socket's group when `socket.mode` is 0660, else none.
+        public var allowGroups: [UInt32]?
+
+        public init() {}
+    }
+
     /// The `scheduler:` section.
     public struct Scheduler: Sendable, Hashable {
         /// Worker threads; nil: the number of active processor cores.
@@ -81,6 +94,8 @@ public struct DaemonConfiguration: Sendable {
 
     /// Where and how the control socket is made.
     public var socket = Socket()
+    /// Who may connect.
+    public var access = Access()
     /// Workers, retention and the queue limit.
     public var scheduler = Scheduler()
     /// Where the task tables are kept.
@@ -91,6 +106,8 @@ public struct DaemonConfiguration: Sendable {
     public var shutdown = Shutdown()
     /// The least severe level logged (`log.level`).
     public var logLevel: Logger.Level = .info
+    /// Log each accepted submission at info level with the peer's uid and pid (`log.submissions`).
+    public var logSubmissions = true
     /// The command tasks, in the order the file lists them.
     public var commands: [CommandTaskDefinition] = []
 

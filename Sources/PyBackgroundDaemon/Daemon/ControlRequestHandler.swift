@@ -60,7 +60,7 @@ final class ControlRequestHandler: Sendable {
         case .cancel(let id): .now(cancel(id))
         case .list: .now(ok(ListPayload(tasks: registry.withLockedValue { $0.tasks }.map(\.payload))))
         case .clean(let seconds): clean(olderThan: seconds, eventLoop: eventLoop)
-        case .shutdown(let wait): shutdown(wait: wait, eventLoop: eventLoop)
+        case .shutdown(let wait): shutdown(wait: wait, connection: connection, eventLoop: eventLoop)
         case .help: .now(ok(HelpPayload()))
         }
     }
@@ -85,11 +85,10 @@ final class ControlRequestHandler: Sendable {
         guard pending < maxPending else {
             return .now(.error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later"))
         }
-        let logger = self.logger
         let reply = { @Sendable (result: Result<TaskID, ProtocolError>) -> Response in
             switch result {
             case .success(let id):
-                logger.debug("submitted", metadata: ["task": "\(name)", "id": "\(id)", "connection": "\(connection.number)"])
+                connection.audit.record(id, task: name)
                 return .ok(SubmitPayload(id: id.description, task: name).json)
             case .failure(let error):
                 return Response(error)
@@ -177,9 +176,11 @@ final class ControlRequestHandler: Sendable {
         }
     }
 
-    private func shutdown(wait: Bool, eventLoop: any EventLoop) -> ControlReply {
+    private func shutdown(wait: Bool, connection: ConnectionInfo, eventLoop: any EventLoop) -> ControlReply {
         let before = scheduler.statistics
-        logger.info("shutdown requested by a client", metadata: ["wait": "\(wait)"])
+        logger.notice("shutdown requested by a client", metadata: [
+            "wait": "\(wait)", "uid": "\(connection.peer.uid)", "pid": "\(connection.peer.pid)",
+        ])
         requestShutdown()
         guard wait else {
             return .now(ok(ShutdownPayload(waited: false, pending: before.pending, running: before.running)))

@@ -92,7 +92,13 @@ public final class Daemon: Service, Sendable {
     public func run() async throws {
         try recover()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = ControlServer(group: group, configuration: configuration.server, requests: requests, logger: logger)
+        let socket = configuration.socket
+        let access = AccessPolicy(
+            access: configuration.access,
+            socketGroup: socket.mode == 0o660 ? socket.group.flatMap(SystemAccounts.groupID) : nil,
+            daemonUser: geteuid())
+        let server = ControlServer(group: group, configuration: configuration.server, access: access,
+                                   auditLevel: configuration.logSubmissions ? .info : .debug, requests: requests, logger: logger)
         requests.connectionCount.withLockedValue { $0 = { server.connectionCount } }
         let activated: Bool
         do {

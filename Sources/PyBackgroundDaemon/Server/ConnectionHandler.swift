@@ -58,6 +58,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+        info.audit.flush()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        info.audit.flush()
+        context.fireChannelInactive()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -178,6 +184,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.eventLoop.assumeIsolated().execute {
             self.flushScheduled = false
             context.flush()
+            self.info.audit.flush()
         }
     }
 
@@ -234,23 +241,36 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 }
 
-/// The handler of a connection over the limit: one `ERR too-many-connections`, then close.
+/// The handler of a connection that is not served (over the limit, or a peer not allowed): one
+/// `ERR` line, then close.
 final class ConnectionRefusalHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let limit: Int
+    let response: Response
 
-    init(limit: Int) { self.limit = limit }
+    init(_ response: Response) { self.response = response }
 
     func channelActive(context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 96)
-        let response = Response.error(.tooManyConnections, "the daemon holds its maximum of \(limit) connections; try again later")
+        var buffer = context.channel.allocator.buffer(capacity: 128)
         buffer.writeString(response.line + "\n")
+        // As with a line too long: a close with the client's request unread would reset the
+        // connection before the client reads why. Shut our side, drop its input, close at its end.
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+        }
+        context.eventLoop.assumeIsolated().scheduleTask(in: ConnectionHandler.lingerAfterRefusal) {
             context.close(promise: nil)
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event { context.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
 }

@@ -17,4 +17,8 @@ enum ControlReply {
 struct ConnectionInfo: Sendable {
     /// A number for log lines, unique within this daemon's life.
     let number: Int
+    /// The client process, as the kernel saw it connect.
+    let peer: PeerCredentials
+    /// Where its accepted submissions are logged.
+    let audit: SubmissionAudit
 }

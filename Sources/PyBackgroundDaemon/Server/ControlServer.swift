@@ -9,6 +9,8 @@ import NIOPosix
 final class ControlServer: Sendable {
     private let group: any EventLoopGroup
     private let configuration: DaemonConfiguration.Server
+    private let access: AccessPolicy
+    private let auditLevel: Logger.Level
     private let requests: ControlRequestHandler
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
@@ -19,9 +21,13 @@ final class ControlServer: Sendable {
         var accepted = 0
     }
 
-    init(group: any EventLoopGroup, configuration: DaemonConfiguration.Server, requests: ControlRequestHandler, logger: Logger) {
+    /// - Parameter auditLevel: the level each accepted submission is logged at.
+    init(group: any EventLoopGroup, configuration: DaemonConfiguration.Server, access: AccessPolicy,
+         auditLevel: Logger.Level, requests: ControlRequestHandler, logger: Logger) {
+        self.auditLevel = auditLevel
         self.group = group
         self.configuration = configuration
+        self.access = access
         self.requests = requests
         self.logger = logger
     }
@@ -50,23 +56,40 @@ final class ControlServer: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try self.initialize(channel)
+                peerCredentials(of: channel).flatMapThrowing { peer in
+                    try self.initialize(channel, peer: peer)
                 }
             }
     }
 
-    private func initialize(_ channel: any Channel) throws {
+    /// The kernel's record of the connecting process (SO_PEERCRED).
+    private func peerCredentials(of channel: any Channel) -> EventLoopFuture<PeerCredentials> {
+        guard let socket = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeFailedFuture(ChannelError.operationUnsupported)
+        }
+        let raw: EventLoopFuture<PeerCredentials.Raw> = socket.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        return raw.map(PeerCredentials.init)
+    }
+
+    private func initialize(_ channel: any Channel, peer: PeerCredentials) throws {
+        let handlers = channel.pipeline.syncOperations
+        guard access.allows(peer, groupsOfUser: { SystemAccounts.groups(ofUser: $0.uid, primaryGroup: $0.gid) }) else {
+            logger.warning("connection refused: not allowed", metadata: ["uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"])
+            try handlers.addHandler(ConnectionRefusalHandler(.error(
+                .permissionDenied, "uid \(peer.uid) may not use this pybgd (access.allow_users and access.allow_groups of its config say who may)")))
+            return
+        }
         let (admitted, number) = state.withLockedValue { state -> (Bool, Int) in
             state.accepted += 1
             guard state.connections.count < configuration.maxConnections else { return (false, state.accepted) }
             state.connections[ObjectIdentifier(channel)] = channel
             return (true, state.accepted)
         }
-        let handlers = channel.pipeline.syncOperations
         guard admitted else {
-            logger.warning("connection refused: at the limit", metadata: ["limit": "\(configuration.maxConnections)"])
-            try handlers.addHandler(ConnectionRefusalHandler(limit: configuration.maxConnections))
+            logger.warning("connection refused: at the limit", metadata: ["limit": "\(configuration.maxConnections)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+            try handlers.addHandler(ConnectionRefusalHandler(.error(
+                .tooManyConnections, "the daemon holds its maximum of \(configuration.maxConnections) connections; try again later")))
             return
         }
         channel.closeFuture.whenComplete { [state] _ in
@@ -81,7 +104,8 @@ final class ControlServer: Sendable {
         try handlers.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: configuration.maxLineBytes + 2))
         try handlers.addHandler(ConnectionHandler(
             requests: requests, maxLineBytes: configuration.maxLineBytes,
-            info: ConnectionInfo(number: number), logger: logger))
+            info: ConnectionInfo(number: number, peer: peer, audit: SubmissionAudit(peer: peer, logger: logger, level: auditLevel)),
+            logger: logger))
     }
 
     /// Stops accepting, asks every connection to close once it has written what it owes, and

@@ -41,10 +41,10 @@ enum SocketFile {
     /// Sets the socket file's mode, and its group when one is given.
     static func applyPermissions(path: String, mode: UInt16, group: String?) throws(DaemonError) {
         if let group {
-            guard let entry = getgrnam(group) else {
+            guard let gid = SystemAccounts.groupID(group) else {
                 throw DaemonError(.socketUnavailable, "socket.group \"\(group)\" is not a group on this system")
             }
-            guard chown(path, uid_t.max, entry.pointee.gr_gid) == 0 else {
+            guard chown(path, uid_t.max, gid) == 0 else {
                 throw DaemonError(.socketUnavailable, "cannot give group \(group) the socket \(path): \(lastError())")
             }
         }

@@ -1,0 +1,60 @@
+import Logging
+import NIOConcurrencyHelpers
+import PyBackground
+
+/// Who submitted what: each accepted submission is logged with the peer's uid and pid.
+///
+/// A pipelined burst would cost a log line (and a write) per task, a quarter of the daemon's
+/// throughput, so accepted ids are gathered per connection and written as one line per read
+/// batch, or per ``maxIDsPerLine`` ids; a single submission is a line of its own as usual.
+final class SubmissionAudit: Sendable {
+    static let maxIDsPerLine = 100
+
+    private let peer: PeerCredentials
+    private let logger: Logger
+    private let level: Logger.Level
+    private let pending = NIOLockedValueBox<[(id: TaskID, task: String)]>([])
+
+    init(peer: PeerCredentials, logger: Logger, level: Logger.Level) {
+        self.peer = peer
+        self.logger = logger
+        self.level = level
+    }
+
+    /// An accepted submission (any thread).
+    func record(_ id: TaskID, task: String) {
+        guard logger.logLevel <= level else { return }
+        let full = pending.withLockedValue { pending -> [(id: TaskID, task: String)]? in
+            pending.append((id, task))
+            guard pending.count >= Self.maxIDsPerLine else { return nil }
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        if let full { write(full) }
+    }
+
+    /// Logs what was gathered: the connection flushes it with its replies, and when it closes.
+    func flush() {
+        let gathered = pending.withLockedValue { pending -> [(id: TaskID, task: String)] in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        if !gathered.isEmpty { write(gathered) }
+    }
+
+    private func write(_ submissions: [(id: TaskID, task: String)]) {
+        var metadata: Logger.Metadata = ["uid": "\(peer.uid)", "pid": "\(peer.pid)"]
+        if submissions.count == 1 {
+            metadata["id"] = "\(submissions[0].id)"
+            metadata["task"] = "\(submissions[0].task)"
+        } else {
+            metadata["count"] = "\(submissions.count)"
+            metadata["ids"] = "\(submissions.map(\.id.description).joined(separator: ","))"
+            let tasks = submissions.map(\.task)
+            // One name when the burst is of one task (the usual case), else one per id, in order.
+            metadata[tasks.allSatisfy { $0 == tasks[0] } ? "task" : "tasks"] =
+                "\(tasks.allSatisfy { $0 == tasks[0] } ? tasks[0] : tasks.joined(separator: ","))"
+        }
+        logger.log(level: level, "submitted", metadata: metadata)
+    }
+}
