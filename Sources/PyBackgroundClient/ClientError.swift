@@ -13,6 +13,8 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case disconnected = "disconnected"
         /// The daemon's reply could not be read.
         case badReply = "bad-reply"
+        /// No reply came within the connection's read timeout.
+        case timedOut = "timed-out"
     }
 
     /// What failed, for programs.

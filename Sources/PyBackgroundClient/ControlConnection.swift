@@ -64,6 +64,19 @@ public final class ControlConnection {
 
     deinit { close(descriptor) }
 
+    /// Makes a read that waits longer than `seconds` for the daemon fail with
+    /// ``ClientError/Code/timedOut`` rather than block: for callers that must not hang on a daemon
+    /// that stopped answering. nil: wait as long as it takes (the default).
+    public func setReadTimeout(seconds: Double?) {
+        var value = timeval()
+        if let seconds {
+            value.tv_sec = Int(seconds)
+            value.tv_usec = Int((seconds - Double(Int(seconds))) * 1e6)
+            if value.tv_sec == 0 && value.tv_usec == 0 { value.tv_usec = 1 }
+        }
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Sends one request and reads its reply.
     public func send(_ request: Request) throws(ClientError) -> Response {
         try write(line: request.line)
@@ -123,6 +136,9 @@ public final class ControlConnection {
             let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
             if count < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    throw ClientError(.timedOut, "no reply from the daemon within the read timeout", path: path)
+                }
                 throw ClientError(.disconnected, "reading from the daemon failed: \(String(cString: strerror(errno)))", path: path)
             }
             if count == 0 {

@@ -5,8 +5,12 @@
 /// and `\t` stand for themselves. Outside quotes a backslash is an ordinary character, so Unix paths
 /// and `key=value` words need no quoting when typed by hand.
 public enum LineTokenizer {
-    /// The words of `line`; throws `bad-request` for an unterminated quote or an unknown escape.
+    /// The words of `line`; throws `bad-request` for an unterminated quote, an unknown escape, or
+    /// a NUL byte (no argument could carry one: a command's argv would be cut short at it).
     public static func split(_ line: Substring) throws(ProtocolError) -> [String] {
+        if line.utf8.contains(0) {
+            throw ProtocolError(.badRequest, "the request holds a NUL byte (0x00), which no word may contain")
+        }
         // Most lines have no quotes: split their bytes directly.
         if !line.utf8.contains(UInt8(ascii: "\"")) {
             return line.utf8.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })

@@ -48,8 +48,29 @@ public enum Response: Hashable, Sendable {
         self = .error(error.code, error.message)
     }
 
+    /// The message as one line of printable text: line breaks become spaces, and other control
+    /// characters (a client's words are quoted back in messages) are written as `\u{1B}`, so that
+    /// a reply can neither split in two nor drive the terminal that shows it.
     static func singleLine(_ text: String) -> String {
-        guard text.contains(where: { $0 == "\n" || $0 == "\r" }) else { return text }
-        return String(text.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var line = ""
+        var previous: Unicode.Scalar = " "
+        for scalar in text.unicodeScalars {
+            defer { previous = scalar }
+            if scalar == "\n" && previous == "\r" {
+                continue
+            } else if scalar == "\n" || scalar == "\r" {
+                line += " "
+            } else if isControl(scalar) {
+                line += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            } else {
+                line.unicodeScalars.append(scalar)
+            }
+        }
+        return line
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        (scalar.value < 0x20 && scalar != "\t") || (0x7F...0x9F).contains(scalar.value)
     }
 }

@@ -44,7 +44,7 @@ enum ExitStatus: Int32 {
         case .notRunning: self = .notRunning
         case .permissionDenied: self = .permissionDenied
         case .connectFailed: self = .notRunning
-        case .disconnected, .badReply: self = .protocolError
+        case .disconnected, .badReply, .timedOut: self = .protocolError
         }
     }
 

@@ -105,6 +105,13 @@ final class DaemonHarness {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    /// The daemon's resident memory now, in KiB.
+    var residentKiB: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+    }
+
     private let collectedLog = LogBuffer()
     private let logDone = DispatchSemaphore(value: 0)
     private var logComplete = false

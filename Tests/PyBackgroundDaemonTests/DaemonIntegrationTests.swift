@@ -92,7 +92,10 @@ struct DaemonIntegrationTests {
         try connection.write(bytes: [0x53, 0x55, 0xFF, 0xFE, 0x0A])
         #expect(try connection.readResponse() == .error(.invalidUTF8, "the request is not valid UTF-8"))
         try connection.write(bytes: Array("PI\0NG\n".utf8))
-        guard case .error(.unknownVerb, _) = try connection.readResponse() else { Issue.record("NUL line"); return }
+        #expect(try connection.readResponse() == .error(.badRequest, "the request holds a NUL byte (0x00), which no word may contain"))
+        // Not even inside quotes: a command's argv would be cut short at the NUL.
+        try connection.write(bytes: Array("SUBMIT echo \"a\0b\"\n".utf8))
+        #expect(try connection.readResponse() == .error(.badRequest, "the request holds a NUL byte (0x00), which no word may contain"))
         #expect(try connection.send(.ping).isOK)
     }
 
@@ -148,8 +151,7 @@ struct DaemonIntegrationTests {
         var last = -1
         while flooded.value != last { last = flooded.value; usleep(200_000) }
         #expect(flooded.value < 1_300 * 50_000, "the daemon read everything: no back-pressure")
-        let rss = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)
-            .split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.map { Int($0.split(separator: " ")[1])! } ?? 0
+        let rss = daemon.residentKiB
         #expect(rss < 200_000, "daemon RSS \(rss) KiB while a client does not read")
         #expect(try daemon.send(.ping).isOK, "other clients are served meanwhile")
         hog.shutdownBoth()
@@ -331,6 +333,24 @@ struct DaemonIntegrationTests {
         #expect(chatty.state == "finished")
         #expect(chatty.result?.objectValue?["stdout_truncated"] == .bool(true))
         #expect(chatty.result?.objectValue?["stdout"].map { $0.displayText.utf8.count } == 100)
+    }
+
+    @Test("command-task arguments reach the program as argv, never through a shell or the template", arguments: [
+        "$(touch MARKER)", "`touch MARKER`", "; touch MARKER", "| touch MARKER", "&& touch MARKER", "> MARKER",
+        "../../etc/passwd", "{path}", "{{path}}", "%s%n%x", "-n", "--help", "*", "~", "$HOME", "a\nb", "'\"\\",
+        String(repeating: "A", count: 60_000),
+    ])
+    func argumentsAreNotInterpreted(_ argument: String) throws {
+        let daemon = try DaemonHarness(config: """
+            tasks:
+              - {name: show, argv: [printf, "%s|", "{text}", "{path}"], parameters: [{name: text, type: string}, {name: path, type: string, default: fixed}]}
+            """)
+        let marker = daemon.directory.appendingPathComponent("MARKER").path
+        let hostile = argument.replacingOccurrences(of: "MARKER", with: marker)
+        let shown = try daemon.ok(.wait(id: try daemon.submit("show", hostile), timeout: 30), as: FuturePayload.self)
+        #expect(shown.state == "finished")
+        #expect(shown.result?.objectValue?["stdout"] == .string(hostile + "|fixed|"))
+        #expect(!FileManager.default.fileExists(atPath: marker))
     }
 
     @Test("TASKS, FUTURES and LIST report the tables and the registry")

@@ -38,6 +38,13 @@ struct ResponseTests {
         #expect(try Response(parsing: line) == .error(.internal, "first second third"))
     }
 
+    @Test("control characters a client sent are written escaped in an error message, not raw")
+    func messageControlCharacters() throws {
+        let line = Response.error(.unknownVerb, "unknown verb \"\u{1B}[2J\u{7}x\"").line
+        #expect(line == "ERR unknown-verb unknown verb \"\\u{1B}[2J\\u{7}x\"")
+        #expect(!line.unicodeScalars.contains { $0.value < 0x20 })
+    }
+
     @Test("payloads encode with snake_case keys and decode back")
     func payloadRoundTrip() throws {
         let status = StatusPayload(version: "1", pid: 7, stopped: false, shuttingDown: true, latestID: nil, workers: 2,

@@ -138,7 +138,7 @@ public final class Daemon: Service, Sendable {
         }
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await self.reportStatus() }
-            background.addTask { await self.applyRetention() }
+            background.addTask { await self.housekeeping() }
             background.addTask { await self.reload(on: hangups) }
             await withGracefulShutdownHandler {
                 for await _ in shutdownRequests { break }
@@ -167,12 +167,16 @@ public final class Daemon: Service, Sendable {
         }
     }
 
-    /// Retention by age, and the store's share of retention by count, every few seconds.
-    private func applyRetention() async {
+    /// Every few seconds: retention by age, the store's share of retention by count, and giving
+    /// back memory a large reply left free.
+    private func housekeeping() async {
         let scheduler = configuration.scheduler
-        guard scheduler.keepFinishedSeconds != nil || (scheduler.keepFinished != nil && launcher.writer != nil) else { return }
+        let retention = scheduler.keepFinishedSeconds != nil || (scheduler.keepFinished != nil && launcher.writer != nil)
         while !Task.isCancelled {
-            launcher.applyRetention(keepFinished: scheduler.keepFinished, maxAgeSeconds: scheduler.keepFinishedSeconds)
+            if retention {
+                launcher.applyRetention(keepFinished: scheduler.keepFinished, maxAgeSeconds: scheduler.keepFinishedSeconds)
+            }
+            HeapTrim.ifRequested()
             try? await Task.sleep(for: Self.retentionInterval)
         }
     }

@@ -9,7 +9,9 @@ import PyBackgroundProtocol
 ///
 /// Replies that are ready are written at once and flushed once per read batch, so pipelined
 /// requests cost one write system call per batch. While a reply is awaited (WAIT, SHUTDOWN wait)
-/// the lines already read are held and the socket is not read further.
+/// the lines already read are held and the socket is not read further. While the client does not
+/// read its replies (the channel is not writable), its lines are held too: a client that floods
+/// requests and reads nothing gets neither memory nor event-loop time beyond one buffer of replies.
 final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -53,12 +55,28 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         let line = unwrapInboundIn(data)
-        if awaiting { held.append(line) } else { process(line, context: context) }
+        if awaiting || heldHead < held.count || !context.channel.isWritable {
+            held.append(line)
+        } else {
+            process(line, context: context)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && heldHead < held.count {
+            // Not from inside NIO's write path, which fired this event.
+            context.eventLoop.assumeIsolated().execute {
+                if !self.awaiting && !self.closing { self.resume(context: context) }
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
-        info.audit.flush()
+        // Not flushed here but just after: when this read batch ends in the peer's EOF and the
+        // flush fails (the peer reset), the channel would close inside NIO's own EOF handling,
+        // which then half-closes a closed channel (an assertion in NIO 2.101's debug builds).
+        scheduleFlush(context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -78,6 +96,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
             // The client sent all it will (or the daemon is stopping): answer what is owed, then close.
             closeWhenDone = true
             closeIfDone(context: context)
+        case let idle as IdleStateHandler.IdleStateEvent where idle == .read && !context.channel.isWritable:
+            // Not one reply read for the whole idle time: the replies owed can never be delivered.
+            logger.info("closing a connection that does not read its replies", metadata: [
+                "connection": "\(info.number)", "uid": "\(info.peer.uid)", "pid": "\(info.peer.pid)",
+            ])
+            closing = true
+            context.close(promise: nil)
         case let idle as IdleStateHandler.IdleStateEvent where idle == .read:
             if !awaiting {
                 logger.debug("closing idle connection", metadata: ["connection": "\(info.number)"])
@@ -179,6 +204,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
             owed.removeAll(keepingCapacity: true)
             owedHead = 0
         }
+        scheduleFlush(context: context)
+    }
+
+    /// Flushes what was written, and logs the submissions accepted meanwhile, once this turn of
+    /// the event loop is over: one write system call however many replies are ready.
+    private func scheduleFlush(context: ChannelHandlerContext) {
         guard !flushScheduled else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute {
@@ -188,9 +219,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// After an awaited reply: the held lines, in order, until one awaits again; then reading resumes.
+    /// After an awaited reply (or once the client reads again): the held lines, in order, until one
+    /// awaits again or the client stops reading; then reading resumes.
     private func resume(context: ChannelHandlerContext) {
-        while !awaiting && heldHead < held.count {
+        while !awaiting && heldHead < held.count && context.channel.isWritable {
             let line = held[heldHead]
             heldHead += 1
             process(line, context: context)
@@ -228,8 +260,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
         var buffer = context.channel.allocator.buffer(capacity: 64)
         buffer.writeString(response.line)
         buffer.writeInteger(UInt8(ascii: "\n"))
+        // A reply of megabytes (TASKS all) leaves several times its size free in the heap.
+        if buffer.readableBytes > Self.largeReplyBytes { HeapTrim.request() }
         context.write(wrapOutboundOut(buffer), promise: nil)
     }
+
+    /// Replies past this size ask for the freed heap to be given back afterwards.
+    static let largeReplyBytes = 1 << 20
 
     private func closeIfDone(context: ChannelHandlerContext) {
         guard closeWhenDone, !awaiting, durableOutstanding == 0, heldHead == held.count, context.channel.isActive else { return }

@@ -159,6 +159,7 @@ final class TaskLauncher: Sendable {
         // One cutoff for both, so that a task ending meanwhile stays in both or neither.
         let cutoff = cutoff ?? Date()
         let removed = scheduler.removeEnded(endedBefore: cutoff).count
+        if removed > 0 { HeapTrim.now() }
         guard let writer else {
             reply(.success(removed))
             return
@@ -174,7 +175,10 @@ final class TaskLauncher: Sendable {
         if let maxAgeSeconds {
             let cutoff = Date(timeIntervalSinceNow: -maxAgeSeconds)
             let removed = scheduler.removeEnded(endedBefore: cutoff).count
-            if removed > 0 { logger.debug("retention dropped tasks by age", metadata: ["removed": "\(removed)"]) }
+            if removed > 0 {
+                logger.debug("retention dropped tasks by age", metadata: ["removed": "\(removed)"])
+                HeapTrim.now()
+            }
             writer?.record(.removeEnded(endedBefore: cutoff))
         }
         if let keepFinished, endsSinceRetention.exchange(0, ordering: .relaxed) > 0 {
