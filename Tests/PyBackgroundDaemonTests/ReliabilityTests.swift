@@ -27,7 +27,7 @@ struct ReliabilityTests {
 
     @Test("100 connections × 1,000 pipelined SUBMITs: every acknowledged id ends finished, exactly once; memory returns near its baseline once the tasks are dropped")
     func concurrentPipelinedLoad() throws {
-        let connections = 100, perConnection = Self.scaled(1_000, long: 10_000), rounds = Self.scaled(3, long: 10)
+        let connections = 100, perConnection = Self.scaled(1_000, long: 10_000), rounds = Self.scaled(3, long: 3)
         let daemon = try DaemonHarness(config: """
             scheduler: {keep_finished: null, max_pending: 10000000}
             server: {max_connections: 512}
