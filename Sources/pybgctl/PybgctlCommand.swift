@@ -13,6 +13,13 @@ struct PybgctlCommand: ParsableCommand {
             Every query takes --json for scripts; the JSON is the daemon's reply as PROTOCOL.md describes it. \
             Ids may be given by a unique prefix.
 
+            Examples:
+              pybgctl submit now               start the task "now"; print its id
+              pybgctl submit echo hi --wait    start a task, print its output
+              pybgctl wait 3f2a                wait for the task whose id starts 3f2a
+              pybgctl status                   counts and the most recent tasks
+              pybgctl futures --json           the future table, for scripts
+
             \(ExitStatus.summary)
             """,
         version: "0.1.0",

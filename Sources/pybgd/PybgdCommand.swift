@@ -34,6 +34,11 @@ struct PybgdCommand: AsyncParsableCommand {
             runs pending tasks again, marks tasks that were running as interrupted (or runs them again \
             when declared retry_if_interrupted), and keeps the history.
 
+            Who may connect: the socket file's mode (0600, or 0660 with socket.group), then on every \
+            connection the client's uid and groups as the kernel reports them (SO_PEERCRED): root, pybgd's \
+            own user, access.allow_users and access.allow_groups. Others get ERR permission-denied and are \
+            logged with their uid and pid; so is each accepted submission.
+
             Exit status: 0 after a graceful shutdown, 78 for a config error, 69 when the socket cannot be \
             used (another pybgd on it, no permission), 74 when the state store cannot be used (damaged, \
             unreadable, or held by another pybgd; it is left untouched), 1 otherwise.

@@ -27,7 +27,8 @@ struct ReliabilityTests {
 
     @Test("100 connections × 1,000 pipelined SUBMITs: every acknowledged id ends finished, exactly once; memory returns near its baseline once the tasks are dropped")
     func concurrentPipelinedLoad() throws {
-        let connections = 100, perConnection = Self.scaled(1_000, long: 10_000), rounds = Self.scaled(3, long: 3)
+        // The long run is longer, not bigger: a daemon that runs for months sees many bursts.
+        let connections = 100, perConnection = 1_000, rounds = Self.scaled(3, long: 20)
         let daemon = try DaemonHarness(config: """
             scheduler: {keep_finished: null, max_pending: 10000000}
             server: {max_connections: 512}
@@ -295,7 +296,8 @@ struct ReliabilityTests {
                 // Wait until the writers are stuck (no progress for a while).
                 var last = -1
                 while flooded.value != last { last = flooded.value; usleep(300_000) }
-                try checkpoint("while clients never read")
+                // They may still be having their last requests evaluated: the bound here is looser.
+            try Self.expectHealthy(daemon, baselineKiB: baseline, phase: "while clients never read", pingWithin: 30)
                 for hog in hogs { hog.shutdownBoth() }
                 group.wait()
                 figures.connections += hogs.count
@@ -350,13 +352,13 @@ struct ReliabilityTests {
         return bytes
     }
 
-    /// PING answers within 5 s, a well-behaved client's task runs to its end, and the daemon's
-    /// memory is within the allowance over `baselineKiB`.
-    static func expectHealthy(_ daemon: DaemonHarness, baselineKiB: Int, phase: String,
+    /// PING answers within `pingWithin` seconds, a well-behaved client's task runs to its end, and
+    /// the daemon's memory is within the allowance over `baselineKiB`.
+    static func expectHealthy(_ daemon: DaemonHarness, baselineKiB: Int, phase: String, pingWithin: Double = 5,
                               sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(daemon.process.isRunning, "\(phase): pybgd is gone: \(daemon.log)", sourceLocation: sourceLocation)
         let connection = try daemon.connect()
-        connection.setReadTimeout(seconds: 5)
+        connection.setReadTimeout(seconds: pingWithin)
         #expect(try connection.send(.ping).isOK, "\(phase): PING", sourceLocation: sourceLocation)
         connection.setReadTimeout(seconds: 30)
         guard case .ok(let json) = try connection.send(.submit(task: "noop", arguments: [])) else {
