@@ -74,6 +74,8 @@ final class ControlServer: Sendable {
 
     private func initialize(_ channel: any Channel, peer: PeerCredentials) throws {
         let handlers = channel.pipeline.syncOperations
+        // The group database is read here, on the event loop, only for a peer whose uid and primary
+        // group do not decide: quick with local files; a slow NSS source (LDAP) would delay accepts.
         guard access.allows(peer, groupsOfUser: { SystemAccounts.groups(ofUser: $0.uid, primaryGroup: $0.gid) }) else {
             logger.warning("connection refused: not allowed", metadata: ["uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"])
             try handlers.addHandler(ConnectionRefusalHandler(.error(

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Dispatch
 import Logging
 import PyBackground
 import PyBackgroundProtocol
@@ -159,13 +160,18 @@ final class TaskLauncher: Sendable {
         // One cutoff for both, so that a task ending meanwhile stays in both or neither.
         let cutoff = cutoff ?? Date()
         let removed = scheduler.removeEnded(endedBefore: cutoff).count
-        if removed > 0 { HeapTrim.now() }
+        // The freed memory goes back to the system before the reply, and not on the event loop
+        // this is called on (a trim of a large heap takes milliseconds).
+        let finish = { @Sendable (result: Result<Int, ProtocolError>) in
+            if removed > 0 { HeapTrim.now() }
+            reply(result)
+        }
         guard let writer else {
-            reply(.success(removed))
+            DispatchQueue.global().async { finish(.success(removed)) }
             return
         }
         writer.record(.removeEnded(endedBefore: cutoff)) { result in
-            reply(result.map { removed }.mapError { ProtocolError(.storeFailed, "removed from memory, not from the store: \($0)") })
+            finish(result.map { removed }.mapError { ProtocolError(.storeFailed, "removed from memory, not from the store: \($0)") })
         }
     }
 
