@@ -50,10 +50,13 @@ final class SubmissionAudit: Sendable {
         } else {
             metadata["count"] = "\(submissions.count)"
             metadata["ids"] = "\(submissions.map(\.id.description).joined(separator: ","))"
-            let tasks = submissions.map(\.task)
             // One name when the burst is of one task (the usual case), else one per id, in order.
-            metadata[tasks.allSatisfy { $0 == tasks[0] } ? "task" : "tasks"] =
-                "\(tasks.allSatisfy { $0 == tasks[0] } ? tasks[0] : tasks.joined(separator: ","))"
+            let tasks = submissions.map(\.task)
+            if tasks.allSatisfy({ $0 == tasks[0] }) {
+                metadata["task"] = "\(tasks[0])"
+            } else {
+                metadata["tasks"] = "\(tasks.joined(separator: ","))"
+            }
         }
         logger.log(level: level, "submitted", metadata: metadata)
     }
