@@ -34,7 +34,7 @@ struct ReliabilityTests {
             server: {max_connections: 512}
             """)
         // A first, smaller round warms the allocator and the store; the baseline is taken after it.
-        _ = try Self.load(daemon, connections: connections, perConnection: 100)
+        var everyAcknowledged = try Self.load(daemon, connections: connections, perConnection: 100).acknowledged
         try Self.awaitIdle(daemon)
         _ = try daemon.ok(.clean(olderThan: nil), as: CleanPayload.self)
         let baseline = daemon.residentKiB
@@ -42,6 +42,7 @@ struct ReliabilityTests {
 
         for round in 1...rounds {
             let result = try Self.load(daemon, connections: connections, perConnection: perConnection)
+            everyAcknowledged += result.acknowledged
             #expect(result.refused.isEmpty, "round \(round): refused \(result.refused.prefix(3))")
             #expect(result.acknowledged.count == connections * perConnection, "round \(round)")
             #expect(Set(result.acknowledged).count == result.acknowledged.count, "round \(round): an id was acknowledged twice")
@@ -66,6 +67,18 @@ struct ReliabilityTests {
             #expect(after.last! < after[0] + Self.roundGrowthAllowanceKiB, "round \(round): RSS \(after.last!) KiB, after the first round \(after[0]) KiB")
         }
         try Self.expectHealthy(daemon, baselineKiB: baseline + Self.loadMemoryAllowanceKiB - Self.memoryAllowanceKiB, phase: "after the load")
+
+        // The audit trail: every acknowledged id is logged exactly once, with the client's uid and pid.
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit())
+        var logged: [Substring: Int] = [:]
+        for line in daemon.log.split(separator: "\n") where line.hasSuffix("[PyBackgroundDaemon] submitted") {
+            #expect(line.contains(" uid=\(getuid()) ") && line.contains(" pid="), "\(line.prefix(200))")
+            for field in line.split(separator: " ") where field.hasPrefix("id=") || field.hasPrefix("ids=") {
+                for id in field.drop { $0 != "=" }.dropFirst().split(separator: ",") { logged[id, default: 0] += 1 }
+            }
+        }
+        #expect(everyAcknowledged.allSatisfy { logged[Substring($0)] == 1 }, "acknowledged ids missing from the log, or logged twice")
         print("reliability: load connections=\(connections) submissions_per_round=\(connections * perConnection) rounds=\(rounds) lost=0 duplicated=0 rss_baseline_kib=\(baseline) rss_peak_kib=\(peak) rss_after_kib=\(after.map(String.init).joined(separator: ","))")
     }
 
