@@ -1,11 +1,9 @@
 /// Who is at the other end of a connection, as the kernel recorded it when the client connected
 /// (SO_PEERCRED): not something the client can claim.
-struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
+struct PeerCredentials: Sendable, Hashable {
     let pid: Int32
     let uid: UInt32
     let gid: UInt32
-
-    var description: String { "uid \(uid) (pid \(pid))" }
 
     /// `struct ucred` as getsockopt(SO_PEERCRED) fills it: pid, uid, gid, each 32 bits. Glibc's
     /// header hides it without _GNU_SOURCE, so it is read as three words.

@@ -243,18 +243,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         write(.error(.lineTooLong, "request line longer than \(maxLineBytes) bytes; closing the connection"), context: context)
         closing = true
-        // Closing with unread input makes the kernel reset the connection, and the client would lose
-        // the reply: shut our side only, drop what still comes, close at its end (or soon after).
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-            context.close(mode: .output, promise: nil)
-        }
-        context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerAfterRefusal) {
-            context.close(promise: nil)
-        }
+        context.closeAfterLastReply(context.channel.allocator.buffer(capacity: 0))
     }
-
-    /// How long a refused connection's remaining input is read and dropped before it is closed.
-    static let lingerAfterRefusal = TimeAmount.seconds(2)
 
     private func write(_ response: Response, context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 64)
@@ -291,14 +281,7 @@ final class ConnectionRefusalHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 128)
         buffer.writeString(response.line + "\n")
-        // As with a line too long: a close with the client's request unread would reset the
-        // connection before the client reads why. Shut our side, drop its input, close at its end.
-        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
-            context.close(mode: .output, promise: nil)
-        }
-        context.eventLoop.assumeIsolated().scheduleTask(in: ConnectionHandler.lingerAfterRefusal) {
-            context.close(promise: nil)
-        }
+        context.closeAfterLastReply(buffer)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
@@ -309,5 +292,23 @@ final class ConnectionRefusalHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// How long a refused connection's remaining input is read and dropped before it is closed.
+private let lingerAfterRefusal = TimeAmount.seconds(2)
+
+extension ChannelHandlerContext {
+    /// Writes `last` (what is already written goes before it) and closes without losing it:
+    /// closing with the client's input unread makes the kernel reset the connection, and the
+    /// client would lose the reply. So our side is shut once it is written, what still comes is
+    /// dropped, and the connection closes at the client's end (or after a linger).
+    func closeAfterLastReply(_ last: ByteBuffer) {
+        writeAndFlush(NIOAny(last)).assumeIsolated().whenComplete { _ in
+            self.close(mode: .output, promise: nil)
+        }
+        eventLoop.assumeIsolated().scheduleTask(in: lingerAfterRefusal) {
+            self.close(promise: nil)
+        }
     }
 }
