@@ -86,6 +86,7 @@ let package = Package(
 
         .testTarget(name: "PyBackgroundTests", dependencies: ["PyBackground"]),
         .testTarget(name: "PyBackgroundProtocolTests", dependencies: ["PyBackgroundProtocol"]),
+        .testTarget(name: "pybgctlTests", dependencies: ["pybgctl"]),
         .testTarget(name: "PyBackgroundStateTests", dependencies: ["PyBackgroundState", "PyBackground"]),
         .testTarget(
             name: "PyBackgroundDaemonTests",

@@ -32,8 +32,12 @@ struct PybgctlCommand: ParsableCommand {
     /// Runs the command, turning a reported failure into its exit status.
     static func main() {
         do {
-            var command = try parseAsRoot()
-            try command.run()
+            if let plain = PlainSubmit(CommandLine.arguments.dropFirst()) {
+                try plain.run()
+            } else {
+                var command = try parseAsRoot()
+                try command.run()
+            }
         } catch let failure as Failure {
             Glibc.exit(failure.status.rawValue)
         } catch {

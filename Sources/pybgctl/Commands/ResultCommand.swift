@@ -12,7 +12,7 @@ struct ResultCommand: ParsableCommand {
     var id: String
 
     func run() throws {
-        let (future, json) = try options.request(.result(id: id), as: FuturePayload.self)
-        try WaitCommand.report(future, json: json, options: options)
+        let (future, json) = try options.client.request(.result(id: id), as: FuturePayload.self)
+        try WaitCommand.report(future, json: json, asJSON: options.json)
     }
 }

@@ -10,10 +10,10 @@ struct LatestCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        let (payload, json) = try options.request(.latest, as: LatestPayload.self)
+        let (payload, json) = try options.client.request(.latest, as: LatestPayload.self)
         if options.json { Output.line(json); return }
         guard let id = payload.latestID else {
-            throw options.fail(.unknownID, "no task has been submitted yet", code: "unknown-id")
+            throw options.client.fail(.unknownID, "no task has been submitted yet", code: "unknown-id")
         }
         Output.line(id)
     }
@@ -28,7 +28,7 @@ struct CancelCommand: ParsableCommand {
     var id: String
 
     func run() throws {
-        let (future, json) = try options.request(.cancel(id: id), as: FuturePayload.self)
+        let (future, json) = try options.client.request(.cancel(id: id), as: FuturePayload.self)
         Output.line(options.json ? json : "cancelled \(future.id) (\(future.name))")
     }
 }
@@ -41,11 +41,11 @@ struct PingCommand: ParsableCommand {
     func run() throws {
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
-        let (payload, json) = try options.request(.ping, as: PingPayload.self)
+        let (payload, json) = try options.client.request(.ping, as: PingPayload.self)
         var end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-        Output.line(options.json ? json : "pong from pybgd \(payload.version) (pid \(payload.pid)) in \(Output.duration(seconds)) on \(options.socketPath)")
+        Output.line(options.json ? json : "pong from pybgd \(payload.version) (pid \(payload.pid)) in \(Output.duration(seconds)) on \(options.client.socketPath)")
     }
 }
 
@@ -61,7 +61,7 @@ struct ShutdownCommand: ParsableCommand {
     var noWait = false
 
     func run() throws {
-        let (payload, json) = try options.request(.shutdown(wait: !noWait), as: ShutdownPayload.self)
+        let (payload, json) = try options.client.request(.shutdown(wait: !noWait), as: ShutdownPayload.self)
         if options.json { Output.line(json); return }
         Output.line(payload.waited
             ? "pybgd stopped its tasks and is exiting"
@@ -88,7 +88,7 @@ struct CleanCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (payload, json) = try options.request(.clean(olderThan: olderThan.flatMap(Self.seconds)), as: CleanPayload.self)
+        let (payload, json) = try options.client.request(.clean(olderThan: olderThan.flatMap(Self.seconds)), as: CleanPayload.self)
         Output.line(options.json ? json : "removed \(payload.removed) ended task\(payload.removed == 1 ? "" : "s")")
     }
 

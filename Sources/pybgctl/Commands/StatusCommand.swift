@@ -12,8 +12,8 @@ struct StatusCommand: ParsableCommand {
     var limit = 10
 
     func run() throws {
-        let (status, statusJSON) = try options.request(.status, as: StatusPayload.self)
-        let (recent, recentJSON) = try options.request(.futures(limit: .mostRecent(max(0, limit))), as: FuturesPayload.self)
+        let (status, statusJSON) = try options.client.request(.status, as: StatusPayload.self)
+        let (recent, recentJSON) = try options.client.request(.futures(limit: .mostRecent(max(0, limit))), as: FuturesPayload.self)
         if options.json {
             Output.line("{\"recent\":\(recentJSON),\"status\":\(statusJSON)}")
             return

@@ -33,11 +33,16 @@ struct SubmitCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (submitted, json) = try options.request(.submit(task: name, arguments: arguments), as: SubmitPayload.self)
+        try Self.submit(name, arguments, wait: wait, timeout: timeout, client: options.client)
+    }
+
+    /// Submits; prints the id, or with `wait` the result. Also the whole of a ``PlainSubmit``.
+    static func submit(_ name: String, _ arguments: [String], wait: Bool, timeout: Double?, client: DaemonClient) throws {
+        let (submitted, json) = try client.request(.submit(task: name, arguments: arguments), as: SubmitPayload.self)
         guard wait else {
-            Output.line(options.json ? json : submitted.id)
+            Output.line(client.json ? json : submitted.id)
             return
         }
-        try WaitCommand.waitAndReport(id: submitted.id, timeout: timeout, options: options)
+        try WaitCommand.waitAndReport(id: submitted.id, timeout: timeout, client: client)
     }
 }

@@ -20,7 +20,7 @@ struct TasksCommand: ParsableCommand {
     @OptionGroup var rows: RowLimit
 
     func run() throws {
-        let (payload, json) = try options.request(.tasks(limit: rows.requestLimit), as: TasksPayload.self)
+        let (payload, json) = try options.client.request(.tasks(limit: rows.requestLimit), as: TasksPayload.self)
         if options.json { Output.line(json); return }
         let short = Output.shortIDs(payload.tasks.map(\.id))
         Output.table(["ID", "NAME", "ARGS", "SUBMITTED"], payload.tasks.map { task in
@@ -38,7 +38,7 @@ struct FuturesCommand: ParsableCommand {
     @OptionGroup var rows: RowLimit
 
     func run() throws {
-        let (payload, json) = try options.request(.futures(limit: rows.requestLimit), as: FuturesPayload.self)
+        let (payload, json) = try options.client.request(.futures(limit: rows.requestLimit), as: FuturesPayload.self)
         if options.json { Output.line(json); return }
         Output.futureRows(payload.futures).forEach(Output.line)
         if payload.total > payload.futures.count { Output.line("(\(payload.futures.count) of \(payload.total); --all for every one)") }
@@ -52,7 +52,7 @@ struct ListCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        let (payload, json) = try options.request(.list, as: ListPayload.self)
+        let (payload, json) = try options.client.request(.list, as: ListPayload.self)
         if options.json { Output.line(json); return }
         Output.table(["NAME", "KIND", "PARAMETERS", "DESCRIPTION"], payload.tasks.map { task in
             let parameters = task.parameters.map { parameter in

@@ -19,18 +19,18 @@ struct WaitCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Self.waitAndReport(id: id, timeout: timeout, options: options)
+        try Self.waitAndReport(id: id, timeout: timeout, client: options.client)
     }
 
     /// Waits, then prints the result the way the task would have: a command's stdout and stderr
     /// as they were, any other value as text.
-    static func waitAndReport(id: String, timeout: Double?, options: GlobalOptions) throws {
-        let (future, json) = try options.request(.wait(id: id, timeout: timeout), as: FuturePayload.self)
-        try report(future, json: json, options: options)
+    static func waitAndReport(id: String, timeout: Double?, client: DaemonClient) throws {
+        let (future, json) = try client.request(.wait(id: id, timeout: timeout), as: FuturePayload.self)
+        try report(future, json: json, asJSON: client.json)
     }
 
-    static func report(_ future: FuturePayload, json: String, options: GlobalOptions) throws {
-        if options.json {
+    static func report(_ future: FuturePayload, json: String, asJSON: Bool) throws {
+        if asJSON {
             Output.line(json)
         } else if let result = future.result {
             if case .object(let fields) = result, let stdout = fields["stdout"] {
@@ -39,14 +39,14 @@ struct WaitCommand: ParsableCommand {
             } else if result != .null {
                 Output.line(result.displayText)
             }
-        } else if !options.json, !["finished", "failed", "cancelled", "interrupted"].contains(future.state) {
+        } else if !asJSON, !["finished", "failed", "cancelled", "interrupted"].contains(future.state) {
             Output.line(future.state)
         }
         if let error = future.error {
-            if !options.json, case .object(let fields)? = error.detail, let stderr = fields["stderr"]?.displayText, !stderr.isEmpty {
+            if !asJSON, case .object(let fields)? = error.detail, let stderr = fields["stderr"]?.displayText, !stderr.isEmpty {
                 Output.raw(stderr, to: 2)
             }
-            if !options.json { Output.error("pybgctl: task \(future.id) \(future.state): \(error.code): \(error.message)") }
+            if !asJSON { Output.error("pybgctl: task \(future.id) \(future.state): \(error.code): \(error.message)") }
             throw Failure(status: .taskFailed, message: error.message)
         }
     }

@@ -3,28 +3,30 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
 import PyBackgroundClient
 import PyBackgroundProtocol
 
-/// The options every subcommand takes.
-struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "The daemon's socket. Default: $PYBGD_SOCKET, else $RUNTIME_DIRECTORY/pybgd.sock, else $XDG_RUNTIME_DIR/pybgd.sock, else /tmp/pybgd-UID/pybgd.sock; /run/pybgd/pybgd.sock when that exists (systemd).",
-        valueName: "path"))
+/// One request to the daemon and the reporting of its failure, as every command does it; built
+/// from `GlobalOptions` by ArgumentParser's path or directly by ``PlainSubmit``.
+struct DaemonClient {
+    /// `--socket`, when given.
     var socket: String?
-
-    @Flag(name: .long, help: "Print the daemon's JSON reply (see PROTOCOL.md) instead of text.")
-    var json = false
+    /// `--json`: replies and errors are printed as JSON.
+    var json: Bool
 
     /// `--socket`, else `PYBGD_SOCKET`, else the daemon's own default; the systemd path when the
     /// per-user one does not exist but the system daemon's does.
     var socketPath: String {
         if let socket { return socket }
-        let environment = ProcessInfo.processInfo.environment
+        // getenv for the three variables read: copying the whole environment into a dictionary
+        // (ProcessInfo.environment) was a third of a plain `submit`'s instructions.
+        var environment: [String: String] = [:]
+        for name in ["PYBGD_SOCKET", "RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"] {
+            environment[name] = getenv(name).map { String(cString: $0) }
+        }
         if let fromEnvironment = environment["PYBGD_SOCKET"], !fromEnvironment.isEmpty { return fromEnvironment }
         let personal = SocketPath.default(environment: environment, uid: getuid())
         let system = "/run/pybgd/pybgd.sock"
