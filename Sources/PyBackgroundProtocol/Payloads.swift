@@ -27,9 +27,30 @@ public struct SubmitPayload: Codable, Hashable, Sendable {
     /// The reply's JSON, written directly: SUBMIT is the hot path, and neither field can hold a
     /// character JSON must escape (a hex id, a registered name) — anything else goes through the encoder.
     public var json: String {
-        let plain = { (text: String) in text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") } }
-        guard plain(id), plain(task) else { return ProtocolJSON.encode(self) }
+        guard Self.isPlain(id), Self.isPlain(task) else { return ProtocolJSON.encode(self) }
         return #"{"id":""# + id + #"","task":""# + task + #""}"#
+    }
+
+    /// Reads back exactly what ``json`` writes directly, without JSONDecoder, whose first use was nearly
+    /// half of `pybgctl submit`'s start-up. nil for any other text, which the caller then decodes
+    /// with ``ProtocolJSON``.
+    public init?(plainJSON text: String) {
+        let bytes = Array(text.utf8)
+        let prefix = Array(#"{"id":""#.utf8), middle = Array(#"","task":""#.utf8), suffix = Array(#""}"#.utf8)
+        guard bytes.count >= prefix.count + middle.count + suffix.count, bytes.starts(with: prefix),
+              bytes.suffix(suffix.count).elementsEqual(suffix) else { return nil }
+        let body = bytes[prefix.count ..< bytes.count - suffix.count]
+        // A plain id holds no quote, so the first quote must open `","task":"`.
+        guard let quote = body.firstIndex(of: UInt8(ascii: "\"")), body[quote...].starts(with: middle) else { return nil }
+        let id = String(decoding: body[..<quote], as: UTF8.self)
+        let task = String(decoding: body[(quote + middle.count)...], as: UTF8.self)
+        guard Self.isPlain(id), Self.isPlain(task) else { return nil }
+        self.init(id: id, task: task)
+    }
+
+    /// Printable ASCII without a quote or backslash: JSON holds it as it is.
+    private static func isPlain(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
     }
 }
 

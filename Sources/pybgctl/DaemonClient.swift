@@ -58,8 +58,13 @@ struct DaemonClient {
     /// Like ``request(_:)``, decoding the payload.
     func request<Payload: Decodable>(_ request: Request, as type: Payload.Type) throws -> (Payload, String) {
         let json = try self.request(request)
+        return (try decode(type, from: json, replyingTo: request), json)
+    }
+
+    /// The payload of an OK reply; an unexpected one is reported as a protocol error.
+    func decode<Payload: Decodable>(_ type: Payload.Type, from json: String, replyingTo request: Request) throws -> Payload {
         do {
-            return (try ProtocolJSON.decode(type, from: json), json)
+            return try ProtocolJSON.decode(type, from: json)
         } catch {
             throw fail(.protocolError, "unexpected reply to \(request.line): \(error.message)", code: "bad-reply")
         }

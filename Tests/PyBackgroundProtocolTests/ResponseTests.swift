@@ -93,4 +93,29 @@ struct SubmitPayloadTests {
         #expect(try ProtocolJSON.decode(SubmitPayload.self, from: payload.json) == payload)
         #expect(payload.json == ProtocolJSON.encode(payload))
     }
+
+    @Test("the hand-written reading gives what the decoder gives, and nil for any text it does not write", arguments: [
+        (#"{"id":"0123456789abcdef0123456789abcdef","task":"now"}"#, true),
+        (#"{"id":"ab","task":"report.daily-2_x"}"#, true),
+        (#"{"id":"","task":""}"#, true),
+        (#"{"id":"ab","task":"x\",\"y"}"#, false),
+        (#"{"id":"a\"b","task":"now"}"#, false),
+        (#"{"id":"ab","task":"caf\u00e9"}"#, false),
+        (#"{"id":"ab","task":"café"}"#, false),
+        (#"{"task":"now","id":"ab"}"#, false),
+        (#"{ "id":"ab","task":"now"}"#, false),
+        (#"{"id":"ab","task":"now","extra":1}"#, false),
+        (#"{"id":"ab","task":"now"} "#, false),
+        (#"{"id":"ab"}"#, false),
+        (#"{"id":""}"#, false),
+        ("", false),
+    ])
+    func readsWhatItWrites(text: String, plain: Bool) throws {
+        let read = SubmitPayload(plainJSON: text)
+        #expect((read != nil) == plain)
+        if let read {
+            #expect(read == (try ProtocolJSON.decode(SubmitPayload.self, from: text)))
+            #expect(read.json == text)
+        }
+    }
 }

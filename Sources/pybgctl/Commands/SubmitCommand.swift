@@ -38,7 +38,9 @@ struct SubmitCommand: ParsableCommand {
 
     /// Submits; prints the id, or with `wait` the result. Also the whole of a ``PlainSubmit``.
     static func submit(_ name: String, _ arguments: [String], wait: Bool, timeout: Double?, client: DaemonClient) throws {
-        let (submitted, json) = try client.request(.submit(task: name, arguments: arguments), as: SubmitPayload.self)
+        let request = Request.submit(task: name, arguments: arguments)
+        let json = try client.request(request)
+        let submitted = try SubmitPayload(plainJSON: json) ?? client.decode(SubmitPayload.self, from: json, replyingTo: request)
         guard wait else {
             Output.line(client.json ? json : submitted.id)
             return
