@@ -99,14 +99,18 @@ def daemon_tables(path):
                     f"{memory['rss_100k_finished_kib'] / 1024:.1f} MiB (fresh daemon before them: {memory['fresh_rss_kib'] / 1024:.1f} MiB, "
                     f"so {(memory['rss_100k_finished_kib'] - memory['fresh_rss_kib']) * 1024 / 100000:.0f} bytes per retained task).")
     if client:
-        ours = next(v for k, v in client.items() if k.startswith("pybgctl"))
+        ours = client["pybgctl submit noop"]
+        parsed = client.get("pybgctl submit noop --json")
         tsp = client["tsp true"]
         ratio = ours["median_ms"] / tsp["median_ms"]
         rows += ["", "### Client start-up: whole process, hyperfine medians", "",
-                 "| command | median ms | mean ms |", "|---|---:|---:|",
-                 f"| `tsp true` (task-spooler) | {tsp['median_ms']:.2f} | {tsp['mean_ms']:.2f} |",
-                 f"| `pybgctl submit noop` (static) | {ours['median_ms']:.2f} | {ours['mean_ms']:.2f} |",
-                 "", f"Target: at most 2× tsp's median. Measured: {ratio:.2f}× — {'met' if ratio <= 2 else 'not met'}."]
+                 "| command | median ms | mean ms | × tsp (median) |", "|---|---:|---:|---:|",
+                 f"| `tsp true` (task-spooler) | {tsp['median_ms']:.2f} | {tsp['mean_ms']:.2f} | 1.00 |",
+                 f"| `pybgctl submit noop` (static; plain submit, no ArgumentParser) | {ours['median_ms']:.2f} | {ours['mean_ms']:.2f} | {ratio:.2f} |"]
+        if parsed:
+            rows.append(f"| `pybgctl submit noop --json` (static; through ArgumentParser) | {parsed['median_ms']:.2f} | "
+                        f"{parsed['mean_ms']:.2f} | {parsed['median_ms'] / tsp['median_ms']:.2f} |")
+        rows += ["", f"Target: at most 2× tsp's median. Measured: {ratio:.2f}× — {'met' if ratio <= 2 else 'not met'}."]
     return rows
 
 

@@ -102,8 +102,11 @@ bench_client() {
     pid=$(pybgd_start "$dir" "")
     export TS_SOCKET="$dir/tsp.sock" TS_MAXFINISHED=1000 PYBGD_SOCKET="$dir/pybgd.sock"
     tsp true >/dev/null   # starts tsp's server, as pybgd is already running
+    # `submit noop` is taken without ArgumentParser (PlainSubmit); `submit noop --json` is the same
+    # request through ArgumentParser, the path of every other command line.
     hyperfine -N --warmup 20 --runs "$runs" --export-json "$dir/hyperfine.json" \
-        'tsp true' "$ROOT/.build-static/release/pybgctl submit noop" >/dev/null 2>&1
+        'tsp true' "$ROOT/.build-static/release/pybgctl submit noop" \
+        "$ROOT/.build-static/release/pybgctl submit noop --json" >/dev/null 2>&1
     tsp -K >/dev/null 2>&1 || true
     pybgd_stop "$dir" "$pid"
     python3 -c '
