@@ -92,7 +92,8 @@ bench_daemon() {
 }
 
 # bench_client RUNS: whole-process time of `pybgctl submit noop` (fully static release build)
-# against `tsp true` (task-spooler), with hyperfine, in one run. Prints one JSON line.
+# against `tsp true` (task-spooler), with hyperfine, in one run, and the instructions each
+# executes. Prints one JSON line.
 bench_client() {
     local runs=$1 dir
     dir=$(mktemp -d /tmp/pybgctl-bench.XXXXXX)
@@ -107,12 +108,28 @@ bench_client() {
     hyperfine -N --warmup 20 --runs "$runs" --export-json "$dir/hyperfine.json" \
         'tsp true' "$ROOT/.build-static/release/pybgctl submit noop" \
         "$ROOT/.build-static/release/pybgctl submit noop --json" >/dev/null 2>&1
+    # Instructions executed (callgrind), which machine noise does not change: one run of each,
+    # counting the process started (tsp's client forks; its child is not counted).
+    local command
+    for command in "tsp true" "pybgctl submit noop" "pybgctl submit noop --json"; do
+        local binary=${command%% *}
+        [ "$binary" = pybgctl ] && binary="$ROOT/.build-static/release/pybgctl"
+        # shellcheck disable=SC2086 # the command's words
+        printf '%s\t%s\n' "$command" "$(valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            "$binary" ${command#* } 2>&1 >/dev/null | awk -F'==' 'NR == 1 { first = $2 }
+                $2 == first && /Collected :/ { print $NF; exit }' | tr -dc 0-9)"
+    done >"$dir/instructions.tsv"
     tsp -K >/dev/null 2>&1 || true
     pybgd_stop "$dir" "$pid"
     python3 -c '
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
-print(json.dumps({"client": {r["command"].split("/")[-1]: {"median_ms": r["median"] * 1000, "mean_ms": r["mean"] * 1000} for r in results}}))
-' "$dir/hyperfine.json"
+client = {r["command"].split("/")[-1]: {"median_ms": r["median"] * 1000, "mean_ms": r["mean"] * 1000} for r in results}
+for line in open(sys.argv[2]):
+    command, count = line.rstrip("\n").split("\t")
+    if count and command in client:
+        client[command]["instructions"] = int(count)
+print(json.dumps({"client": client}))
+' "$dir/hyperfine.json" "$dir/instructions.tsv"
     rm -rf "$dir"
 }
