@@ -71,8 +71,30 @@ public enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible,
 public enum ProtocolJSON {
     /// One line of compact JSON for `value`.
     public static func encode<Value: Encodable>(_ value: Value) -> String {
+        encode(value, with: makeEncoder())
+    }
+
+    /// `[…]`: the same text as ``encode(_:)`` of the array, written one element at a time.
+    ///
+    /// JSONEncoder builds a tree of the whole value before writing any of it: for a table of
+    /// 100,000 futures that tree took about 170 MiB, for 25 MB of text.
+    public static func encodeArray<Elements: Sequence>(_ elements: Elements) -> String where Elements.Element: Encodable {
+        let encoder = makeEncoder()
+        var text = "["
+        for (index, element) in elements.enumerated() {
+            if index > 0 { text += "," }
+            text += encode(element, with: encoder)
+        }
+        return text + "]"
+    }
+
+    private static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    private static func encode<Value: Encodable>(_ value: Value, with encoder: JSONEncoder) -> String {
         do {
             return String(decoding: try encoder.encode(value), as: UTF8.self)
         } catch {

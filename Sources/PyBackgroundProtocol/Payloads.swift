@@ -197,6 +197,12 @@ public struct TasksPayload: Codable, Hashable, Sendable {
         self.tasks = tasks
         self.total = total
     }
+
+    /// The reply's JSON for these rows, encoded one row at a time (``ProtocolJSON/encodeArray(_:)``):
+    /// the same text as the encoder gives for the whole payload.
+    public static func json(tasks: some Sequence<TaskPayload>, total: Int) -> String {
+        #"{"tasks":"# + ProtocolJSON.encodeArray(tasks) + #","total":"# + String(total) + "}"
+    }
 }
 
 /// `FUTURES` → `{"futures":[…],"total":N}`
@@ -207,6 +213,12 @@ public struct FuturesPayload: Codable, Hashable, Sendable {
     public init(futures: [FuturePayload], total: Int) {
         self.futures = futures
         self.total = total
+    }
+
+    /// The reply's JSON for these rows, encoded one row at a time (``ProtocolJSON/encodeArray(_:)``):
+    /// the same text as the encoder gives for the whole payload.
+    public static func json(futures: some Sequence<FuturePayload>, total: Int) -> String {
+        #"{"futures":"# + ProtocolJSON.encodeArray(futures) + #","total":"# + String(total) + "}"
     }
 }
 

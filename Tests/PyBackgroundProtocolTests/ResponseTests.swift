@@ -119,3 +119,31 @@ struct SubmitPayloadTests {
         }
     }
 }
+
+@Suite("Table replies written row by row")
+struct TableReplyTests {
+    static let futures = [
+        FuturePayload(id: "ab", name: "now", args: [1, "x"], kwargs: ["cost": 2.5], state: "failed",
+                      submittedAt: 1, startedAt: 2, endedAt: 3, durationSeconds: 1, result: nil,
+                      error: ErrorPayload(code: "exit-status", message: "exited 3", detail: ["exit_status": 3])),
+        FuturePayload(id: "cd", name: "echo", args: [], kwargs: ["message": "é \"q\" / \u{1B}"], state: "finished",
+                      submittedAt: 1.25, startedAt: 1.5, endedAt: 2, durationSeconds: 0.5,
+                      result: ["stdout": "a\nb", "exit_status": 0, "nested": [nil, true, .double(.nan)]], error: nil),
+        FuturePayload(id: "ef", name: "sleep", args: [], kwargs: [:], state: "pending",
+                      submittedAt: 9, startedAt: nil, endedAt: nil, durationSeconds: nil, result: nil, error: nil),
+    ]
+
+    @Test("FUTURES: the same text as the encoder gives for the whole payload", arguments: [0, 1, 3])
+    func futuresMatchTheEncoder(count: Int) throws {
+        let rows = Array(Self.futures.prefix(count))
+        let text = FuturesPayload.json(futures: rows, total: 7)
+        #expect(text == ProtocolJSON.encode(FuturesPayload(futures: rows, total: 7)))
+        #expect(try ProtocolJSON.decode(FuturesPayload.self, from: text).futures.map(\.id) == rows.map(\.id))
+    }
+
+    @Test("TASKS: the same text as the encoder gives for the whole payload", arguments: [0, 1, 3])
+    func tasksMatchTheEncoder(count: Int) {
+        let rows = Self.futures.prefix(count).map { TaskPayload(id: $0.id, name: $0.name, args: $0.args, kwargs: $0.kwargs, submittedAt: $0.submittedAt) }
+        #expect(TasksPayload.json(tasks: rows, total: 3) == ProtocolJSON.encode(TasksPayload(tasks: rows, total: 3)))
+    }
+}

@@ -136,14 +136,14 @@ final class ControlRequestHandler: Sendable {
 
     private func tasks(_ limit: Request.Limit) -> Response {
         let table = scheduler.tasks
-        let rows = rows(table, limit)
-        return ok(TasksPayload(tasks: rows.map { TaskPayload($0.value) }, total: table.count))
+        // Row by row: a whole table's payload and encoder tree took several times the reply's size.
+        return .ok(TasksPayload.json(tasks: rows(table, limit).lazy.map { TaskPayload($0.value) }, total: table.count))
     }
 
     private func futures(_ limit: Request.Limit) -> Response {
         let table = scheduler.futures
         let now = Date()
-        return ok(FuturesPayload(futures: rows(table, limit).map { FuturePayload($0.value, now: now) }, total: table.count))
+        return .ok(FuturesPayload.json(futures: rows(table, limit).lazy.map { FuturePayload($0.value, now: now) }, total: table.count))
     }
 
     private func rows<Value>(_ table: SchedulerTable<Value>, _ limit: Request.Limit) -> [SchedulerTable<Value>.Element] {
