@@ -98,6 +98,9 @@ def daemon_tables(path):
         rows.append(f"RSS: idle {memory['idle_rss_kib'] / 1024:.1f} MiB; with 100,000 finished tasks retained "
                     f"{memory['rss_100k_finished_kib'] / 1024:.1f} MiB (fresh daemon before them: {memory['fresh_rss_kib'] / 1024:.1f} MiB, "
                     f"so {(memory['rss_100k_finished_kib'] - memory['fresh_rss_kib']) * 1024 / 100000:.0f} bytes per retained task).")
+        if "peak_rss_futures_all_kib" in memory:
+            rows.append(f"Answering `FUTURES all` for those 100,000 tasks: peak RSS {memory['peak_rss_futures_all_kib'] / 1024:.1f} MiB, "
+                        f"{(memory['peak_rss_futures_all_kib'] - memory['rss_100k_finished_kib']) / 1024:.1f} MiB above the RSS before it.")
     if client:
         ours = client["pybgctl submit noop"]
         parsed = client.get("pybgctl submit noop --json")

@@ -33,6 +33,8 @@ drain() {
 }
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# peak_rss_kib PID: the most resident memory the process has had (VmHWM).
+peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 # rate MODE ARGS…: the per-second figure of one uds_bench run.
 rate() { "$uds" "$@" 2>/dev/null | awk '{print $4}'; }
@@ -86,8 +88,12 @@ bench_daemon() {
     "$uds" sequential "$dir/pybgd.sock" 1 "WAIT $("$uds" sequential "$dir/pybgd.sock" 1 LATEST 2>&1 >/dev/null | sed 's/.*"latest_id":"\([0-9a-f]*\)".*/\1/') 60" >/dev/null 2>&1
     local retained
     retained=$(rss_kib "$pid")
+    # The largest reply there is: all 100,000 rows (about 25 MB of JSON).
+    "$uds" sequential "$dir/pybgd.sock" 1 "FUTURES all" >/dev/null 2>&1
+    local futures_peak
+    futures_peak=$(peak_rss_kib "$pid")
     pybgd_stop "$dir" "$pid"
-    echo "{\"idle_rss_kib\": $idle_rss, \"fresh_rss_kib\": $before, \"rss_100k_finished_kib\": $retained}"
+    echo "{\"idle_rss_kib\": $idle_rss, \"fresh_rss_kib\": $before, \"rss_100k_finished_kib\": $retained, \"peak_rss_futures_all_kib\": $futures_peak}"
     rm -rf "$dir"
 }
 
