@@ -114,6 +114,34 @@ struct DaemonIntegrationTests {
         #expect(try bystander.send(.ping).isOK)
     }
 
+    @Test("the replies owed before a line over the limit come first, in order, then line-too-long, then the close", arguments: [
+        // Durable SUBMITs answered after their commit, a WAIT answered when its task ends, a
+        // SUBMIT pipelined behind the WAIT: all are ahead of the long line and must be answered.
+        ["SUBMIT noop", "SUBMIT noop", "SUBMIT noop"],
+        ["SUBMIT sleep 0.3", "WAIT LATEST", "SUBMIT noop"],
+    ])
+    func repliesOwedBeforeALineTooLong(requests: [String]) throws {
+        let daemon = try DaemonHarness(config: "server: {max_line_bytes: 1024}")
+        let connection = try daemon.connect()
+        connection.setReadTimeout(seconds: 10)
+        // WAIT LATEST stands for the id the first SUBMIT will get: the daemon's ids are random.
+        var lines = requests
+        if let wait = lines.firstIndex(of: "WAIT LATEST") {
+            try connection.write(line: lines[0])
+            guard case .ok(let json) = try connection.readResponse() else { Issue.record("the first SUBMIT failed"); return }
+            lines[wait] = "WAIT \(try ProtocolJSON.decode(SubmitPayload.self, from: json).id)"
+            lines.removeFirst()
+        }
+        let tooLong = "SUBMIT echo " + String(repeating: "x", count: 5000)
+        try connection.write(bytes: Array((lines + [tooLong]).map { $0 + "\n" }.joined().utf8))
+        for line in lines {
+            let reply = try connection.readResponse()
+            #expect(reply.isOK, "the reply to \(line) should come before line-too-long, got \(reply.line.prefix(120))")
+        }
+        #expect(try connection.readResponse().errorCode == .lineTooLong)
+        #expect(try connection.readLine() == nil, "the connection should be closed")
+    }
+
     @Test("a client that disconnects mid-line or mid-wait does not disturb the daemon")
     func disconnectingClients() throws {
         let daemon = try DaemonHarness()

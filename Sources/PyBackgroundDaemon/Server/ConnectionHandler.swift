@@ -32,7 +32,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// A read the channel asked for while a reply was awaited.
     private var readRequested = false
     private var closeWhenDone = false
+    /// Nothing more is read or evaluated; replies still owed are written.
     private var closing = false
+    /// A line over the limit came in behind the held lines: it is answered in its turn.
+    private var tooLongAfterHeld = false
+    /// Line-too-long was answered behind replies still owed: close once they are written.
+    private var closeAfterOwed = false
 
     /// Replies owed while durable SUBMIT replies are outstanding, in request order (nil: not ready
     /// yet); written from the front as they become ready. Empty otherwise: replies go out at once.
@@ -90,7 +95,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case ChannelEvent.inputClosed where closing:
+        case ChannelEvent.inputClosed where closing && !closeAfterOwed:
             context.close(promise: nil)
         case ChannelEvent.inputClosed, is CloseWhenDone:
             // The client sent all it will (or the daemon is stopping): answer what is owed, then close.
@@ -116,7 +121,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is ByteToMessageDecoderError.PayloadTooLargeError {
-            lineTooLong(context: context)
+            // The lines before it are answered first, as if it had been read as a line.
+            if awaiting || heldHead < held.count || !context.channel.isWritable {
+                tooLongAfterHeld = true
+            } else {
+                lineTooLong(context: context)
+            }
+        } else if case ByteToMessageDecoderError.dataReceivedInErrorState = error, closing || tooLongAfterHeld {
+            // What follows a line over the limit cannot be framed: dropped. The close comes once
+            // the replies owed before it are written.
         } else {
             // A client that leaves half a line behind when it disconnects ends up here too.
             logger.debug("connection error", metadata: ["connection": "\(info.number)", "error": "\(error)"])
@@ -205,6 +218,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             owedHead = 0
         }
         scheduleFlush(context: context)
+        closeIfOwedWritten(context: context)
     }
 
     /// Flushes what was written, and logs the submissions accepted meanwhile, once this turn of
@@ -230,6 +244,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if heldHead == held.count {
             held.removeAll(keepingCapacity: true)
             heldHead = 0
+            if tooLongAfterHeld && !awaiting {
+                tooLongAfterHeld = false
+                lineTooLong(context: context)
+            }
         }
         context.flush()
         if !awaiting && readRequested {
@@ -239,10 +257,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
         closeIfDone(context: context)
     }
 
+    /// The stream cannot be framed past a line over the limit: its reply goes out behind the
+    /// replies still owed (durable SUBMITs read before it), then the connection closes.
     private func lineTooLong(context: ChannelHandlerContext) {
         guard !closing else { return }
-        write(.error(.lineTooLong, "request line longer than \(maxLineBytes) bytes; closing the connection"), context: context)
         closing = true
+        emit(.error(.lineTooLong, "request line longer than \(maxLineBytes) bytes; closing the connection"), context: context)
+        closeAfterOwed = true
+        closeIfOwedWritten(context: context)
+    }
+
+    private func closeIfOwedWritten(context: ChannelHandlerContext) {
+        guard closeAfterOwed, owedHead == owed.count else { return }
+        closeAfterOwed = false
         context.closeAfterLastReply(context.channel.allocator.buffer(capacity: 0))
     }
 
@@ -261,7 +288,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     static let largeReplyBytes = 1 << 20
 
     private func closeIfDone(context: ChannelHandlerContext) {
-        guard closeWhenDone, !awaiting, durableOutstanding == 0, heldHead == held.count, context.channel.isActive else { return }
+        guard closeWhenDone, !closing, !awaiting, durableOutstanding == 0, heldHead == held.count, context.channel.isActive else { return }
         closing = true
         // Close once everything written so far has gone out.
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
