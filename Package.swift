@@ -87,7 +87,10 @@ let package = Package(
         .testTarget(name: "PyBackgroundTests", dependencies: ["PyBackground"]),
         .testTarget(name: "PyBackgroundProtocolTests", dependencies: ["PyBackgroundProtocol"]),
         .testTarget(name: "pybgctlTests", dependencies: ["pybgctl"]),
-        .testTarget(name: "PyBackgroundStateTests", dependencies: ["PyBackgroundState", "PyBackground"]),
+        // GRDB too: a test writes a file as an earlier schema left it.
+        .testTarget(
+            name: "PyBackgroundStateTests",
+            dependencies: ["PyBackgroundState", "PyBackground", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "PyBackgroundDaemonTests",
             dependencies: ["PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackground"]),

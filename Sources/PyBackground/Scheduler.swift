@@ -211,6 +211,13 @@ public class Scheduler: @unchecked Sendable {
         return future
     }
 
+    /// Makes ``latestID`` the id an earlier life of the host gave last, when retention has since
+    /// removed that task from the tables: ``removeEnded(endedBefore:)`` keeps ``latestID``, and a
+    /// restart should too. Call after restoring, before starting new tasks.
+    public func restoreLatestID(_ id: TaskID) {
+        store.restoreLatest(id)
+    }
+
     /// Removes ended tasks (finished, failed, cancelled, interrupted) from the tables; with
     /// `endedBefore`, only those that ended before it. Pending and running tasks stay, and so does
     /// ``latestID``. Returns the ids removed, oldest first.

@@ -89,6 +89,22 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// The id of the task submitted last, kept when retention or CLEAN has removed its row; nil
+    /// before the first task.
+    public func latestID() throws(StateStoreError) -> TaskID? {
+        let text: String?
+        do {
+            text = try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'latest_id'") }
+        } catch {
+            throw StateStoreError.opening(path, error)
+        }
+        guard let text else { return nil }
+        guard let id = TaskID(text) else {
+            throw StateStoreError(.corrupt, path: path, "latest_id \"\(text)\" is not a task id. \(StateStoreError.leftAloneAdvice(path))")
+        }
+        return id
+    }
+
     /// The highest sequence number stored, 0 when empty: the next task gets one more.
     public func lastSequence() throws(StateStoreError) -> Int64 {
         do {
@@ -104,6 +120,11 @@ public final class StateStore: Sendable {
         do {
             try database.write { db in
                 for change in changes { try apply(change, in: db) }
+                // Once per transaction: the newest insert is the latest task, even after its row goes.
+                if case .insert(let task)? = changes.last(where: { if case .insert = $0 { true } else { false } }) {
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('latest_id', ?)")
+                        .execute(arguments: [task.id.description])
+                }
             }
         } catch {
             throw StateStoreError(.writeFailed, path: path, "write failed: \(error)")
@@ -136,6 +157,13 @@ public final class StateStore: Sendable {
                     error TEXT
                 ) STRICT;
                 CREATE INDEX task_by_end ON task(ended_at) WHERE ended_at IS NOT NULL;
+                """)
+        }
+        // Facts about the tables that outlive their rows: `latest_id`.
+        migrator.registerMigration("v2 meta table") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+                INSERT INTO meta (key, value) SELECT 'latest_id', id FROM task ORDER BY sequence DESC LIMIT 1;
                 """)
         }
         return migrator

@@ -168,6 +168,26 @@ struct DurabilityTests {
         #expect(try restarted.ok(.futures(limit: .all), as: FuturesPayload.self).futures.map(\.id) == [running])
     }
 
+    @Test("latest_id survives a restart after CLEAN removed the latest task")
+    func latestAfterClean() throws {
+        let directory = try DaemonHarness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let latest: String
+        do {
+            let daemon = try DaemonHarness(directory: directory)
+            _ = try daemon.submit("noop")
+            latest = try daemon.submit("noop")
+            _ = try daemon.ok(.wait(id: latest, timeout: 30), as: FuturePayload.self)
+            #expect(try daemon.ok(.clean(olderThan: nil), as: CleanPayload.self).removed == 2)
+            #expect(try daemon.ok(.latest, as: LatestPayload.self).latestID == latest)
+            _ = try daemon.send(.shutdown(wait: true))
+            #expect(daemon.waitForExit())
+        }
+        let restarted = try DaemonHarness(directory: directory)
+        #expect(try restarted.ok(.latest, as: LatestPayload.self).latestID == latest)
+        #expect(try restarted.ok(.futures(limit: .all), as: FuturesPayload.self).futures.isEmpty)
+    }
+
     @Test("retention by age drops old ended tasks from the tables")
     func retentionByAge() throws {
         let daemon = try DaemonHarness(config: "scheduler: {keep_finished_seconds: 1}")

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Dispatch
+import GRDB
 import PyBackground
 import PyBackgroundState
 import Synchronization
@@ -97,6 +98,41 @@ struct StateStoreTests {
         try Data("x".utf8).write(to: URL(fileURLWithPath: directory.path + "/file"))
         let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.path + "/file/sub/pybgd.sqlite") }
         #expect(error?.kind == .unreadable)
+    }
+
+    @Test("latest_id is the newest insert, and stays when retention removes its row and after a reopen")
+    func latestID() throws {
+        let directory = try TemporaryDirectory()
+        var store = try StateStore.open(path: directory.storePath)
+        #expect(try store.latestID() == nil)
+        let first = row(1), second = row(2, state: .finished, ended: 10)
+        try store.apply([.insert(first), .insert(second), .started(first.id, at: Date())])
+        #expect(try store.latestID() == second.id)
+        try store.apply([.removeEnded(endedBefore: nil)])
+        #expect(try store.load().map(\.id) == [first.id])
+        #expect(try store.latestID() == second.id)
+        store.close()
+        store = try StateStore.open(path: directory.storePath)
+        #expect(try store.latestID() == second.id)
+        let third = row(3)
+        try store.apply([.insert(third)])
+        #expect(try store.latestID() == third.id)
+    }
+
+    @Test("a store written before latest_id was kept gets it from its newest row")
+    func latestIDOfAnOlderStore() throws {
+        let directory = try TemporaryDirectory()
+        let rows = [row(1), row(2), row(3, state: .finished, ended: 10)]
+        let store = try StateStore.open(path: directory.storePath)
+        try store.apply(rows.map(StateChange.insert))
+        store.close()
+        // Back to the first schema, as an earlier pybgd left the file.
+        try DatabaseQueue(path: directory.storePath).write { db in
+            try db.execute(sql: "DROP TABLE meta; DELETE FROM grdb_migrations WHERE identifier != 'v1 task table'")
+        }
+        let migrated = try StateStore.open(path: directory.storePath)
+        #expect(try migrated.latestID() == rows[2].id)
+        #expect(try migrated.load().map(\.id) == rows.map(\.id))
     }
 
     @Test("retention removes ended rows only: by age, by count, or all", arguments: [

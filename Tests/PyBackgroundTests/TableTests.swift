@@ -65,4 +65,21 @@ struct TableTests {
         scheduler.shutdown(wait: true)
         #expect(scheduler.futures.isEmpty)
     }
+
+    @Test("removeEnded keeps latestID; restoreLatestID brings back one no longer in the tables; a new start replaces it")
+    func latestIDOutlivesItsTask() throws {
+        let scheduler = BackgroundScheduler(maxWorkers: 1)
+        defer { scheduler.shutdown() }
+        let id = try scheduler.start({ })
+        _ = try scheduler.futures[id]?.result()
+        #expect(scheduler.removeEnded() == [id])
+        #expect(scheduler.latestID == id)
+
+        let restarted = BackgroundScheduler(maxWorkers: 1)
+        defer { restarted.shutdown() }
+        restarted.restoreLatestID(id)
+        #expect(restarted.latestID == id && restarted.futures.isEmpty)
+        let next = try restarted.start({ })
+        #expect(restarted.latestID == next)
+    }
 }

@@ -68,6 +68,11 @@ final class TaskStore: @unchecked Sendable {
         }
     }
 
+    /// Sets the latest id to a task no longer in the tables (see ``Scheduler/restoreLatestID(_:)``).
+    func restoreLatest(_ id: TaskID) {
+        state.withLock { $0.latest = id }
+    }
+
     /// Makes `future` the newest entry and the latest; the caller holds the lock.
     private func append(_ future: Future, to state: inout State) -> Future {
         state.nextSequence += 1

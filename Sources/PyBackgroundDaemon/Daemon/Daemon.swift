@@ -160,6 +160,8 @@ public final class Daemon: Service, Sendable {
         do {
             let rows = try writer.store.load()
             let summary = try launcher.recover(rows, registry: registry)
+            // When CLEAN or retention removed the last task's row, latest_id still names it.
+            if let latest = try writer.store.latestID() { scheduler.restoreLatestID(latest) }
             writer.flush()
             logger.info("state store opened", metadata: ["path": "\(writer.store.path)", "recovered": "\(summary)"])
         } catch {
