@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "PyBackgroundClient", targets: ["PyBackgroundClient"]),
         .executable(name: "pybgd", targets: ["pybgd"]),
         .executable(name: "pybgctl", targets: ["pybgctl"]),
+        .executable(name: "pybgd-exec", targets: ["pybgd-exec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -66,6 +67,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+
+        // Runs each command task in a process group of its own and takes the group down when the
+        // task is stopped or pybgd dies: a small C program, started once per command task.
+        .executableTarget(name: "pybgd-exec"),
 
         // The client: only the protocol and the blocking socket client, so that it starts fast.
         .executableTarget(

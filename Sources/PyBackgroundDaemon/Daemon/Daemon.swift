@@ -60,6 +60,9 @@ public final class Daemon: Service, Sendable {
         self.registry = registry
         self.customTasks = registry.tasks.filter { $0.kind == .custom }
         self.logger = logger
+        if registry.tasks.contains(where: { $0.kind == .command }), case .failure(let missing) = CommandExecHelper.path {
+            throw DaemonError(.helperMissing, missing.message)
+        }
         self.scheduler = BackgroundScheduler(maxWorkers: configuration.scheduler.maxWorkers,
                                              keepFinished: configuration.scheduler.keepFinished)
         var writer: StateWriter?

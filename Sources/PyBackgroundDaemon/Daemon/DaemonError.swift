@@ -14,6 +14,8 @@ public struct DaemonError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let configuration = Code("configuration")
         /// The state store cannot be opened, is damaged, or is held by another process.
         public static let stateStore = Code("state-store")
+        /// `pybgd-exec`, which runs command tasks, is not installed beside pybgd.
+        public static let helperMissing = Code("helper-missing")
     }
 
     /// What failed, for programs.

@@ -1,0 +1,161 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOConcurrencyHelpers
+import PyBackgroundProtocol
+import Subprocess
+import SystemPackage
+
+/// Runs one command task from a worker thread and waits for it.
+///
+/// The command is started by `pybgd-exec` (``CommandExecHelper``), which puts it in a session and
+/// process group of its own and holds a pipe whose other end only this process keeps: stopping the
+/// task (timeout, cancel, shutdown) sends the helper SIGTERM, and the helper takes the whole group
+/// and every descendant down (SIGTERM, then SIGKILL after ``terminationGrace``); when pybgd dies,
+/// even by SIGKILL, the pipe ends and the helper does the same. Processes the command leaves
+/// behind when it exits are stopped too: a task's processes end with the task.
+enum CommandRunner {
+    /// Time between SIGTERM and SIGKILL when a command's processes are stopped.
+    static let terminationGrace: Duration = .seconds(2)
+
+    /// How long the helper gets beyond the grace before it is killed itself: it kills the group at
+    /// the end of the grace, then exits as the command did.
+    static let helperSlack: Duration = .seconds(1)
+
+    static func run(_ definition: CommandTaskDefinition, argv: [String], context: TaskContext) throws -> JSONValue {
+        let helper: String
+        switch CommandExecHelper.path {
+        case .success(let path): helper = path
+        case .failure(let error):
+            throw TaskFailure(code: TaskFailure.spawnFailed, message: "could not run \(argv[0]): \(error.message)",
+                              detail: .object(["argv": .array(argv.map(JSONValue.string))]))
+        }
+        let outcome = NIOLockedValueBox<Result<Completed, any Error>?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        let task = Task {
+            let result: Result<Completed, any Error>
+            do { result = .success(try await runWithTimeout(definition, helper: helper, argv: argv)) } catch { result = .failure(error) }
+            outcome.withLockedValue { $0 = result }
+            finished.signal()
+        }
+        let cancelToken = context.onCancel { task.cancel() }
+        finished.wait()   // this worker thread is the task's slot: it waits, the process runs
+        context.removeCancelHandler(cancelToken)
+
+        let completed: Completed
+        switch outcome.withLockedValue({ $0 })! {
+        case .success(let value): completed = value
+        case .failure(let error):
+            throw TaskFailure(code: TaskFailure.spawnFailed, message: "could not run \(argv[0]): \(error)",
+                              detail: .object(["argv": .array(argv.map(JSONValue.string))]))
+        }
+        if case .exited(CommandExecHelper.cannotRunStatus) = completed.status,
+           let reason = CommandExecHelper.spawnFailure(inStandardError: completed.stderr.bytes) {
+            throw TaskFailure(code: TaskFailure.spawnFailed, message: "could not run \(argv[0]): \(reason)",
+                              detail: .object(["argv": .array(argv.map(JSONValue.string))]))
+        }
+
+        var fields: [String: JSONValue] = ["argv": .array(argv.map(JSONValue.string)), "pid": .int(Int(completed.pid))]
+        completed.stdout.addFields(named: "stdout", to: &fields)
+        completed.stderr.addFields(named: "stderr", to: &fields)
+        switch completed.status {
+        case .exited(let code): fields["exit_status"] = .int(Int(code))
+        case .signaled(let signal): fields["signal"] = .int(Int(signal))
+        }
+        let detail = JSONValue.object(fields)
+        if completed.timedOut {
+            throw TaskFailure(code: TaskFailure.timedOut,
+                              message: "\(definition.name) outlived its timeout of \(definition.timeoutSeconds ?? 0) s and was stopped",
+                              detail: detail)
+        }
+        if context.isCancelled {
+            throw TaskFailure(code: TaskFailure.cancelledAtShutdown,
+                              message: "\(definition.name) was stopped: the daemon's shutdown timeout ran out", detail: detail)
+        }
+        switch completed.status {
+        case .exited(0):
+            return detail
+        case .exited(let code):
+            throw TaskFailure(code: TaskFailure.exitStatus, message: "\(definition.name) exited with status \(code)\(tail(completed.stderr.text))", detail: detail)
+        case .signaled(let signal):
+            throw TaskFailure(code: TaskFailure.signalled, message: "\(definition.name) was killed by signal \(signal)\(tail(completed.stderr.text))", detail: detail)
+        }
+    }
+
+    private struct Completed: Sendable {
+        var pid: Int32
+        var status: TerminationStatus
+        var stdout: CommandOutput
+        var stderr: CommandOutput
+        var timedOut: Bool
+    }
+
+    /// Races the process against its timeout; when the timeout wins, cancelling the run makes
+    /// Subprocess send the helper SIGTERM (and SIGKILL if it outstays the grace and its slack).
+    private static func runWithTimeout(_ definition: CommandTaskDefinition, helper: String, argv: [String]) async throws -> Completed {
+        let timedOut = NIOLockedValueBox(false)
+        var completed = try await withThrowingTaskGroup(of: Completed?.self) { group in
+            group.addTask { try await spawn(definition, helper: helper, argv: argv) }
+            if let seconds = definition.timeoutSeconds {
+                group.addTask {
+                    try await Task.sleep(for: .nanoseconds(Int64(seconds * 1e9)))
+                    timedOut.withLockedValue { $0 = true }
+                    return nil
+                }
+            }
+            while let next = try await group.next() {
+                if let completed = next {
+                    group.cancelAll()
+                    return completed
+                }
+                group.cancelAll()   // the timeout fired: stop the process, then collect what it left
+            }
+            throw CancellationError()
+        }
+        completed.timedOut = timedOut.withLockedValue { $0 }
+        return completed
+    }
+
+    private static func spawn(_ definition: CommandTaskDefinition, helper: String, argv: [String]) async throws -> Completed {
+        var keys: [Environment.Key: String] = [:]
+        for (key, value) in definition.environment { keys[Environment.Key(stringLiteral: key)] = value }
+        let environment: Environment = definition.inheritEnvironment
+            ? .inherit.updating(keys.mapValues { Optional($0) })
+            : .custom(keys)
+        var options = PlatformOptions()
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: terminationGrace + helperSlack)]
+        // The helper's standard input is the lifeline: its other end stays here, close-on-exec, so
+        // only this process holds it, and it ends when this process does, however it dies.
+        // (A socket pair: Glibc's module has no pipe2, and a pipe made close-on-exec afterwards could
+        // leak into a process spawned in between.)
+        var ends: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
+            throw Errno(rawValue: errno)
+        }
+        defer { close(ends[1]) }
+        let graceMilliseconds = terminationGrace.components.seconds * 1000 + terminationGrace.components.attoseconds / 1_000_000_000_000_000
+        let limit = definition.maxOutputBytes
+        let result = try await Subprocess.run(
+            .path(FilePath(helper)),
+            arguments: Arguments([String(graceMilliseconds)] + argv),
+            environment: environment,
+            workingDirectory: definition.workingDirectory.map { FilePath($0) },
+            platformOptions: options,
+            input: .fileDescriptor(FileDescriptor(rawValue: ends[0]), closeAfterSpawningProcess: true),
+            output: .sequence,
+            error: .sequence
+        ) { execution in
+            async let stdout = CommandOutput.collect(execution.standardOutput, limit: limit)
+            async let stderr = CommandOutput.collect(execution.standardError, limit: limit)
+            return try await (stdout, stderr)
+        }
+        return Completed(pid: result.processIdentifier.value, status: result.terminationStatus,
+                         stdout: result.closureResult.0, stderr: result.closureResult.1, timedOut: false)
+    }
+
+    private static func tail(_ stderr: String) -> String {
+        let last = stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+        return last.isEmpty ? "" : ": \(last.prefix(200))"
+    }
+}

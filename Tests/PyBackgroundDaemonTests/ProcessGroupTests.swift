@@ -1,0 +1,133 @@
+import Foundation
+import PyBackgroundProtocol
+import Testing
+
+/// Command tasks run in a process group of their own under pybgd-exec: whatever stops a task
+/// (its timeout, the shutdown, pybgd's death) stops every process it started.
+@Suite("command tasks' processes end with the task", .serialized)
+struct ProcessGroupTests {
+    /// The live processes whose command line holds `marker` (a zombie is not alive: here PID 1
+    /// does not always reap the orphans it inherits).
+    static func alive(_ marker: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> Int32? in
+            guard let pid = Int32(entry),
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: cmdline, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").contains(marker),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let paren = stat.lastIndex(of: ")") else { return nil }
+            let state = stat[stat.index(paren, offsetBy: 2)]
+            return state == "Z" || state == "X" ? nil : pid
+        }
+    }
+
+    /// Waits until no live process holds `marker`; false if some still do after `timeout`.
+    static func awaitGone(_ marker: String, timeout: TimeInterval = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if alive(marker).isEmpty { return true }
+            usleep(20_000)
+        }
+        return alive(marker).isEmpty
+    }
+
+    /// Waits until some live process holds `marker`.
+    static func awaitStarted(_ marker: String, timeout: TimeInterval = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if !alive(marker).isEmpty { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// A `sleep` whose argument no other process has: 1000.NNNNNN seconds.
+    static func uniqueSleep() -> String { "1000.\(Int.random(in: 100_000...999_999))" }
+
+    static func config(_ tasks: String, shutdownTimeout: Double = 30) -> String {
+        "shutdown: {timeout_seconds: \(shutdownTimeout)}\ntasks:\n\(tasks)"
+    }
+
+    @Test("a timed-out command's whole process group is stopped: the sleep its shell started does not live on")
+    func timeoutStopsTheGroup() throws {
+        let marker = Self.uniqueSleep()
+        let daemon = try DaemonHarness(config: Self.config("""
+              - {name: slow, argv: [sh, -c, "sleep \(marker); echo never"], timeout_seconds: 0.5}
+            """))
+        let id = try daemon.submit("slow")
+        #expect(Self.awaitStarted(marker))
+        let future = try daemon.ok(.wait(id: id, timeout: 30), as: FuturePayload.self)
+        #expect(future.error?.code == "timed-out")
+        #expect(Self.awaitGone(marker, timeout: 1), "still running after the timeout: \(Self.alive(marker))")
+    }
+
+    @Test("at shutdown, a command that ignores SIGTERM and the child it started are killed before pybgd exits")
+    func shutdownKillsTheGroup() throws {
+        let marker = Self.uniqueSleep()
+        let daemon = try DaemonHarness(config: Self.config("""
+              - {name: stubborn, argv: [sh, -c, "trap '' TERM; sleep \(marker)"]}
+            """, shutdownTimeout: 0.2))
+        _ = try daemon.submit("stubborn")
+        #expect(Self.awaitStarted(marker))
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 30))
+        #expect(Self.alive(marker).isEmpty, "outlived pybgd: \(Self.alive(marker))")
+    }
+
+    @Test("after SIGKILL of pybgd, the running command and its children end within the grace period")
+    func daemonDeathKillsTheGroup() throws {
+        let marker = Self.uniqueSleep()
+        let daemon = try DaemonHarness(config: Self.config("""
+              - {name: stubborn, argv: [sh, -c, "trap '' TERM; sleep \(marker) & sleep \(marker); wait"]}
+            """))
+        _ = try daemon.submit("stubborn")
+        #expect(Self.awaitStarted(marker))
+        daemon.signal(SIGKILL)
+        #expect(daemon.waitForExit())
+        // SIGTERM at once, SIGKILL 2 s later.
+        #expect(Self.awaitGone(marker, timeout: 10), "outlived pybgd: \(Self.alive(marker))")
+    }
+
+    @Test("processes a command leaves behind when it exits end with the task, and its output is not held open")
+    func leftoversEndWithTheTask() throws {
+        let marker = Self.uniqueSleep()
+        let daemon = try DaemonHarness(config: Self.config("""
+              - {name: forks, argv: [sh, -c, "sleep \(marker) & echo started"]}
+            """))
+        let id = try daemon.submit("forks")
+        let future = try daemon.ok(.wait(id: id, timeout: 30), as: FuturePayload.self)
+        #expect(future.state == "finished")
+        if case .object(let fields)? = future.result { #expect(fields["stdout"] == "started\n") }
+        #expect(Self.awaitGone(marker, timeout: 5), "left running: \(Self.alive(marker))")
+    }
+
+    @Test("the command runs in a session and process group of its own, not pybgd's")
+    func ownProcessGroup() throws {
+        let daemon = try DaemonHarness(config: Self.config("""
+              - {name: ids, argv: [sh, -c, "ps -o pgid= -o sid= -p $$"]}
+            """))
+        let future = try daemon.ok(.wait(id: try daemon.submit("ids"), timeout: 30), as: FuturePayload.self)
+        guard case .object(let fields)? = future.result, case .string(let text)? = fields["stdout"] else {
+            Issue.record("no output: \(future)")
+            return
+        }
+        let numbers = text.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+        let daemonGroup = getpgid(daemon.process.processIdentifier)
+        #expect(numbers.count == 2)
+        #expect(numbers.first != daemonGroup && numbers.last != getsid(daemon.process.processIdentifier))
+        #expect(numbers.first == numbers.last, "the command leads its own session and group: \(text)")
+    }
+
+    @Test("a program that does not exist is spawn-failed, not an exit status")
+    func missingProgram() throws {
+        let daemon = try DaemonHarness(config: Self.config("""
+              - {name: ghost, argv: [no-such-program-here]}
+              - {name: exits127, argv: [sh, -c, "echo not a helper line >&2; exit 127"]}
+            """))
+        let ghost = try daemon.ok(.wait(id: try daemon.submit("ghost"), timeout: 30), as: FuturePayload.self)
+        #expect(ghost.error?.code == "spawn-failed")
+        #expect(ghost.error?.message.contains("no-such-program-here") == true, "\(String(describing: ghost.error))")
+        let own = try daemon.ok(.wait(id: try daemon.submit("exits127"), timeout: 30), as: FuturePayload.self)
+        #expect(own.error?.code == "exit-status", "a command's own 127 stays its exit status")
+    }
+}
