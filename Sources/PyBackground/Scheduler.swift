@@ -219,11 +219,13 @@ public class Scheduler: @unchecked Sendable {
     }
 
     /// Removes ended tasks (finished, failed, cancelled, interrupted) from the tables; with
-    /// `endedBefore`, only those that ended before it. Pending and running tasks stay, and so does
+    /// `endedBefore`, only those that ended before it; never those in `kept` (a host keeps the
+    /// tasks whose end it has not yet written down). Pending and running tasks stay, and so does
     /// ``latestID``. Returns the ids removed, oldest first.
     @discardableResult
-    public func removeEnded(endedBefore cutoff: Date? = nil) -> [TaskID] {
-        store.removeEnded { snapshot in
+    public func removeEnded(endedBefore cutoff: Date? = nil, keeping kept: Set<TaskID> = []) -> [TaskID] {
+        store.removeEnded { id, snapshot in
+            if !kept.isEmpty && kept.contains(id) { return false }
             guard let cutoff else { return true }
             return (snapshot.endedAt ?? .distantPast) < cutoff
         }

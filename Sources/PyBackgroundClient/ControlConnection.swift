@@ -24,8 +24,10 @@ public final class ControlConnection {
     private var consumed = 0
     private var scanned = 0
 
-    /// Connects to the socket at `path`.
-    public init(path: String) throws(ClientError) {
+    /// Connects to the socket at `path`. With `connectTimeout`, a daemon that does not accept
+    /// (stopped, its backlog full) makes the connect, and later writes, fail after that many
+    /// seconds rather than block.
+    public init(path: String, connectTimeout: Double? = nil) throws(ClientError) {
         self.path = path
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else {
@@ -42,6 +44,10 @@ public final class ControlConnection {
             raw.copyBytes(from: path.utf8)
             raw[path.utf8.count] = 0
         }
+        if let connectTimeout {
+            var value = Self.socketTime(seconds: connectTimeout)
+            setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        }
         let status = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -50,7 +56,13 @@ public final class ControlConnection {
         if status != 0 {
             let error = errno
             close(descriptor)
+            var file = stat()
+            if error == ECONNREFUSED || error == ENOTSOCK, stat(path, &file) == 0, (file.st_mode & S_IFMT) != S_IFSOCK {
+                throw ClientError(.connectFailed, "\(path) is not a socket but \(Self.kind(of: file.st_mode)); point --socket or PYBGD_SOCKET at pybgd's socket", path: path)
+            }
             switch error {
+            case EAGAIN, EINPROGRESS:
+                throw ClientError(.timedOut, "nothing accepted the connection on \(path) in time", path: path)
             case ENOENT, ECONNREFUSED, ENOTDIR:
                 throw ClientError(.notRunning, "pybgd is not running: nothing listens on \(path)", path: path)
             case EACCES, EPERM:
@@ -68,13 +80,26 @@ public final class ControlConnection {
     /// ``ClientError/Code/timedOut`` rather than block: for callers that must not hang on a daemon
     /// that stopped answering. nil: wait as long as it takes (the default).
     public func setReadTimeout(seconds: Double?) {
-        var value = timeval()
-        if let seconds {
-            value.tv_sec = Int(seconds)
-            value.tv_usec = Int((seconds - Double(Int(seconds))) * 1e6)
-            if value.tv_sec == 0 && value.tv_usec == 0 { value.tv_usec = 1 }
-        }
+        var value = seconds.map(Self.socketTime(seconds:)) ?? timeval()
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    private static func socketTime(seconds: Double) -> timeval {
+        let capped = min(max(seconds, 0), 1e9)
+        var value = timeval()
+        value.tv_sec = Int(capped)
+        value.tv_usec = Int((capped - Double(Int(capped))) * 1e6)
+        if value.tv_sec == 0 && value.tv_usec == 0 { value.tv_usec = 1 }
+        return value
+    }
+
+    private static func kind(of mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: "a regular file"
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a named pipe"
+        default: "another kind of file"
+        }
     }
 
     /// Sends one request and reads its reply.

@@ -48,6 +48,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible, Codable {
     public static let timedOut = ErrorCode("timed-out")
     /// CANCEL named a task that is no longer pending.
     public static let notPending = ErrorCode("not-pending")
+    /// No request came within the server's idle timeout; the connection is closed after this reply.
+    public static let idleTimeout = ErrorCode("idle-timeout")
     /// The peer's uid or group is not allowed to use the socket.
     public static let permissionDenied = ErrorCode("permission-denied")
     /// The state store could not record the request (disk full, I/O error): nothing was accepted.

@@ -48,24 +48,30 @@ public enum Response: Hashable, Sendable {
         self = .error(error.code, error.message)
     }
 
-    /// The message as one line of printable text: line breaks become spaces, and other control
-    /// characters (a client's words are quoted back in messages) are written as `\u{1B}`, so that
-    /// a reply can neither split in two nor drive the terminal that shows it.
+    /// The message as one line of printable text: line breaks (LF, CRLF) become spaces, and other
+    /// control characters, a lone CR among them (a client's words are quoted back in messages), are
+    /// written as `\u{1B}`, so that a reply can neither split in two, nor hide part of itself, nor
+    /// drive the terminal that shows it.
     static func singleLine(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var line = ""
-        var previous: Unicode.Scalar = " "
-        for scalar in text.unicodeScalars {
-            defer { previous = scalar }
-            if scalar == "\n" && previous == "\r" {
+        let scalars = Array(text.unicodeScalars)
+        var index = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            if scalar == "\r" && index + 1 < scalars.count && scalars[index + 1] == "\n" {
+                line += " "
+                index += 2
                 continue
-            } else if scalar == "\n" || scalar == "\r" {
+            }
+            if scalar == "\n" {
                 line += " "
             } else if isControl(scalar) {
                 line += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
             } else {
                 line.unicodeScalars.append(scalar)
             }
+            index += 1
         }
         return line
     }

@@ -3,6 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRDB
 import PyBackground
 
@@ -21,16 +24,25 @@ import PyBackground
 public final class StateStore: Sendable {
     /// The database file.
     public let path: String
+    /// Set when the store's files (made before, by hand or by an older pybgd) may be read by users
+    /// other than pybgd's own and its group: they hold every task's arguments and output.
+    public let permissionWarning: String?
     private let database: DatabaseQueue
 
-    private init(path: String, database: DatabaseQueue) {
+    private init(path: String, database: DatabaseQueue, permissionWarning: String?) {
         self.path = path
         self.database = database
+        self.permissionWarning = permissionWarning
     }
 
-    /// Opens the store at `path`, creating it (and its directory, mode 0700) if missing.
-    public static func open(path: String) throws(StateStoreError) -> StateStore {
-        try createDirectory(containing: path)
+    /// Opens the store at `path`, creating it if missing. A new store's directory is mode 0700 and
+    /// its files (the database and its write-ahead log) 0600, whatever the umask; with `groupID`,
+    /// 0750 and 0640 and owned by that group, for a backup or monitoring user. The modes of an
+    /// existing store are left as they are, and ``permissionWarning`` says when others can read it.
+    public static func open(path: String, groupID: UInt32? = nil) throws(StateStoreError) -> StateStore {
+        let fileMode: mode_t = groupID == nil ? 0o600 : 0o640
+        try createDirectory(containing: path, mode: groupID == nil ? 0o700 : 0o750, groupID: groupID)
+        try createFile(path, mode: fileMode, groupID: groupID)
         var configuration = Configuration()
         configuration.label = "pybgd.state"
         configuration.prepareDatabase { db in
@@ -43,11 +55,15 @@ public final class StateStore: Sendable {
         }
         let database: DatabaseQueue
         do {
+            // SQLite gives the write-ahead log the database file's mode; the umask is narrowed too,
+            // so that no file of the store is ever more open than the database, not even briefly.
+            let previous = umask(0o777 & ~fileMode)
+            defer { umask(previous) }
             database = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
             throw StateStoreError.opening(path, error)
         }
-        let store = StateStore(path: path, database: database)
+        let store = StateStore(path: path, database: database, permissionWarning: readableByOthers(path))
         do {
             try store.check()
             try database.write { db in
@@ -235,15 +251,47 @@ public final class StateStore: Sendable {
         }
     }
 
-    private static func createDirectory(containing path: String) throws(StateStoreError) {
+    private static func createDirectory(containing path: String, mode: mode_t, groupID: UInt32?) throws(StateStoreError) {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
         let directory = String(path[..<slash])
+        guard !FileManager.default.fileExists(atPath: directory) else { return }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+                                                    attributes: [.posixPermissions: Int(mode)])
         } catch {
             throw StateStoreError(.unreadable, path: path, "cannot create its directory \(directory): \(error)")
         }
+        if let groupID, chown(directory, uid_t.max, groupID) != 0 {
+            throw StateStoreError(.unreadable, path: path, "cannot give group \(groupID) its directory \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Creates the database file with `mode` (not left to the umask) if it does not exist yet.
+    private static func createFile(_ path: String, mode: mode_t, groupID: UInt32?) throws(StateStoreError) {
+        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        if descriptor < 0 {
+            guard errno == EEXIST else {
+                throw StateStoreError(.unreadable, path: path, "cannot be created: \(String(cString: strerror(errno)))")
+            }
+            return
+        }
+        defer { Glibc.close(descriptor) }
+        if fchmod(descriptor, mode) != 0 || (groupID.map { fchown(descriptor, uid_t.max, $0) != 0 } ?? false) {
+            let reason = String(cString: strerror(errno))
+            unlink(path)
+            throw StateStoreError(.unreadable, path: path, "cannot be given mode \(String(mode, radix: 8)): \(reason)")
+        }
+    }
+
+    /// A warning when the database or its log can be read by users who are neither its owner nor
+    /// in its group.
+    private static func readableByOthers(_ path: String) -> String? {
+        let open = [path, path + "-wal", path + "-shm", path + "-journal"].filter { file in
+            var status = stat()
+            return stat(file, &status) == 0 && status.st_mode & 0o007 != 0
+        }
+        guard !open.isEmpty else { return nil }
+        return "\(open.joined(separator: ", ")) can be read by any user of this machine, yet holds every task's arguments and output: chmod o-rwx to close it (a new store is created 0600)"
     }
 }
 

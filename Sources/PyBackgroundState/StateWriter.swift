@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import PyBackground
 import Synchronization
 
@@ -36,6 +39,9 @@ public final class StateWriter: Sendable {
         /// nil: a flush marker, nothing to write.
         var change: StateChange?
         var completion: Completion?
+        /// Written again after a failed commit, until it is on disk: an end whose outcome a client
+        /// may already have been told must not be lost to a full disk.
+        var untilDurable = false
     }
 
     private struct Buffer {
@@ -45,7 +51,16 @@ public final class StateWriter: Sendable {
         var nextSequence: Int64
         /// Inserts queued and not yet committed: tasks accepted but not yet acknowledged.
         var inserts = 0
+        /// Changes queued ``recordUntilDurable(_:completion:)`` whose commit failed: tried again,
+        /// in their own transaction, before each later batch and on a backoff timer.
+        var retained: [Entry] = []
+        var retryScheduled = false
+        var retryDelay = StateWriter.firstRetryDelay
     }
+
+    /// The first wait before retained changes are tried again; it doubles up to ``maxRetryDelay``.
+    static let firstRetryDelay = Duration.milliseconds(100)
+    static let maxRetryDelay = Duration.seconds(5)
 
     private let buffer: Mutex<Buffer>
     private let counts = Mutex(Statistics())
@@ -71,9 +86,27 @@ public final class StateWriter: Sendable {
         }
     }
 
-    /// Queues a change; `completion`, if any, runs once it is durable.
+    /// Queues a change; `completion`, if any, runs once it is durable, or with the failure of the
+    /// commit it was part of.
     public func record(_ change: StateChange, completion: Completion? = nil) {
         enqueue(completion) { _ in change }
+    }
+
+    /// Queues a change that is written again after a failed commit (a full disk, an I/O error)
+    /// until it is durable; `completion` runs once it is, or with a failure only if the writer is
+    /// closed first. For facts a client may already have been told, such as a task's end.
+    public func recordUntilDurable(_ change: StateChange, completion: Completion? = nil) {
+        enqueue(completion, untilDurable: true) { _ in change }
+    }
+
+    /// The tasks whose end was recorded with ``recordUntilDurable(_:completion:)``, failed to commit,
+    /// and waits to be written again: their rows still say they run.
+    public var unwrittenEnds: Set<TaskID> {
+        buffer.withLock { buffer in
+            Set(buffer.retained.compactMap { entry in
+                if case .ended(let id, _, _, _, _, _)? = entry.change { id } else { nil }
+            })
+        }
     }
 
     /// Queues a change and blocks until it is durable. Not from the writer's own completions.
@@ -101,14 +134,37 @@ public final class StateWriter: Sendable {
     /// Commits so far.
     public var statistics: Statistics { counts.withLock { $0 } }
 
-    /// Writes what is queued, then closes the store. Later changes fail at once.
-    public func close() {
+    /// Writes what is queued, tries what failed to commit again for up to `retrying`, then closes
+    /// the store; later changes fail at once. Returns the changes that could not be written (their
+    /// completions get the failure).
+    @discardableResult
+    public func close(retrying patience: Duration = .seconds(10)) -> [StateChange] {
         flush()
+        let deadline = ContinuousClock.now + patience
+        var unwritten: [Entry] = []
+        queue.sync {
+            while true {
+                let retained = buffer.withLock { $0.retained }
+                guard !retained.isEmpty else { break }
+                if tryRetained() { continue }
+                guard ContinuousClock.now < deadline else {
+                    unwritten = buffer.withLock { buffer in
+                        defer { buffer.retained = [] }
+                        return buffer.retained
+                    }
+                    break
+                }
+                usleep(200_000)
+            }
+        }
         let wasOpen = buffer.withLock { buffer in
             defer { buffer.closed = true }
             return !buffer.closed
         }
         if wasOpen { queue.sync { store.close() } }
+        let failure = StateStoreError(.writeFailed, path: store.path, "the state store was closed before this change could be written")
+        for entry in unwritten { entry.completion?(.failure(failure)) }
+        return unwritten.compactMap(\.change)
     }
 
     // MARK: - Group commit
@@ -116,10 +172,11 @@ public final class StateWriter: Sendable {
     /// Appends under the lock (so that sequence numbers follow queue order) and starts a drain if
     /// none runs. Returns false, calling `completion` with a failure, once closed.
     @discardableResult
-    private func enqueue(_ completion: Completion?, _ makeChange: ((inout Buffer) -> StateChange)?) -> Bool {
+    private func enqueue(_ completion: Completion?, untilDurable: Bool = false,
+                         _ makeChange: ((inout Buffer) -> StateChange)?) -> Bool {
         let (accepted, startDrain) = buffer.withLock { buffer -> (Bool, Bool) in
             guard !buffer.closed else { return (false, false) }
-            buffer.entries.append(Entry(change: makeChange?(&buffer), completion: completion))
+            buffer.entries.append(Entry(change: makeChange?(&buffer), completion: completion, untilDurable: untilDurable))
             defer { buffer.draining = true }
             return (true, !buffer.draining)
         }
@@ -133,15 +190,21 @@ public final class StateWriter: Sendable {
 
     private func drain() {
         while true {
-            let batch = buffer.withLock { buffer -> [Entry] in
+            let (batch, retry) = buffer.withLock { buffer -> ([Entry], Bool) in
                 if buffer.entries.isEmpty {
                     buffer.draining = false
-                    return []
+                    return ([], false)
                 }
                 defer { buffer.entries = [] }
-                return buffer.entries
+                return (buffer.entries, !buffer.retained.isEmpty)
             }
-            guard !batch.isEmpty else { return }
+            guard !batch.isEmpty else {
+                scheduleRetryIfNeeded()
+                return
+            }
+            // What failed before goes first, in its own transaction: a change that can never be
+            // written does not take every later batch down with it.
+            if retry { _ = tryRetained() }
             let changes = batch.compactMap(\.change)
             let result: Result<Void, StateStoreError>
             do {
@@ -152,16 +215,73 @@ public final class StateWriter: Sendable {
                 onFailure(error, changes.count)
             }
             let inserts = changes.count { if case .insert = $0 { true } else { false } }
-            buffer.withLock { $0.inserts -= inserts }
-            counts.withLock { counts in
-                if case .success = result {
-                    counts.commits += 1
-                    counts.changes += changes.count
-                } else {
-                    counts.failedCommits += 1
-                }
+            buffer.withLock { buffer in
+                buffer.inserts -= inserts
+                if case .failure = result { buffer.retained += batch.filter(\.untilDurable) }
             }
-            for entry in batch { entry.completion?(result) }
+            count(result, changes: changes.count)
+            for entry in batch where !(entry.untilDurable && result.isFailure) { entry.completion?(result) }
         }
+    }
+
+    /// One transaction of the retained changes, on the writer's queue. Returns true when they
+    /// are durable now (their completions have run).
+    private func tryRetained() -> Bool {
+        let retained = buffer.withLock { $0.retained }
+        guard !retained.isEmpty else { return true }
+        let changes = retained.compactMap(\.change)
+        do {
+            try store.apply(changes)
+        } catch {
+            onFailure(error, changes.count)
+            count(.failure(error), changes: changes.count)
+            return false
+        }
+        buffer.withLock { buffer in
+            buffer.retained.removeFirst(retained.count)
+            buffer.retryDelay = Self.firstRetryDelay
+        }
+        count(.success(()), changes: changes.count)
+        for entry in retained { entry.completion?(.success(())) }
+        return true
+    }
+
+    /// With changes retained and nothing else queued, tries them again after a backoff.
+    private func scheduleRetryIfNeeded() {
+        let delay: Duration? = buffer.withLock { buffer in
+            guard !buffer.retained.isEmpty, !buffer.retryScheduled, !buffer.closed else { return nil }
+            buffer.retryScheduled = true
+            defer { buffer.retryDelay = min(buffer.retryDelay * 2, Self.maxRetryDelay) }
+            return buffer.retryDelay
+        }
+        guard let delay else { return }
+        let nanoseconds = Int(delay.components.seconds) * 1_000_000_000 + Int(delay.components.attoseconds / 1_000_000_000)
+        queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+            let run = self.buffer.withLock { buffer -> Bool in
+                buffer.retryScheduled = false
+                // A drain under way (or the close) tries them itself.
+                guard !buffer.draining, !buffer.closed else { return false }
+                return true
+            }
+            guard run else { return }
+            if !self.tryRetained() { self.scheduleRetryIfNeeded() }
+        }
+    }
+
+    private func count(_ result: Result<Void, StateStoreError>, changes: Int) {
+        counts.withLock { counts in
+            if case .success = result {
+                counts.commits += 1
+                counts.changes += changes
+            } else {
+                counts.failedCommits += 1
+            }
+        }
+    }
+}
+
+private extension Result {
+    var isFailure: Bool {
+        if case .failure = self { true } else { false }
     }
 }

@@ -16,6 +16,8 @@ struct DaemonClient {
     var socket: String?
     /// `--json`: replies and errors are printed as JSON.
     var json: Bool
+    /// Seconds to wait for a reply before giving up (``ReplyTimeout``); nil: no limit.
+    var replyTimeout: Double? = ReplyTimeout.defaultSeconds
 
     /// `--socket`, else `PYBGD_SOCKET`, else the daemon's own default; the systemd path when the
     /// per-user one does not exist but the system daemon's does.
@@ -34,25 +36,65 @@ struct DaemonClient {
         return personal
     }
 
+    /// How long to wait for the reply to `request`: a WAIT as long as its own timeout (and the
+    /// reply timeout on top, for the way back), without one as long as the task runs; SHUTDOWN
+    /// wait as long as the daemon's shutdown takes; anything else the reply timeout.
+    func readTimeout(for request: Request) -> Double? {
+        switch request {
+        case .wait(_, let seconds?): replyTimeout.map { seconds + $0 }
+        case .wait(_, nil), .shutdown(wait: true): nil
+        default: replyTimeout
+        }
+    }
+
     /// Sends one request and returns its OK JSON; any failure is printed on stderr and thrown
     /// with its exit status.
     func request(_ request: Request) throws -> String {
+        try send(request, on: try connect())
+    }
+
+    /// A connection to the daemon, or the failure reported.
+    func connect() throws -> ControlConnection {
         let path = socketPath
         do {
-            let connection = try ControlConnection(path: path)
-            switch try connection.send(request) {
-            case .ok(let json):
-                return json
-            case .error(let code, let message):
-                throw fail(ExitStatus(code), message, code: code.rawValue)
-            }
-        } catch let error as ClientError {
-            var message = error.message
-            if error.code == .notRunning {
-                message += "; start it with `systemctl start pybgd` (or run `pybgd --socket \(path)`), or point --socket / PYBGD_SOCKET at it"
-            }
-            throw fail(ExitStatus(error.code), message, code: error.code.rawValue)
+            return try ControlConnection(path: path, connectTimeout: replyTimeout)
+        } catch {
+            throw report(error, path: path)
         }
+    }
+
+    /// Sends `request` on `connection` and returns its OK JSON, as ``request(_:)``.
+    func send(_ request: Request, on connection: ControlConnection) throws -> String {
+        switch try reply(to: request, on: connection) {
+        case .ok(let json):
+            return json
+        case .error(let code, let message):
+            throw fail(ExitStatus(code), message, code: code.rawValue)
+        }
+    }
+
+    /// The daemon's reply to `request`, OK or ERR; a connection that fails is reported and thrown.
+    func reply(to request: Request, on connection: ControlConnection) throws -> Response {
+        connection.setReadTimeout(seconds: readTimeout(for: request))
+        do {
+            return try connection.send(request)
+        } catch {
+            throw report(error, path: connection.path)
+        }
+    }
+
+    private func report(_ error: ClientError, path: String) -> Failure {
+        var message = error.message
+        switch error.code {
+        case .notRunning:
+            message += "; start it with `systemctl start pybgd` (or run `pybgd --socket \(path)`), or point --socket / PYBGD_SOCKET at it"
+        case .timedOut:
+            message = "pybgd on \(path) did not answer within \(Output.duration(replyTimeout)) (is it stopped or hung?); "
+                + "--timeout S or PYBGCTL_TIMEOUT=S waits longer, 0 for no limit"
+        default:
+            break
+        }
+        return fail(ExitStatus(error.code), message, code: error.code.rawValue)
     }
 
     /// Like ``request(_:)``, decoding the payload.
@@ -73,7 +115,7 @@ struct DaemonClient {
     /// Prints the error (one line, or a JSON object with --json) and makes the failure to throw.
     func fail(_ status: ExitStatus, _ message: String, code: String) -> Failure {
         if json {
-            Output.error(ProtocolJSON.encode(["error": ["code": JSONValue.string(code), "message": .string(message)]]))
+            Output.errorJSON(ProtocolJSON.encode(["error": ["code": JSONValue.string(code), "message": .string(message)]]))
         } else {
             Output.error("pybgctl: \(message)")
         }

@@ -21,8 +21,11 @@ enum ExitStatus: Int32 {
     case busy = 7
     /// The daemon's reply was unexpected, or it reported an internal fault.
     case protocolError = 70
-    /// No daemon is running on the socket.
+    /// No daemon answers on the socket: none runs there, or it did not reply in time.
     case notRunning = 69
+    /// The daemon's state store could not record the request (disk full, I/O error): nothing was
+    /// accepted or removed (EX_IOERR, as pybgd's own exit for a state store it cannot use).
+    case storeFailed = 74
     /// This user may not use the socket.
     case permissionDenied = 77
 
@@ -35,6 +38,7 @@ enum ExitStatus: Int32 {
         case .timedOut: self = .timedOut
         case .shuttingDown, .queueFull, .tooManyConnections: self = .busy
         case .permissionDenied: self = .permissionDenied
+        case .storeFailed: self = .storeFailed
         default: self = .protocolError
         }
     }
@@ -43,8 +47,8 @@ enum ExitStatus: Int32 {
         switch code {
         case .notRunning: self = .notRunning
         case .permissionDenied: self = .permissionDenied
-        case .connectFailed: self = .notRunning
-        case .disconnected, .badReply, .timedOut: self = .protocolError
+        case .connectFailed, .timedOut: self = .notRunning
+        case .disconnected, .badReply: self = .protocolError
         }
     }
 
@@ -53,8 +57,8 @@ enum ExitStatus: Int32 {
         """
         Exit status: 0 success; 1 the task failed or was cancelled; 2 wait timed out; 3 unknown task; \
         4 bad argument; 5 unknown or ambiguous id; 6 task not pending; 7 daemon busy (shutting down, \
-        queue full, too many connections); 64 usage; 69 daemon not running; 70 protocol error; \
-        77 permission denied.
+        queue full, too many connections); 64 usage; 69 daemon not running or not answering; 70 protocol \
+        error; 74 the daemon's state store could not write (disk full?): nothing was done; 77 permission denied.
         """
     }
 }

@@ -8,35 +8,52 @@ import Glibc
 #endif
 import PyBackgroundProtocol
 
-/// Rendering for people: aligned tables, short ids, durations, one-line values.
+/// Rendering for people: aligned tables, short ids, durations, one-line values. Every text a
+/// person reads goes through ``VisibleText`` (a task's data must not drive the terminal); JSON for
+/// scripts goes out exactly as the daemon sent it.
 enum Output {
+    /// A line for people; control characters in it are made visible.
     static func line(_ text: String) {
-        var bytes = Array(text.utf8)
-        bytes.append(UInt8(ascii: "\n"))
-        writeAll(1, bytes)
+        write(VisibleText.escaped(text, keepingLineBreaks: true) + "\n", to: 1)
     }
 
-    static func raw(_ text: String, to descriptor: Int32 = 1) {
-        writeAll(descriptor, Array(text.utf8))
+    /// A line of JSON for scripts, exactly as given.
+    static func json(_ text: String) {
+        write(text + "\n", to: 1)
     }
 
+    /// A line on stderr for people; control characters in it are made visible.
     static func error(_ text: String) {
-        var bytes = Array(text.utf8)
-        bytes.append(UInt8(ascii: "\n"))
-        writeAll(2, bytes)
+        write(VisibleText.escaped(text, keepingLineBreaks: true) + "\n", to: 2)
+    }
+
+    /// A line of JSON on stderr, exactly as given.
+    static func errorJSON(_ text: String) {
+        write(text + "\n", to: 2)
+    }
+
+    /// A task's own output: its bytes as they were when they go to a file or a pipe; made visible
+    /// when they go to a terminal.
+    static func taskOutput(_ bytes: [UInt8], to descriptor: Int32) {
+        writeAll(descriptor, isatty(descriptor) != 0 ? VisibleText.terminalBytes(bytes) : bytes)
+    }
+
+    private static func write(_ text: String, to descriptor: Int32) {
+        writeAll(descriptor, Array(text.utf8))
     }
 
     private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
             if written < 0 && errno == EINTR { continue }
             guard written > 0 else { return }
             offset += written
         }
     }
 
-    /// The terminal's width when stdout is one; nil when piped (then nothing is cut).
+    /// The terminal's width when stdout is one; nil when piped (then lines keep their cells'
+    /// fixed widths).
     static var terminalWidth: Int? {
         guard isatty(1) != 0 else { return nil }
         var size = winsize()
@@ -44,7 +61,14 @@ enum Output {
         return Int(size.ws_col)
     }
 
-    /// Columns aligned with two spaces between them; the last column is cut to fit the terminal.
+    /// The most characters a cell of free text shows (the whole value is in `result`, `wait` and
+    /// `--json`): a task's arguments, its result or error, a description.
+    static let argumentsWidth = 40
+    static let resultWidth = 80
+    static let nameWidth = 32
+
+    /// Columns aligned with two spaces between them; each cell already one bounded line
+    /// (``VisibleText/cell(_:width:)``). On a terminal a line is cut to its width.
     static func table(_ header: [String], _ rows: [[String]]) -> [String] {
         let all = [header] + rows
         var widths = header.map { $0.count }
@@ -59,7 +83,7 @@ enum Output {
                     line += cell + String(repeating: " ", count: widths[index] - cell.count + 2)
                 }
             }
-            if let width, line.count > width { line = String(line.prefix(max(1, width - 1))) + "…" }
+            if let width { line = VisibleText.cut(line, to: max(1, width)) }
             return line.trimmingTrailingSpaces
         }
     }
@@ -92,35 +116,41 @@ enum Output {
 
     private static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
-    /// `a, b, key=value` as the task was submitted.
+    /// `a b key=value` as the task was submitted, as one bounded cell.
     static func arguments(_ args: [JSONValue], _ kwargs: [String: JSONValue]) -> String {
         let words = args.map(word) + kwargs.sorted { $0.key < $1.key }.map { "\($0.key)=\(word($0.value))" }
-        return words.isEmpty ? "-" : words.joined(separator: " ")
+        return words.isEmpty ? "-" : VisibleText.cell(words.joined(separator: " "), width: argumentsWidth)
     }
 
     private static func word(_ value: JSONValue) -> String {
         LineTokenizer.quoteIfNeeded(value.displayText)
     }
 
-    /// A result or error on one line.
+    /// A result or error as one bounded cell: a command's stdout, any other value as text, an
+    /// error as its code and message (the message alone when the code only repeats the state).
     static func outcome(_ future: FuturePayload) -> String {
-        if let error = future.error { return oneLine("\(error.code): \(error.message)") }
-        guard let result = future.result else { return "" }
-        if case .object(let fields) = result, let stdout = fields["stdout"] {
-            return oneLine(stdout.displayText.trimmingTrailingNewlines)
-        }
-        return oneLine(result.displayText)
+        VisibleText.cell(outcomeText(future), width: resultWidth)
     }
 
-    static func oneLine(_ text: String) -> String {
-        String(text.map { $0 == "\n" || $0 == "\r" || $0 == "\t" ? " " : $0 })
+    private static func outcomeText(_ future: FuturePayload) -> String {
+        if let error = future.error { return failure(error, state: future.state) }
+        guard let result = future.result else { return "" }
+        if case .object(let fields) = result, let stdout = fields["stdout"] {
+            return stdout.displayText.trimmingTrailingNewlines
+        }
+        return result.displayText
+    }
+
+    /// `code: message`, or the message alone when the code is the state's own name (`cancelled`).
+    static func failure(_ error: ErrorPayload, state: String) -> String {
+        error.code == state ? error.message : "\(error.code): \(error.message)"
     }
 
     static func futureRows(_ futures: [FuturePayload]) -> [String] {
         let short = shortIDs(futures.map(\.id))
         return table(["ID", "NAME", "ARGS", "STATE", "DURATION", "RESULT"], futures.map { future in
-            [short[future.id] ?? future.id, future.name, arguments(future.args, future.kwargs), future.state,
-             duration(future.durationSeconds), outcome(future)]
+            [short[future.id] ?? future.id, VisibleText.cell(future.name, width: nameWidth), arguments(future.args, future.kwargs),
+             future.state, duration(future.durationSeconds), outcome(future)]
         })
     }
 }

@@ -11,12 +11,16 @@ struct PybgctlCommand: ParsableCommand {
         discussion: """
             Talks to pybgd over its Unix socket (--socket, else $PYBGD_SOCKET, else the daemon's default). \
             Every query takes --json for scripts; the JSON is the daemon's reply as PROTOCOL.md describes it. \
-            Ids may be given by a unique prefix.
+            Ids may be given by a unique prefix. --socket, --json and --timeout may also come before the \
+            command (pybgctl --socket PATH status). A daemon that does not reply within $PYBGCTL_TIMEOUT \
+            seconds (default 5; --timeout) makes pybgctl give up with exit 69; wait and submit --wait wait \
+            as long as their own --timeout says.
 
             Examples:
               pybgctl submit now               start the task "now"; print its id
               pybgctl submit echo hi --wait    start a task, print its output
               pybgctl wait 3f2a                wait for the task whose id starts 3f2a
+              pybgctl wait --all               wait for every task not yet ended
               pybgctl status                   counts and the most recent tasks
               pybgctl futures --json           the future table, for scripts
 
@@ -29,13 +33,17 @@ struct PybgctlCommand: ParsableCommand {
             PingCommand.self, ShutdownCommand.self,
         ])
 
+    /// The command line after the program's name, leading options moved behind the subcommand.
+    nonisolated(unsafe) static var words: [String] = []
+
     /// Runs the command, turning a reported failure into its exit status.
     static func main() {
         do {
-            if let plain = PlainSubmit(CommandLine.arguments.dropFirst()) {
+            words = LeadingOptions.normalize(Array(CommandLine.arguments.dropFirst()))
+            if let plain = PlainSubmit(words) {
                 try plain.run()
             } else {
-                var command = try parseAsRoot()
+                var command = try parseAsRoot(words)
                 try command.run()
             }
         } catch let failure as Failure {

@@ -39,9 +39,15 @@ struct PybgdCommand: AsyncParsableCommand {
             own user, access.allow_users and access.allow_groups. Others get ERR permission-denied and are \
             logged with their uid and pid; so is each accepted submission.
 
-            Exit status: 0 after a graceful shutdown, 78 for a config error, 69 when the socket cannot be \
-            used (another pybgd on it, no permission), 74 when the state store cannot be used (damaged, \
-            unreadable, or held by another pybgd; it is left untouched), 1 otherwise.
+            Exit status: 0 after a graceful shutdown, 78 for a config error (--check-config finds every \
+            one, and warns of programs and directories that are missing here), 69 when the socket cannot \
+            be used (another pybgd on it, no permission) or pybgd-exec is not installed beside pybgd, 74 \
+            when the state store cannot be used (damaged, unreadable, or held by another pybgd; it is left \
+            untouched) or could not take the ends of tasks that ran before the shutdown, 1 otherwise.
+
+            Command tasks run under pybgd-exec, each in a session and process group of its own: a \
+            timeout, a cancel, the shutdown, or pybgd's own death (even by SIGKILL) stops every process \
+            of the task, SIGTERM then SIGKILL 2 s later.
             """,
         version: "0.1.0")
 
@@ -96,11 +102,13 @@ struct PybgdCommand: AsyncParsableCommand {
             }
         }
 
+        let warnings = ConfigurationWarnings.of(configuration, path: ProcessInfo.processInfo.environment["PATH"])
         if checkConfig {
             print("\(config ?? "(no config file: defaults)"): OK")
             for task in registry.tasks {
                 print("  \(task.name) [\(task.kind.rawValue)] \(task.parameters.map(\.signature).joined(separator: " "))")
             }
+            for warning in warnings { print("warning: \(warning)") }
             return
         }
 
@@ -111,6 +119,7 @@ struct PybgdCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "pybgd")
+        for warning in warnings { logger.warning("\(warning)") }
         let environment = ProcessInfo.processInfo.environment
         let path = socket ?? configuration.socket.path ?? SocketPath.default(environment: environment, uid: getuid())
         let daemon: Daemon
@@ -119,7 +128,7 @@ struct PybgdCommand: AsyncParsableCommand {
                                 registry: registry, logger: logger)
         } catch {
             logger.critical("\(error.message)")
-            fail(error.message, status: 74)
+            Glibc.exit(Self.exitStatus(error.code))
         }
         // The daemon also ends by itself (the SHUTDOWN request): that is a success, not a failure.
         var groupConfiguration = ServiceGroupConfiguration(
@@ -130,8 +139,9 @@ struct PybgdCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch let error as DaemonError {
+            // Logged once, on stderr like every log line: not printed a second time.
             logger.critical("\(error.message)")
-            fail(error.message, status: Self.exitStatus(error.code))
+            Glibc.exit(Self.exitStatus(error.code))
         }
     }
 

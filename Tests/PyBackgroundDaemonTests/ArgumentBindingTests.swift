@@ -17,7 +17,13 @@ struct ArgumentBindingTests {
         (["path=/a", "verbose=yes"], ["path": .string("/a"), "count": .int(1), "ratio": .double(0.5), "verbose": .bool(true)]),
         (["count=2", "/b"], ["path": .string("/b"), "count": .int(2), "ratio": .double(0.5), "verbose": .bool(false)]),
         (["/c", "4", "0.25", "off"], ["path": .string("/c"), "count": .int(4), "ratio": .double(0.25), "verbose": .bool(false)]),
-        (["x=y"], ["path": .string("x=y"), "count": .int(1), "ratio": .double(0.5), "verbose": .bool(false)]),
+        (["--", "x=y"], ["path": .string("x=y"), "count": .int(1), "ratio": .double(0.5), "verbose": .bool(false)]),
+        (["--", "--"], ["path": .string("--"), "count": .int(1), "ratio": .double(0.5), "verbose": .bool(false)]),
+        (["count=3", "--", "-n"], ["path": .string("-n"), "count": .int(3), "ratio": .double(0.5), "verbose": .bool(false)]),
+        (["http://x/?a=b"], ["path": .string("http://x/?a=b"), "count": .int(1), "ratio": .double(0.5), "verbose": .bool(false)]),
+        (["=x"], ["path": .string("=x"), "count": .int(1), "ratio": .double(0.5), "verbose": .bool(false)]),
+        (["a b=c"], ["path": .string("a b=c"), "count": .int(1), "ratio": .double(0.5), "verbose": .bool(false)]),
+        (["x=y"], nil),
         (["ratio=2"], nil),
     ] as [([String], [String: ArgumentValue]?)])
     func binds(words: [String], expected: [String: ArgumentValue]?) throws {
@@ -37,6 +43,9 @@ struct ArgumentBindingTests {
         ([], "missing path (a string)"),
         (["/a", "1", "1", "true", "extra"], "\"extra\" is one argument too many"),
         (["/a", "path=/b"], "path is given twice"),
+        (["pth=/a"], "t has no parameter \"pth\" (its parameters: path, count, ratio, verbose); to pass \"pth=/a\" as a value, put it after --"),
+        (["/a", "Verbose=1"], "no parameter \"Verbose\""),
+        (["/a", "_x-y=1"], "no parameter \"_x-y\""),
     ])
     func refuses(words: [String], fragment: String) {
         #expect { try BoundArguments.bind(words, to: Self.parameters, task: "t") } throws: { error in

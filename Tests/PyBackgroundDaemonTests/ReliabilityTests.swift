@@ -277,6 +277,8 @@ struct ReliabilityTests {
                 }
                 try checkpoint("while half lines stall")
                 for connection in stalled {
+                    let said = try connection.readLine()
+                    #expect(said?.hasPrefix("ERR idle-timeout ") == true, "the idle timeout says why it closes: \(said ?? "EOF")")
                     #expect(try connection.readLine() == nil, "a stalled connection is closed by the idle timeout")
                 }
                 figures.connections += stalled.count

@@ -96,13 +96,13 @@ final class TaskStore: @unchecked Sendable {
 
     /// Removes the ended futures for which `shouldRemove` holds (pending and running ones stay);
     /// returns their ids, oldest first. O(tables).
-    func removeEnded(where shouldRemove: (Future.Snapshot) -> Bool) -> [TaskID] {
+    func removeEnded(where shouldRemove: (TaskID, Future.Snapshot) -> Bool) -> [TaskID] {
         state.withLock { state in
             var removed: [Future] = []
             for slot in state.order[state.head...] {
                 guard let future = slot.future else { continue }
                 let snapshot = future.snapshot
-                if snapshot.state.isDone && shouldRemove(snapshot) { removed.append(future) }
+                if snapshot.state.isDone && shouldRemove(future.id, snapshot) { removed.append(future) }
             }
             guard !removed.isEmpty else { return [] }
             let ids = Set(removed.map(\.id))

@@ -39,10 +39,8 @@ public enum ConfigurationLoader {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigurationError(file: file, line: nil, key: "", message: "not valid YAML: \(error)")
         } catch {
-            throw ConfigurationError(file: file, line: nil, key: "", message: "not valid YAML: \(error)")
+            throw ConfigurationError(file: file, line: nil, key: "", message: "not valid YAML: \(oneLine(yamlError: "\(error)"))")
         }
         var configuration = DaemonConfiguration()
         guard let root, !(root.null != nil) else { return configuration }   // an empty file: all defaults
@@ -60,7 +58,12 @@ public enum ConfigurationLoader {
                 default: throw reader.error(mode, key: "socket.mode", "must be \"0600\" (owner only) or \"0660\" (owner and group), got \"\(text)\"")
                 }
             }
-            configuration.socket.group = try keys["group"].flatMap { try reader.optionalString($0, key: "socket.group") }
+            if let node = keys["group"], let group = try reader.optionalString(node, key: "socket.group") {
+                guard SystemAccounts.groupID(group) != nil else {
+                    throw reader.error(node, key: "socket.group", "no group named \"\(group)\" on this system (give a group name or a numeric id)")
+                }
+                configuration.socket.group = group
+            }
             if configuration.socket.mode == 0o660 && configuration.socket.group == nil {
                 throw reader.error(socket, key: "socket.group", "mode 0660 gives a group access: name the group")
             }
@@ -95,7 +98,7 @@ public enum ConfigurationLoader {
         }
 
         if let state = top["state"], state.null == nil {
-            let keys = try reader.mapping(state, key: "state", allowed: ["store", "path"])
+            let keys = try reader.mapping(state, key: "state", allowed: ["store", "path", "group"])
             if let node = keys["store"] {
                 let text = try reader.string(node, key: "state.store")
                 guard let store = DaemonConfiguration.State.Store(rawValue: text.lowercased()) else {
@@ -104,6 +107,12 @@ public enum ConfigurationLoader {
                 configuration.state.store = store
             }
             configuration.state.path = try keys["path"].flatMap { try reader.optionalString($0, key: "state.path") }
+            if let node = keys["group"], let group = try reader.optionalString(node, key: "state.group") {
+                guard SystemAccounts.groupID(group) != nil else {
+                    throw reader.error(node, key: "state.group", "no group named \"\(group)\" on this system (give a group name or a numeric id)")
+                }
+                configuration.state.group = group
+            }
         }
 
         if let server = top["server"], server.null == nil {
@@ -144,16 +153,31 @@ public enum ConfigurationLoader {
             guard let sequence = tasks.sequence else {
                 throw reader.error(tasks, key: "tasks", "must be a list of command tasks (- name: …)")
             }
-            var names = Set(TaskRegistry.builtins.names)
+            // Who took each name first, for the message about the entry that takes it again.
+            var takenBy = Dictionary(TaskRegistry.builtins.names.map { ($0, "the built-in task of that name") }, uniquingKeysWith: { first, _ in first })
             for (index, node) in sequence.enumerated() {
                 let command = try readCommand(node, key: "tasks[\(index)]", reader: reader)
-                guard names.insert(command.name).inserted else {
-                    throw reader.error(node, key: "tasks[\(index)].name", "\"\(command.name)\" is already taken (built-in tasks: \(TaskRegistry.builtins.names.joined(separator: ", ")))")
+                if let owner = takenBy[command.name] {
+                    throw reader.error(node.mapping?["name"] ?? node, key: "tasks[\(index)].name", "\"\(command.name)\" is already taken by \(owner); task names must be unique")
                 }
+                takenBy[command.name] = "tasks[\(index)]" + (node.mark.map { " (line \($0.line))" } ?? "")
                 configuration.commands.append(command)
             }
         }
         return configuration
+    }
+
+    /// Yams' message on one line (a log line is one line): its source excerpt and caret dropped,
+    /// its position and reason kept.
+    static func oneLine(yamlError text: String) -> String {
+        var lines = text.split(separator: "\n").map { String($0) }
+        if let caret = lines.lastIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "^" }) {
+            lines.remove(at: caret)
+            if caret > 1 { lines.remove(at: caret - 1) }   // the excerpt of the line at fault
+        }
+        var joined = lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+        while joined.hasSuffix(":") { joined.removeLast() }
+        return joined
     }
 
     private static func readCommand(_ node: Node, key: String, reader: NodeReader) throws -> CommandTaskDefinition {

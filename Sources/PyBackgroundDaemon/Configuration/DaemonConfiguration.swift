@@ -55,6 +55,9 @@ public struct DaemonConfiguration: Sendable {
         public var store = Store.sqlite
         /// The SQLite file; nil: ``defaultPath(environment:userID:)``.
         public var path: String?
+        /// A group given read access to a new store (files 0640, directory 0750); nil: only pybgd's
+        /// user (0600 and 0700), whatever the umask.
+        public var group: String?
 
         public init() {}
 

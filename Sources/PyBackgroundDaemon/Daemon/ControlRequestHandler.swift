@@ -178,9 +178,11 @@ final class ControlRequestHandler: Sendable {
 
     private func cancel(_ id: String) -> Response {
         withFuture(id) { future in
-            future.cancel()
-                ? ok(FuturePayload(future))
-                : .error(.notPending, "task \(future.id) is \(future.state); only a pending task can be cancelled")
+            // A task cancelled already has ended, like a finished one: not-pending, the same answer.
+            guard future.state == .pending, future.cancel() else {
+                return .error(.notPending, "task \(future.id) is \(future.state); only a pending task can be cancelled")
+            }
+            return ok(FuturePayload(future))
         }
     }
 

@@ -70,7 +70,8 @@ public final class Daemon: Service, Sendable {
             let path = configuration.state.path
                 ?? DaemonConfiguration.State.defaultPath(environment: ProcessInfo.processInfo.environment, userID: getuid())
             do {
-                let store = try StateStore.open(path: path)
+                let store = try StateStore.open(path: path, groupID: configuration.state.group.flatMap(SystemAccounts.groupID))
+                if let warning = store.permissionWarning { logger.warning("\(warning)") }
                 writer = StateWriter(store: store, nextSequence: try store.lastSequence() + 1) { [logger] error, changes in
                     logger.error("state store write failed", metadata: ["changes": "\(changes)", "error": "\(error)"])
                 }
@@ -117,7 +118,7 @@ public final class Daemon: Service, Sendable {
             // Recovered tasks may be queued already: they stay in the store for the next start.
             launcher.beginCancellingForShutdown()
             scheduler.shutdown(wait: false, cancelPending: true)
-            launcher.close()
+            _ = launcher.close(retrying: .seconds(10))
             throw error
         }
         // Trap SIGHUP before announcing readiness: systemd may send a reload as soon as we are ready,
@@ -151,9 +152,12 @@ public final class Daemon: Service, Sendable {
             background.cancelAll()
         }
         notifier.stopping()
-        await shutDown(server, removeSocketFile: !activated)
+        let unwritten = await shutDown(server, removeSocketFile: !activated)
         watchdog?.cancel()
         try await group.shutdownGracefully()
+        if !unwritten.isEmpty {
+            throw DaemonError(.stateStore, "the ends of \(unwritten.count) task(s) could not be written to the state store (\(unwritten.prefix(5).map(\.description).joined(separator: ", "))\(unwritten.count > 5 ? ", …" : "")); after a restart they read as interrupted")
+        }
     }
 
     /// Brings back the tables of the last run before anything is accepted: a start after a crash
@@ -248,8 +252,9 @@ public final class Daemon: Service, Sendable {
 
     /// The one shutdown path: refuse new tasks, stop the scheduler (cooperative loops end), let
     /// queued and running tasks finish within the timeout, then cancel what is left, answer the
-    /// waiting clients, close the connections and remove the socket file.
-    private func shutDown(_ server: ControlServer, removeSocketFile: Bool) async {
+    /// waiting clients, close the connections and remove the socket file. Returns the tasks whose
+    /// end the state store could not take, even when tried again.
+    private func shutDown(_ server: ControlServer, removeSocketFile: Bool) async -> [TaskID] {
         let timeout = configuration.shutdown.timeoutSeconds
         let before = scheduler.statistics
         logger.info("shutting down", metadata: [
@@ -271,14 +276,16 @@ public final class Daemon: Service, Sendable {
             }
         }
         await server.close(timeout: .seconds(2))
-        // Every end recorded is on disk before the process goes.
-        launcher.close()
+        // Every end recorded is on disk before the process goes; a store that still cannot write
+        // (a full disk) gets a last ten seconds.
+        let unwritten = launcher.close(retrying: .seconds(10))
         // A socket passed by systemd stays: pybgd.socket owns it and listens on while pybgd is down.
         if removeSocketFile { SocketFile.remove(path: socketPath) }
         let after = scheduler.statistics
         logger.info("pybgd stopped", metadata: [
             "finished": "\(after.finished)", "failed": "\(after.failed)", "cancelled": "\(after.cancelled)",
         ])
+        return unwritten
     }
 
     /// Waits for every task to end, at most `seconds`, off the concurrency pool (the wait blocks).

@@ -59,18 +59,34 @@ public struct BoundArguments: Sendable, Hashable {
     /// Checks `words` against `parameters`, the seed's args and kwargs in one list.
     ///
     /// A word `name=value` whose `name` is a declared parameter is a keyword argument; any other word
-    /// is the next positional one. Throws ``TaskFailure`` with code `bad-argument`, naming the
-    /// parameter and the type it takes, for a value of the wrong type, a missing required
-    /// parameter, one given twice, or too many positional arguments.
+    /// is the next positional one. A word that looks like a keyword (`identifier=value`) but names
+    /// no parameter is refused, with the parameters' names: a misspelled keyword must not quietly
+    /// become a value. The word `--` ends the keywords: every word after it is a positional value
+    /// as it is. Throws ``TaskFailure`` with code `bad-argument`, naming the parameter and the type
+    /// it takes, for a value of the wrong type, a missing required parameter, one given twice, an
+    /// unknown keyword, or too many positional arguments.
     public static func bind(_ words: [String], to parameters: [TaskParameter], task: String) throws(TaskFailure) -> BoundArguments {
         var values: [String: ArgumentValue] = [:]
         var positional: [ArgumentValue] = []
         var keywords: [(name: String, value: ArgumentValue)] = []
         var nextPositional = 0
         let byName = Dictionary(parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var literal = false
 
         for word in words {
-            if let equals = word.firstIndex(of: "="), let parameter = byName[String(word[..<equals])] {
+            if !literal && word == "--" {
+                literal = true
+                continue
+            }
+            if !literal, let equals = word.firstIndex(of: "=") {
+                let name = String(word[..<equals])
+                if byName[name] == nil, isKeywordLike(name) {
+                    let known = parameters.isEmpty ? "it takes no arguments" : "its parameters: \(parameters.map(\.name).joined(separator: ", "))"
+                    throw TaskFailure(.badArgument,
+                        "\(task) has no parameter \"\(name)\" (\(known)); to pass \"\(word)\" as a value, put it after --")
+                }
+            }
+            if !literal, let equals = word.firstIndex(of: "="), let parameter = byName[String(word[..<equals])] {
                 let value = try parse(String(word[word.index(after: equals)...]), for: parameter, task: task)
                 guard values[parameter.name] == nil else {
                     throw TaskFailure(.badArgument, "\(task): \(parameter.name) is given twice")
@@ -107,6 +123,14 @@ public struct BoundArguments: Sendable, Hashable {
             throw TaskFailure(.badArgument, "\(task): \(parameter.name) must be at least \(minimum), got \(text)")
         }
         return value
+    }
+
+    /// `name` as a keyword is typed: a letter or underscore, then letters, digits, `_` or `-`.
+    /// Other texts before an `=` (a URL's query, `a b=c`, `=x`) are values.
+    static func isKeywordLike(_ name: String) -> Bool {
+        let letter = { (scalar: Unicode.Scalar) in ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || scalar == "_" }
+        guard let first = name.unicodeScalars.first, letter(first) else { return false }
+        return name.unicodeScalars.allSatisfy { letter($0) || ("0"..."9").contains($0) || $0 == "-" }
     }
 
     static func describe(_ parameters: [TaskParameter]) -> String {

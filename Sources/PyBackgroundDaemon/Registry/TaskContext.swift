@@ -48,7 +48,7 @@ public struct TaskContext: Sendable {
             slept = cancellation.sleep(seconds: seconds)
         }
         if cancellation.isCancelled {
-            throw TaskFailure(code: TaskFailure.cancelledAtShutdown, message: "cancelled: the daemon's shutdown timeout ran out")
+            throw TaskFailure(code: TaskFailure.cancelledAtShutdown, message: "stopped: the daemon's shutdown timeout ran out")
         }
         return slept
     }

@@ -22,6 +22,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private let requests: ControlRequestHandler
     private let maxLineBytes: Int
+    /// `server.idle_timeout_seconds`, for the message that closes an idle connection.
+    private let idleTimeoutSeconds: Double?
     private let info: ConnectionInfo
     private let logger: Logger
 
@@ -50,9 +52,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var parked: Request?
     private var flushScheduled = false
 
-    init(requests: ControlRequestHandler, maxLineBytes: Int, info: ConnectionInfo, logger: Logger) {
+    init(requests: ControlRequestHandler, maxLineBytes: Int, idleTimeoutSeconds: Double? = nil, info: ConnectionInfo, logger: Logger) {
         self.requests = requests
         self.maxLineBytes = maxLineBytes
+        self.idleTimeoutSeconds = idleTimeoutSeconds
         self.info = info
         self.logger = logger
     }
@@ -109,8 +112,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
             closing = true
             context.close(promise: nil)
         case let idle as IdleStateHandler.IdleStateEvent where idle == .read:
-            if !awaiting {
+            if !awaiting && !closeWhenDone {
                 logger.debug("closing idle connection", metadata: ["connection": "\(info.number)"])
+                // Said before the close, so a client (or a person at socat) knows why it was closed.
+                let seconds = idleTimeoutSeconds.map { "\($0)" } ?? "the idle timeout"
+                emit(.error(.idleTimeout, "no complete request for \(seconds) s (server.idle_timeout_seconds); closing the connection"), context: context)
+                scheduleFlush(context: context)
                 closeWhenDone = true
                 closeIfDone(context: context)
             }

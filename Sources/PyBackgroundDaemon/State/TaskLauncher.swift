@@ -105,11 +105,8 @@ final class TaskLauncher: Sendable {
                     // On disk before any side effect: a crash from here on leaves the row running,
                     // and the next start marks it interrupted instead of running it twice.
                     let startedAt = scheduler.futures[id]?.startedAt ?? Date()
-                    do {
-                        try writer.recordAndWait(.started(id, at: startedAt))
-                    } catch {
-                        throw TaskFailure(code: ErrorCode.storeFailed.rawValue, message: "not run: could not record that it started: \(error)")
-                    }
+                    try Self.recordStart(id, at: startedAt, name: record.name, writer: writer,
+                                         cancellation: cancellation, logger: logger)
                 }
                 let context = TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation)
                 return try task.run(context, arguments)
@@ -121,13 +118,47 @@ final class TaskLauncher: Sendable {
         }
     }
 
+    /// Records that a task starts, waiting (on its worker) while the store cannot write: the task
+    /// has not run, so it is neither failed nor run unrecorded; it runs once its start is on disk.
+    /// Only the shutdown's cancellation ends the wait, and then its row stays pending for the next
+    /// start.
+    private static func recordStart(_ id: TaskID, at startedAt: Date, name: String, writer: StateWriter,
+                                    cancellation: TaskCancellation, logger: Logger) throws(TaskFailure) {
+        var delay = 0.1
+        var firstFailure: ContinuousClock.Instant?
+        while true {
+            do {
+                try writer.recordAndWait(.started(id, at: startedAt))
+                if let firstFailure {
+                    logger.notice("the state store recorded a start it had refused; the task runs now", metadata: [
+                        "id": "\(id)", "task": "\(name)", "waited": "\(ContinuousClock.now - firstFailure)",
+                    ])
+                }
+                return
+            } catch {
+                if firstFailure == nil {
+                    firstFailure = .now
+                    logger.warning("cannot record that a task starts; it waits, not run, until the state store can write again", metadata: [
+                        "id": "\(id)", "task": "\(name)", "error": "\(error)",
+                    ])
+                }
+            }
+            guard cancellation.sleep(seconds: delay) else {
+                throw TaskFailure(code: TaskFailure.cancelledAtShutdown,
+                                  message: "not run: the state store could not record its start before the shutdown timeout ran out; it runs at the next start")
+            }
+            delay = min(delay * 2, 5)
+        }
+    }
+
     private func recordEnd(of future: Future) {
         guard let writer else { return }
         let snapshot = future.snapshot
         if cancellingForShutdown.load(ordering: .acquiring) && Self.endedByShutdown(snapshot) { return }
         let (result, error) = RowJSON.outcome(snapshot.outcome)
-        writer.record(.ended(future.id, state: snapshot.state, startedAt: snapshot.startedAt,
-                             endedAt: snapshot.endedAt ?? Date(), result: result, error: error))
+        // Clients may be told this end at once: it is written again until it is on disk.
+        writer.recordUntilDurable(.ended(future.id, state: snapshot.state, startedAt: snapshot.startedAt,
+                                         endedAt: snapshot.endedAt ?? Date(), result: result, error: error))
         endsSinceRetention.add(1, ordering: .relaxed)
     }
 
@@ -147,45 +178,74 @@ final class TaskLauncher: Sendable {
         cancellingForShutdown.store(true, ordering: .releasing)
     }
 
-    /// Writes what is queued and closes the store.
-    func close() {
-        writer?.close()
+    /// Writes what is queued and closes the store. Returns the tasks whose end could not be
+    /// written, even after retrying for `patience` (a disk still full): their rows still say they
+    /// run, so the next start will report them interrupted.
+    func close(retrying patience: Duration = .seconds(10)) -> [TaskID] {
+        guard let writer else { return [] }
+        return writer.close(retrying: patience).compactMap { change in
+            if case .ended(let id, _, _, _, _, _) = change { id } else { nil }
+        }
     }
 
     // MARK: - Retention
 
-    /// Removes ended tasks that ended before `cutoff` (nil: all) from the tables and the store;
-    /// `reply` gets how many left the tables, once the store has them removed too.
+    /// Removes ended tasks that ended before `cutoff` (nil: all) from the store, then the same ones
+    /// from the tables; `reply` gets how many left the tables. If the store cannot write, nothing
+    /// is removed from either, so the tables never show less than a restart would bring back.
+    /// A task whose end is not yet on disk stays in both.
     func clean(endedBefore cutoff: Date?, reply: @escaping @Sendable (Result<Int, ProtocolError>) -> Void) {
         // One cutoff for both, so that a task ending meanwhile stays in both or neither.
         let cutoff = cutoff ?? Date()
-        let removed = scheduler.removeEnded(endedBefore: cutoff).count
+        let scheduler = self.scheduler
         // The freed memory goes back to the system before the reply, and not on the event loop
         // this is called on (a trim of a large heap takes milliseconds).
-        let finish = { @Sendable (result: Result<Int, ProtocolError>) in
+        let removeFromTables = { @Sendable (kept: Set<TaskID>) in
+            let removed = scheduler.removeEnded(endedBefore: cutoff, keeping: kept).count
             if removed > 0 { HeapTrim.now() }
-            reply(result)
+            reply(.success(removed))
         }
         guard let writer else {
-            DispatchQueue.global().async { finish(.success(removed)) }
+            DispatchQueue.global().async { removeFromTables([]) }
             return
         }
         writer.record(.removeEnded(endedBefore: cutoff)) { result in
-            finish(result.map { removed }.mapError { ProtocolError(.storeFailed, "removed from memory, not from the store: \($0)") })
+            switch result {
+            case .success:
+                let kept = writer.unwrittenEnds
+                DispatchQueue.global().async { removeFromTables(kept) }
+            case .failure(let error):
+                reply(.failure(ProtocolError(.storeFailed,
+                    "nothing was removed: the state store could not write (\(error.message)); free space on its file system and try again")))
+            }
         }
     }
 
-    /// Applies the configured retention: the age limit to the tables and the store, the count
-    /// limit to the store (the scheduler applies it to the tables as tasks end).
+    /// Applies the configured retention: the age limit to the store and then the tables, the
+    /// count limit to the store (the scheduler applies it to the tables as tasks end).
     func applyRetention(keepFinished: Int?, maxAgeSeconds: Double?) {
         if let maxAgeSeconds {
             let cutoff = Date(timeIntervalSinceNow: -maxAgeSeconds)
-            let removed = scheduler.removeEnded(endedBefore: cutoff).count
-            if removed > 0 {
-                logger.debug("retention dropped tasks by age", metadata: ["removed": "\(removed)"])
-                HeapTrim.now()
+            let scheduler = self.scheduler
+            let logger = self.logger
+            let removeFromTables = { @Sendable (kept: Set<TaskID>) in
+                let removed = scheduler.removeEnded(endedBefore: cutoff, keeping: kept).count
+                if removed > 0 {
+                    logger.debug("retention dropped tasks by age", metadata: ["removed": "\(removed)"])
+                    HeapTrim.now()
+                }
             }
-            writer?.record(.removeEnded(endedBefore: cutoff))
+            if let writer {
+                // Dropped from the tables only once dropped from the store: a restart brings back
+                // no task that STATUS had stopped showing.
+                writer.record(.removeEnded(endedBefore: cutoff)) { result in
+                    guard case .success = result else { return }
+                    let kept = writer.unwrittenEnds
+                    DispatchQueue.global().async { removeFromTables(kept) }
+                }
+            } else {
+                removeFromTables([])
+            }
         }
         if let keepFinished, endsSinceRetention.exchange(0, ordering: .relaxed) > 0 {
             writer?.record(.keepEnded(keepFinished))

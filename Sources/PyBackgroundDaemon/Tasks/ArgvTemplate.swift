@@ -52,6 +52,11 @@ public struct ArgvTemplate: Sendable, Hashable {
         self.elements = elements
     }
 
+    /// The program, argv[0]: always fixed text.
+    public var program: String {
+        elements[0].map { if case .literal(let text) = $0 { text } else { "" } }.joined()
+    }
+
     /// The argv for these arguments.
     public func render(_ arguments: BoundArguments) -> [String] {
         elements.map { parts in

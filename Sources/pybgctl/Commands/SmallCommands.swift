@@ -5,17 +5,22 @@ import Glibc
 import PyBackgroundProtocol
 
 struct LatestCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "latest", abstract: "Print the most recent task id.")
+    static let configuration = CommandConfiguration(
+        commandName: "latest", abstract: "Print the most recent task id (exit 5 if no task has been submitted yet).")
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var reply: ReplyTimeoutOption
 
     func run() throws {
-        let (payload, json) = try options.client.request(.latest, as: LatestPayload.self)
-        if options.json { Output.line(json); return }
+        let client = try options.client(replyTimeout: reply.timeout)
+        let (payload, json) = try client.request(.latest, as: LatestPayload.self)
+        if options.json { Output.json(json) }
         guard let id = payload.latestID else {
-            throw options.client.fail(.unknownID, "no task has been submitted yet", code: "unknown-id")
+            // Exit 5 with --json too (its reply, latest_id null, is printed): scripts test the status.
+            if options.json { throw Failure(status: .unknownID, message: "no task has been submitted yet") }
+            throw client.fail(.unknownID, "no task has been submitted yet", code: ErrorCode.unknownID.rawValue)
         }
-        Output.line(id)
+        if !options.json { Output.line(id) }
     }
 }
 
@@ -23,13 +28,14 @@ struct CancelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a pending task (exit 6 if it already runs or ended).")
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var reply: ReplyTimeoutOption
 
     @Argument(help: "The task id, or a unique prefix of it.")
     var id: String
 
     func run() throws {
-        let (future, json) = try options.client.request(.cancel(id: id), as: FuturePayload.self)
-        Output.line(options.json ? json : "cancelled \(future.id) (\(future.name))")
+        let (future, json) = try options.client(replyTimeout: reply.timeout).request(.cancel(id: id), as: FuturePayload.self)
+        if options.json { Output.json(json) } else { Output.line("cancelled \(future.id) (\(future.name))") }
     }
 }
 
@@ -37,15 +43,18 @@ struct PingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ping", abstract: "Check that the daemon answers.")
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var reply: ReplyTimeoutOption
 
     func run() throws {
+        let client = try options.client(replyTimeout: reply.timeout)
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
-        let (payload, json) = try options.client.request(.ping, as: PingPayload.self)
+        let (payload, json) = try client.request(.ping, as: PingPayload.self)
         var end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-        Output.line(options.json ? json : "pong from pybgd \(payload.version) (pid \(payload.pid)) in \(Output.duration(seconds)) on \(options.client.socketPath)")
+        if options.json { Output.json(json); return }
+        Output.line("pong from pybgd \(payload.version) (pid \(payload.pid)) in \(Output.duration(seconds)) on \(client.socketPath)")
     }
 }
 
@@ -53,7 +62,10 @@ struct ShutdownCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shutdown",
         abstract: "Stop the daemon gracefully: no new tasks, running ones finish (within its shutdown timeout).",
-        discussion: "Waits until every task has ended, unless --no-wait.")
+        discussion: """
+            Waits until every task has ended (for as long as the daemon's shutdown.timeout_seconds lets \
+            them run), unless --no-wait; then the reply comes within $PYBGCTL_TIMEOUT (default 5) seconds.
+            """)
 
     @OptionGroup var options: GlobalOptions
 
@@ -61,8 +73,8 @@ struct ShutdownCommand: ParsableCommand {
     var noWait = false
 
     func run() throws {
-        let (payload, json) = try options.client.request(.shutdown(wait: !noWait), as: ShutdownPayload.self)
-        if options.json { Output.line(json); return }
+        let (payload, json) = try options.client().request(.shutdown(wait: !noWait), as: ShutdownPayload.self)
+        if options.json { Output.json(json); return }
         Output.line(payload.waited
             ? "pybgd stopped its tasks and is exiting"
             : "pybgd is shutting down (\(payload.running) running, \(payload.pending) pending)")
@@ -73,11 +85,15 @@ struct CleanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clean",
         abstract: "Remove ended tasks (finished, failed, cancelled, interrupted) from the tables and the state store.",
-        discussion: "Pending and running tasks stay. Prints how many were removed.")
+        discussion: """
+            Pending and running tasks stay. Prints how many were removed. When the state store cannot \
+            write (a full disk) nothing is removed, from the store or the tables, and it exits 74.
+            """)
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var reply: ReplyTimeoutOption
 
-    @Option(name: .customLong("older-than"), help: ArgumentHelp(
+    @Option(name: .customLong("older-than"), parsing: .unconditional, help: ArgumentHelp(
         "Only tasks that ended longer ago than this: seconds, or a number with s, m, h or d (90m, 7d).", valueName: "age"))
     var olderThan: String?
 
@@ -88,8 +104,10 @@ struct CleanCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (payload, json) = try options.client.request(.clean(olderThan: olderThan.flatMap(Self.seconds)), as: CleanPayload.self)
-        Output.line(options.json ? json : "removed \(payload.removed) ended task\(payload.removed == 1 ? "" : "s")")
+        let client = try options.client(replyTimeout: reply.timeout)
+        let (payload, json) = try client.request(.clean(olderThan: olderThan.flatMap(Self.seconds)), as: CleanPayload.self)
+        if options.json { Output.json(json); return }
+        Output.line("removed \(payload.removed) ended task\(payload.removed == 1 ? "" : "s")")
     }
 
     /// `3600`, `90m`, `12h`, `7d` → seconds; nil for anything else.

@@ -4,18 +4,24 @@ import PyBackgroundProtocol
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the daemon's state, counts and most recent tasks.")
+        abstract: "Show the daemon's state, counts and most recent tasks.",
+        discussion: "With --json: the STATUS reply (PROTOCOL.md); `pybgctl futures --json` gives the tasks.")
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var reply: ReplyTimeoutOption
 
-    @Option(name: .long, help: "How many recent tasks to list.")
+    @Option(name: .long, parsing: .unconditional, help: "How many recent tasks to list.")
     var limit = 10
 
+    func validate() throws {
+        if limit < 0 { throw ValidationError("--limit must be a number ≥ 0, got \(limit)") }
+    }
+
     func run() throws {
-        let (status, statusJSON) = try options.client.request(.status, as: StatusPayload.self)
-        let (recent, recentJSON) = try options.client.request(.futures(limit: .mostRecent(max(0, limit))), as: FuturesPayload.self)
+        let client = try options.client(replyTimeout: reply.timeout)
+        let (status, statusJSON) = try client.request(.status, as: StatusPayload.self)
         if options.json {
-            Output.line("{\"recent\":\(recentJSON),\"status\":\(statusJSON)}")
+            Output.json(statusJSON)
             return
         }
         let state = status.shuttingDown ? "shutting down" : status.stopped ? "idle" : "running"
@@ -24,8 +30,13 @@ struct StatusCommand: ParsableCommand {
         let interrupted = status.interrupted > 0 ? ", \(status.interrupted) interrupted" : ""
         Output.line("tasks:  \(status.pending) pending, \(status.running) running, \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled\(interrupted) (\(status.submitted) submitted, \(status.retained) kept)")
         Output.line("state:  \(status.stateStore == "memory" ? "memory only (lost at exit)" : status.stateStore)")
+        guard limit > 0 else { return }
+        let (recent, _) = try client.request(.futures(limit: .mostRecent(limit)), as: FuturesPayload.self)
         guard !recent.futures.isEmpty else { return }
         Output.line("")
         Output.futureRows(recent.futures).forEach(Output.line)
+        if recent.total > recent.futures.count {
+            Output.line("(the \(recent.futures.count) most recent of \(recent.total); pybgctl futures --all lists every one)")
+        }
     }
 }

@@ -7,10 +7,13 @@ struct SubmitCommand: ParsableCommand {
         abstract: "Start a registered task; print its id (or, with --wait, its result).",
         discussion: """
             Arguments are positional or key=value, checked against the task's parameters \
-            (see `pybgctl list`). Put -- before an argument that starts with a dash.
+            (see `pybgctl list`). A word name=value whose name is not one of the task's parameters \
+            is refused (a misspelled keyword would otherwise become a value): words after -- are \
+            taken as values as they are, dashes and = included.
               pybgctl submit now
               pybgctl submit now 2
               pybgctl submit echo message="hello world" --wait
+              pybgctl submit echo -- -n a=b
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -24,16 +27,28 @@ struct SubmitCommand: ParsableCommand {
     @Flag(name: .long, help: "Wait for the task and print its result; exit 1 if it failed.")
     var wait = false
 
-    @Option(name: .long, help: ArgumentHelp("With --wait, give up after this many seconds (exit 2).", valueName: "seconds"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("With --wait, give up after this many seconds (exit 2).", valueName: "seconds"))
     var timeout: Double?
 
     func validate() throws {
-        if let timeout, !(timeout >= 0 && timeout.isFinite) { throw ValidationError("--timeout must be a number of seconds ≥ 0") }
+        if let timeout, !(timeout >= 0 && timeout.isFinite) { throw ValidationError("--timeout must be a number of seconds ≥ 0, got \(timeout)") }
         if timeout != nil && !wait { throw ValidationError("--timeout goes with --wait") }
     }
 
     func run() throws {
-        try Self.submit(name, arguments, wait: wait, timeout: timeout, client: options.client)
+        let words = Self.requestWords(arguments, commandLine: PybgctlCommand.words)
+        try Self.submit(name, words, wait: wait, timeout: timeout, client: options.client())
+    }
+
+    /// The words of the SUBMIT request: `arguments` with a `--` put back before those that came
+    /// after `--` on the command line, so that the daemon takes them as values too.
+    /// (ArgumentParser ends options at `--` but does not say where it was: the values after it
+    /// are the last of `arguments`, as many as the words after the first `--`.)
+    static func requestWords(_ arguments: [String], commandLine: [String]) -> [String] {
+        guard let terminator = commandLine.firstIndex(of: "--") else { return arguments }
+        let literal = min(commandLine.count - terminator - 1, arguments.count)
+        guard literal > 0 else { return arguments }
+        return arguments.dropLast(literal) + ["--"] + arguments.suffix(literal)
     }
 
     /// Submits; prints the id, or with `wait` the result. Also the whole of a ``PlainSubmit``.
@@ -42,7 +57,7 @@ struct SubmitCommand: ParsableCommand {
         let json = try client.request(request)
         let submitted = try SubmitPayload(plainJSON: json) ?? client.decode(SubmitPayload.self, from: json, replyingTo: request)
         guard wait else {
-            Output.line(client.json ? json : submitted.id)
+            if client.json { Output.json(json) } else { Output.line(submitted.id) }
             return
         }
         try WaitCommand.waitAndReport(id: submitted.id, timeout: timeout, client: client)
