@@ -291,7 +291,7 @@ public final class StateStore: Sendable {
             return stat(file, &status) == 0 && status.st_mode & 0o007 != 0
         }
         guard !open.isEmpty else { return nil }
-        return "\(open.joined(separator: ", ")) can be read by any user of this machine, yet holds every task's arguments and output: chmod o-rwx to close it (a new store is created 0600)"
+        return "the state store can be read by any user of this machine, yet it holds every task's arguments and output: chmod o-rwx \(open.joined(separator: " ")) (a new store is created 0600)"
     }
 }
 

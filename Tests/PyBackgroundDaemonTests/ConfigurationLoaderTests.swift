@@ -71,13 +71,15 @@ struct ConfigurationLoaderTests {
         ("log:\n  level: loud", 2, "log.level", "must be one of trace"),
         ("tasks: {}", 1, "tasks", "must be a list"),
         ("tasks:\n  - argv: [x]", 2, "tasks[0].name", "is required"),
-        ("tasks:\n  - name: now\n    argv: [x]", 2, "tasks[0].name", "already taken"),
+        ("tasks:\n  - name: now\n    argv: [x]", 2, "tasks[0].name", "\"now\" is already taken by the built-in task of that name"),
         ("tasks:\n  - name: a\n    argv: []", 3, "tasks[0].argv", "non-empty list"),
         ("tasks:\n  - name: a\n    argv: [echo, \"{x}\"]", 3, "tasks[0].argv", "{x}, which is not a declared parameter"),
         ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: float}", 5, "tasks[0].parameters[0].type", "int, double, string, bool"),
         ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: int, default: x}", 5, "tasks[0].parameters[0].default", "must be an integer"),
         ("tasks:\n  - name: a\n    argv: [x]\n    timeout_seconds: -1", 4, "tasks[0].timeout_seconds", "must be a number"),
-        ("tasks:\n  - name: a\n    argv: [x]\n  - name: a\n    argv: [y]", 4, "tasks[1].name", "already taken"),
+        ("tasks:\n  - name: a\n    argv: [x]\n  - name: a\n    argv: [y]", 4, "tasks[1].name", "\"a\" is already taken by tasks[0] (line 2)"),
+        ("socket:\n  mode: \"0660\"\n  group: no-such-group-here", 3, "socket.group", "no group named \"no-such-group-here\" on this system"),
+        ("state:\n  group: no-such-group-here", 2, "state.group", "no group named \"no-such-group-here\""),
         ("scheduler: [1, 2]", 1, "scheduler", "must be a mapping"),
         ("key: [unclosed", nil, "", "not valid YAML"),
     ] as [(String, Int?, String, String)])
@@ -85,6 +87,14 @@ struct ConfigurationLoaderTests {
         #expect { try ConfigurationLoader.parse(yaml, file: "test.yaml") } throws: { error in
             guard let error = error as? ConfigurationError else { return false }
             return error.file == "test.yaml" && error.line == line && error.key == key && error.message.contains(fragment)
+        }
+    }
+
+    @Test("a YAML error is one line: position and reason, without the excerpt and its caret")
+    func yamlErrorOnOneLine() {
+        #expect { try ConfigurationLoader.parse("scheduler:\n  max_workers: [1\nfoo: bar: baz\n", file: "t.yaml") } throws: { error in
+            guard let error = error as? ConfigurationError else { return false }
+            return !error.description.contains("\n") && error.message.contains("did not find expected") && !error.message.contains("^")
         }
     }
 

@@ -38,6 +38,17 @@ struct ResponseTests {
         #expect(try Response(parsing: line) == .error(.internal, "first second third"))
     }
 
+    @Test("a lone carriage return is shown as \\u{D}; a line break (LF or CRLF) is a space", arguments: [
+        ("\rPING", "\\u{D}PING"),
+        ("a\r", "a\\u{D}"),
+        ("a\r\rb", "a\\u{D}\\u{D}b"),
+        ("a\r\r\nb", "a\\u{D} b"),
+        ("a\nb\r\nc", "a b c"),
+    ])
+    func carriageReturns(message: String, shown: String) {
+        #expect(Response.error(.unknownVerb, message).line == "ERR unknown-verb \(shown)")
+    }
+
     @Test("control characters a client sent are written escaped in an error message, not raw")
     func messageControlCharacters() throws {
         let line = Response.error(.unknownVerb, "unknown verb \"\u{1B}[2J\u{7}x\"").line

@@ -97,7 +97,8 @@ bench_daemon() {
     rm -rf "$dir"
 }
 
-# bench_client RUNS: whole-process time of `pybgctl submit noop` (fully static release build)
+# bench_client RUNS: whole-process time of `pybgctl submit noop`, with and without --socket, and
+# through ArgumentParser (fully static release build)
 # against `tsp true` (task-spooler), with hyperfine, in one run, and the instructions each
 # executes. Prints one JSON line.
 bench_client() {
@@ -109,17 +110,17 @@ bench_client() {
     pid=$(pybgd_start "$dir" "")
     export TS_SOCKET="$dir/tsp.sock" TS_MAXFINISHED=1000 PYBGD_SOCKET="$dir/pybgd.sock"
     tsp true >/dev/null   # starts tsp's server, as pybgd is already running
-    # `submit noop` is taken without ArgumentParser (PlainSubmit); `submit noop --json` is the same
-    # request through ArgumentParser, the path of every other command line.
+    # `submit noop` and `submit noop --socket PATH` are taken without ArgumentParser (PlainSubmit);
+    # `submit noop --` is the same request through ArgumentParser, the path of every other command line.
+    local static="$ROOT/.build-static/release/pybgctl"
     hyperfine -N --warmup 20 --runs "$runs" --export-json "$dir/hyperfine.json" \
-        'tsp true' "$ROOT/.build-static/release/pybgctl submit noop" \
-        "$ROOT/.build-static/release/pybgctl submit noop --json" >/dev/null 2>&1
+        'tsp true' "$static submit noop" "$static submit noop --socket $PYBGD_SOCKET" "$static submit noop --" >/dev/null 2>&1
     # Instructions executed (callgrind), which machine noise does not change: one run of each,
     # counting the process started (tsp's client forks; its child is not counted).
     local command
-    for command in "tsp true" "pybgctl submit noop" "pybgctl submit noop --json"; do
+    for command in "tsp true" "pybgctl submit noop" "pybgctl submit noop --socket $PYBGD_SOCKET" "pybgctl submit noop --"; do
         local binary=${command%% *}
-        [ "$binary" = pybgctl ] && binary="$ROOT/.build-static/release/pybgctl"
+        [ "$binary" = pybgctl ] && binary="$static"
         # shellcheck disable=SC2086 # the command's words
         printf '%s\t%s\n' "$command" "$(valgrind --tool=callgrind --callgrind-out-file=/dev/null \
             "$binary" ${command#* } 2>&1 >/dev/null | awk -F'==' 'NR == 1 { first = $2 }
@@ -130,12 +131,16 @@ bench_client() {
     python3 -c '
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
-client = {r["command"].split("/")[-1]: {"median_ms": r["median"] * 1000, "mean_ms": r["mean"] * 1000} for r in results}
+socket = sys.argv[3]
+def key(command):
+    return command.split("/release/")[-1].replace(socket, "PATH")
+client = {key(r["command"]): {"median_ms": r["median"] * 1000, "mean_ms": r["mean"] * 1000} for r in results}
 for line in open(sys.argv[2]):
     command, count = line.rstrip("\n").split("\t")
+    command = key(command)
     if count and command in client:
         client[command]["instructions"] = int(count)
 print(json.dumps({"client": client}))
-' "$dir/hyperfine.json" "$dir/instructions.tsv"
+' "$dir/hyperfine.json" "$dir/instructions.tsv" "$PYBGD_SOCKET"
     rm -rf "$dir"
 }
