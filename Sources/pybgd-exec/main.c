@@ -2,7 +2,7 @@
 //
 //   pybgd-exec GRACE_MILLISECONDS PROGRAM [ARGUMENT...]
 //
-// pybgd starts this instead of the command itself, with a socket as standard input (the lifeline)
+// pybgd starts this instead of the command itself, with a pipe as standard input (the lifeline)
 // whose other end only pybgd holds. It runs PROGRAM in a new session, hence a process group of its
 // own, and is a child subreaper, so descendants that lose their parent are re-parented here rather
 // than to init. The task's processes end when:
@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
         return 127;
     }
 
-    // Standard input is the lifeline only when it is a socket or pipe (pybgd's); run by hand from a
+    // Standard input is the lifeline only when it is a pipe or socket (pybgd's); run by hand from a
     // terminal or with a file, it is not watched.
     struct stat input;
     int lifeline = fstat(0, &input) == 0 && (S_ISSOCK(input.st_mode) || S_ISFIFO(input.st_mode)) ? 0 : -1;

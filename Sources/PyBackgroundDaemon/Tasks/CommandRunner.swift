@@ -126,13 +126,13 @@ enum CommandRunner {
         var options = PlatformOptions()
         options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: terminationGrace + helperSlack)]
         // The helper's standard input is the lifeline: its other end stays here, close-on-exec, so
-        // only this process holds it, and it ends when this process does, however it dies.
-        // (A socket pair: Glibc's module has no pipe2, and a pipe made close-on-exec afterwards could
-        // leak into a process spawned in between.)
+        // only this process holds it, and it ends when this process does, however it dies. (Made
+        // close-on-exec after pipe(): Glibc's module has no pipe2, but every process pybgd starts
+        // is started by Subprocess, which closes descriptors from 3 up in the child.)
         var ends: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
-            throw Errno(rawValue: errno)
-        }
+        guard pipe(&ends) == 0 else { throw Errno(rawValue: errno) }
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
         defer { close(ends[1]) }
         let graceMilliseconds = terminationGrace.components.seconds * 1000 + terminationGrace.components.attoseconds / 1_000_000_000_000_000
         let limit = definition.maxOutputBytes
