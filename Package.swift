@@ -70,7 +70,11 @@ let package = Package(
 
         // Runs each command task in a process group of its own and takes the group down when the
         // task is stopped or pybgd dies: a small C program, started once per command task.
-        .executableTarget(name: "pybgd-exec"),
+        // Linked static: SwiftPM links a C executable with the Swift driver, which adds the Swift
+        // runtime and libstdc++; loading them made each command task's start 2.5x slower (a static
+        // link starts as fast as the same C built by gcc -static: BENCHMARKS.md). The link warns
+        // about dlopen in the static Swift runtime; this program never calls it.
+        .executableTarget(name: "pybgd-exec", linkerSettings: [.unsafeFlags(["-static-executable"])]),
 
         // The client: only the protocol and the blocking socket client, so that it starts fast.
         .executableTarget(

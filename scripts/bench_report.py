@@ -56,13 +56,15 @@ def core_tables(swift, python):
 
 
 def daemon_tables(path):
-    rounds, memory, client = [], {}, {}
+    rounds, memory, client, commands = [], {}, {}, {}
     for line in open(path):
         entry = json.loads(line)
         if "round" in entry:
             rounds.append(entry)
         elif "client" in entry:
             client = entry["client"]
+        elif "commands" in entry:
+            commands = entry["commands"]
         else:
             memory.update(entry)
     med = lambda key: statistics.median(r[key] for r in rounds)
@@ -120,6 +122,13 @@ def daemon_tables(path):
         if parsed:
             rows.append(row("`pybgctl submit noop --` (static; the same request through ArgumentParser)", parsed))
         rows += ["", f"Target: at most 2× tsp's median. Measured: {ratio:.2f}× — {'met' if ratio <= 2 else 'not met'}."]
+    if commands:
+        rate = commands["finished"] / commands["seconds"]
+        floor = commands["count"] / commands["floor_seconds"]
+        rows += ["", "### Command tasks: start to end, 2 workers", "",
+                 "| what | tasks/s | × the floor's time |", "|---|---:|---:|",
+                 f"| pybgd: {commands['count']:,} `true` command tasks pipelined, each under pybgd-exec (two process starts a task) | {rate:,.0f} | {commands['seconds'] / commands['floor_seconds']:.2f} |",
+                 f"| floor: `seq {commands['count']} \\| xargs -P 2 -n 1 true` (one process start a task) | {floor:,.0f} | 1.00 |"]
     return rows
 
 

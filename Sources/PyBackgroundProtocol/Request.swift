@@ -47,7 +47,7 @@ public enum Request: Hashable, Sendable {
 
     /// Every verb with its arguments, as HELP lists them.
     public static let synopsis: [String] = [
-        "PING", "SUBMIT task [arg…] [key=value…]", "STATUS", "TASKS [limit|all]", "FUTURES [limit|all]",
+        "PING", "SUBMIT task [arg…] [key=value…] [-- value…]", "STATUS", "TASKS [limit|all]", "FUTURES [limit|all]",
         "LATEST", "RESULT id", "WAIT id [seconds]", "CANCEL id", "LIST", "CLEAN [seconds]", "SHUTDOWN [wait|nowait]",
         "HELP",
     ]

@@ -8,7 +8,8 @@
 pybgd_start() {
     local dir=$1 config=$2 state=${3:-memory} name=${4:-pybgd}
     printf '%s\n' "$config" >"$dir/$name.yaml"
-    "$ROOT/.build/release/pybgd" --config "$dir/$name.yaml" --socket "$dir/$name.sock" --state "$state" \
+    # PYBGD_BINARY: another build to measure the same way (e.g. an older revision's, side by side).
+    "${PYBGD_BINARY:-$ROOT/.build/release/pybgd}" --config "$dir/$name.yaml" --socket "$dir/$name.sock" --state "$state" \
         >/dev/null 2>>"$dir/$name.log" &
     local pid=$! tries=0
     until "$uds" sequential "$dir/$name.sock" 1 PING >/dev/null 2>&1; do
@@ -142,5 +143,35 @@ for line in open(sys.argv[2]):
         client[command]["instructions"] = int(count)
 print(json.dumps({"client": client}))
 ' "$dir/hyperfine.json" "$dir/instructions.tsv" "$PYBGD_SOCKET"
+    rm -rf "$dir"
+}
+
+# bench_commands COUNT: command tasks end to end. COUNT `true` command tasks pipelined into pybgd
+# (2 workers, in memory), from the first SUBMIT until the last has ended; beside the floor of
+# starting the same processes, `xargs -P 2` running `true` COUNT times. Each task costs two
+# process starts in pybgd (pybgd-exec, then the command). Prints one JSON line.
+bench_commands() {
+    local count=$1 dir pid start end floor
+    dir=$(mktemp -d /tmp/pybgd-commands.XXXXXX)
+    uds="$dir/uds_bench"
+    gcc -O2 -o "$uds" "$ROOT/scripts/benchmarks/uds_bench.c"
+    pid=$(pybgd_start "$dir" "$(printf 'scheduler: {max_workers: 2, keep_finished: null, max_pending: 1000000}\ntasks:\n  - {name: t, argv: [true]}')")
+    start=$(date +%s.%N)
+    "$uds" pipelined "$dir/pybgd.sock" "$count" "SUBMIT t" 1000 >/dev/null 2>&1
+    drain "$dir" pybgd
+    end=$(date +%s.%N)
+    local finished
+    finished=$("$uds" sequential "$dir/pybgd.sock" 1 STATUS 2>&1 >/dev/null | sed -n 's/.*"finished":\([0-9]*\).*/\1/p')
+    pybgd_stop "$dir" "$pid"
+    local floor_start floor_end
+    floor_start=$(date +%s.%N)
+    seq "$count" | xargs -P 2 -n 1 true
+    floor_end=$(date +%s.%N)
+    floor=$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$floor_start" "$floor_end")
+    python3 -c '
+import json, sys
+start, end, count, finished, floor = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4] or 0), float(sys.argv[5])
+print(json.dumps({"commands": {"count": count, "finished": finished, "seconds": end - start, "floor_seconds": floor}}))
+' "$start" "$end" "$count" "$finished" "$floor"
     rm -rf "$dir"
 }
