@@ -80,6 +80,7 @@ struct ConfigurationLoaderTests {
         ("tasks:\n  - name: a\n    argv: [x]\n  - name: a\n    argv: [y]", 4, "tasks[1].name", "\"a\" is already taken by tasks[0] (line 2)"),
         ("socket:\n  mode: \"0660\"\n  group: no-such-group-here", 3, "socket.group", "no group named \"no-such-group-here\" on this system"),
         ("state:\n  group: no-such-group-here", 2, "state.group", "no group named \"no-such-group-here\""),
+        ("socket:\n  path: /\(String(repeating: "x", count: 120))", 2, "socket.path", "is 121 bytes; a Unix socket's path may have at most 107"),
         ("scheduler: [1, 2]", 1, "scheduler", "must be a mapping"),
         ("key: [unclosed", nil, "", "not valid YAML"),
     ] as [(String, Int?, String, String)])

@@ -3,6 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Yams
 
@@ -50,6 +53,10 @@ public enum ConfigurationLoader {
         if let socket = top["socket"], socket.null == nil {
             let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])
             configuration.socket.path = try keys["path"].flatMap { try reader.optionalString($0, key: "socket.path") }
+            let maximum = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+            if let path = configuration.socket.path, let node = keys["path"], path.utf8.count > maximum {
+                throw reader.error(node, key: "socket.path", "is \(path.utf8.count) bytes; a Unix socket's path may have at most \(maximum)")
+            }
             if let mode = keys["mode"] {
                 let text = try reader.string(mode, key: "socket.mode")
                 switch text {
