@@ -156,7 +156,7 @@ public final class Daemon: Service, Sendable {
         watchdog?.cancel()
         try await group.shutdownGracefully()
         if !unwritten.isEmpty {
-            throw DaemonError(.stateStore, "the ends of \(unwritten.count) task(s) could not be written to the state store (\(unwritten.prefix(5).map(\.description).joined(separator: ", "))\(unwritten.count > 5 ? ", …" : "")); after a restart they read as interrupted")
+            throw DaemonError(.stateStore, "the ends of \(unwritten.count) task(s) could not be written to the state store (\(unwritten.prefix(5).map(\.description).joined(separator: ", "))\(unwritten.count > 5 ? ", …" : "")); after a restart they read as interrupted, or run again if their task is retry_if_interrupted")
         }
     }
 

@@ -180,7 +180,8 @@ final class TaskLauncher: Sendable {
 
     /// Writes what is queued and closes the store. Returns the tasks whose end could not be
     /// written, even after retrying for `patience` (a disk still full): their rows still say they
-    /// run, so the next start will report them interrupted.
+    /// run (a retry-safe task's: pending), so the next start reports them interrupted (or runs a
+    /// retry-safe one again).
     func close(retrying patience: Duration = .seconds(10)) -> [TaskID] {
         guard let writer else { return [] }
         return writer.close(retrying: patience).compactMap { change in
@@ -199,7 +200,9 @@ final class TaskLauncher: Sendable {
         let cutoff = cutoff ?? Date()
         let scheduler = self.scheduler
         // The freed memory goes back to the system before the reply, and not on the event loop
-        // this is called on (a trim of a large heap takes milliseconds).
+        // this is called on (a trim of a large heap takes milliseconds). With a store, on the
+        // writer's thread, in its completion: handed to another thread, the same burst left
+        // 8 MiB more of the heap behind after three rounds (measured, old and new alternated).
         let removeFromTables = { @Sendable (kept: Set<TaskID>) in
             let removed = scheduler.removeEnded(endedBefore: cutoff, keeping: kept).count
             if removed > 0 { HeapTrim.now() }
@@ -212,8 +215,7 @@ final class TaskLauncher: Sendable {
         writer.record(.removeEnded(endedBefore: cutoff)) { result in
             switch result {
             case .success:
-                let kept = writer.unwrittenEnds
-                DispatchQueue.global().async { removeFromTables(kept) }
+                removeFromTables(writer.unwrittenEnds)
             case .failure(let error):
                 reply(.failure(ProtocolError(.storeFailed,
                     "nothing was removed: the state store could not write (\(error.message)); free space on its file system and try again")))
@@ -240,8 +242,7 @@ final class TaskLauncher: Sendable {
                 // no task that STATUS had stopped showing.
                 writer.record(.removeEnded(endedBefore: cutoff)) { result in
                     guard case .success = result else { return }
-                    let kept = writer.unwrittenEnds
-                    DispatchQueue.global().async { removeFromTables(kept) }
+                    removeFromTables(writer.unwrittenEnds)
                 }
             } else {
                 removeFromTables([])
