@@ -136,6 +136,18 @@ private final class LogBuffer: @unchecked Sendable {
     var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }
 
+extension Process {
+    /// Kills the process (SIGKILL) if it still runs after `seconds`: a program that hangs (the
+    /// fault some tests look for) fails its test instead of hanging the suite. Cancel the returned
+    /// item once the process has ended.
+    func killed(after seconds: Double) -> DispatchWorkItem {
+        let pid = processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
+        return watchdog
+    }
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

@@ -48,14 +48,21 @@ struct ProcessGroupTests {
         "shutdown: {timeout_seconds: \(shutdownTimeout)}\ntasks:\n\(tasks)"
     }
 
+    /// A daemon with one command task, `sh -c SCRIPT` (the script given the marker), submitted
+    /// and seen running.
+    static func runningTask(_ script: (String) -> String, taskOptions: String = "",
+                            shutdownTimeout: Double = 30) throws -> (daemon: DaemonHarness, marker: String, id: String) {
+        let marker = uniqueSleep()
+        let daemon = try DaemonHarness(config: config("  - {name: t, argv: [sh, -c, \"\(script(marker))\"]\(taskOptions)}",
+                                                      shutdownTimeout: shutdownTimeout))
+        let id = try daemon.submit("t")
+        #expect(awaitStarted(marker))
+        return (daemon, marker, id)
+    }
+
     @Test("a timed-out command's whole process group is stopped: the sleep its shell started does not live on")
     func timeoutStopsTheGroup() throws {
-        let marker = Self.uniqueSleep()
-        let daemon = try DaemonHarness(config: Self.config("""
-              - {name: slow, argv: [sh, -c, "sleep \(marker); echo never"], timeout_seconds: 0.5}
-            """))
-        let id = try daemon.submit("slow")
-        #expect(Self.awaitStarted(marker))
+        let (daemon, marker, id) = try Self.runningTask({ "sleep \($0); echo never" }, taskOptions: ", timeout_seconds: 0.5")
         let future = try daemon.ok(.wait(id: id, timeout: 30), as: FuturePayload.self)
         #expect(future.error?.code == "timed-out")
         #expect(Self.awaitGone(marker, timeout: 1), "still running after the timeout: \(Self.alive(marker))")
@@ -63,12 +70,7 @@ struct ProcessGroupTests {
 
     @Test("at shutdown, a command that ignores SIGTERM and the child it started are killed before pybgd exits")
     func shutdownKillsTheGroup() throws {
-        let marker = Self.uniqueSleep()
-        let daemon = try DaemonHarness(config: Self.config("""
-              - {name: stubborn, argv: [sh, -c, "trap '' TERM; sleep \(marker)"]}
-            """, shutdownTimeout: 0.2))
-        _ = try daemon.submit("stubborn")
-        #expect(Self.awaitStarted(marker))
+        let (daemon, marker, _) = try Self.runningTask({ "trap '' TERM; sleep \($0)" }, shutdownTimeout: 0.2)
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit(timeout: 30))
         #expect(Self.alive(marker).isEmpty, "outlived pybgd: \(Self.alive(marker))")
@@ -76,12 +78,7 @@ struct ProcessGroupTests {
 
     @Test("after SIGKILL of pybgd, the running command and its children end within the grace period")
     func daemonDeathKillsTheGroup() throws {
-        let marker = Self.uniqueSleep()
-        let daemon = try DaemonHarness(config: Self.config("""
-              - {name: stubborn, argv: [sh, -c, "trap '' TERM; sleep \(marker) & sleep \(marker); wait"]}
-            """))
-        _ = try daemon.submit("stubborn")
-        #expect(Self.awaitStarted(marker))
+        let (daemon, marker, _) = try Self.runningTask({ "trap '' TERM; sleep \($0) & sleep \($0); wait" })
         daemon.signal(SIGKILL)
         #expect(daemon.waitForExit())
         // SIGTERM at once, SIGKILL 2 s later.

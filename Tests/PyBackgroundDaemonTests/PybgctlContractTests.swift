@@ -249,10 +249,8 @@ struct UnansweringDaemonTests {
         let err = Pipe()
         process.standardError = err
         try process.run()
-        // A pybgd that starts after all would never close its stderr: stopped after 30 s.
-        let pid = process.processIdentifier
-        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
+        // A pybgd that starts after all would never close its stderr.
+        let watchdog = process.killed(after: 30)
         defer { watchdog.cancel() }
         let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

@@ -36,10 +36,7 @@ struct PybgctlTests {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        // A pybgctl that hangs (the fault some tests look for) fails its test instead of hanging the suite.
-        let pid = process.processIdentifier
-        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+        let watchdog = process.killed(after: 60)
         defer { watchdog.cancel() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
