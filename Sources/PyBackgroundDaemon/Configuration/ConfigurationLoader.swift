@@ -3,9 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import Yams
 
@@ -53,7 +50,7 @@ public enum ConfigurationLoader {
         if let socket = top["socket"], socket.null == nil {
             let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])
             configuration.socket.path = try keys["path"].flatMap { try reader.optionalString($0, key: "socket.path") }
-            let maximum = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+            let maximum = SocketFile.maximumPathBytes
             if let path = configuration.socket.path, let node = keys["path"], path.utf8.count > maximum {
                 throw reader.error(node, key: "socket.path", "is \(path.utf8.count) bytes; a Unix socket's path may have at most \(maximum)")
             }
@@ -65,12 +62,7 @@ public enum ConfigurationLoader {
                 default: throw reader.error(mode, key: "socket.mode", "must be \"0600\" (owner only) or \"0660\" (owner and group), got \"\(text)\"")
                 }
             }
-            if let node = keys["group"], let group = try reader.optionalString(node, key: "socket.group") {
-                guard SystemAccounts.groupID(group) != nil else {
-                    throw reader.error(node, key: "socket.group", "no group named \"\(group)\" on this system (give a group name or a numeric id)")
-                }
-                configuration.socket.group = group
-            }
+            configuration.socket.group = try keys["group"].flatMap { try reader.optionalGroup($0, key: "socket.group") }
             if configuration.socket.mode == 0o660 && configuration.socket.group == nil {
                 throw reader.error(socket, key: "socket.group", "mode 0660 gives a group access: name the group")
             }
@@ -114,12 +106,7 @@ public enum ConfigurationLoader {
                 configuration.state.store = store
             }
             configuration.state.path = try keys["path"].flatMap { try reader.optionalString($0, key: "state.path") }
-            if let node = keys["group"], let group = try reader.optionalString(node, key: "state.group") {
-                guard SystemAccounts.groupID(group) != nil else {
-                    throw reader.error(node, key: "state.group", "no group named \"\(group)\" on this system (give a group name or a numeric id)")
-                }
-                configuration.state.group = group
-            }
+            configuration.state.group = try keys["group"].flatMap { try reader.optionalGroup($0, key: "state.group") }
         }
 
         if let server = top["server"], server.null == nil {
@@ -356,6 +343,13 @@ struct NodeReader {
         return try double(node, key: key, minimum: minimum)
     }
 
+    /// A group name or numeric id that exists on this system, kept as written; null: nil.
+    func optionalGroup(_ node: Node, key: String) throws -> String? {
+        guard let group = try optionalString(node, key: key) else { return nil }
+        guard SystemAccounts.groupID(group) != nil else { throw unknownAccount(node, key: key, kind: "group", group) }
+        return group
+    }
+
     /// A list of user or group names or numeric ids, each resolved through `resolve`; null: nil.
     func optionalAccounts(_ node: Node, key: String, kind: String, resolve: (String) -> UInt32?) throws -> [UInt32]? {
         if node.null != nil { return nil }
@@ -364,11 +358,13 @@ struct NodeReader {
         }
         return try sequence.enumerated().map { index, item in
             let text = try string(item, key: "\(key)[\(index)]")
-            guard let id = resolve(text) else {
-                throw error(item, key: "\(key)[\(index)]", "no \(kind) named \"\(text)\" on this system (give a \(kind) name or a numeric id)")
-            }
+            guard let id = resolve(text) else { throw unknownAccount(item, key: "\(key)[\(index)]", kind: kind, text) }
             return id
         }
+    }
+
+    private func unknownAccount(_ node: Node, key: String, kind: String, _ name: String) -> ConfigurationError {
+        error(node, key: key, "no \(kind) named \"\(name)\" on this system (give a \(kind) name or a numeric id)")
     }
 
     func bool(_ node: Node, key: String) throws -> Bool {

@@ -18,7 +18,7 @@ public enum ConfigurationWarnings {
                 if access(program, X_OK) != 0 {
                     warnings.append("\(key).argv[0]: \(program) is not an executable file here (\(String(cString: strerror(errno)))); the task will fail with spawn-failed")
                 }
-            } else if !searchPath.split(separator: ":").contains(where: { access("\($0.isEmpty ? "." : String($0))/\(program)", X_OK) == 0 }) {
+            } else if ProgramSearch.find(program, in: searchPath) == nil {
                 warnings.append("\(key).argv[0]: no program \"\(program)\" on the task's PATH; the task will fail with spawn-failed")
             }
             if let directory = command.workingDirectory {

@@ -80,20 +80,20 @@ public struct BoundArguments: Sendable, Hashable {
             }
             if !literal, let equals = word.firstIndex(of: "=") {
                 let name = String(word[..<equals])
-                if byName[name] == nil, isKeywordLike(name) {
+                if let parameter = byName[name] {
+                    let value = try parse(String(word[word.index(after: equals)...]), for: parameter, task: task)
+                    guard values[parameter.name] == nil else {
+                        throw TaskFailure(.badArgument, "\(task): \(parameter.name) is given twice")
+                    }
+                    values[parameter.name] = value
+                    keywords.append((parameter.name, value))
+                    continue
+                }
+                if isKeywordLike(name) {
                     let known = parameters.isEmpty ? "it takes no arguments" : "its parameters: \(parameters.map(\.name).joined(separator: ", "))"
                     throw TaskFailure(.badArgument,
                         "\(task) has no parameter \"\(name)\" (\(known)); to pass \"\(word)\" as a value, put it after --")
                 }
-            }
-            if !literal, let equals = word.firstIndex(of: "="), let parameter = byName[String(word[..<equals])] {
-                let value = try parse(String(word[word.index(after: equals)...]), for: parameter, task: task)
-                guard values[parameter.name] == nil else {
-                    throw TaskFailure(.badArgument, "\(task): \(parameter.name) is given twice")
-                }
-                values[parameter.name] = value
-                keywords.append((parameter.name, value))
-                continue
             }
             // Positional: the next parameter not already given by keyword.
             while nextPositional < parameters.count && values[parameters[nextPositional].name] != nil { nextPositional += 1 }

@@ -8,11 +8,14 @@ import PyBackgroundClient
 /// The control socket's file: making its directory, telling a live daemon from a stale file,
 /// and the permissions it is created with.
 enum SocketFile {
+    /// The longest path a Unix socket may have, in bytes (`sun_path` less its terminating NUL).
+    static let maximumPathBytes = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+
     /// Readies `path` for binding: creates a missing parent directory (mode 0700), refuses a path
     /// where another daemon answers or that is not a socket, and removes a stale socket file left
     /// by a daemon that died.
     static func prepare(path: String) throws(DaemonError) {
-        let maximum = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+        let maximum = maximumPathBytes
         guard path.utf8.count <= maximum else {
             throw DaemonError(.socketUnavailable, "socket path is \(path.utf8.count) bytes; Unix sockets allow at most \(maximum): \(path)")
         }

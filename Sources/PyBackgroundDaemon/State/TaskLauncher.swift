@@ -196,30 +196,11 @@ final class TaskLauncher: Sendable {
     /// is removed from either, so the tables never show less than a restart would bring back.
     /// A task whose end is not yet on disk stays in both.
     func clean(endedBefore cutoff: Date?, reply: @escaping @Sendable (Result<Int, ProtocolError>) -> Void) {
-        // One cutoff for both, so that a task ending meanwhile stays in both or neither.
-        let cutoff = cutoff ?? Date()
-        let scheduler = self.scheduler
-        // The freed memory goes back to the system before the reply, and not on the event loop
-        // this is called on (a trim of a large heap takes milliseconds). With a store, on the
-        // writer's thread, in its completion: handed to another thread, the same burst left
-        // 8 MiB more of the heap behind after three rounds (measured, old and new alternated).
-        let removeFromTables = { @Sendable (kept: Set<TaskID>) in
-            let removed = scheduler.removeEnded(endedBefore: cutoff, keeping: kept).count
-            if removed > 0 { HeapTrim.now() }
-            reply(.success(removed))
-        }
-        guard let writer else {
-            DispatchQueue.global().async { removeFromTables([]) }
-            return
-        }
-        writer.record(.removeEnded(endedBefore: cutoff)) { result in
-            switch result {
-            case .success:
-                removeFromTables(writer.unwrittenEnds)
-            case .failure(let error):
-                reply(.failure(ProtocolError(.storeFailed,
-                    "nothing was removed: the state store could not write (\(error.message)); free space on its file system and try again")))
-            }
+        removeEnded(before: cutoff ?? Date()) { result in
+            reply(result.mapError { error in
+                ProtocolError(.storeFailed,
+                    "nothing was removed: the state store could not write (\(error.message)); free space on its file system and try again")
+            })
         }
     }
 
@@ -227,29 +208,42 @@ final class TaskLauncher: Sendable {
     /// count limit to the store (the scheduler applies it to the tables as tasks end).
     func applyRetention(keepFinished: Int?, maxAgeSeconds: Double?) {
         if let maxAgeSeconds {
-            let cutoff = Date(timeIntervalSinceNow: -maxAgeSeconds)
-            let scheduler = self.scheduler
             let logger = self.logger
-            let removeFromTables = { @Sendable (kept: Set<TaskID>) in
-                let removed = scheduler.removeEnded(endedBefore: cutoff, keeping: kept).count
-                if removed > 0 {
+            removeEnded(before: Date(timeIntervalSinceNow: -maxAgeSeconds)) { result in
+                if case .success(let removed) = result, removed > 0 {
                     logger.debug("retention dropped tasks by age", metadata: ["removed": "\(removed)"])
-                    HeapTrim.now()
                 }
-            }
-            if let writer {
-                // Dropped from the tables only once dropped from the store: a restart brings back
-                // no task that STATUS had stopped showing.
-                writer.record(.removeEnded(endedBefore: cutoff)) { result in
-                    guard case .success = result else { return }
-                    removeFromTables(writer.unwrittenEnds)
-                }
-            } else {
-                removeFromTables([])
             }
         }
         if let keepFinished, endsSinceRetention.exchange(0, ordering: .relaxed) > 0 {
             writer?.record(.keepEnded(keepFinished))
+        }
+    }
+
+    /// Removes the tasks that ended before `cutoff` from the store and, once that committed, the
+    /// same ones from the tables, then gives the freed heap back; `completion` gets how many left
+    /// the tables, or the store's failure, and then nothing was removed from either. One cutoff for
+    /// both, so that a task ending meanwhile stays in both or neither; a task whose end is not yet
+    /// on disk stays in both. Never on the event loop (a trim of a large heap takes milliseconds);
+    /// with a store, on the writer's thread, in the commit's completion: handed to another thread,
+    /// the same burst left 8 MiB more of the heap behind after three rounds (measured, old and new
+    /// alternated).
+    private func removeEnded(before cutoff: Date, completion: @escaping @Sendable (Result<Int, StateStoreError>) -> Void) {
+        let scheduler = self.scheduler
+        let removeFromTables = { @Sendable (kept: Set<TaskID>) in
+            let removed = scheduler.removeEnded(endedBefore: cutoff, keeping: kept).count
+            if removed > 0 { HeapTrim.now() }
+            completion(.success(removed))
+        }
+        guard let writer else {
+            DispatchQueue.global().async { removeFromTables([]) }
+            return
+        }
+        writer.record(.removeEnded(endedBefore: cutoff)) { result in
+            switch result {
+            case .success: removeFromTables(writer.unwrittenEnds)
+            case .failure(let error): completion(.failure(error))
+            }
         }
     }
 

@@ -24,15 +24,13 @@ enum CommandExecHelper {
     }
 
     private static func locate() -> Result<String, HelperMissing> {
-        var candidates: [String] = []
         if let executable = executablePath() {
             let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            candidates.append("\(directory)/\(name)")
+            if let found = ProgramSearch.find(name, in: directory.isEmpty ? "/" : directory) { return .success(found) }
         }
-        if let path = getenv("PATH").map({ String(cString: $0) }) {
-            candidates += path.split(separator: ":").map { "\($0.isEmpty ? "." : String($0))/\(name)" }
+        if let path = getenv("PATH").map({ String(cString: $0) }), let found = ProgramSearch.find(name, in: path) {
+            return .success(found)
         }
-        if let found = candidates.first(where: { access($0, X_OK) == 0 }) { return .success(found) }
         return .failure(HelperMissing(message:
             "\(name), which runs command tasks in a process group of their own, is neither next to \(executablePath() ?? "pybgd") nor on PATH; install it beside pybgd (scripts/install does)"))
     }
