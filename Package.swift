@@ -102,7 +102,12 @@ let package = Package(
             dependencies: ["PyBackgroundState", "PyBackground", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "PyBackgroundDaemonTests",
-            dependencies: ["PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackground"]),
+            dependencies: [
+                "PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackground",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -44,8 +44,8 @@ public class Scheduler: @unchecked Sendable {
         self.keepFinished = keepFinished
         let store = TaskStore(keepFinished: keepFinished)
         self.store = store
-        var onEnded: (@Sendable (Future) -> Void)?
-        if keepFinished != nil { onEnded = { store.futureEnded($0) } }
+        var onEnded: (@Sendable ([Future]) -> Void)?
+        if keepFinished != nil { onEnded = { store.futuresEnded($0) } }
         self.pool = WorkerPool(size: workers, onEnded: onEnded)
     }
 
@@ -188,6 +188,38 @@ public class Scheduler: @unchecked Sendable {
         }
         try enqueue(future)
         return future
+    }
+
+    /// Starts prepared bodies under records made beforehand, in order, taking the tables' lock and
+    /// the queue's lock once for all of them: for hosts that accept tasks in batches (a group
+    /// commit). Each entry's result is its new future, or why it was not started
+    /// (``SchedulerError/Code/duplicateID``, ``SchedulerError/Code/shutDown``).
+    public func start(
+        contentsOf batch: [(record: TaskRecord, body: @Sendable (TaskID) throws -> any Sendable)]
+    ) -> [Result<Future, SchedulerError>] {
+        let inserted = store.insert(ids: batch.map(\.record.id)) { index, sequence in
+            let (record, body) = batch[index]
+            let id = record.id
+            return Future(record: record, sequence: sequence, store: store) { try body(id) }
+        }
+        let queued = inserted.compactMap { $0 }
+        let accepted = pool.submit(contentsOf: queued)
+        if !accepted { for future in queued.reversed() { store.withdraw(future) } }
+        let results = zip(batch, inserted).map { entry, future -> Result<Future, SchedulerError> in
+            guard let future else {
+                return .failure(SchedulerError(.duplicateID, "a task with id \(entry.record.id) is in the tables already"))
+            }
+            return accepted ? .success(future)
+                : .failure(SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks"))
+        }
+        if accepted && !queued.isEmpty && blocksCallerOnStart { waitUntilStopped() }
+        return results
+    }
+
+    /// A fresh task id, from the same source as the ids `start` draws: for hosts that record a
+    /// task durably under its id before they start it with ``start(_:_:)``.
+    public func newTaskID() -> TaskID {
+        store.newID()
     }
 
     /// Puts an ended task from an earlier life of the host back in the tables, as the latest,

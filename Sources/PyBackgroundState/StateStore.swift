@@ -213,28 +213,61 @@ public final class StateStore: Sendable {
             result: row["result"], error: row["error"])
     }
 
+    // One prepared statement per kind of change, run once per row within the commit's single
+    // transaction: a reset, a bind and a step. Multi-row statements (INSERT … VALUES (…), (…) and
+    // UPDATE … FROM (VALUES …), 128 rows each) were tried and measured no cheaper: pybgd's CPU for
+    // 100,000 pipelined durable submissions, three interleaved rounds, 4.98/4.59/4.85 s against
+    // 4.54/4.55/4.04 s per row (SQLite evaluates a VALUES list as a compound select).
+
+    private func insert(_ task: StoredTask, in db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        // Concrete DatabaseValues: an array literal of existentials cost a metadata lookup per value.
+        var values: [DatabaseValue] = []
+        values.reserveCapacity(12)
+        values.append(task.sequence.databaseValue)
+        values.append(task.id.description.databaseValue)
+        values.append(task.name.databaseValue)
+        values.append(task.words.databaseValue)
+        values.append(task.args.databaseValue)
+        values.append(task.kwargs.databaseValue)
+        values.append(task.state.rawValue.databaseValue)
+        values.append(task.submittedAt.timeIntervalSince1970.databaseValue)
+        values.append(task.startedAt?.timeIntervalSince1970.databaseValue ?? .null)
+        values.append(task.endedAt?.timeIntervalSince1970.databaseValue ?? .null)
+        values.append(task.result?.databaseValue ?? .null)
+        values.append(task.error?.databaseValue ?? .null)
+        try statement.execute(arguments: StatementArguments(values))
+    }
+
+    private func recordEnd(_ id: TaskID, state: FutureState, startedAt: Date?, endedAt: Date, result: String?, error: String?,
+                           in db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            UPDATE task SET state = ?, started_at = COALESCE(?, started_at), ended_at = ?, result = ?, error = ?
+            WHERE id = ?
+            """)
+        var values: [DatabaseValue] = []
+        values.reserveCapacity(6)
+        values.append(state.rawValue.databaseValue)
+        values.append(startedAt?.timeIntervalSince1970.databaseValue ?? .null)
+        values.append(endedAt.timeIntervalSince1970.databaseValue)
+        values.append(result?.databaseValue ?? .null)
+        values.append(error?.databaseValue ?? .null)
+        values.append(id.description.databaseValue)
+        try statement.execute(arguments: StatementArguments(values))
+    }
+
     private func apply(_ change: StateChange, in db: Database) throws {
         switch change {
         case .insert(let task):
-            try db.cachedStatement(sql: """
-                INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    task.sequence, task.id.description, task.name, task.words, task.args, task.kwargs, task.state.rawValue,
-                    task.submittedAt.timeIntervalSince1970, task.startedAt?.timeIntervalSince1970,
-                    task.endedAt?.timeIntervalSince1970, task.result, task.error,
-                ])
+            try insert(task, in: db)
         case .started(let id, let at):
             try db.cachedStatement(sql: "UPDATE task SET state = 'running', started_at = ? WHERE id = ?")
                 .execute(arguments: [at.timeIntervalSince1970, id.description])
         case .ended(let id, let state, let startedAt, let endedAt, let result, let error):
-            try db.cachedStatement(sql: """
-                UPDATE task SET state = ?, started_at = COALESCE(?, started_at), ended_at = ?, result = ?, error = ?
-                WHERE id = ?
-                """).execute(arguments: [
-                    state.rawValue, startedAt?.timeIntervalSince1970, endedAt.timeIntervalSince1970, result, error,
-                    id.description,
-                ])
+            try recordEnd(id, state: state, startedAt: startedAt, endedAt: endedAt, result: result, error: error, in: db)
         case .removeEnded(let cutoff?):
             try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL AND ended_at < ?",
                            arguments: [cutoff.timeIntervalSince1970])

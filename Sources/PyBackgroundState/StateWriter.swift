@@ -34,6 +34,7 @@ public final class StateWriter: Sendable {
     public let store: StateStore
     private let queue = DispatchQueue(label: "pybgd.state.writer")
     private let onFailure: @Sendable (StateStoreError, _ changes: Int) -> Void
+    private let afterBatch: @Sendable () -> Void
 
     private struct Entry {
         /// nil: a flush marker, nothing to write.
@@ -68,11 +69,15 @@ public final class StateWriter: Sendable {
     /// - Parameters:
     ///   - nextSequence: the sequence number the next inserted task gets (one past the stored maximum).
     ///   - onFailure: told of each failed transaction, with how many changes it held.
+    ///   - afterBatch: called after each group of completions (a commit's, a failure's), on the
+    ///     thread that ran them: where a caller that gathers completions acts on them together.
     public init(store: StateStore, nextSequence: Int64,
-                onFailure: @escaping @Sendable (StateStoreError, _ changes: Int) -> Void = { _, _ in }) {
+                onFailure: @escaping @Sendable (StateStoreError, _ changes: Int) -> Void = { _, _ in },
+                afterBatch: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.buffer = Mutex(Buffer(nextSequence: nextSequence))
         self.onFailure = onFailure
+        self.afterBatch = afterBatch
     }
 
     /// Queues a new task's row, numbering it in queueing order (its `sequence` is overwritten).
@@ -164,6 +169,7 @@ public final class StateWriter: Sendable {
         if wasOpen { queue.sync { store.close() } }
         let failure = StateStoreError(.writeFailed, path: store.path, "the state store was closed before this change could be written")
         for entry in unwritten { entry.completion?(.failure(failure)) }
+        if !unwritten.isEmpty { afterBatch() }
         return unwritten.compactMap(\.change)
     }
 
@@ -182,6 +188,7 @@ public final class StateWriter: Sendable {
         }
         guard accepted else {
             completion?(.failure(StateStoreError(.writeFailed, path: store.path, "the state store is closed")))
+            afterBatch()
             return false
         }
         if startDrain { queue.async { self.drain() } }
@@ -221,6 +228,7 @@ public final class StateWriter: Sendable {
             }
             count(result, changes: changes.count)
             for entry in batch where !(entry.untilDurable && result.isFailure) { entry.completion?(result) }
+            afterBatch()
         }
     }
 
@@ -243,6 +251,7 @@ public final class StateWriter: Sendable {
         }
         count(.success(()), changes: changes.count)
         for entry in retained { entry.completion?(.success(())) }
+        afterBatch()
         return true
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import PyBackground
 @testable import PyBackgroundDaemon
 import PyBackgroundProtocol
@@ -13,27 +14,35 @@ struct TaskLauncherTests {
     func acknowledgedAfterCommit() throws {
         let directory = try DaemonHarness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try StateStore.open(path: directory.appendingPathComponent("pybgd.sqlite").path)
-        let writer = StateWriter(store: store, nextSequence: 1)
+        let path = directory.appendingPathComponent("pybgd.sqlite").path
+        let persistence = try SQLitePersistence(path: path, groupID: nil, logger: Logger(label: "test"))
+        let writer = persistence.writer
         let scheduler = BackgroundScheduler(maxWorkers: 1, keepFinished: nil)
-        let launcher = TaskLauncher(scheduler: scheduler, writer: writer, cancellation: TaskCancellation(),
+        let launcher = TaskLauncher(scheduler: scheduler, persistence: persistence, cancellation: TaskCancellation(),
                                     logger: Logger(label: "test"))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let outcome = launcher.submit(TaskRegistry.builtins["noop"]!, try BoundArguments.bind([], to: [], task: "noop"),
+                                      words: [], replyOn: loop)
+        guard case .pending(let reply) = outcome else {
+            Issue.record("a durable submission was answered before its commit: \(outcome)")
+            return
+        }
         let seen = Mutex<(committed: Int, queued: Bool, id: TaskID?)>((0, false, nil))
-        let done = DispatchSemaphore(value: 0)
-        launcher.launch(TaskRegistry.builtins["noop"]!, try BoundArguments.bind([], to: [], task: "noop"), words: []) { result in
+        reply.whenComplete { result in
             let id = try? result.get()
             seen.withLock { $0 = (writer.statistics.changes, id.flatMap { scheduler.futures[$0] } != nil, id) }
-            done.signal()
         }
-        done.wait()
+        _ = try reply.wait()
         let (committed, queued, id) = seen.withLock { $0 }
         #expect(committed == 1, "the reply came before the row was on disk")
         #expect(queued)
         let future = try #require(id.flatMap { scheduler.futures[$0] })
         #expect(future.wait(timeout: .seconds(30)))
         scheduler.shutdown(wait: true)
-        writer.close()
-        let rows = try StateStore.open(path: store.path).load()
+        _ = launcher.close()
+        let rows = try StateStore.open(path: path).load()
         #expect(rows.map(\.id) == [id] && rows.first?.state == .finished)
     }
 }

@@ -8,6 +8,9 @@ import Synchronization
 final class TaskStore: @unchecked Sendable {
     let keepFinished: Int?
     private let state = Mutex(State())
+    /// The one source of task ids, under a lock of its own: a host drawing an id before it records
+    /// the task does not contend with the workers ending tasks.
+    private let random = Mutex(BufferedSystemRandom())
     /// Futures cancelled before they ran (workers count the rest, under the pool's lock).
     let cancelledCount = Atomic<Int>(0)
 
@@ -28,7 +31,6 @@ final class TaskStore: @unchecked Sendable {
         var latest: TaskID?
         /// Insertions taken back because the pool refused them: they were never accepted.
         var withdrawn = 0
-        var random = BufferedSystemRandom()
         /// Ended futures in the order they ended, oldest first; kept only with a retention bound.
         var ended = FIFOQueue<Future>()
         /// Ended futures brought back by ``restore(_:)``, by state: no worker counted them.
@@ -40,10 +42,33 @@ final class TaskStore: @unchecked Sendable {
         self.keepFinished = keepFinished
     }
 
+    /// A fresh random task id.
+    func newID() -> TaskID {
+        random.withLock { TaskID.random(using: &$0) }
+    }
+
     /// Adds a new pending future, under a fresh random id, and makes it the latest.
     func insert(_ makeFuture: (_ id: TaskID, _ sequence: Int) -> Future) -> Future {
+        let id = newID()
+        return state.withLock { state in
+            append(makeFuture(id, state.nextSequence), to: &state)
+        }
+    }
+
+    /// Adds new pending futures under ids chosen beforehand, in order, under one lock; an entry
+    /// whose id the tables already hold is nil, and nothing is added for it.
+    func insert(ids: [TaskID], _ makeFuture: (_ index: Int, _ sequence: Int) -> Future) -> [Future?] {
         state.withLock { state in
-            append(makeFuture(TaskID.random(using: &state.random), state.nextSequence), to: &state)
+            var futures: [Future?] = []
+            futures.reserveCapacity(ids.count)
+            for index in ids.indices {
+                if state.byID[ids[index]] == nil {
+                    futures.append(append(makeFuture(index, state.nextSequence), to: &state))
+                } else {
+                    futures.append(nil)
+                }
+            }
+            return futures
         }
     }
 
@@ -176,6 +201,16 @@ final class TaskStore: @unchecked Sendable {
     func futureEnded(_ future: Future) {
         guard keepFinished != nil else { return }
         state.withLock { state in retain(ended: future, in: &state) }
+    }
+
+    /// Applies the retention bound to tasks the workers ended, in the order they ended, under one
+    /// lock: the pool hands them over in batches, so that ending tasks does not take the tables'
+    /// lock once per task against a host starting new ones.
+    func futuresEnded(_ futures: [Future]) {
+        guard keepFinished != nil, !futures.isEmpty else { return }
+        state.withLock { state in
+            for future in futures { retain(ended: future, in: &state) }
+        }
     }
 
     // MARK: - Removal

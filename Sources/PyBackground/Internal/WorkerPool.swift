@@ -35,12 +35,16 @@ final class WorkerPool: @unchecked Sendable {
     /// cache line cost more than the lock they would save.
     private var finishedCount = 0
     private var failedCount = 0
-    /// Called by the worker after each task it ran ends; nil when there is nothing to do.
-    private let onEnded: (@Sendable (Future) -> Void)?
+    /// Given the tasks a worker ran, once they ended, in batches; nil when there is nothing to do.
+    private let onEnded: (@Sendable ([Future]) -> Void)?
+    /// A worker hands over its ended tasks once this many gathered, or before the queue is empty
+    /// when it stops running tasks: the retention bound may be passed by this many per busy
+    /// worker, never when the pool is idle.
+    static let endedBatchSize = 64
 
     static let spinsBeforeSleep = 256
 
-    init(size: Int, onEnded: (@Sendable (Future) -> Void)? = nil) {
+    init(size: Int, onEnded: (@Sendable ([Future]) -> Void)? = nil) {
         precondition(size > 0, "a worker pool needs at least one worker, got \(size)")
         self.size = size
         self.onEnded = onEnded
@@ -55,16 +59,9 @@ final class WorkerPool: @unchecked Sendable {
     /// Queues a future. Returns false, queueing nothing, once the pool is closed.
     func submit(_ future: Future) -> Bool {
         lock.lock()
-        switch phase {
-        case .closed:
+        guard admitting() else {
             lock.unlock()
             return false
-        case .idle:
-            phase = .running
-            isAccepting.store(true, ordering: .releasing)
-            for _ in 0..<size { spawnWorker() }
-        case .running:
-            break
         }
         queue.push(future)
         queuedHint.store(queue.count, ordering: .relaxed)
@@ -73,6 +70,38 @@ final class WorkerPool: @unchecked Sendable {
         if wake { wakeupsInFlight += 1 }
         lock.unlock()
         if wake { lock.signal() }
+        return true
+    }
+
+    /// Queues futures in order under one lock, waking as many idle workers as they can keep
+    /// busy. Returns false, queueing none, once the pool is closed.
+    func submit(contentsOf futures: [Future]) -> Bool {
+        lock.lock()
+        guard admitting() else {
+            lock.unlock()
+            return false
+        }
+        for future in futures { queue.push(future) }
+        queuedHint.store(queue.count, ordering: .relaxed)
+        let wakes = max(0, min(futures.count, idleWorkers - wakeupsInFlight))
+        wakeupsInFlight += wakes
+        lock.unlock()
+        for _ in 0..<wakes { lock.signal() }
+        return true
+    }
+
+    /// With the lock held: false once closed; starts the workers at the first submission.
+    private func admitting() -> Bool {
+        switch phase {
+        case .closed:
+            return false
+        case .idle:
+            phase = .running
+            isAccepting.store(true, ordering: .releasing)
+            for _ in 0..<size { spawnWorker() }
+        case .running:
+            break
+        }
         return true
     }
 
@@ -155,6 +184,13 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func workLoop() {
+        // The tasks this worker ended and has not handed to `onEnded` yet: its own, no lock.
+        var ended: [Future] = []
+        func handOverEnded() {
+            guard !ended.isEmpty else { return }
+            onEnded?(ended)
+            ended.removeAll(keepingCapacity: true)
+        }
         lock.lock()
         while true {
             if queue.isEmpty && phase != .closed {
@@ -179,8 +215,17 @@ final class WorkerPool: @unchecked Sendable {
             activeWorkers += 1
             lock.unlock()
             let final = future.run()
-            if final != nil { onEnded?(future) }
+            if final != nil && onEnded != nil {
+                ended.append(future)
+                if ended.count >= Self.endedBatchSize || queuedHint.load(ordering: .relaxed) == 0 { handOverEnded() }
+            }
             lock.lock()
+            if queue.isEmpty && !ended.isEmpty {
+                // Before this worker counts as idle: a drained pool has applied every end.
+                lock.unlock()
+                handOverEnded()
+                lock.lock()
+            }
             activeWorkers -= 1
             switch final {
             case .finished?: finishedCount += 1

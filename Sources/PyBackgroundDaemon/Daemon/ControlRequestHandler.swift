@@ -93,20 +93,24 @@ final class ControlRequestHandler: Sendable {
         guard pending < maxPending else {
             return .now(.error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later"))
         }
-        let reply = { @Sendable (result: Result<TaskID, ProtocolError>) -> Response in
-            switch result {
-            case .success(let id):
-                connection.audit.record(id, task: name)
-                return .ok(SubmitPayload(id: id.description, task: name).json)
-            case .failure(let error):
-                return Response(error)
-            }
+        switch launcher.submit(task, arguments, words: words, replyOn: eventLoop) {
+        case .accepted(let id):
+            connection.audit.record(id, task: name)
+            return .now(.ok(SubmitPayload(id: id.description, task: name).json))
+        case .refused(let error):
+            return .now(Response(error))
+        case .pending(let id):
+            // Acknowledged once the store has it; the requests after it are read meanwhile.
+            return .durable(DurableReply(id) { result in
+                switch result {
+                case .success(let id):
+                    connection.audit.record(id, task: name)
+                    return .ok(SubmitPayload(id: id.description, task: name).json)
+                case .failure(let error):
+                    return .error(.storeFailed, "the task was not accepted: \(error)")
+                }
+            })
         }
-        guard launcher.writer != nil else { return .now(reply(launcher.launchInMemory(task, arguments))) }
-        // Acknowledged once the row is on disk; the requests after it are read meanwhile.
-        let promise = eventLoop.makePromise(of: Response.self)
-        launcher.launch(task, arguments, words: words) { promise.succeed(reply($0)) }
-        return .durable(promise.futureResult)
     }
 
     private func clean(olderThan seconds: Double?, eventLoop: any EventLoop) -> ControlReply {
@@ -131,7 +135,7 @@ final class ControlRequestHandler: Sendable {
             interrupted: statistics.interrupted,
             retained: scheduler.futures.count, connections: connectionCount.withLockedValue { $0 }.count(),
             uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
-            stateStore: launcher.storeDescription)
+            stateStore: launcher.persistence.location)
     }
 
     private func tasks(_ limit: Request.Limit) -> Response {

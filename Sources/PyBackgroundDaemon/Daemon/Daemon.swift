@@ -65,21 +65,13 @@ public final class Daemon: Service, Sendable {
         }
         self.scheduler = BackgroundScheduler(maxWorkers: configuration.scheduler.maxWorkers,
                                              keepFinished: configuration.scheduler.keepFinished)
-        var writer: StateWriter?
-        if configuration.state.store == .sqlite {
-            let path = configuration.state.path
-                ?? DaemonConfiguration.State.defaultPath(environment: ProcessInfo.processInfo.environment, userID: getuid())
-            do {
-                let store = try StateStore.open(path: path, groupID: configuration.state.group.flatMap(SystemAccounts.groupID))
-                if let warning = store.permissionWarning { logger.warning("\(warning)") }
-                writer = StateWriter(store: store, nextSequence: try store.lastSequence() + 1) { [logger] error, changes in
-                    logger.error("state store write failed", metadata: ["changes": "\(changes)", "error": "\(error)"])
-                }
-            } catch {
-                throw DaemonError(.stateStore, error.description)
-            }
+        let persistence: any TaskPersistence
+        do {
+            persistence = try PersistenceBackend.open(configuration.state, logger: logger)
+        } catch {
+            throw DaemonError(.stateStore, error.description)
         }
-        self.launcher = TaskLauncher(scheduler: scheduler, writer: writer, cancellation: cancellation, logger: logger)
+        self.launcher = TaskLauncher(scheduler: scheduler, persistence: persistence, cancellation: cancellation, logger: logger)
         (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let continuation = shutdownContinuation
         self.requests = ControlRequestHandler(
@@ -163,14 +155,9 @@ public final class Daemon: Service, Sendable {
     /// Brings back the tables of the last run before anything is accepted: a start after a crash
     /// (or an upgrade) goes on where the last one stopped.
     private func recover() throws(DaemonError) {
-        guard let writer = launcher.writer else { return }
         do {
-            let rows = try writer.store.load()
-            let summary = try launcher.recover(rows, registry: registry)
-            // When CLEAN or retention removed the last task's row, latest_id still names it.
-            if let latest = try writer.store.latestID() { scheduler.restoreLatestID(latest) }
-            writer.flush()
-            logger.info("state store opened", metadata: ["path": "\(writer.store.path)", "recovered": "\(summary)"])
+            let summary = try TaskRecovery(launcher: launcher, registry: registry).recover()
+            logger.info("state store opened", metadata: ["path": "\(launcher.persistence.location)", "recovered": "\(summary)"])
         } catch {
             throw DaemonError(.stateStore, error.description)
         }
@@ -180,7 +167,7 @@ public final class Daemon: Service, Sendable {
     /// back memory a large reply left free.
     private func housekeeping() async {
         let scheduler = configuration.scheduler
-        let retention = scheduler.keepFinishedSeconds != nil || (scheduler.keepFinished != nil && launcher.writer != nil)
+        let retention = scheduler.keepFinishedSeconds != nil || scheduler.keepFinished != nil
         while !Task.isCancelled {
             if retention {
                 launcher.applyRetention(keepFinished: scheduler.keepFinished, maxAgeSeconds: scheduler.keepFinishedSeconds)

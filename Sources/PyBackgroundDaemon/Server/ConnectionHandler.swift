@@ -180,12 +180,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 self.awaiting = false
                 self.resume(context: context)
             }
-        case .durable(let future):
+        case .durable(let reply):
             owed.append(nil)
             let position = owedBase + owed.count - 1
             durableOutstanding += 1
-            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-                self.fill(position, with: Self.response(result), context: context)
+            reply.id.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                self.fill(position, with: reply.respond(result), context: context)
                 self.durableOutstanding -= 1
                 if self.durableOutstanding == 0, let parked = self.parked {
                     self.parked = nil

@@ -10,7 +10,7 @@ enum ControlReply {
     case later(EventLoopFuture<Response>)
     /// Ready once the submission is on disk. Further SUBMITs are evaluated meanwhile, so that a
     /// pipelined burst shares one commit; any other request waits for the replies owed before it.
-    case durable(EventLoopFuture<Response>)
+    case durable(DurableReply)
 }
 
 /// What the server knows of a connection's peer.

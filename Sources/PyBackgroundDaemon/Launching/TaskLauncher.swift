@@ -1,0 +1,215 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Dispatch
+import Logging
+import NIOCore
+import PyBackground
+import PyBackgroundState
+import Synchronization
+
+/// Takes checked submissions to the scheduler through the daemon's ``TaskPersistence``: a
+/// submission is acknowledged once the store has it, a task that is not retry-safe has its start
+/// recorded before its body runs, and every end is recorded after it. What the store is (memory,
+/// SQLite) was decided once, at start; nothing here depends on it.
+final class TaskLauncher: Sendable {
+    let scheduler: Scheduler
+    let persistence: any TaskPersistence
+    private let cancellation: TaskCancellation
+    private let logger: Logger
+    private let ends = EndRecording()
+    /// Made once: handed to the store with every task.
+    private let shouldRecordEnd: @Sendable (Future.Snapshot) -> Bool
+
+    init(scheduler: Scheduler, persistence: any TaskPersistence, cancellation: TaskCancellation, logger: Logger) {
+        self.scheduler = scheduler
+        self.persistence = persistence
+        self.cancellation = cancellation
+        self.logger = logger
+        self.shouldRecordEnd = { [ends] in ends.shouldRecord($0) }
+        persistence.begin { [self] batch in run(batch) }
+    }
+
+    /// Tasks waiting to run, counting those the store has not yet made durable.
+    var pendingCount: Int { scheduler.pendingCount + persistence.acceptsInFlight }
+
+    // MARK: - Submissions
+
+    /// What became of a submission.
+    enum Outcome {
+        /// Accepted and queued: the id to reply with now.
+        case accepted(TaskID)
+        /// Not accepted.
+        case refused(LaunchError)
+        /// Accepted once the store has it: the future gets the id then (on the event loop given),
+        /// or fails with the store's error, and then nothing was accepted.
+        case pending(EventLoopFuture<TaskID>)
+    }
+
+    /// Accepts a checked submission; replies that wait for the store come on `eventLoop`.
+    func submit(_ task: RegisteredTask, _ arguments: BoundArguments, words: [String], replyOn eventLoop: any EventLoop) -> Outcome {
+        let record = TaskRecord(id: scheduler.newTaskID(), name: task.name, args: arguments.positional,
+                                kwargs: arguments.keywordArguments, submittedAt: Date())
+        let submission = Submission(record: record, task: task, arguments: arguments, words: words)
+        switch persistence.accept(submission, replyOn: eventLoop) {
+        case .pending(let id):
+            return .pending(id)
+        case .durable:
+            do {
+                let future = try scheduler.start(record, body(of: submission))
+                persistence.recordEnd(of: future, if: shouldRecordEnd)
+                return .accepted(record.id)
+            } catch {
+                return .refused(.shuttingDown)
+            }
+        }
+    }
+
+    /// Starts tasks the store made durable, together. One the scheduler no longer takes (the
+    /// shutdown began) stays in the store as accepted, and runs at the next start.
+    func run(_ batch: [Submission]) {
+        let results = scheduler.start(contentsOf: batch.map { ($0.record, body(of: $0)) })
+        for (submission, result) in zip(batch, results) {
+            switch result {
+            case .success(let future):
+                persistence.recordEnd(of: future, if: shouldRecordEnd)
+            case .failure:
+                logger.info("accepted during shutdown; it runs at the next start", metadata: ["id": "\(submission.record.id)"])
+            }
+        }
+    }
+
+    /// The body a worker runs: with a store, a task that is not retry-safe is on disk as running
+    /// before any side effect, so a crash from there on leaves it running and the next start marks
+    /// it interrupted instead of running it twice.
+    private func body(of submission: Submission) -> @Sendable (TaskID) throws -> any Sendable {
+        let scheduler = self.scheduler
+        let cancellation = self.cancellation
+        let logger = self.logger
+        let task = submission.task
+        let arguments = submission.arguments
+        guard persistence.recordsStarts && !task.retryIfInterrupted else {
+            return { id in
+                try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation), arguments)
+            }
+        }
+        let persistence = self.persistence
+        return { id in
+            let startedAt = scheduler.futures[id]?.startedAt ?? Date()
+            try Self.recordStart(id, at: startedAt, name: task.name, persistence: persistence,
+                                 cancellation: cancellation, logger: logger)
+            return try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation), arguments)
+        }
+    }
+
+    /// Records that a task starts, waiting (on its worker) while the store cannot write: the task
+    /// has not run, so it is neither failed nor run unrecorded; it runs once its start is on disk.
+    /// Only the shutdown's cancellation ends the wait, and then its row stays pending for the next
+    /// start.
+    private static func recordStart(_ id: TaskID, at startedAt: Date, name: String, persistence: any TaskPersistence,
+                                    cancellation: TaskCancellation, logger: Logger) throws(TaskFailure) {
+        var delay = 0.1
+        var firstFailure: ContinuousClock.Instant?
+        while true {
+            do {
+                try persistence.recordStart(id, at: startedAt)
+                if let firstFailure {
+                    logger.notice("the state store recorded a start it had refused; the task runs now", metadata: [
+                        "id": "\(id)", "task": "\(name)", "waited": "\(ContinuousClock.now - firstFailure)",
+                    ])
+                }
+                return
+            } catch {
+                if firstFailure == nil {
+                    firstFailure = .now
+                    logger.warning("cannot record that a task starts; it waits, not run, until the state store can write again", metadata: [
+                        "id": "\(id)", "task": "\(name)", "error": "\(error)",
+                    ])
+                }
+            }
+            guard cancellation.sleep(seconds: delay) else {
+                throw TaskFailure(code: TaskFailure.cancelledAtShutdown,
+                                  message: "not run: the state store could not record its start before the shutdown timeout ran out; it runs at the next start")
+            }
+            delay = min(delay * 2, 5)
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// The shutdown timeout ran out: what the shutdown cancels from now on stays pending (or
+    /// running) in the store, for the next start.
+    func beginCancellingForShutdown() {
+        ends.cancellingForShutdown.store(true, ordering: .releasing)
+    }
+
+    /// Writes what is recorded and closes the store. Returns the tasks whose end could not be
+    /// written, even after retrying for `patience` (a disk still full): their rows still say they
+    /// run (a retry-safe task's: pending), so the next start reports them interrupted (or runs a
+    /// retry-safe one again).
+    func close(retrying patience: Duration = .seconds(10)) -> [TaskID] {
+        persistence.close(retrying: patience)
+    }
+
+    // MARK: - Retention
+
+    /// Removes ended tasks that ended before `cutoff` (nil: all) from the store, then the same ones
+    /// from the tables; `reply` gets how many left the tables. If the store cannot write, nothing
+    /// is removed from either, so the tables never show less than a restart would bring back.
+    /// A task whose end is not yet on disk stays in both.
+    func clean(endedBefore cutoff: Date?, reply: @escaping @Sendable (Result<Int, LaunchError>) -> Void) {
+        removeEnded(before: cutoff ?? Date()) { result in
+            reply(result.mapError { error in
+                LaunchError(.storeFailed,
+                    "nothing was removed: the state store could not write (\(error.message)); free space on its file system and try again")
+            })
+        }
+    }
+
+    /// Applies the configured retention: the age limit to the store and then the tables, the
+    /// count limit to the store (the scheduler applies it to the tables as tasks end).
+    func applyRetention(keepFinished: Int?, maxAgeSeconds: Double?) {
+        if let maxAgeSeconds {
+            let logger = self.logger
+            removeEnded(before: Date(timeIntervalSinceNow: -maxAgeSeconds)) { result in
+                if case .success(let removed) = result, removed > 0 {
+                    logger.debug("retention dropped tasks by age", metadata: ["removed": "\(removed)"])
+                }
+            }
+        }
+        if let keepFinished, ends.sinceRetention.exchange(0, ordering: .relaxed) > 0 {
+            persistence.keepEnded(keepFinished)
+        }
+    }
+
+    /// Removes the tasks that ended before `cutoff` from the store and, once that is durable, the
+    /// same ones from the tables, then gives the freed heap back; `completion` gets how many left
+    /// the tables, or the store's failure, and then nothing was removed from either. One cutoff for
+    /// both, so that a task ending meanwhile stays in both or neither; a task whose end is not yet
+    /// on disk stays in both. On the thread the store completes on, never the event loop (a trim
+    /// of a large heap takes milliseconds); with SQLite, the writer's, in the commit's completion:
+    /// handed to another thread, the same burst left 8 MiB more of the heap behind after three
+    /// rounds (measured, old and new alternated).
+    private func removeEnded(before cutoff: Date, completion: @escaping @Sendable (Result<Int, StateStoreError>) -> Void) {
+        let scheduler = self.scheduler
+        persistence.removeEnded(before: cutoff) { result in
+            switch result {
+            case .success(let kept):
+                let removed = scheduler.removeEnded(endedBefore: cutoff, keeping: kept).count
+                if removed > 0 { HeapTrim.now() }
+                completion(.success(removed))
+            case .failure(let error):
+                completion(.failure(error))
+            }
+        }
+    }
+}
+
+extension BoundArguments {
+    /// The keyword arguments as the scheduler's task table records them.
+    var keywordArguments: [KeywordArgument] {
+        keywords.map { KeywordArgument(name: $0.name, value: $0.value) }
+    }
+}

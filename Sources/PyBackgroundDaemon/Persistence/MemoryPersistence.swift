@@ -1,0 +1,33 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Dispatch
+import NIOCore
+import PyBackground
+import PyBackgroundState
+
+/// `state.store: memory`: nothing outlives the process. Every submission is "durable" at once,
+/// and every record is a no-op; the tables live in the scheduler alone.
+final class MemoryPersistence: TaskPersistence {
+    var location: String { "memory" }
+    var recordsStarts: Bool { false }
+    var acceptsInFlight: Int { 0 }
+
+    func recover() -> RecoveredTables { RecoveredTables() }
+    func begin(running: @escaping @Sendable ([Submission]) -> Void) {}
+    func accept(_ submission: Submission, replyOn eventLoop: any EventLoop) -> Acceptance { .durable }
+    func recordStart(_ id: TaskID, at startedAt: Date) {}
+    func recordEnd(of future: Future, if shouldRecord: @escaping @Sendable (Future.Snapshot) -> Bool) {}
+    func recordEnd(_ id: TaskID, state: FutureState, startedAt: Date?, endedAt: Date, error: any Error) {}
+
+    func removeEnded(before cutoff: Date, completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void) {
+        // Off the caller's thread, as a store's commit would be: the caller is an event loop.
+        DispatchQueue.global().async { completion(.success([])) }
+    }
+
+    func keepEnded(_ count: Int) {}
+    func flush() {}
+    func close(retrying patience: Duration) -> [TaskID] { [] }
+}

@@ -1,0 +1,97 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+import NIOCore
+import PyBackground
+import PyBackgroundState
+
+/// `state.store: sqlite`: the tables in one SQLite file that this process holds exclusively,
+/// written by group commit (``StateWriter``). A submission is durable once its commit is; the
+/// tasks of one commit are started together and their replies handed back together
+/// (``AcceptedBatch``). Every task accepted here runs here.
+final class SQLitePersistence: TaskPersistence {
+    let writer: StateWriter
+    private let accepted: AcceptedBatch
+
+    /// Opens (or creates) the store at `path`; see ``StateStore/open(path:groupID:)``.
+    init(path: String, groupID: UInt32?, logger: Logger) throws(StateStoreError) {
+        let store = try StateStore.open(path: path, groupID: groupID)
+        if let warning = store.permissionWarning { logger.warning("\(warning)") }
+        let accepted = AcceptedBatch()
+        self.accepted = accepted
+        self.writer = StateWriter(
+            store: store, nextSequence: try store.lastSequence() + 1,
+            onFailure: { error, changes in
+                logger.error("state store write failed", metadata: ["changes": "\(changes)", "error": "\(error)"])
+            },
+            afterBatch: { accepted.deliver() })
+    }
+
+    var location: String { writer.store.path }
+    var recordsStarts: Bool { true }
+    var acceptsInFlight: Int { writer.pendingInserts }
+
+    func recover() throws(StateStoreError) -> RecoveredTables {
+        RecoveredTables(tasks: try writer.store.load(), latestID: try writer.store.latestID())
+    }
+
+    func begin(running: @escaping @Sendable ([Submission]) -> Void) {
+        accepted.begin(running: running)
+    }
+
+    func accept(_ submission: Submission, replyOn eventLoop: any EventLoop) -> Acceptance {
+        let promise = eventLoop.makePromise(of: TaskID.self)
+        let record = submission.record
+        let row = StoredTask(sequence: 0, id: record.id, name: record.name, words: RowJSON.words(submission.words),
+                             args: RowJSON.args(record.args), kwargs: RowJSON.kwargs(record.kwargs),
+                             state: .pending, submittedAt: record.submittedAt)
+        let accepted = self.accepted
+        writer.insert(row) { result in accepted.add(submission, promise: promise, result: result) }
+        return .pending(promise.futureResult)
+    }
+
+    func recordStart(_ id: TaskID, at startedAt: Date) throws(StateStoreError) {
+        try writer.recordAndWait(.started(id, at: startedAt))
+    }
+
+    func recordEnd(of future: Future, if shouldRecord: @escaping @Sendable (Future.Snapshot) -> Bool) {
+        let writer = self.writer
+        future.addDoneCallback { future in
+            let snapshot = future.snapshot
+            guard shouldRecord(snapshot) else { return }
+            let (result, error) = RowJSON.outcome(snapshot.outcome)
+            // Clients may be told this end at once: it is written again until it is on disk.
+            writer.recordUntilDurable(.ended(future.id, state: snapshot.state, startedAt: snapshot.startedAt,
+                                             endedAt: snapshot.endedAt ?? Date(), result: result, error: error))
+        }
+    }
+
+    func recordEnd(_ id: TaskID, state: FutureState, startedAt: Date?, endedAt: Date, error: any Error) {
+        let (_, errorJSON) = RowJSON.outcome(.failure(error))
+        writer.record(.ended(id, state: state, startedAt: startedAt, endedAt: endedAt, result: nil, error: errorJSON))
+    }
+
+    func removeEnded(before cutoff: Date, completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void) {
+        let writer = self.writer
+        writer.record(.removeEnded(endedBefore: cutoff)) { result in
+            completion(result.map { writer.unwrittenEnds })
+        }
+    }
+
+    func keepEnded(_ count: Int) {
+        writer.record(.keepEnded(count))
+    }
+
+    func flush() {
+        writer.flush()
+    }
+
+    func close(retrying patience: Duration) -> [TaskID] {
+        writer.close(retrying: patience).compactMap { change in
+            if case .ended(let id, _, _, _, _, _) = change { id } else { nil }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import NIOCore
+import PyBackground
+import PyBackgroundState
+
+/// Where the daemon keeps every durable fact about its tasks, behind one seam: the launcher, the
+/// recovery at start, CLEAN and retention talk only to this, and the backend is chosen once, at
+/// start (``PersistenceBackend/open(_:logger:)``).
+///
+/// Who runs a task is the store's decision, not the submitter's: an accepted submission reaches
+/// this process's workers only through the `running` handler given to ``begin(running:)``. With an
+/// exclusive store (memory, SQLite) that is every task accepted here, as soon as it is durable; a
+/// store shared by several hosts hands each host the tasks it claimed, submitted on any of them.
+///
+/// Conformances: ``MemoryPersistence`` (nothing outlives the process) and ``SQLitePersistence``
+/// (one SQLite file, group commit).
+protocol TaskPersistence: AnyObject, Sendable {
+    /// Where the tables are kept, as STATUS reports it ("memory", a file).
+    var location: String { get }
+
+    /// Whether a task that is not retry-safe must have its start recorded (``recordStart(_:at:)``)
+    /// before its body runs: true for a store that outlives the process.
+    var recordsStarts: Bool { get }
+
+    /// Submissions accepted and not yet durable: counted as pending against `max_pending`.
+    var acceptsInFlight: Int { get }
+
+    /// What an earlier life of the daemon left: every stored task in submission order, and the
+    /// latest id given. Called once, before ``begin(running:)``.
+    func recover() throws(StateStoreError) -> RecoveredTables
+
+    /// From now on, tasks this process is to run are handed to `running`, in batches, in the
+    /// order they were accepted (on the thread that made them durable).
+    func begin(running: @escaping @Sendable ([Submission]) -> Void)
+
+    /// Accepts a checked submission. `.durable`: it is durable already and the caller runs it now
+    /// (``begin(running:)``'s handler is not called for it). `.pending`: the future gets its id, on
+    /// `eventLoop`, once it is durable and handed to `running`, or fails with the
+    /// ``StateStoreError`` that kept it from being accepted.
+    func accept(_ submission: Submission, replyOn eventLoop: any EventLoop) -> Acceptance
+
+    /// Records that a task starts, durable when this returns (blocking, on the task's worker).
+    func recordStart(_ id: TaskID, at startedAt: Date) throws(StateStoreError)
+
+    /// Records `future`'s end once it ends, unless `shouldRecord` says no at that moment; an end
+    /// a client may have been told is written again until it is durable.
+    func recordEnd(of future: Future, if shouldRecord: @escaping @Sendable (Future.Snapshot) -> Bool)
+
+    /// Records an end decided without running the task (recovery: interrupted, not restartable).
+    func recordEnd(_ id: TaskID, state: FutureState, startedAt: Date?, endedAt: Date, error: any Error)
+
+    /// Removes the tasks that ended before `cutoff`; `completion` gets, once that is durable, the
+    /// ids whose end is not durable yet (they stay in the tables), or the failure, and then
+    /// nothing was removed. `completion` runs on a thread that may work for a while (never the
+    /// caller's: that is an event loop).
+    func removeEnded(before cutoff: Date, completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void)
+
+    /// Keeps the `count` most recently ended tasks and removes the older ones (retention by count).
+    func keepEnded(_ count: Int)
+
+    /// Blocks until everything recorded so far is durable (or failed).
+    func flush()
+
+    /// Writes what is recorded, tries what failed again for up to `patience`, and closes. Returns
+    /// the tasks whose end could not be written: their stored state still says they run.
+    func close(retrying patience: Duration) -> [TaskID]
+}
+
+/// What ``TaskPersistence/accept(_:replyOn:)`` did with a submission.
+enum Acceptance {
+    /// Durable now: the caller starts it.
+    case durable
+    /// Durable later: the id comes through the future, the task through the `running` handler.
+    case pending(EventLoopFuture<TaskID>)
+}
+
+/// What a store held at start.
+struct RecoveredTables: Sendable {
+    /// Every stored task, in submission order.
+    var tasks: [StoredTask] = []
+    /// The last id given, even when its task has since been removed.
+    var latestID: TaskID?
+}
