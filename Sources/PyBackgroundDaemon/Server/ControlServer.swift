@@ -104,6 +104,7 @@ final class ControlServer: Sendable {
         }
         // The decoder keeps at most one line and a little: past that it is a line too long.
         try handlers.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: configuration.maxLineBytes + 2))
+        try handlers.addHandler(ControlLineCodec(maxLineBytes: configuration.maxLineBytes))
         try handlers.addHandler(ConnectionHandler(
             requests: requests, maxLineBytes: configuration.maxLineBytes, idleTimeoutSeconds: configuration.idleTimeoutSeconds,
             info: ConnectionInfo(number: number, peer: peer, audit: SubmissionAudit(peer: peer, logger: logger, level: auditLevel)),
