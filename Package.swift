@@ -84,15 +84,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // Benchmarks (scripts/bench) and their C helper for heap statistics.
-        .target(name: "CHeapUsage"),
-        .executableTarget(
-            name: "PyBackgroundBenchmarks",
-            dependencies: [
-                "PyBackground", "CHeapUsage",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
-
         .testTarget(name: "PyBackgroundTests", dependencies: ["PyBackground"]),
         .testTarget(name: "PyBackgroundProtocolTests", dependencies: ["PyBackgroundProtocol"]),
         .testTarget(name: "pybgctlTests", dependencies: ["pybgctl"]),

@@ -1,7 +1,7 @@
 /// A state store that cannot be used: which file, what is wrong, and what to do about it.
 public struct StateStoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Why the store is unusable; stable, for programs and tests.
-    public enum Kind: String, Sendable, Hashable {
+    public enum Code: String, Sendable, Hashable {
         /// The file or its directory cannot be opened or created (permissions, missing parent, I/O).
         case unreadable
         /// The file is not a SQLite database, fails its integrity check, or holds rows that do not decode.
@@ -14,14 +14,14 @@ public struct StateStoreError: Error, Hashable, Sendable, CustomStringConvertibl
         case writeFailed
     }
 
-    public let kind: Kind
+    public let code: Code
     /// The database file.
     public let path: String
     /// What went wrong, with what to do where there is something to do.
     public let message: String
 
-    public init(_ kind: Kind, path: String, _ message: String) {
-        self.kind = kind
+    public init(_ code: Code, path: String, _ message: String) {
+        self.code = code
         self.path = path
         self.message = message
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PyBackgroundProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,7 +27,7 @@ struct PybgctlCommand: ParsableCommand {
 
             \(ExitStatus.summary)
             """,
-        version: "0.1.0",
+        version: PyBackgroundVersion.current,
         subcommands: [
             SubmitCommand.self, StatusCommand.self, TasksCommand.self, FuturesCommand.self, LatestCommand.self,
             ResultCommand.self, WaitCommand.self, CancelCommand.self, ListCommand.self, CleanCommand.self,

@@ -49,7 +49,7 @@ struct PybgdCommand: AsyncParsableCommand {
             timeout, a cancel, the shutdown, or pybgd's own death (even by SIGKILL) stops every process \
             of the task, SIGTERM then SIGKILL 2 s later.
             """,
-        version: "0.1.0")
+        version: PyBackgroundVersion.current)
 
     @Option(name: .long, help: ArgumentHelp("The config file (YAML); without it, every default applies.", valueName: "file"))
     var config: String?

@@ -1,6 +1,7 @@
 import Foundation
 import PyBackgroundClient
 import PyBackgroundProtocol
+import Synchronization
 import Testing
 
 /// A real `pybgd` process on a temporary socket, for integration tests: started from the build
@@ -128,12 +129,11 @@ final class DaemonHarness {
 }
 
 /// The daemon's stderr as read so far, filled by the harness's reader thread.
-private final class LogBuffer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
+private final class LogBuffer: Sendable {
+    private let data = Mutex(Data())
 
-    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+    func append(_ chunk: Data) { data.withLock { $0.append(chunk) } }
+    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
 }
 
 extension Process {

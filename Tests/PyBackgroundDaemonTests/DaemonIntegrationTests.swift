@@ -1,6 +1,7 @@
 import Foundation
 import PyBackgroundClient
 import PyBackgroundProtocol
+import Synchronization
 import Testing
 
 /// The real pybgd binary on a temporary socket, driven over real connections.
@@ -396,11 +397,10 @@ struct DaemonIntegrationTests {
 }
 
 /// A byte count shared with a writer thread.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    var value: Int { lock.withLock { count } }
-    func add(_ amount: Int) { lock.withLock { count += amount } }
+final class Counter: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .acquiring) }
+    func add(_ amount: Int) { count.add(amount, ordering: .acquiringAndReleasing) }
 }
 
 extension Response {

@@ -1,6 +1,7 @@
 import Foundation
 import PyBackgroundClient
 import PyBackgroundProtocol
+import Synchronization
 import Testing
 
 /// Load and hostile input against the real pybgd: after each phase the daemon still answers PING
@@ -143,16 +144,15 @@ struct ReliabilityTests {
         let futures: [Entry]
     }
 
-    final class ResultBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var result = LoadResult()
+    final class ResultBox: Sendable {
+        private let result = Mutex(LoadResult())
         func add(_ part: LoadResult) {
-            lock.withLock {
+            result.withLock { result in
                 result.acknowledged += part.acknowledged
                 result.refused += part.refused
             }
         }
-        var value: LoadResult { lock.withLock { result } }
+        var value: LoadResult { result.withLock { $0 } }
     }
 
     // MARK: - Hostile input

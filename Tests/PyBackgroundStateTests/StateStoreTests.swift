@@ -63,7 +63,7 @@ struct StateStoreTests {
         let garbage = Data((0 ..< 8192).map { UInt8(truncatingIfNeeded: $0 &* 7919) })
         try garbage.write(to: URL(fileURLWithPath: directory.storePath))
         let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.storePath) }
-        #expect(error?.kind == .corrupt)
+        #expect(error?.code == .corrupt)
         #expect(error?.description.contains(directory.storePath) == true)
         #expect(error?.description.contains("move it aside") == true)
         #expect(try Data(contentsOf: URL(fileURLWithPath: directory.storePath)) == garbage)
@@ -77,7 +77,7 @@ struct StateStoreTests {
         bad.state = .finished   // finished without an end time
         try store.apply([.insert(row(6)), .insert(bad)])
         let error = #expect(throws: StateStoreError.self) { try store.load() }
-        #expect(error?.kind == .corrupt)
+        #expect(error?.code == .corrupt)
         #expect(error?.message.contains("row 7") == true)
     }
 
@@ -87,7 +87,7 @@ struct StateStoreTests {
         let store = try StateStore.open(path: directory.storePath)
         try store.apply([.insert(row(1))])
         let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.storePath) }
-        #expect(error?.kind == .locked)
+        #expect(error?.code == .locked)
         store.close()
         #expect(try StateStore.open(path: directory.storePath).load().count == 1)
     }
@@ -97,7 +97,7 @@ struct StateStoreTests {
         let directory = try TemporaryDirectory()
         try Data("x".utf8).write(to: URL(fileURLWithPath: directory.path + "/file"))
         let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.path + "/file/sub/pybgd.sqlite") }
-        #expect(error?.kind == .unreadable)
+        #expect(error?.code == .unreadable)
     }
 
     @Test("latest_id is the newest insert, and stays when retention removes its row and after a reopen")

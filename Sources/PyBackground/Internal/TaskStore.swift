@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// Views (``SchedulerTable``) read through to this store instead of copying it, which is what
 /// lets `scheduler.futures[id]` stay O(1) however long the history grows.
-final class TaskStore: @unchecked Sendable {
+final class TaskStore: Sendable {
     let keepFinished: Int?
     private let state = Mutex(State())
     /// The one source of task ids, under a lock of its own: a host drawing an id before it records

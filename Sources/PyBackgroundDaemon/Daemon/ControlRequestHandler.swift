@@ -16,18 +16,18 @@ import Synchronization
 /// What each verb does: the daemon's behaviour behind the protocol, one method per verb.
 /// Runs on the event loop, so nothing here blocks: WAIT and SHUTDOWN-wait reply through futures.
 final class ControlRequestHandler: Sendable {
-    static let version = "0.1.0"
+    static let version = PyBackgroundVersion.current
 
     private let scheduler: Scheduler
     private let launcher: TaskLauncher
-    private let registry: NIOLockedValueBox<TaskRegistry>
+    private let registry: Mutex<TaskRegistry>
     private let maxPending: Int
     private let logger: Logger
     private let startedAt = ContinuousClock.now
     private let shuttingDown = Atomic<Bool>(false)
     private let requestShutdown: @Sendable () -> Void
     /// Set once the server exists (it needs this handler first).
-    let connectionCount = NIOLockedValueBox(ConnectionCountSource { 0 })
+    let connectionCount = Mutex(ConnectionCountSource { 0 })
 
     /// Where STATUS reads the number of open connections. A struct, not a bare closure: a closure
     /// stored in a generic box is re-wrapped in a thunk at each `inout` access, so every STATUS
@@ -41,7 +41,7 @@ final class ControlRequestHandler: Sendable {
          logger: Logger, requestShutdown: @escaping @Sendable () -> Void) {
         self.scheduler = launcher.scheduler
         self.launcher = launcher
-        self.registry = NIOLockedValueBox(registry)
+        self.registry = Mutex(registry)
         self.maxPending = maxPending
         self.logger = logger
         self.requestShutdown = requestShutdown
@@ -53,7 +53,7 @@ final class ControlRequestHandler: Sendable {
     var isShuttingDown: Bool { shuttingDown.load(ordering: .acquiring) }
 
     /// Swaps in a new registry (reload): later submissions see it, accepted ones keep theirs.
-    func replaceRegistry(_ new: TaskRegistry) { registry.withLockedValue { $0 = new } }
+    func replaceRegistry(_ new: TaskRegistry) { registry.withLock { $0 = new } }
 
     func handle(_ request: Request, connection: ConnectionInfo, eventLoop: any EventLoop) -> ControlReply {
         switch request {
@@ -66,7 +66,7 @@ final class ControlRequestHandler: Sendable {
         case .result(let id): .now(withFuture(id) { ok(FuturePayload($0)) })
         case .wait(let id, let timeout): wait(id, timeout: timeout, eventLoop: eventLoop)
         case .cancel(let id): .now(cancel(id))
-        case .list: .now(ok(ListPayload(tasks: registry.withLockedValue { $0.tasks }.map(\.payload))))
+        case .list: .now(ok(ListPayload(tasks: registry.withLock { $0.tasks }.map(\.payload))))
         case .clean(let seconds): clean(olderThan: seconds, eventLoop: eventLoop)
         case .shutdown(let wait): shutdown(wait: wait, connection: connection, eventLoop: eventLoop)
         case .help: .now(ok(HelpPayload()))
@@ -79,7 +79,7 @@ final class ControlRequestHandler: Sendable {
         guard !isShuttingDown else {
             return .now(.error(.shuttingDown, "the daemon is shutting down and accepts no new tasks"))
         }
-        let registry = registry.withLockedValue { $0 }
+        let registry = registry.withLock { $0 }
         guard let task = registry[name] else {
             return .now(.error(.unknownTask, "no task named \"\(name)\"; registered: \(registry.names.joined(separator: ", "))"))
         }
@@ -133,7 +133,7 @@ final class ControlRequestHandler: Sendable {
             submitted: statistics.submitted, pending: statistics.pending, running: statistics.running,
             finished: statistics.finished, failed: statistics.failed, cancelled: statistics.cancelled,
             interrupted: statistics.interrupted,
-            retained: scheduler.futures.count, connections: connectionCount.withLockedValue { $0 }.count(),
+            retained: scheduler.futures.count, connections: connectionCount.withLock { $0 }.count(),
             uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
             stateStore: launcher.persistence.location)
     }
@@ -165,6 +165,7 @@ final class ControlRequestHandler: Sendable {
         }
         if future.isDone { return .now(ok(FuturePayload(future))) }
         let promise = eventLoop.makePromise(of: Response.self)
+        // A box, not a Mutex: two escaping closures share it, and they cannot capture a noncopyable value.
         let answered = NIOLockedValueBox(false)
         let answer: @Sendable (Response) -> Void = { response in
             guard answered.withLockedValue({ first in defer { first = true }; return !first }) else { return }

@@ -95,7 +95,7 @@ public final class Daemon: Service, Sendable {
             daemonUser: geteuid())
         let server = ControlServer(group: group, configuration: configuration.server, access: access,
                                    auditLevel: configuration.logSubmissions ? .info : .debug, requests: requests, logger: logger)
-        requests.connectionCount.withLockedValue { $0 = .init { server.connectionCount } }
+        requests.connectionCount.withLock { $0 = .init { server.connectionCount } }
         let activated: Bool
         do {
             if let descriptor = try SystemdNotifier.passedListeningSocket() {

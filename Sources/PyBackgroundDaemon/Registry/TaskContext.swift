@@ -1,6 +1,5 @@
 import Dispatch
 import Logging
-import NIOConcurrencyHelpers
 import PyBackground
 import Synchronization
 
@@ -68,13 +67,13 @@ public struct TaskContext: Sendable {
 /// The daemon-wide cancellation of running tasks at the end of the shutdown timeout.
 final class TaskCancellation: Sendable {
     private let cancelled = Atomic<Bool>(false)
-    private let handlers = NIOLockedValueBox<(next: Int, byToken: [Int: @Sendable () -> Void])>((0, [:]))
+    private let handlers = Mutex<(next: Int, byToken: [Int: @Sendable () -> Void])>((0, [:]))
 
     var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
 
     /// Cancels every running task: sleeps wake, handlers run. Idempotent.
     func cancelAll() {
-        let pending = handlers.withLockedValue { state in
+        let pending = handlers.withLock { state in
             cancelled.store(true, ordering: .releasing)
             defer { state.byToken = [:] }
             return Array(state.byToken.values)
@@ -93,7 +92,7 @@ final class TaskCancellation: Sendable {
 
     /// Registers `handler` for cancellation; runs it at once (returning 0) if already cancelled.
     func addHandler(_ handler: @escaping @Sendable () -> Void) -> Int {
-        let token: Int? = handlers.withLockedValue { state in
+        let token: Int? = handlers.withLock { state in
             if cancelled.load(ordering: .acquiring) { return nil }
             state.next += 1
             state.byToken[state.next] = handler
@@ -104,6 +103,6 @@ final class TaskCancellation: Sendable {
     }
 
     func removeHandler(_ token: Int) {
-        _ = handlers.withLockedValue { $0.byToken.removeValue(forKey: token) }
+        _ = handlers.withLock { $0.byToken.removeValue(forKey: token) }
     }
 }

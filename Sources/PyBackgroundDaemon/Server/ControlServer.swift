@@ -1,6 +1,6 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 import NIOExtras
 import NIOPosix
 
@@ -13,7 +13,7 @@ final class ControlServer: Sendable {
     private let auditLevel: Logger.Level
     private let requests: ControlRequestHandler
     private let logger: Logger
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
 
     private struct State {
         var listener: (any Channel)?
@@ -33,7 +33,7 @@ final class ControlServer: Sendable {
     }
 
     /// Connections open now.
-    var connectionCount: Int { state.withLockedValue { $0.connections.count } }
+    var connectionCount: Int { state.withLock { $0.connections.count } }
 
     /// Binds a new socket file at `path` (already prepared by ``SocketFile/prepare(path:)``).
     func listen(path: String) async throws -> any Channel {
@@ -46,7 +46,7 @@ final class ControlServer: Sendable {
     }
 
     private func register(_ channel: any Channel) -> any Channel {
-        state.withLockedValue { $0.listener = channel }
+        state.withLock { $0.listener = channel }
         return channel
     }
 
@@ -82,7 +82,7 @@ final class ControlServer: Sendable {
                 .permissionDenied, "uid \(peer.uid) may not use this pybgd (access.allow_users and access.allow_groups of its config say who may)")))
             return
         }
-        let (admitted, number) = state.withLockedValue { state -> (Bool, Int) in
+        let (admitted, number) = state.withLock { state -> (Bool, Int) in
             state.accepted += 1
             guard state.connections.count < configuration.maxConnections else { return (false, state.accepted) }
             state.connections[ObjectIdentifier(channel)] = channel
@@ -94,8 +94,8 @@ final class ControlServer: Sendable {
                 .tooManyConnections, "the daemon holds its maximum of \(configuration.maxConnections) connections; try again later")))
             return
         }
-        channel.closeFuture.whenComplete { [state] _ in
-            state.withLockedValue { _ = $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
+        channel.closeFuture.whenComplete { [self] _ in
+            state.withLock { _ = $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
         }
         // A client that never reads its replies stops being read from (no unbounded output buffer).
         try handlers.addHandler(BackPressureHandler())
@@ -114,7 +114,7 @@ final class ControlServer: Sendable {
     /// Stops accepting, asks every connection to close once it has written what it owes, and
     /// waits for them (at most `timeout`).
     func close(timeout: TimeAmount) async {
-        let (listener, connections) = state.withLockedValue { ($0.listener, Array($0.connections.values)) }
+        let (listener, connections) = state.withLock { ($0.listener, Array($0.connections.values)) }
         try? await listener?.close()
         for channel in connections {
             channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.CloseWhenDone())

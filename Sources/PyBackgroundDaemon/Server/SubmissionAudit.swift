@@ -1,5 +1,5 @@
 import Logging
-import NIOConcurrencyHelpers
+import Synchronization
 import PyBackground
 
 /// Who submitted what: each accepted submission is logged with the peer's uid and pid.
@@ -13,7 +13,7 @@ final class SubmissionAudit: Sendable {
     private let peer: PeerCredentials
     private let logger: Logger
     private let level: Logger.Level
-    private let pending = NIOLockedValueBox<[(id: TaskID, task: String)]>([])
+    private let pending = Mutex<[(id: TaskID, task: String)]>([])
 
     init(peer: PeerCredentials, logger: Logger, level: Logger.Level) {
         self.peer = peer
@@ -24,7 +24,7 @@ final class SubmissionAudit: Sendable {
     /// An accepted submission (any thread).
     func record(_ id: TaskID, task: String) {
         guard logger.logLevel <= level else { return }
-        let full = pending.withLockedValue { pending -> [(id: TaskID, task: String)]? in
+        let full = pending.withLock { pending -> [(id: TaskID, task: String)]? in
             pending.append((id, task))
             guard pending.count >= Self.maxIDsPerLine else { return nil }
             defer { pending.removeAll(keepingCapacity: true) }
@@ -35,7 +35,7 @@ final class SubmissionAudit: Sendable {
 
     /// Logs what was gathered: the connection flushes it with its replies, and when it closes.
     func flush() {
-        let gathered = pending.withLockedValue { pending -> [(id: TaskID, task: String)] in
+        let gathered = pending.withLock { pending -> [(id: TaskID, task: String)] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
         }

@@ -31,6 +31,7 @@ enum CommandRunner {
             throw TaskFailure(code: TaskFailure.spawnFailed, message: "could not run \(argv[0]): \(error.message)",
                               detail: .object(["argv": .array(argv.map(JSONValue.string))]))
         }
+        // A box, not a Mutex: the escaping Task closure cannot capture a noncopyable value.
         let outcome = NIOLockedValueBox<Result<Completed, any Error>?>(nil)
         let finished = DispatchSemaphore(value: 0)
         let task = Task {
