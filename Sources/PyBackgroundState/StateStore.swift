@@ -217,7 +217,7 @@ public final class StateStore: Sendable {
     // transaction: a reset, a bind and a step. Multi-row statements (INSERT … VALUES (…), (…) and
     // UPDATE … FROM (VALUES …), 128 rows each) were tried and measured no cheaper: pybgd's CPU for
     // 100,000 pipelined durable submissions, three interleaved rounds, 4.98/4.59/4.85 s against
-    // 4.54/4.55/4.04 s per row (SQLite evaluates a VALUES list as a compound select).
+    // 4.60/4.01/4.11 s per row (BENCHMARKS.md, issue 15's run B).
 
     private func insert(_ task: StoredTask, in db: Database) throws {
         let statement = try db.cachedStatement(sql: """
