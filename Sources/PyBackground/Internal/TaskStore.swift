@@ -194,18 +194,12 @@ final class TaskStore: Sendable {
 
     func futureWasCancelled(_ future: Future) {
         cancelledCount.add(1, ordering: .relaxed)
-        futureEnded(future)
+        futuresEnded([future])
     }
 
-    /// Applies the retention bound; the pool calls it for each task a worker ended.
-    func futureEnded(_ future: Future) {
-        guard keepFinished != nil else { return }
-        state.withLock { state in retain(ended: future, in: &state) }
-    }
-
-    /// Applies the retention bound to tasks the workers ended, in the order they ended, under one
-    /// lock: the pool hands them over in batches, so that ending tasks does not take the tables'
-    /// lock once per task against a host starting new ones.
+    /// Applies the retention bound to ended tasks, in the order they ended, under one lock: the
+    /// pool hands over the tasks its workers ended in batches, so that ending tasks does not take
+    /// the tables' lock once per task against a host starting new ones.
     func futuresEnded(_ futures: [Future]) {
         guard keepFinished != nil, !futures.isEmpty else { return }
         state.withLock { state in

@@ -95,22 +95,24 @@ final class ControlRequestHandler: Sendable {
         }
         switch launcher.submit(task, arguments, words: words, replyOn: eventLoop) {
         case .accepted(let id):
-            connection.audit.record(id, task: name)
-            return .now(.ok(SubmitPayload(id: id.description, task: name).json))
+            return .now(Self.accepted(id, task: name, connection: connection))
         case .refused(let error):
             return .now(Response(error))
         case .pending(let id):
             // Acknowledged once the store has it; the requests after it are read meanwhile.
             return .durable(DurableReply(id) { result in
                 switch result {
-                case .success(let id):
-                    connection.audit.record(id, task: name)
-                    return .ok(SubmitPayload(id: id.description, task: name).json)
-                case .failure(let error):
-                    return .error(.storeFailed, "the task was not accepted: \(error)")
+                case .success(let id): Self.accepted(id, task: name, connection: connection)
+                case .failure(let error): .error(.storeFailed, "the task was not accepted: \(error)")
                 }
             })
         }
+    }
+
+    /// The reply to an accepted submission, logged in the connection's audit.
+    private static func accepted(_ id: TaskID, task: String, connection: ConnectionInfo) -> Response {
+        connection.audit.record(id, task: task)
+        return .ok(SubmitPayload(id: id.description, task: task).json)
     }
 
     private func clean(olderThan seconds: Double?, eventLoop: any EventLoop) -> ControlReply {
