@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "PyBackgroundProtocol", targets: ["PyBackgroundProtocol"]),
         .library(name: "PyBackgroundDaemon", targets: ["PyBackgroundDaemon"]),
         .library(name: "PyBackgroundClient", targets: ["PyBackgroundClient"]),
+        .library(name: "PyBackgroundTesting", targets: ["PyBackgroundTesting"]),
         .executable(name: "pybgd", targets: ["pybgd"]),
         .executable(name: "pybgctl", targets: ["pybgctl"]),
         .executable(name: "pybgd-exec", targets: ["pybgd-exec"]),
@@ -84,17 +85,27 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "PyBackgroundTests", dependencies: ["PyBackground"]),
-        .testTarget(name: "PyBackgroundProtocolTests", dependencies: ["PyBackgroundProtocol"]),
+        // What the tests share, as HummingbirdTesting is for Hummingbird: the real pybgd on a
+        // temporary socket (DaemonHarness), a Daemon in the test's process with a gate task
+        // (InProcessDaemon), log capture, counters and gates, the seeded generator, socket binding.
+        .target(
+            name: "PyBackgroundTesting",
+            dependencies: [
+                "PyBackground", "PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .testTarget(name: "PyBackgroundTests", dependencies: ["PyBackground", "PyBackgroundTesting"]),
+        .testTarget(name: "PyBackgroundProtocolTests", dependencies: ["PyBackgroundProtocol", "PyBackgroundTesting"]),
         .testTarget(name: "pybgctlTests", dependencies: ["pybgctl"]),
         // GRDB too: a test writes a file as an earlier schema left it.
         .testTarget(
             name: "PyBackgroundStateTests",
-            dependencies: ["PyBackgroundState", "PyBackground", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["PyBackgroundState", "PyBackground", "PyBackgroundTesting", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "PyBackgroundDaemonTests",
             dependencies: [
-                "PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackground",
+                "PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackground", "PyBackgroundTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Foundation
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// Who may use the socket: the file's mode first, then the peer's credentials (SO_PEERCRED)

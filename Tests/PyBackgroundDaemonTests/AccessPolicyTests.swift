@@ -1,4 +1,5 @@
 @testable import PyBackgroundDaemon
+import PyBackgroundTesting
 import Testing
 
 @Suite("Access policy")

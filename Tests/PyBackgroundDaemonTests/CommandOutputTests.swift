@@ -1,5 +1,6 @@
 @testable import PyBackgroundDaemon
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 @Suite("Command output")

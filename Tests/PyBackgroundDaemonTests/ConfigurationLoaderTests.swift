@@ -1,5 +1,6 @@
 import Foundation
 @testable import PyBackgroundDaemon
+import PyBackgroundTesting
 import Testing
 
 @Suite("Configuration loading")

@@ -5,6 +5,7 @@ import NIOExtras
 import PyBackground
 @testable import PyBackgroundDaemon
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// The connection's pipeline (line decoder, codec, handler) on NIO's EmbeddedChannel: bytes in,

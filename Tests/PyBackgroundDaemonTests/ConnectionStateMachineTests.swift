@@ -1,5 +1,6 @@
 @testable import PyBackgroundDaemon
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// The connection's ordering rules, driven without sockets: each step is an event, and what the

@@ -1,6 +1,8 @@
 import Foundation
 import PyBackgroundClient
+import PyBackgroundDaemon
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Synchronization
 import Testing
 
@@ -178,8 +180,8 @@ struct DaemonIntegrationTests {
         writer.start()
         // Wait until the writer is stuck: no progress for a while although it is far from done.
         var last = -1
-        while flooded.value != last { last = flooded.value; usleep(200_000) }
-        #expect(flooded.value < 1_300 * 50_000, "the daemon read everything: no back-pressure")
+        while flooded.count != last { last = flooded.count; usleep(200_000) }
+        #expect(flooded.count < 1_300 * 50_000, "the daemon read everything: no back-pressure")
         let rss = daemon.residentKiB
         #expect(rss < 200_000, "daemon RSS \(rss) KiB while a client does not read")
         #expect(try daemon.send(.ping).isOK, "other clients are served meanwhile")
@@ -188,33 +190,54 @@ struct DaemonIntegrationTests {
     }
 
     @Test("WAIT with a timeout answers timed-out; CANCEL cancels a pending task only")
-    func waitTimeoutAndCancel() throws {
-        let daemon = try DaemonHarness(arguments: ["--max-workers", "1"])
-        let running = try daemon.submit("sleep", "5")
-        let pending = try daemon.submit("noop")
-        #expect(try daemon.send(.wait(id: pending, timeout: 0.05)).errorCode == .timedOut)
-        #expect(try daemon.ok(.cancel(id: pending), as: FuturePayload.self).state == "cancelled")
-        #expect(try daemon.send(.cancel(id: running)).errorCode == .notPending)
-        let status = try daemon.ok(.status, as: StatusPayload.self)
-        #expect(status.cancelled == 1 && status.running == 1 && status.workers == 1)
+    func waitTimeoutAndCancel() async throws {
+        var configuration = DaemonConfiguration()
+        configuration.scheduler.maxWorkers = 1
+        try await InProcessDaemon.run(configuration: configuration) { daemon in
+            let running = try daemon.submit(InProcessDaemon.gateTask)
+            #expect(daemon.gateArrivals.wait(until: 1))
+            let pending = try daemon.submit("noop")
+            #expect(try daemon.send(.wait(id: pending, timeout: 0.05)).errorCode == .timedOut)
+            #expect(try daemon.ok(.cancel(id: pending), as: FuturePayload.self).state == "cancelled")
+            #expect(try daemon.send(.cancel(id: running)).errorCode == .notPending)
+            let status = try daemon.ok(.status, as: StatusPayload.self)
+            #expect(status.cancelled == 1 && status.running == 1 && status.workers == 1)
+        }
     }
 
     @Test("past max_pending a SUBMIT gets queue-full, and every accepted task still runs")
-    func queueFull() throws {
-        let daemon = try DaemonHarness(config: "scheduler: {max_workers: 1, max_pending: 3}\nshutdown: {timeout_seconds: 30}")
-        let blocker = try daemon.submit("sleep", "0.5")
-        var accepted = [blocker]
-        var refused = 0
-        for _ in 0..<10 {
-            switch try daemon.send(.submit(task: "noop", arguments: [])) {
-            case .ok(let json): accepted.append(try ProtocolJSON.decode(SubmitPayload.self, from: json).id)
-            case .error(let code, _): #expect(code == .queueFull); refused += 1
+    func queueFull() async throws {
+        var configuration = DaemonConfiguration()
+        configuration.scheduler.maxWorkers = 1
+        configuration.scheduler.maxPending = 3
+        try await InProcessDaemon.run(configuration: configuration) { daemon in
+            let blocker = try daemon.submit(InProcessDaemon.gateTask)
+            #expect(daemon.gateArrivals.wait(until: 1))
+            var accepted = [blocker]
+            var refused = 0
+            for _ in 0..<10 {
+                switch try daemon.send(.submit(task: "noop", arguments: [])) {
+                case .ok(let json): accepted.append(try ProtocolJSON.decode(SubmitPayload.self, from: json).id)
+                case .error(let code, _): #expect(code == .queueFull); refused += 1
+                }
+            }
+            #expect(accepted.count == 4 && refused == 7)
+            daemon.gate.open()
+            for id in accepted {
+                #expect(try daemon.ok(.wait(id: id, timeout: 30), as: FuturePayload.self).state == "finished")
             }
         }
-        #expect(accepted.count == 4 && refused == 7)
-        for id in accepted {
-            #expect(try daemon.ok(.wait(id: id, timeout: 30), as: FuturePayload.self).state == "finished")
-        }
+    }
+
+    @Test("an in-process daemon serves the real socket, logs to the test, and stops as SIGTERM would")
+    func inProcessDaemon() async throws {
+        let daemon = try await InProcessDaemon()
+        let id = try daemon.submit("now")
+        #expect(try daemon.ok(.wait(id: id, timeout: 30), as: FuturePayload.self).state == "finished")
+        #expect(daemon.log.contains("pybgd ready"))
+        try await daemon.stop()
+        #expect(daemon.log.contains("pybgd stopped"), "\(daemon.log.text)")
+        #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
     }
 
     @Test("past max_connections a new client is told too-many-connections")
@@ -313,8 +336,7 @@ struct DaemonIntegrationTests {
 
     @Test("a config error exits 78 and names the key")
     func configErrorExit() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pybgd-cfg-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TemporaryDirectory.make("pybgd-cfg")
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = directory.appendingPathComponent("bad.yaml")
         try "server:\n  max_conections: 5\n".write(to: config, atomically: true, encoding: .utf8)
@@ -394,22 +416,4 @@ struct DaemonIntegrationTests {
         let list = try daemon.ok(.list, as: ListPayload.self)
         #expect(list.tasks.map(\.name) == ["noop", "now", "sleep", "timer", "utcnow"])
     }
-}
-
-/// A byte count shared with a writer thread.
-final class Counter: Sendable {
-    private let count = Atomic<Int>(0)
-    var value: Int { count.load(ordering: .acquiring) }
-    func add(_ amount: Int) { count.add(amount, ordering: .acquiringAndReleasing) }
-}
-
-extension Response {
-    var isOK: Bool { if case .ok = self { true } else { false } }
-    var isError: Bool { !isOK }
-    var errorCode: ErrorCode? { if case .error(let code, _) = self { code } else { nil } }
-    var okJSON: String? { if case .ok(let json) = self { json } else { nil } }
-}
-
-extension JSONValue {
-    var objectValue: [String: JSONValue]? { if case .object(let object) = self { object } else { nil } }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PyBackgroundClient
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// Restarts, crashes and the state store: nothing acknowledged is lost, nothing runs twice.

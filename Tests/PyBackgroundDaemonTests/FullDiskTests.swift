@@ -1,5 +1,6 @@
 import Foundation
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// The state store on a small tmpfs that fills up: pybgd never tells a client one thing and the
@@ -62,7 +63,7 @@ struct FullDiskTests {
 
             // The held task ends while the disk is full: its end cannot be written yet, but the
             // client is told, so it must be written later.
-            FileManager.default.createFile(atPath: flag, contents: Data())
+            _ = FileManager.default.createFile(atPath: flag, contents: Data())
             let ended = try daemon.ok(.wait(id: hold, timeout: 30), as: FuturePayload.self)
             #expect(ended.state == "finished")
             told[hold] = ended

@@ -1,5 +1,6 @@
 import Foundation
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// Command tasks run in a process group of their own under pybgd-exec: whatever stops a task

@@ -1,6 +1,7 @@
 import Foundation
 import PyBackgroundClient
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// pybgctl's exit statuses, replies and options agree with what its help and the docs say.
@@ -64,7 +65,7 @@ struct PybgctlContractTests {
     @Test("a socket path that is a regular file is named as such, without a hint to start pybgd there")
     func socketIsARegularFile() throws {
         let path = daemon.directory.appendingPathComponent("not-a-socket").path
-        FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
         let result = try PybgctlTests.pybgctl(["status"], socket: path)
         #expect(result.status == 69)
         #expect(result.stderr.contains("\(path) is not a socket but a regular file"), "\(result.stderr)")
@@ -211,7 +212,7 @@ struct UnansweringDaemonTests {
         let directory = try DaemonHarness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let state = directory.appendingPathComponent("damaged.sqlite").path
-        FileManager.default.createFile(atPath: state, contents: Data(repeating: 0x41, count: 4096))
+        _ = FileManager.default.createFile(atPath: state, contents: Data(repeating: 0x41, count: 4096))
         let daemon = try DaemonHarness(arguments: ["--state", state], directory: directory, waitForAnswer: false)
         #expect(daemon.waitForExit())
         #expect(daemon.process.terminationStatus == 74)

@@ -1,5 +1,6 @@
 import Foundation
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// The real pybgctl binary against a real pybgd: stdout, stderr and exit status of each command.
@@ -20,7 +21,7 @@ struct PybgctlTests {
     /// `asNobody` runs it as uid and gid 65534 with no supplementary groups (needs ``canSwitchUser``).
     static func pybgctl(_ arguments: [String], socket: String?, environment: [String: String] = [:], asNobody: Bool = false) throws -> Run {
         let process = Process()
-        let binary = DaemonHarness.binary.deletingLastPathComponent().appendingPathComponent("pybgctl")
+        let binary = DaemonHarness.productDirectory.appendingPathComponent("pybgctl")
         if asNobody {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
             process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary.path] + arguments

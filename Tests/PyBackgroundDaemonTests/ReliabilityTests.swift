@@ -1,6 +1,7 @@
 import Foundation
 import PyBackgroundClient
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Synchronization
 import Testing
 
@@ -81,7 +82,7 @@ struct ReliabilityTests {
         for line in daemon.log.split(separator: "\n") where line.hasSuffix("[PyBackgroundDaemon] submitted") {
             #expect(line.contains(" uid=\(getuid()) ") && line.contains(" pid="), "\(line.prefix(200))")
             for field in line.split(separator: " ") where field.hasPrefix("id=") || field.hasPrefix("ids=") {
-                for id in field.drop { $0 != "=" }.dropFirst().split(separator: ",") { logged[id, default: 0] += 1 }
+                for id in field.drop(while: { $0 != "=" }).dropFirst().split(separator: ",") { logged[id, default: 0] += 1 }
             }
         }
         #expect(everyAcknowledged.allSatisfy { logged[Substring($0)] == 1 }, "acknowledged ids missing from the log, or logged twice")
@@ -315,14 +316,14 @@ struct ReliabilityTests {
                 }
                 // Wait until the writers are stuck (no progress for a while).
                 var last = -1
-                while flooded.value != last { last = flooded.value; usleep(300_000) }
+                while flooded.count != last { last = flooded.count; usleep(300_000) }
                 // They may still be having their last requests evaluated: the bound here is looser.
             try Self.expectHealthy(daemon, baselineKiB: baseline, phase: "while clients never read", pingWithin: 30)
                 for hog in hogs { hog.shutdownBoth() }
                 group.wait()
                 figures.connections += hogs.count
-                figures.bytes += flooded.value
-                figures.requests += flooded.value / 7
+                figures.bytes += flooded.count
+                figures.requests += flooded.count / 7
             }
             try checkpoint("after the clients that never read")
         } catch {
@@ -393,18 +394,5 @@ struct ReliabilityTests {
         #expect(try ProtocolJSON.decode(FuturePayload.self, from: waited).state == "finished", sourceLocation: sourceLocation)
         let resident = daemon.residentKiB
         #expect(resident < baselineKiB + memoryAllowanceKiB, "\(phase): RSS \(resident) KiB, baseline \(baselineKiB) KiB", sourceLocation: sourceLocation)
-    }
-}
-
-/// A seeded generator (SplitMix64), so that a failing fuzz run can be repeated exactly.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

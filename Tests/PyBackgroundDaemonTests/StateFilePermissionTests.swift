@@ -1,5 +1,6 @@
 import Foundation
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// The state store holds every task's arguments and output: it is never readable by other users

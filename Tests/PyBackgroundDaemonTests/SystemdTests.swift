@@ -1,6 +1,7 @@
 import Foundation
 import PyBackgroundClient
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// pybgd under systemd's protocols, driven the way systemd drives it: NOTIFY_SOCKET, LISTEN_FDS,
@@ -14,17 +15,7 @@ struct SystemdTests {
 
         init(path: String) throws {
             self.path = path
-            descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                raw.copyBytes(from: path.utf8)
-                raw[path.utf8.count] = 0
-            }
-            let status = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            guard status == 0 else { throw HarnessError("bind \(path): \(String(cString: strerror(errno)))") }
+            descriptor = try UnixSocket.bound(to: path, type: Int32(SOCK_DGRAM.rawValue))
         }
 
         deinit { close(descriptor); unlink(path) }
@@ -90,11 +81,7 @@ struct SystemdTests {
         return nil
     }
 
-    static func temporaryDirectory() throws -> URL {
-        let directory = URL(fileURLWithPath: "/tmp/pybgd-sd-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
+    static func temporaryDirectory() throws -> URL { try TemporaryDirectory.make("pybgd-sd") }
 
     static var baseEnvironment: [String: String] {
         ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
@@ -136,15 +123,8 @@ struct SystemdTests {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("activated.sock").path
-        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = try UnixSocket.listening(at: path)
         defer { close(listener) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: path.utf8); raw[path.utf8.count] = 0 }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        #expect(bound == 0 && listen(listener, 16) == 0)
 
         // A client connects and sends before pybgd exists: systemd's backlog holds it.
         let early = try ControlConnection(path: path)
@@ -220,7 +200,7 @@ struct SystemdTests {
         for unit in ["pybgd.service", "pybgd.socket"] {
             let template = try String(contentsOf: repository.appendingPathComponent("systemd/\(unit)"), encoding: .utf8)
             let rendered = template
-                .replacingOccurrences(of: "@BINDIR@", with: DaemonHarness.binary.deletingLastPathComponent().path)
+                .replacingOccurrences(of: "@BINDIR@", with: DaemonHarness.productDirectory.path)
                 .replacingOccurrences(of: "@SYSCONFDIR@", with: "/etc")
                 .replacingOccurrences(of: "@DOCDIR@", with: repository.path)
             try rendered.write(to: directory.appendingPathComponent(unit), atomically: true, encoding: .utf8)

@@ -5,6 +5,7 @@ import PyBackground
 @testable import PyBackgroundDaemon
 import PyBackgroundProtocol
 import PyBackgroundState
+import PyBackgroundTesting
 import Synchronization
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 /// What people see: text from tasks and clients never drives their terminal, tables stay bounded
@@ -29,7 +30,7 @@ struct TerminalOutputTests {
     /// Runs pybgctl with a terminal as its stdout and stderr (util-linux `script`); returns what
     /// the terminal received.
     func onTerminal(_ arguments: String...) throws -> (status: Int32, output: [UInt8]) {
-        let binary = DaemonHarness.binary.deletingLastPathComponent().appendingPathComponent("pybgctl").path
+        let binary = DaemonHarness.productDirectory.appendingPathComponent("pybgctl").path
         let quoted = ([binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
@@ -109,7 +110,7 @@ struct TerminalOutputTests {
     @Test("output that is not UTF-8 keeps its bytes: exact in a pipe, base64 in JSON, escaped on a terminal",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func bytesThatAreNotUTF8() throws {
-        let binary = DaemonHarness.binary.deletingLastPathComponent().appendingPathComponent("pybgctl")
+        let binary = DaemonHarness.productDirectory.appendingPathComponent("pybgctl")
         let process = Process()
         process.executableURL = binary
         process.arguments = ["submit", "latin1", "--wait"]

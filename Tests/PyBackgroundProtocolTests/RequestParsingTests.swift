@@ -1,4 +1,5 @@
 import PyBackgroundProtocol
+import PyBackgroundTesting
 import Testing
 
 @Suite("Request parsing and formatting")
@@ -81,7 +82,7 @@ struct RequestParsingTests {
 
     @Test("formatting then parsing gives back the same request, for many random requests")
     func roundTrip() throws {
-        var generator = SplitMix(seed: 0x5eed)
+        var generator = SplitMix64(seed: 0x5eed)
         for _ in 0..<5000 {
             let request = randomRequest(&generator)
             #expect(try Request(parsing: request.line) == request, "line: \(request.line)")
@@ -94,7 +95,7 @@ struct RequestParsingTests {
         #expect(!request.line.contains("\n") && !request.line.contains("\r"))
     }
 
-    private func randomRequest(_ generator: inout SplitMix) -> Request {
+    private func randomRequest(_ generator: inout SplitMix64) -> Request {
         switch generator.next() % 12 {
         case 0: return .ping
         case 1: return .submit(task: randomWord(&generator, allowEmpty: false), arguments: (0..<(generator.next() % 5)).map { _ in randomWord(&generator, allowEmpty: true) })
@@ -112,22 +113,9 @@ struct RequestParsingTests {
     }
 
     /// Words mixing plain letters with the characters that need quoting.
-    private func randomWord(_ generator: inout SplitMix, allowEmpty: Bool) -> String {
+    private func randomWord(_ generator: inout SplitMix64, allowEmpty: Bool) -> String {
         let alphabet: [Character] = Array("abcXYZ019=-_/.") + [" ", "\t", "\"", "\\", "\n", "\r", "é", "💡", "\u{1}"]
         let length = Int(generator.next() % 8) + (allowEmpty ? 0 : 1)
         return String((0..<length).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
-    }
-}
-
-/// A small seeded generator, so a failing round trip can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

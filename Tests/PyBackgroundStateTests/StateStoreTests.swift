@@ -7,17 +7,15 @@ import Dispatch
 import GRDB
 import PyBackground
 import PyBackgroundState
+import PyBackgroundTesting
 import Synchronization
 import Testing
 
 /// A fresh directory per test, removed at the end.
-struct TemporaryDirectory: ~Copyable {
+struct StoreDirectory: ~Copyable {
     let path: String
 
-    init() throws {
-        path = FileManager.default.temporaryDirectory.path + "/pybgd-state-\(UInt64.random(in: 0 ..< .max))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
+    init() throws { path = try TemporaryDirectory.make("pybgd-state").path }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
@@ -36,7 +34,7 @@ func row(_ sequence: Int64 = 0, name: String = "noop", state: FutureState = .pen
 struct StateStoreTests {
     @Test("rows come back in submission order with every change applied")
     func roundTrip() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         let store = try StateStore.open(path: directory.storePath)
         let first = row(1), second = row(2, name: "echo"), third = row(3)
         let start = Date(timeIntervalSince1970: 1_700_000_100)
@@ -58,7 +56,7 @@ struct StateStoreTests {
 
     @Test("a file that is not a database is reported as corrupt and left byte for byte as it was")
     func notADatabase() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         try FileManager.default.createDirectory(atPath: directory.path + "/state", withIntermediateDirectories: true)
         let garbage = Data((0 ..< 8192).map { UInt8(truncatingIfNeeded: $0 &* 7919) })
         try garbage.write(to: URL(fileURLWithPath: directory.storePath))
@@ -71,7 +69,7 @@ struct StateStoreTests {
 
     @Test("a row that does not decode makes the store corrupt, naming the row")
     func undecodableRow() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         let store = try StateStore.open(path: directory.storePath)
         var bad = row(7)
         bad.state = .finished   // finished without an end time
@@ -83,7 +81,7 @@ struct StateStoreTests {
 
     @Test("a second process (or store) on the same file is refused as locked")
     func exclusive() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         let store = try StateStore.open(path: directory.storePath)
         try store.apply([.insert(row(1))])
         let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.storePath) }
@@ -94,7 +92,7 @@ struct StateStoreTests {
 
     @Test("a directory it cannot create is reported as unreadable")
     func unwritableDirectory() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         try Data("x".utf8).write(to: URL(fileURLWithPath: directory.path + "/file"))
         let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.path + "/file/sub/pybgd.sqlite") }
         #expect(error?.code == .unreadable)
@@ -102,7 +100,7 @@ struct StateStoreTests {
 
     @Test("latest_id is the newest insert, and stays when retention removes its row and after a reopen")
     func latestID() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         var store = try StateStore.open(path: directory.storePath)
         #expect(try store.latestID() == nil)
         let first = row(1), second = row(2, state: .finished, ended: 10)
@@ -121,7 +119,7 @@ struct StateStoreTests {
 
     @Test("a store written before latest_id was kept gets it from its newest row")
     func latestIDOfAnOlderStore() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         let rows = [row(1), row(2), row(3, state: .finished, ended: 10)]
         let store = try StateStore.open(path: directory.storePath)
         try store.apply(rows.map(StateChange.insert))
@@ -144,7 +142,7 @@ struct StateStoreTests {
         (.keepEnded(0), ["p", "r"]),
     ])
     func retention(change: StateChange, kept: [String]) throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         let store = try StateStore.open(path: directory.storePath)
         var rows = [row(1, name: "p"), row(2, name: "r", state: .running)]
         for (index, end) in [10.0, 20, 30, 40].enumerated() {
@@ -160,7 +158,7 @@ struct StateStoreTests {
 struct StateWriterTests {
     @Test("concurrent inserts share transactions, keep queue order, and each is acknowledged once it is durable")
     func groupCommit() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         let store = try StateStore.open(path: directory.storePath)
         let writer = StateWriter(store: store, nextSequence: 1)
         let acknowledged = Mutex<[Int64]>([])
@@ -186,7 +184,7 @@ struct StateWriterTests {
 
     @Test("after close, a change fails at once instead of waiting forever")
     func closed() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try StoreDirectory()
         let writer = StateWriter(store: try StateStore.open(path: directory.storePath), nextSequence: 1)
         writer.close()
         #expect(throws: StateStoreError.self) { try writer.recordAndWait(.removeEnded(endedBefore: nil)) }

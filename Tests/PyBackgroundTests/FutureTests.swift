@@ -1,5 +1,6 @@
 import Foundation
 @testable import PyBackground
+import PyBackgroundTesting
 import Testing
 
 @Suite("Future")

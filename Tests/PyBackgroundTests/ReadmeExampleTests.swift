@@ -1,5 +1,6 @@
 import Foundation
 import PyBackground
+import PyBackgroundTesting
 import Testing
 
 // The README's "Library" section, compiled and run: the seed's quick start in Swift.

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PyBackground
+import PyBackgroundTesting
 import Synchronization
 import Testing
 

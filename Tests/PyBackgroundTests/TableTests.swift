@@ -1,4 +1,5 @@
 @testable import PyBackground
+import PyBackgroundTesting
 import Testing
 
 @Suite("Task and future tables")

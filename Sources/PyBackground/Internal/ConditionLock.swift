@@ -10,11 +10,11 @@ import Darwin
 ///
 /// `Synchronization.Mutex` has no condition variable, and worker threads must sleep without
 /// spinning, so the pool and the blocking waits are built on this.
-final class ConditionLock: @unchecked Sendable {
+package final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    package init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -32,20 +32,20 @@ final class ConditionLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
+    package func lock() { pthread_mutex_lock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
 
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    package func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { unlock() }
         return try body()
     }
 
     /// Waits for a signal; the caller holds the lock. Wakes spuriously: callers loop on their predicate.
-    func wait() { pthread_cond_wait(condition, mutex) }
+    package func wait() { pthread_cond_wait(condition, mutex) }
 
     /// Waits for a signal or the deadline; the caller holds the lock. Returns false once the deadline passed.
-    func wait(until deadline: MonotonicInstant) -> Bool {
+    package func wait(until deadline: MonotonicInstant) -> Bool {
         #if canImport(Darwin)
         let remaining = deadline.nanoseconds &- MonotonicInstant.now.nanoseconds
         guard remaining > 0 else { return false }
@@ -57,6 +57,6 @@ final class ConditionLock: @unchecked Sendable {
         #endif
     }
 
-    func signal() { pthread_cond_signal(condition) }
-    func broadcast() { pthread_cond_broadcast(condition) }
+    package func signal() { pthread_cond_signal(condition) }
+    package func broadcast() { pthread_cond_broadcast(condition) }
 }

@@ -10,17 +10,17 @@ import Darwin
 ///
 /// `ContinuousClock` is `CLOCK_BOOTTIME` on Linux, so its instants cannot be handed to
 /// `pthread_cond_timedwait`; deadlines are computed on the same clock they are waited on.
-struct MonotonicInstant: Comparable, Sendable {
-    var nanoseconds: Int64
+package struct MonotonicInstant: Comparable, Sendable {
+    package var nanoseconds: Int64
 
-    static var now: MonotonicInstant {
+    package static var now: MonotonicInstant {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return MonotonicInstant(nanoseconds: Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec))
     }
 
     /// The instant `duration` from now; a negative duration is now, an enormous one saturates.
-    static func after(_ duration: Duration) -> MonotonicInstant {
+    package static func after(_ duration: Duration) -> MonotonicInstant {
         let (seconds, attoseconds) = duration.components
         let clamped = max(0, seconds)
         let (secondsAsNanos, overflow) = clamped.multipliedReportingOverflow(by: 1_000_000_000)
@@ -29,9 +29,9 @@ struct MonotonicInstant: Comparable, Sendable {
         return MonotonicInstant(nanoseconds: sumOverflow ? Int64.max / 2 : sum)
     }
 
-    var absoluteTime: timespec {
+    package var absoluteTime: timespec {
         timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
     }
 
-    static func < (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+    package static func < (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 }

@@ -1,43 +1,54 @@
 import Foundation
 import PyBackgroundClient
 import PyBackgroundProtocol
-import Synchronization
-import Testing
 
 /// A real `pybgd` process on a temporary socket, for integration tests: started from the build
 /// directory, given a config file and a state store in its directory (unless `arguments` name
 /// another `--state`), stopped (SIGTERM, then SIGKILL) when the test is done.
-final class DaemonHarness {
-    let directory: URL
-    let socketPath: String
+///
+/// ```swift
+/// let daemon = try DaemonHarness(config: "scheduler: {max_workers: 1}")
+/// let id = try daemon.submit("noop")
+/// #expect(try daemon.ok(.wait(id: id, timeout: 30), as: FuturePayload.self).state == "finished")
+/// ```
+public final class DaemonHarness: DaemonEndpoint {
+    public let directory: URL
+    public let socketPath: String
     /// The state store, unless the arguments chose another.
-    var statePath: String { directory.appendingPathComponent("pybgd.sqlite").path }
+    public var statePath: String { directory.appendingPathComponent("pybgd.sqlite").path }
     /// False when the caller made the directory (to restart a daemon on the same state) and removes it.
     private let ownsDirectory: Bool
-    let process = Process()
+    public let process = Process()
     private let logPipe = Pipe()
-    private var stopped = false
+    private let collectedLog = Log<Data>()
+    private let logDone = DispatchSemaphore(value: 0)
+    private var logComplete = false
 
     /// The binary next to the test bundle, as `swift build` leaves it.
-    static var binary: URL {
+    public static var binary: URL { productDirectory.appendingPathComponent("pybgd") }
+
+    /// The build directory the test bundle runs from, where `swift build` left the executables.
+    public static var productDirectory: URL {
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = bundle.deletingLastPathComponent()
         if bundle.pathExtension != "xctest" {
             directory = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundleURL.deletingLastPathComponent() ?? directory
         }
-        return directory.appendingPathComponent("pybgd")
-    }
-
-    /// A new temporary directory, for daemons started one after another on the same state.
-    static func makeDirectory() throws -> URL {
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pybgd-test-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }
 
-    /// - Parameter directory: where the socket, config and state go; nil: a new one, removed at the end.
-    init(config: String = "", arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
-         waitForAnswer: Bool = true) throws {
+    /// A new temporary directory, for daemons started one after another on the same state.
+    public static func makeDirectory() throws -> URL { try TemporaryDirectory.make() }
+
+    /// Starts `pybgd` and, with `waitForAnswer`, returns once its socket answers a PING.
+    ///
+    /// - Parameters:
+    ///   - config: the text of its config file.
+    ///   - arguments: more command-line arguments (after `--config`, `--socket` and `--state`).
+    ///   - environment: variables set over the test's own environment.
+    ///   - directory: where the socket, config and state go; nil: a new one, removed at the end.
+    public init(config: String = "", arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
+                waitForAnswer: Bool = true) throws {
         ownsDirectory = directory == nil
         self.directory = try directory ?? Self.makeDirectory()
         socketPath = self.directory.appendingPathComponent("pybgd.sock").path
@@ -80,75 +91,30 @@ final class DaemonHarness {
         throw HarnessError("pybgd did not answer on \(socketPath) within \(timeout) s: \(log)")
     }
 
-    func connect() throws -> ControlConnection { try ControlConnection(path: socketPath) }
-
-    /// Sends one request on a new connection.
-    func send(_ request: Request) throws -> Response { try connect().send(request) }
-
-    /// Sends a request and decodes its OK payload; fails the test on ERR.
-    func ok<Payload: Decodable>(_ request: Request, as type: Payload.Type) throws -> Payload {
-        switch try send(request) {
-        case .ok(let json): return try ProtocolJSON.decode(type, from: json)
-        case .error(let code, let message): throw HarnessError("\(request.line) → ERR \(code) \(message)")
-        }
-    }
-
-    func submit(_ task: String, _ arguments: String...) throws -> String {
-        try ok(.submit(task: task, arguments: arguments), as: SubmitPayload.self).id
-    }
-
     /// Waits for the process to exit; false if it is still running after `timeout`.
-    func waitForExit(timeout: TimeInterval = 30) -> Bool {
+    public func waitForExit(timeout: TimeInterval = 30) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(5_000) }
         return !process.isRunning
     }
 
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    /// Sends `signal` to the daemon.
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// The daemon's resident memory now, in KiB.
-    var residentKiB: Int {
+    public var residentKiB: Int {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
         return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
     }
 
-    private let collectedLog = LogBuffer()
-    private let logDone = DispatchSemaphore(value: 0)
-    private var logComplete = false
-
     /// What the daemon logged, once it has exited (its whole log: the pipe has reached its end).
-    var log: String {
+    public var log: String {
         guard !process.isRunning else { return "(still running)" }
         if !logComplete {
             logDone.wait()
             logComplete = true
         }
-        return collectedLog.text
+        return String(decoding: collectedLog.all.reduce(into: Data()) { $0.append($1) }, as: UTF8.self)
     }
-}
-
-/// The daemon's stderr as read so far, filled by the harness's reader thread.
-private final class LogBuffer: Sendable {
-    private let data = Mutex(Data())
-
-    func append(_ chunk: Data) { data.withLock { $0.append(chunk) } }
-    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
-}
-
-extension Process {
-    /// Kills the process (SIGKILL) if it still runs after `seconds`: a program that hangs (the
-    /// fault some tests look for) fails its test instead of hanging the suite. Cancel the returned
-    /// item once the process has ended.
-    func killed(after seconds: Double) -> DispatchWorkItem {
-        let pid = processIdentifier
-        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
-        return watchdog
-    }
-}
-
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
