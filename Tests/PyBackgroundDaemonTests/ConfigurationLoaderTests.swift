@@ -61,34 +61,35 @@ struct ConfigurationLoaderTests {
     }
 
     @Test("errors name the line, the key and what is allowed", arguments: [
-        ("sockt: {}", 1, "sockt", "unknown key; allowed here: socket, access, scheduler"),
-        ("access:\n  allow_users: [root, no-such-user-here]", 2, "access.allow_users[1]", "no user named \"no-such-user-here\" on this system"),
-        ("access:\n  allow_groups: wheel", 2, "access.allow_groups", "must be a list of group names or numeric ids"),
-        ("scheduler:\n  max_workers: 0", 2, "scheduler.max_workers", "from 1 to 4096"),
-        ("scheduler:\n  max_pending: lots", 2, "scheduler.max_pending", "whole number"),
-        ("socket:\n  mode: \"0644\"", 2, "socket.mode", "\"0600\" (owner only) or \"0660\""),
-        ("socket:\n  mode: \"0660\"", 2, "socket.group", "name the group"),
-        ("server:\n  max_line_bytes: 10", 2, "server.max_line_bytes", "from 64"),
-        ("log:\n  level: loud", 2, "log.level", "must be one of trace"),
-        ("tasks: {}", 1, "tasks", "must be a list"),
-        ("tasks:\n  - argv: [x]", 2, "tasks[0].name", "is required"),
-        ("tasks:\n  - name: now\n    argv: [x]", 2, "tasks[0].name", "\"now\" is already taken by the built-in task of that name"),
-        ("tasks:\n  - name: a\n    argv: []", 3, "tasks[0].argv", "non-empty list"),
-        ("tasks:\n  - name: a\n    argv: [echo, \"{x}\"]", 3, "tasks[0].argv", "{x}, which is not a declared parameter"),
-        ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: float}", 5, "tasks[0].parameters[0].type", "int, double, string, bool"),
-        ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: int, default: x}", 5, "tasks[0].parameters[0].default", "must be an integer"),
-        ("tasks:\n  - name: a\n    argv: [x]\n    timeout_seconds: -1", 4, "tasks[0].timeout_seconds", "must be a number"),
-        ("tasks:\n  - name: a\n    argv: [x]\n  - name: a\n    argv: [y]", 4, "tasks[1].name", "\"a\" is already taken by tasks[0] (line 2)"),
-        ("socket:\n  mode: \"0660\"\n  group: no-such-group-here", 3, "socket.group", "no group named \"no-such-group-here\" on this system"),
-        ("state:\n  group: no-such-group-here", 2, "state.group", "no group named \"no-such-group-here\""),
-        ("socket:\n  path: /\(String(repeating: "x", count: 120))", 2, "socket.path", "is 121 bytes; a Unix socket's path may have at most 107"),
-        ("scheduler: [1, 2]", 1, "scheduler", "must be a mapping"),
-        ("key: [unclosed", nil, "", "not valid YAML"),
-    ] as [(String, Int?, String, String)])
-    func refuses(yaml: String, line: Int?, key: String, fragment: String) {
+        ("sockt: {}", 1, "sockt", "unknown key; allowed here: socket, access, scheduler", .unknownKey),
+        ("access:\n  allow_users: [root, no-such-user-here]", 2, "access.allow_users[1]", "no user named \"no-such-user-here\" on this system", .invalidValue),
+        ("access:\n  allow_groups: wheel", 2, "access.allow_groups", "must be a list of group names or numeric ids", .invalidValue),
+        ("scheduler:\n  max_workers: 0", 2, "scheduler.max_workers", "from 1 to 4096", .invalidValue),
+        ("scheduler:\n  max_pending: lots", 2, "scheduler.max_pending", "whole number", .invalidValue),
+        ("socket:\n  mode: \"0644\"", 2, "socket.mode", "\"0600\" (owner only) or \"0660\"", .invalidValue),
+        ("socket:\n  mode: \"0660\"", 2, "socket.group", "name the group", .invalidValue),
+        ("server:\n  max_line_bytes: 10", 2, "server.max_line_bytes", "from 64", .invalidValue),
+        ("log:\n  level: loud", 2, "log.level", "must be one of trace", .invalidValue),
+        ("tasks: {}", 1, "tasks", "must be a list", .invalidValue),
+        ("tasks:\n  - argv: [x]", 2, "tasks[0].name", "is required", .missingKey),
+        ("tasks:\n  - name: now\n    argv: [x]", 2, "tasks[0].name", "\"now\" is already taken by the built-in task of that name", .invalidValue),
+        ("tasks:\n  - name: a\n    argv: []", 3, "tasks[0].argv", "non-empty list", .invalidValue),
+        ("tasks:\n  - name: a\n    argv: [echo, \"{x}\"]", 3, "tasks[0].argv", "{x}, which is not a declared parameter", .invalidValue),
+        ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: float}", 5, "tasks[0].parameters[0].type", "int, double, string, bool", .invalidValue),
+        ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: int, default: x}", 5, "tasks[0].parameters[0].default", "must be an integer", .invalidValue),
+        ("tasks:\n  - name: a\n    argv: [x]\n    timeout_seconds: -1", 4, "tasks[0].timeout_seconds", "must be a number", .invalidValue),
+        ("tasks:\n  - name: a\n    argv: [x]\n  - name: a\n    argv: [y]", 4, "tasks[1].name", "\"a\" is already taken by tasks[0] (line 2)", .invalidValue),
+        ("socket:\n  mode: \"0660\"\n  group: no-such-group-here", 3, "socket.group", "no group named \"no-such-group-here\" on this system", .invalidValue),
+        ("state:\n  group: no-such-group-here", 2, "state.group", "no group named \"no-such-group-here\"", .invalidValue),
+        ("socket:\n  path: /\(String(repeating: "x", count: 120))", 2, "socket.path", "is 121 bytes; a Unix socket's path may have at most 107", .invalidValue),
+        ("scheduler: [1, 2]", 1, "scheduler", "must be a mapping", .invalidValue),
+        ("key: [unclosed", nil, "", "not valid YAML", .invalidYAML),
+        ("scheduler:\n  max_workers: 1\n  max_workers: 2", nil, "", "duplicated key", .invalidYAML),
+    ] as [(String, Int?, String, String, ConfigurationError.Code)])
+    func refuses(yaml: String, line: Int?, key: String, fragment: String, code: ConfigurationError.Code) {
         #expect { try ConfigurationLoader.parse(yaml, file: "test.yaml") } throws: { error in
             guard let error = error as? ConfigurationError else { return false }
-            return error.file == "test.yaml" && error.line == line && error.key == key && error.message.contains(fragment)
+            return error.code == code && error.file == "test.yaml" && error.line == line && error.key == key && error.message.contains(fragment)
         }
     }
 
@@ -103,7 +104,8 @@ struct ConfigurationLoaderTests {
     @Test("a missing file is reported with its path")
     func missingFile() {
         #expect { try ConfigurationLoader.load(path: "/nonexistent/pybgd.yaml") } throws: { error in
-            (error as? ConfigurationError)?.description.hasPrefix("/nonexistent/pybgd.yaml: cannot read") == true
+            guard let error = error as? ConfigurationError else { return false }
+            return error.code == .unreadable && error.description.hasPrefix("/nonexistent/pybgd.yaml: cannot read")
         }
     }
 }

@@ -18,7 +18,7 @@ public enum ConfigurationLoader {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigurationError(file: path, line: nil, key: "", message: "cannot read the config file: \(error.localizedDescription)")
+            throw ConfigurationError(.unreadable, file: path, line: nil, key: "", message: "cannot read the config file: \(error.localizedDescription)")
         }
         return try parse(text, file: path)
     }
@@ -30,7 +30,7 @@ public enum ConfigurationLoader {
         } catch let error as ConfigurationError {
             throw error
         } catch {
-            throw ConfigurationError(file: file, line: nil, key: "", message: "\(error)")
+            throw ConfigurationError(.invalidValue, file: file, line: nil, key: "", message: "\(error)")
         }
     }
 
@@ -40,7 +40,7 @@ public enum ConfigurationLoader {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            throw ConfigurationError(file: file, line: nil, key: "", message: "not valid YAML: \(oneLine(yamlError: "\(error)"))")
+            throw ConfigurationError(.invalidYAML, file: file, line: nil, key: "", message: "not valid YAML: \(oneLine(yamlError: "\(error)"))")
         }
         var configuration = DaemonConfiguration()
         guard let root, !(root.null != nil) else { return configuration }   // an empty file: all defaults
@@ -179,7 +179,7 @@ public enum ConfigurationLoader {
             "name", "description", "argv", "parameters", "timeout_seconds", "working_directory",
             "environment", "inherit_environment", "max_output_bytes", "retry_if_interrupted",
         ])
-        guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required") }
+        guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required", code: .missingKey) }
         let name = try reader.string(nameNode, key: "\(key).name")
         guard RegisteredTask.isValidName(name) else {
             throw reader.error(nameNode, key: "\(key).name", "\"\(name)\" is not allowed: letters, digits, - _ . (up to 64), starting with a letter or digit")
@@ -201,7 +201,7 @@ public enum ConfigurationLoader {
         }
 
         guard let argvNode = keys["argv"] else {
-            throw reader.error(node, key: "\(key).argv", "is required: the program and its arguments, e.g. [\"/usr/bin/echo\", \"{message}\"]")
+            throw reader.error(node, key: "\(key).argv", "is required: the program and its arguments, e.g. [\"/usr/bin/echo\", \"{message}\"]", code: .missingKey)
         }
         guard let argvSequence = argvNode.sequence, !Array(argvSequence).isEmpty else {
             throw reader.error(argvNode, key: "\(key).argv", "must be a non-empty list of strings: the program, then its arguments")
@@ -247,13 +247,13 @@ public enum ConfigurationLoader {
 
     private static func readParameter(_ node: Node, key: String, reader: NodeReader) throws -> TaskParameter {
         let keys = try reader.mapping(node, key: key, allowed: ["name", "type", "default", "min", "description"])
-        guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required") }
+        guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required", code: .missingKey) }
         let name = try reader.string(nameNode, key: "\(key).name")
         guard RegisteredTask.isValidName(name), !name.contains(".") else {
             throw reader.error(nameNode, key: "\(key).name", "\"\(name)\" is not allowed: letters, digits, - and _")
         }
         guard let typeNode = keys["type"] else {
-            throw reader.error(node, key: "\(key).type", "is required: one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw reader.error(node, key: "\(key).type", "is required: one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", "))", code: .missingKey)
         }
         let typeText = try reader.string(typeNode, key: "\(key).type")
         guard let type = ParameterType(rawValue: typeText) else {
@@ -286,8 +286,8 @@ public enum ConfigurationLoader {
 struct NodeReader {
     let file: String?
 
-    func error(_ node: Node, key: String, _ message: String) -> ConfigurationError {
-        ConfigurationError(file: file, line: node.mark.map { $0.line }, key: key, message: message)
+    func error(_ node: Node, key: String, _ message: String, code: ConfigurationError.Code = .invalidValue) -> ConfigurationError {
+        ConfigurationError(code, file: file, line: node.mark.map { $0.line }, key: key, message: message)
     }
 
     func mapping(_ node: Node, key: String, allowed: [String]) throws -> [String: Node] {
@@ -299,7 +299,7 @@ struct NodeReader {
             guard let name = keyNode.string else { throw error(keyNode, key: key, "keys must be strings") }
             let path = key.isEmpty ? name : "\(key).\(name)"
             guard allowed.contains(name) else {
-                throw error(keyNode, key: path, "unknown key; allowed here: \(allowed.joined(separator: ", "))")
+                throw error(keyNode, key: path, "unknown key; allowed here: \(allowed.joined(separator: ", "))", code: .unknownKey)
             }
             guard result[name] == nil else { throw error(keyNode, key: path, "is given twice") }
             result[name] = value

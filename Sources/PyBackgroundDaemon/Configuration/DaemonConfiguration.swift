@@ -123,7 +123,7 @@ public struct DaemonConfiguration: Sendable {
             do {
                 try registry.register(command.registeredTask)
             } catch {
-                throw ConfigurationError(file: nil, line: nil, key: "tasks.\(command.name)", message: error.message)
+                throw ConfigurationError(.invalidValue, file: nil, line: nil, key: "tasks.\(command.name)", message: error.message)
             }
         }
         return registry
@@ -132,6 +132,26 @@ public struct DaemonConfiguration: Sendable {
 
 /// A config file that cannot be used: the file, the line, the key, and what is allowed there.
 public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of mistake: stable, safe to match on.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The file cannot be read (missing, no permission).
+        public static let unreadable = Code("unreadable")
+        /// The text is not YAML (a key given twice in one mapping is a YAML error too).
+        public static let invalidYAML = Code("invalid-yaml")
+        /// A key that is not one of those allowed at its place (a typo, usually).
+        public static let unknownKey = Code("unknown-key")
+        /// A required key is absent.
+        public static let missingKey = Code("missing-key")
+        /// A value of the wrong type, out of range, or not one of those allowed.
+        public static let invalidValue = Code("invalid-value")
+    }
+
+    /// What is wrong, for programs.
+    public let code: Code
     /// The config file, when there is one.
     public let file: String?
     /// The line (1-based) of the offending key, when known.
@@ -142,7 +162,8 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
     public let message: String
 
     /// An error at a place in a config file.
-    public init(file: String?, line: Int?, key: String, message: String) {
+    public init(_ code: Code, file: String?, line: Int?, key: String, message: String) {
+        self.code = code
         self.file = file
         self.line = line
         self.key = key

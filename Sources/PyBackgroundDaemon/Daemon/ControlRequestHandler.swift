@@ -7,7 +7,6 @@ import Foundation
 import Glibc
 #endif
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import PyBackground
 import PyBackgroundProtocol
@@ -87,7 +86,7 @@ final class ControlRequestHandler: Sendable {
         do {
             arguments = try BoundArguments.bind(words, to: task.parameters, task: name)
         } catch {
-            return .now(.error(ErrorCode(error.code), error.message))
+            return .now(.error(ErrorCode(error.code.rawValue), error.message))
         }
         let pending = launcher.pendingCount
         guard pending < maxPending else {
@@ -167,10 +166,9 @@ final class ControlRequestHandler: Sendable {
         }
         if future.isDone { return .now(ok(FuturePayload(future))) }
         let promise = eventLoop.makePromise(of: Response.self)
-        // A box, not a Mutex: two escaping closures share it, and they cannot capture a noncopyable value.
-        let answered = NIOLockedValueBox(false)
+        let answered = OnceFlag()
         let answer: @Sendable (Response) -> Void = { response in
-            guard answered.withLockedValue({ first in defer { first = true }; return !first }) else { return }
+            guard answered.claim() else { return }
             promise.succeed(response)
         }
         if let timeout {

@@ -35,7 +35,7 @@ extension ErrorPayload {
     init(_ error: any Error) {
         switch error {
         case let failure as TaskFailure:
-            self.init(code: failure.code, message: failure.message, detail: failure.detail)
+            self.init(code: failure.code.rawValue, message: failure.message, detail: failure.detail)
         case let scheduler as SchedulerError:
             self.init(code: scheduler.code.rawValue, message: scheduler.message)
         default:

@@ -19,7 +19,7 @@ final class EndRecording: Sendable {
     private static func endedByShutdown(_ snapshot: Future.Snapshot) -> Bool {
         switch (snapshot.state, snapshot.outcome) {
         case (.cancelled, _): true
-        case (.failed, .failure(let error as TaskFailure)?): error.code == TaskFailure.cancelledAtShutdown
+        case (.failed, .failure(let error as TaskFailure)?): error.code == .cancelledAtShutdown
         default: false
         }
     }

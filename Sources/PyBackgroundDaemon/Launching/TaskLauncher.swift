@@ -130,8 +130,7 @@ final class TaskLauncher: Sendable {
                 }
             }
             guard cancellation.sleep(seconds: delay) else {
-                throw TaskFailure(code: TaskFailure.cancelledAtShutdown,
-                                  message: "not run: the state store could not record its start before the shutdown timeout ran out; it runs at the next start")
+                throw TaskFailure(.cancelledAtShutdown, "not run: the state store could not record its start before the shutdown timeout ran out; it runs at the next start")
             }
             delay = min(delay * 2, 5)
         }

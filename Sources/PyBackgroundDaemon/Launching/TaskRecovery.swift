@@ -52,7 +52,7 @@ struct TaskRecovery {
             }
             guard let task = registry[row.name] else {
                 runRequeued()
-                end(record, row, as: .failed, TaskFailure(code: "not-restartable", message:
+                end(record, row, as: .failed, TaskFailure(.notRestartable,
                     "not run again after the restart: no task named \"\(row.name)\" is registered now (registered: \(registry.names.joined(separator: ", ")))"))
                 summary.unrunnable += 1
                 continue
@@ -70,7 +70,7 @@ struct TaskRecovery {
                 arguments = try BoundArguments.bind(words, to: task.parameters, task: row.name)
             } catch {
                 runRequeued()
-                end(record, row, as: .failed, TaskFailure(code: "not-restartable", message: "not run again after the restart: \(error.message)"))
+                end(record, row, as: .failed, TaskFailure(.notRestartable, "not run again after the restart: \(error.message)"))
                 summary.unrunnable += 1
                 continue
             }

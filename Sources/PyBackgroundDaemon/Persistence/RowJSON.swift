@@ -56,7 +56,7 @@ enum RowJSON {
     static func restoredOutcome(_ row: StoredTask, path: String) throws(StateStoreError) -> Result<any Sendable, any Error> {
         if let error = row.error {
             let payload = try decode(ErrorPayload.self, error, row: row, column: "error", path: path)
-            return .failure(TaskFailure(code: payload.code, message: payload.message, detail: payload.detail))
+            return .failure(TaskFailure(TaskFailure.Code(payload.code), payload.message, detail: payload.detail))
         }
         return .success(try decode(JSONValue.self, row.result ?? "null", row: row, column: "result", path: path))
     }

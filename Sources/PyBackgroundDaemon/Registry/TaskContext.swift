@@ -47,7 +47,7 @@ public struct TaskContext: Sendable {
             slept = cancellation.sleep(seconds: seconds)
         }
         if cancellation.isCancelled {
-            throw TaskFailure(code: TaskFailure.cancelledAtShutdown, message: "stopped: the daemon's shutdown timeout ran out")
+            throw TaskFailure(.cancelledAtShutdown, "stopped: the daemon's shutdown timeout ran out")
         }
         return slept
     }

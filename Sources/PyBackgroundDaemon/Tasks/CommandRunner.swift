@@ -2,7 +2,6 @@ import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
-import NIOConcurrencyHelpers
 import PyBackgroundProtocol
 import Subprocess
 import SystemPackage
@@ -28,32 +27,27 @@ enum CommandRunner {
         switch CommandExecHelper.path {
         case .success(let path): helper = path
         case .failure(let error):
-            throw TaskFailure(code: TaskFailure.spawnFailed, message: "could not run \(argv[0]): \(error.message)",
+            throw TaskFailure(.spawnFailed, "could not run \(argv[0]): \(error.message)",
                               detail: .object(["argv": .array(argv.map(JSONValue.string))]))
         }
-        // A box, not a Mutex: the escaping Task closure cannot capture a noncopyable value.
-        let outcome = NIOLockedValueBox<Result<Completed, any Error>?>(nil)
-        let finished = DispatchSemaphore(value: 0)
+        let handoff = BlockingHandoff<Completed>()
         let task = Task {
-            let result: Result<Completed, any Error>
-            do { result = .success(try await runWithTimeout(definition, helper: helper, argv: argv)) } catch { result = .failure(error) }
-            outcome.withLockedValue { $0 = result }
-            finished.signal()
+            do { handoff.deliver(.success(try await runWithTimeout(definition, helper: helper, argv: argv))) } catch { handoff.deliver(.failure(error)) }
         }
         let cancelToken = context.onCancel { task.cancel() }
-        finished.wait()   // this worker thread is the task's slot: it waits, the process runs
+        let outcome = handoff.wait()   // this worker thread is the task's slot: it waits, the process runs
         context.removeCancelHandler(cancelToken)
 
         let completed: Completed
-        switch outcome.withLockedValue({ $0 })! {
+        switch outcome {
         case .success(let value): completed = value
         case .failure(let error):
-            throw TaskFailure(code: TaskFailure.spawnFailed, message: "could not run \(argv[0]): \(error)",
+            throw TaskFailure(.spawnFailed, "could not run \(argv[0]): \(error)",
                               detail: .object(["argv": .array(argv.map(JSONValue.string))]))
         }
         if case .exited(CommandExecHelper.cannotRunStatus) = completed.status,
            let reason = CommandExecHelper.spawnFailure(inStandardError: completed.stderr.bytes) {
-            throw TaskFailure(code: TaskFailure.spawnFailed, message: "could not run \(argv[0]): \(reason)",
+            throw TaskFailure(.spawnFailed, "could not run \(argv[0]): \(reason)",
                               detail: .object(["argv": .array(argv.map(JSONValue.string))]))
         }
 
@@ -66,21 +60,19 @@ enum CommandRunner {
         }
         let detail = JSONValue.object(fields)
         if completed.timedOut {
-            throw TaskFailure(code: TaskFailure.timedOut,
-                              message: "\(definition.name) outlived its timeout of \(definition.timeoutSeconds ?? 0) s and was stopped",
+            throw TaskFailure(.timedOut, "\(definition.name) outlived its timeout of \(definition.timeoutSeconds ?? 0) s and was stopped",
                               detail: detail)
         }
         if context.isCancelled {
-            throw TaskFailure(code: TaskFailure.cancelledAtShutdown,
-                              message: "\(definition.name) was stopped: the daemon's shutdown timeout ran out", detail: detail)
+            throw TaskFailure(.cancelledAtShutdown, "\(definition.name) was stopped: the daemon's shutdown timeout ran out", detail: detail)
         }
         switch completed.status {
         case .exited(0):
             return detail
         case .exited(let code):
-            throw TaskFailure(code: TaskFailure.exitStatus, message: "\(definition.name) exited with status \(code)\(tail(completed.stderr.text))", detail: detail)
+            throw TaskFailure(.exitStatus, "\(definition.name) exited with status \(code)\(tail(completed.stderr.text))", detail: detail)
         case .signaled(let signal):
-            throw TaskFailure(code: TaskFailure.signalled, message: "\(definition.name) was killed by signal \(signal)\(tail(completed.stderr.text))", detail: detail)
+            throw TaskFailure(.signalled, "\(definition.name) was killed by signal \(signal)\(tail(completed.stderr.text))", detail: detail)
         }
     }
 
@@ -95,27 +87,26 @@ enum CommandRunner {
     /// Races the process against its timeout; when the timeout wins, cancelling the run makes
     /// Subprocess send the helper SIGTERM (and SIGKILL if it outstays the grace and its slack).
     private static func runWithTimeout(_ definition: CommandTaskDefinition, helper: String, argv: [String]) async throws -> Completed {
-        let timedOut = NIOLockedValueBox(false)
-        var completed = try await withThrowingTaskGroup(of: Completed?.self) { group in
+        try await withThrowingTaskGroup(of: Completed?.self) { group in
             group.addTask { try await spawn(definition, helper: helper, argv: argv) }
             if let seconds = definition.timeoutSeconds {
                 group.addTask {
                     try await Task.sleep(for: .nanoseconds(Int64(seconds * 1e9)))
-                    timedOut.withLockedValue { $0 = true }
                     return nil
                 }
             }
+            var timedOut = false
             while let next = try await group.next() {
-                if let completed = next {
+                if var completed = next {
                     group.cancelAll()
+                    completed.timedOut = timedOut
                     return completed
                 }
+                timedOut = true
                 group.cancelAll()   // the timeout fired: stop the process, then collect what it left
             }
             throw CancellationError()
         }
-        completed.timedOut = timedOut.withLockedValue { $0 }
-        return completed
     }
 
     private static func spawn(_ definition: CommandTaskDefinition, helper: String, argv: [String]) async throws -> Completed {
