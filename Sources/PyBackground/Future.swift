@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Synchronization
 
 /// The eventual outcome of a started task: the seed's `concurrent.futures.Future`.
 ///
@@ -39,8 +40,10 @@ public final class Future: Sendable, CustomStringConvertible {
         var store: TaskStore?
     }
 
-    init(record: TaskRecord, sequence: Int, store: TaskStore,
-         body: @escaping @Sendable () throws -> any Sendable) {
+    init(
+        record: TaskRecord, sequence: Int, store: TaskStore,
+        body: @escaping @Sendable () throws -> any Sendable
+    ) {
         self.record = record
         self.sequence = sequence
         var storage = Storage()
@@ -50,8 +53,10 @@ public final class Future: Sendable, CustomStringConvertible {
     }
 
     /// An ended future as it was recorded before: the tables' history, brought back by a host.
-    init(restoring record: TaskRecord, sequence: Int, state: FutureState, startedAt: Date?, endedAt: Date?,
-         outcome: Result<any Sendable, any Error>) {
+    init(
+        restoring record: TaskRecord, sequence: Int, state: FutureState, startedAt: Date?, endedAt: Date?,
+        outcome: Result<any Sendable, any Error>
+    ) {
         precondition(state.isDone, "only an ended task can be restored, not a \(state) one")
         self.record = record
         self.sequence = sequence
@@ -122,7 +127,10 @@ public final class Future: Sendable, CustomStringConvertible {
                 storage.body = nil
                 storage.outcome = .failure(SchedulerError(.cancelled, "task \(record.id) was cancelled before it ran"))
                 storage.endedAt = Date()
-                defer { storage.callbacks = []; storage.store = nil }
+                defer {
+                    storage.callbacks = []
+                    storage.store = nil
+                }
                 return (true, storage.callbacks, storage.store)
             }
         }
@@ -174,8 +182,7 @@ public final class Future: Sendable, CustomStringConvertible {
                 try await withCheckedThrowingContinuation { continuation in
                     resumer.install(continuation)
                     let token = addCallback { future in resumer.resume(with: future.outcome!) }
-                    if let token { resumer.onCancel { self.removeCallback(token) } }
-                    else { resumer.resume(with: outcome!) }
+                    if let token { resumer.onCancel { self.removeCallback(token) } } else { resumer.resume(with: outcome!) }
                 }
             } onCancel: {
                 resumer.resume(with: .failure(CancellationError()))
@@ -208,7 +215,10 @@ public final class Future: Sendable, CustomStringConvertible {
             storage.state = final
             storage.outcome = outcome
             storage.endedAt = Date()
-            defer { storage.callbacks = []; storage.store = nil }
+            defer {
+                storage.callbacks = []
+                storage.store = nil
+            }
             return storage.callbacks
         }
         for entry in callbacks { entry.callback(self) }
@@ -235,8 +245,9 @@ public final class Future: Sendable, CustomStringConvertible {
 
     private func cast<Value>(_ value: any Sendable, to type: Value.Type) throws -> Value {
         guard let typed = value as? Value else {
-            throw SchedulerError(.resultTypeMismatch,
-                                 "task \(record.id) returned \(Swift.type(of: value)), not \(Value.self)")
+            throw SchedulerError(
+                .resultTypeMismatch,
+                "task \(record.id) returned \(Swift.type(of: value)), not \(Value.self)")
         }
         return typed
     }
@@ -282,7 +293,10 @@ private final class ContinuationResumer: Sendable {
 
     func install(_ continuation: CheckedContinuation<any Sendable, any Error>) {
         let early: Result<any Sendable, any Error>? = state.withLock { state in
-            if case .resolved(let result) = state { state = .done; return result }
+            if case .resolved(let result) = state {
+                state = .done
+                return result
+            }
             state = .installed(continuation)
             return nil
         }
@@ -296,8 +310,12 @@ private final class ContinuationResumer: Sendable {
     func resume(with result: Result<any Sendable, any Error>) {
         let continuation: CheckedContinuation<any Sendable, any Error>? = state.withLock { state in
             switch state {
-            case .waiting: state = .resolved(result); return nil
-            case .installed(let continuation): state = .done; return continuation
+            case .waiting:
+                state = .resolved(result)
+                return nil
+            case .installed(let continuation):
+                state = .done
+                return continuation
             case .resolved, .done: return nil
             }
         }

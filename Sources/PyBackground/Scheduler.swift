@@ -181,9 +181,13 @@ public class Scheduler: @unchecked Sendable {
         _ body: @escaping @Sendable (TaskID) throws -> any Sendable
     ) throws(SchedulerError) -> Future {
         let id = record.id
-        guard let future = store.insert(id: id, { sequence in
-            Future(record: record, sequence: sequence, store: store) { try body(id) }
-        }) else {
+        guard
+            let future = store.insert(
+                id: id,
+                { sequence in
+                    Future(record: record, sequence: sequence, store: store) { try body(id) }
+                })
+        else {
             throw SchedulerError(.duplicateID, "a task with id \(id) is in the tables already")
         }
         try enqueue(future)
@@ -209,7 +213,8 @@ public class Scheduler: @unchecked Sendable {
             guard let future else {
                 return .failure(SchedulerError(.duplicateID, "a task with id \(entry.record.id) is in the tables already"))
             }
-            return accepted ? .success(future)
+            return accepted
+                ? .success(future)
                 : .failure(SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks"))
         }
         if accepted && !queued.isEmpty && blocksCallerOnStart { waitUntilStopped() }
@@ -231,13 +236,20 @@ public class Scheduler: @unchecked Sendable {
     ///   - outcome: the value or error ``Future/outcome`` will give.
     /// - Throws: ``SchedulerError/Code/duplicateID`` if the tables hold `record.id` already.
     @discardableResult
-    public func restore(_ record: TaskRecord, state: FutureState, startedAt: Date?, endedAt: Date?,
-                        outcome: Result<any Sendable, any Error>) throws(SchedulerError) -> Future {
+    public func restore(
+        _ record: TaskRecord, state: FutureState, startedAt: Date?, endedAt: Date?,
+        outcome: Result<any Sendable, any Error>
+    ) throws(SchedulerError) -> Future {
         precondition(state.isDone, "only an ended task can be restored, not a \(state) one")
-        guard let future = store.restore(id: record.id, { sequence in
-            Future(restoring: record, sequence: sequence, state: state, startedAt: startedAt, endedAt: endedAt,
-                   outcome: outcome)
-        }) else {
+        guard
+            let future = store.restore(
+                id: record.id,
+                { sequence in
+                    Future(
+                        restoring: record, sequence: sequence, state: state, startedAt: startedAt, endedAt: endedAt,
+                        outcome: outcome)
+                })
+        else {
             throw SchedulerError(.duplicateID, "a task with id \(record.id) is in the tables already")
         }
         return future

@@ -22,8 +22,10 @@ public struct SchedulerStatistics: Sendable, Hashable, Codable {
     public var interrupted: Int
 
     /// Counts as given (for tests and hosts that aggregate them).
-    public init(submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
-                interrupted: Int = 0) {
+    public init(
+        submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
+        interrupted: Int = 0
+    ) {
         self.submitted = submitted
         self.pending = pending
         self.running = running

@@ -74,9 +74,10 @@ public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible, L
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let id = TaskID(text) else {
-            throw DecodingError.dataCorrupted(.init(
-                codingPath: decoder.codingPath,
-                debugDescription: "expected a task id of 32 hex digits, got \"\(text)\""))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "expected a task id of 32 hex digits, got \"\(text)\""))
         }
         self = id
     }

@@ -1,3 +1,5 @@
+import PyBackgroundProtocol
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import PyBackgroundProtocol
 
 /// One blocking connection to `pybgd`'s control socket: write a request line, read a reply line.
 /// Plain POSIX sockets, no event loop, so a command-line call starts and ends in a few milliseconds.
@@ -58,7 +59,8 @@ public final class ControlConnection {
             close(descriptor)
             var file = stat()
             if error == ECONNREFUSED || error == ENOTSOCK, stat(path, &file) == 0, (file.st_mode & S_IFMT) != S_IFSOCK {
-                throw ClientError(.connectFailed, "\(path) is not a socket but \(Self.kind(of: file.st_mode)); point --socket or PYBGD_SOCKET at pybgd's socket", path: path)
+                throw ClientError(
+                    .connectFailed, "\(path) is not a socket but \(Self.kind(of: file.st_mode)); point --socket or PYBGD_SOCKET at pybgd's socket", path: path)
             }
             switch error {
             case EAGAIN, EINPROGRESS:
@@ -168,7 +170,10 @@ public final class ControlConnection {
             }
             if count == 0 {
                 guard !buffer.isEmpty else { return nil }
-                defer { buffer = []; scanned = 0 }
+                defer {
+                    buffer = []
+                    scanned = 0
+                }
                 return String(decoding: buffer, as: UTF8.self)
             }
             buffer.append(contentsOf: chunk[..<count])

@@ -23,12 +23,19 @@ public enum LineTokenizer {
         while let scalar = iterator.next() {
             switch scalar {
             case " ", "\t":
-                if inWord { words.append(current); current = ""; inWord = false }
+                if inWord {
+                    words.append(current)
+                    current = ""
+                    inWord = false
+                }
             case "\"":
                 inWord = true
                 var closed = false
                 while let next = iterator.next() {
-                    if next == "\"" { closed = true; break }
+                    if next == "\"" {
+                        closed = true
+                        break
+                    }
                     if next == "\\" {
                         guard let escaped = iterator.next() else { break }
                         switch escaped {
@@ -38,8 +45,9 @@ public enum LineTokenizer {
                         case "r": current.unicodeScalars.append("\r")
                         case "t": current.unicodeScalars.append("\t")
                         default:
-                            throw ProtocolError(.badRequest,
-                                                "unknown escape \\\(escaped) in a quoted word (allowed: \\\" \\\\ \\n \\r \\t)")
+                            throw ProtocolError(
+                                .badRequest,
+                                "unknown escape \\\(escaped) in a quoted word (allowed: \\\" \\\\ \\n \\r \\t)")
                         }
                     } else {
                         current.unicodeScalars.append(next)
@@ -62,9 +70,11 @@ public enum LineTokenizer {
 
     /// The word as typed: bare when it can be, else in double quotes with escapes.
     public static func quoteIfNeeded(_ word: String) -> String {
-        let needsQuotes = word.isEmpty || word.unicodeScalars.contains { scalar in
-            scalar == " " || scalar == "\t" || scalar == "\"" || scalar == "\\" || scalar.value < 0x20 || scalar.value == 0x7F
-        }
+        let needsQuotes =
+            word.isEmpty
+            || word.unicodeScalars.contains { scalar in
+                scalar == " " || scalar == "\t" || scalar == "\"" || scalar == "\\" || scalar.value < 0x20 || scalar.value == 0x7F
+            }
         guard needsQuotes else { return word }
         var quoted = "\""
         for scalar in word.unicodeScalars {

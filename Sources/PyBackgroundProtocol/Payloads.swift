@@ -36,10 +36,13 @@ public struct SubmitPayload: Codable, Hashable, Sendable {
     /// with ``ProtocolJSON``.
     public init?(plainJSON text: String) {
         let bytes = Array(text.utf8)
-        let prefix = Array(#"{"id":""#.utf8), middle = Array(#"","task":""#.utf8), suffix = Array(#""}"#.utf8)
+        let prefix = Array(#"{"id":""#.utf8)
+        let middle = Array(#"","task":""#.utf8)
+        let suffix = Array(#""}"#.utf8)
         guard bytes.count >= prefix.count + middle.count + suffix.count, bytes.starts(with: prefix),
-              bytes.suffix(suffix.count).elementsEqual(suffix) else { return nil }
-        let body = bytes[prefix.count ..< bytes.count - suffix.count]
+            bytes.suffix(suffix.count).elementsEqual(suffix)
+        else { return nil }
+        let body = bytes[prefix.count..<bytes.count - suffix.count]
         // A plain id holds no quote, so the first quote must open `","task":"`.
         guard let quote = body.firstIndex(of: UInt8(ascii: "\"")), body[quote...].starts(with: middle) else { return nil }
         let id = String(decoding: body[..<quote], as: UTF8.self)
@@ -77,9 +80,11 @@ public struct StatusPayload: Codable, Hashable, Sendable {
     /// The state store's file, or `memory` when the tables are not kept across restarts.
     public var stateStore: String
 
-    public init(version: String, pid: Int32, stopped: Bool, shuttingDown: Bool, latestID: String?, workers: Int,
-                submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
-                interrupted: Int, retained: Int, connections: Int, uptimeSeconds: Double, stateStore: String) {
+    public init(
+        version: String, pid: Int32, stopped: Bool, shuttingDown: Bool, latestID: String?, workers: Int,
+        submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
+        interrupted: Int, retained: Int, connections: Int, uptimeSeconds: Double, stateStore: String
+    ) {
         self.version = version
         self.pid = pid
         self.stopped = stopped
@@ -163,9 +168,11 @@ public struct FuturePayload: Codable, Hashable, Sendable {
     /// The error of a failed or cancelled task.
     public var error: ErrorPayload?
 
-    public init(id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], state: String,
-                submittedAt: Double, startedAt: Double?, endedAt: Double?, durationSeconds: Double?,
-                result: JSONValue?, error: ErrorPayload?) {
+    public init(
+        id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], state: String,
+        submittedAt: Double, startedAt: Double?, endedAt: Double?, durationSeconds: Double?,
+        result: JSONValue?, error: ErrorPayload?
+    ) {
         self.id = id
         self.name = name
         self.args = args
@@ -232,7 +239,7 @@ public struct LatestPayload: Codable, Hashable, Sendable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(latestID, forKey: .latestID)   // null, not absent
+        try container.encode(latestID, forKey: .latestID)  // null, not absent
     }
 }
 
@@ -264,8 +271,10 @@ public struct RegisteredTaskPayload: Codable, Hashable, Sendable {
     /// Re-run after a restart when the daemon died while it ran; otherwise it ends `interrupted`.
     public var retryIfInterrupted: Bool
 
-    public init(name: String, kind: String, description: String, parameters: [ParameterPayload],
-                retryIfInterrupted: Bool = false) {
+    public init(
+        name: String, kind: String, description: String, parameters: [ParameterPayload],
+        retryIfInterrupted: Bool = false
+    ) {
         self.name = name
         self.kind = kind
         self.description = description

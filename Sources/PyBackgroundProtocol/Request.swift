@@ -62,16 +62,22 @@ public enum Request: Hashable, Sendable {
         }
         let arguments = Array(words.dropFirst())
         switch verb.uppercased() {
-        case "PING": try Request.expect(arguments, none: "PING"); self = .ping
+        case "PING":
+            try Request.expect(arguments, none: "PING")
+            self = .ping
         case "SUBMIT":
             guard let task = arguments.first else {
                 throw ProtocolError(.badRequest, "SUBMIT needs a task name: SUBMIT task [arg…] [key=value…]")
             }
             self = .submit(task: task, arguments: Array(arguments.dropFirst()))
-        case "STATUS": try Request.expect(arguments, none: "STATUS"); self = .status
+        case "STATUS":
+            try Request.expect(arguments, none: "STATUS")
+            self = .status
         case "TASKS": self = .tasks(limit: try Request.limit(arguments, verb: "TASKS"))
         case "FUTURES": self = .futures(limit: try Request.limit(arguments, verb: "FUTURES"))
-        case "LATEST": try Request.expect(arguments, none: "LATEST"); self = .latest
+        case "LATEST":
+            try Request.expect(arguments, none: "LATEST")
+            self = .latest
         case "RESULT": self = .result(id: try Request.id(arguments, usage: "RESULT id"))
         case "WAIT":
             guard arguments.count == 1 || arguments.count == 2 else {
@@ -86,7 +92,9 @@ public enum Request: Hashable, Sendable {
             }
             self = .wait(id: arguments[0], timeout: timeout)
         case "CANCEL": self = .cancel(id: try Request.id(arguments, usage: "CANCEL id"))
-        case "LIST": try Request.expect(arguments, none: "LIST"); self = .list
+        case "LIST":
+            try Request.expect(arguments, none: "LIST")
+            self = .list
         case "CLEAN":
             switch arguments.count {
             case 0: self = .clean(olderThan: nil)

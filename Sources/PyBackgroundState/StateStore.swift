@@ -1,3 +1,6 @@
+import GRDB
+import PyBackground
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -6,8 +9,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import GRDB
-import PyBackground
 
 /// The durable task table: one SQLite file in WAL mode, fsynced at every commit
 /// (`synchronous = FULL`), held exclusively by one process.
@@ -68,8 +69,10 @@ public final class StateStore: Sendable {
             try store.check()
             try database.write { db in
                 if try migrator.hasBeenSuperseded(db) {
-                    throw StateStoreError(.newerSchema, path: path,
-                        "was written by a newer pybgd (schema \(try migrator.appliedIdentifiers(db).sorted().joined(separator: ", "))); run that version, or move the file aside to start empty")
+                    throw StateStoreError(
+                        .newerSchema, path: path,
+                        "was written by a newer pybgd (schema \(try migrator.appliedIdentifiers(db).sorted().joined(separator: ", "))); run that version, or move the file aside to start empty"
+                    )
                 }
             }
             try migrator.migrate(database)
@@ -89,10 +92,12 @@ public final class StateStore: Sendable {
         do {
             return try database.read { db in
                 var rows: [StoredTask] = []
-                let cursor = try Row.fetchCursor(db, sql: """
-                    SELECT sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error
-                    FROM task ORDER BY sequence
-                    """)
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error
+                        FROM task ORDER BY sequence
+                        """)
                 while let row = try cursor.next() {
                     rows.append(try decode(row))
                 }
@@ -157,30 +162,32 @@ public final class StateStore: Sendable {
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1 task table") { db in
-            try db.execute(sql: """
-                CREATE TABLE task (
-                    sequence INTEGER PRIMARY KEY,
-                    id TEXT NOT NULL UNIQUE,
-                    name TEXT NOT NULL,
-                    words TEXT NOT NULL,
-                    args TEXT NOT NULL,
-                    kwargs TEXT NOT NULL,
-                    state TEXT NOT NULL,
-                    submitted_at REAL NOT NULL,
-                    started_at REAL,
-                    ended_at REAL,
-                    result TEXT,
-                    error TEXT
-                ) STRICT;
-                CREATE INDEX task_by_end ON task(ended_at) WHERE ended_at IS NOT NULL;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE task (
+                        sequence INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL UNIQUE,
+                        name TEXT NOT NULL,
+                        words TEXT NOT NULL,
+                        args TEXT NOT NULL,
+                        kwargs TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        submitted_at REAL NOT NULL,
+                        started_at REAL,
+                        ended_at REAL,
+                        result TEXT,
+                        error TEXT
+                    ) STRICT;
+                    CREATE INDEX task_by_end ON task(ended_at) WHERE ended_at IS NOT NULL;
+                    """)
         }
         // Facts about the tables that outlive their rows: `latest_id`.
         migrator.registerMigration("v2 meta table") { db in
-            try db.execute(sql: """
-                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-                INSERT INTO meta (key, value) SELECT 'latest_id', id FROM task ORDER BY sequence DESC LIMIT 1;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+                    INSERT INTO meta (key, value) SELECT 'latest_id', id FROM task ORDER BY sequence DESC LIMIT 1;
+                    """)
         }
         return migrator
     }
@@ -189,7 +196,8 @@ public final class StateStore: Sendable {
     private func check() throws {
         let problems = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
         guard problems == ["ok"] else {
-            throw StateStoreError(.corrupt, path: path,
+            throw StateStoreError(
+                .corrupt, path: path,
                 "fails SQLite's integrity check (\(problems.joined(separator: "; "))). \(StateStoreError.leftAloneAdvice(path))")
         }
     }
@@ -220,10 +228,11 @@ public final class StateStore: Sendable {
     // 4.60/4.01/4.11 s per row (BENCHMARKS.md, issue 15's run B).
 
     private func insert(_ task: StoredTask, in db: Database) throws {
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
         // Concrete DatabaseValues: an array literal of existentials cost a metadata lookup per value.
         var values: [DatabaseValue] = []
         values.reserveCapacity(12)
@@ -242,12 +251,15 @@ public final class StateStore: Sendable {
         try statement.execute(arguments: StatementArguments(values))
     }
 
-    private func recordEnd(_ id: TaskID, state: FutureState, startedAt: Date?, endedAt: Date, result: String?, error: String?,
-                           in db: Database) throws {
-        let statement = try db.cachedStatement(sql: """
-            UPDATE task SET state = ?, started_at = COALESCE(?, started_at), ended_at = ?, result = ?, error = ?
-            WHERE id = ?
-            """)
+    private func recordEnd(
+        _ id: TaskID, state: FutureState, startedAt: Date?, endedAt: Date, result: String?, error: String?,
+        in db: Database
+    ) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE task SET state = ?, started_at = COALESCE(?, started_at), ended_at = ?, result = ?, error = ?
+                WHERE id = ?
+                """)
         var values: [DatabaseValue] = []
         values.reserveCapacity(6)
         values.append(state.rawValue.databaseValue)
@@ -269,18 +281,20 @@ public final class StateStore: Sendable {
         case .ended(let id, let state, let startedAt, let endedAt, let result, let error):
             try recordEnd(id, state: state, startedAt: startedAt, endedAt: endedAt, result: result, error: error, in: db)
         case .removeEnded(let cutoff?):
-            try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL AND ended_at < ?",
-                           arguments: [cutoff.timeIntervalSince1970])
+            try db.execute(
+                sql: "DELETE FROM task WHERE ended_at IS NOT NULL AND ended_at < ?",
+                arguments: [cutoff.timeIntervalSince1970])
         case .removeEnded(nil):
             try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL")
         case .keepEnded(let keep) where keep <= 0:
             try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL")
         case .keepEnded(let keep):
             // Strictly older than the keep-th newest end: ties with it stay.
-            try db.execute(sql: """
-                DELETE FROM task WHERE ended_at IS NOT NULL AND ended_at < (
-                    SELECT ended_at FROM task WHERE ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1 OFFSET ?)
-                """, arguments: [keep - 1])
+            try db.execute(
+                sql: """
+                    DELETE FROM task WHERE ended_at IS NOT NULL AND ended_at < (
+                        SELECT ended_at FROM task WHERE ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1 OFFSET ?)
+                    """, arguments: [keep - 1])
         }
     }
 
@@ -289,8 +303,9 @@ public final class StateStore: Sendable {
         let directory = String(path[..<slash])
         guard !FileManager.default.fileExists(atPath: directory) else { return }
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: Int(mode)])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: Int(mode)])
         } catch {
             throw StateStoreError(.unreadable, path: path, "cannot create its directory \(directory): \(error)")
         }
@@ -324,7 +339,8 @@ public final class StateStore: Sendable {
             return stat(file, &status) == 0 && status.st_mode & 0o007 != 0
         }
         guard !open.isEmpty else { return nil }
-        return "the state store can be read by any user of this machine, yet it holds every task's arguments and output: chmod o-rwx \(open.joined(separator: " ")) (a new store is created 0600)"
+        return
+            "the state store can be read by any user of this machine, yet it holds every task's arguments and output: chmod o-rwx \(open.joined(separator: " ")) (a new store is created 0600)"
     }
 }
 
@@ -337,12 +353,14 @@ extension StateStoreError {
         let reason = error.message ?? "\(error.resultCode)"
         switch error.resultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return StateStoreError(.locked, path: path,
+            return StateStoreError(
+                .locked, path: path,
                 "is in use by another process (\(reason)); is another pybgd running with this state file?")
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
             return StateStoreError(.corrupt, path: path, "is not a usable pybgd state store (\(reason)). \(leftAloneAdvice(path))")
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
-            return StateStoreError(.unreadable, path: path,
+            return StateStoreError(
+                .unreadable, path: path,
                 "cannot be opened for reading and writing (\(reason)); check its owner and permissions and those of its directory")
         default:
             return StateStoreError(.unreadable, path: path, "cannot be opened (\(reason))")

@@ -1,9 +1,10 @@
 import Dispatch
+import PyBackground
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import PyBackground
-import Synchronization
 
 /// Writes changes to a ``StateStore`` by group commit: whatever is queued while one transaction
 /// commits goes into the next, so a burst of submissions shares one fsync instead of paying one
@@ -71,9 +72,11 @@ public final class StateWriter: Sendable {
     ///   - onFailure: told of each failed transaction, with how many changes it held.
     ///   - afterBatch: called after each group of completions (a commit's, a failure's), on the
     ///     thread that ran them: where a caller that gathers completions acts on them together.
-    public init(store: StateStore, nextSequence: Int64,
-                onFailure: @escaping @Sendable (StateStoreError, _ changes: Int) -> Void = { _, _ in },
-                afterBatch: @escaping @Sendable () -> Void = {}) {
+    public init(
+        store: StateStore, nextSequence: Int64,
+        onFailure: @escaping @Sendable (StateStoreError, _ changes: Int) -> Void = { _, _ in },
+        afterBatch: @escaping @Sendable () -> Void = {}
+    ) {
         self.store = store
         self.buffer = Mutex(Buffer(nextSequence: nextSequence))
         self.onFailure = onFailure
@@ -108,9 +111,10 @@ public final class StateWriter: Sendable {
     /// and waits to be written again: their rows still say they run.
     public var unwrittenEnds: Set<TaskID> {
         buffer.withLock { buffer in
-            Set(buffer.retained.compactMap { entry in
-                if case .ended(let id, _, _, _, _, _)? = entry.change { id } else { nil }
-            })
+            Set(
+                buffer.retained.compactMap { entry in
+                    if case .ended(let id, _, _, _, _, _)? = entry.change { id } else { nil }
+                })
         }
     }
 
@@ -178,8 +182,10 @@ public final class StateWriter: Sendable {
     /// Appends under the lock (so that sequence numbers follow queue order) and starts a drain if
     /// none runs. Returns false, calling `completion` with a failure, once closed.
     @discardableResult
-    private func enqueue(_ completion: Completion?, untilDurable: Bool = false,
-                         _ makeChange: ((inout Buffer) -> StateChange)?) -> Bool {
+    private func enqueue(
+        _ completion: Completion?, untilDurable: Bool = false,
+        _ makeChange: ((inout Buffer) -> StateChange)?
+    ) -> Bool {
         let (accepted, startDrain) = buffer.withLock { buffer -> (Bool, Bool) in
             guard !buffer.closed else { return (false, false) }
             buffer.entries.append(Entry(change: makeChange?(&buffer), completion: completion, untilDurable: untilDurable))
@@ -289,8 +295,8 @@ public final class StateWriter: Sendable {
     }
 }
 
-private extension Result {
-    var isFailure: Bool {
+extension Result {
+    fileprivate var isFailure: Bool {
         if case .failure = self { true } else { false }
     }
 }

@@ -1,9 +1,10 @@
+import PyBackground
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import PyBackground
 
 /// One row of the durable task table: a task as it was last recorded.
 ///
@@ -30,9 +31,11 @@ public struct StoredTask: Sendable, Hashable {
     public var error: String?
 
     /// A row as given.
-    public init(sequence: Int64, id: TaskID, name: String, words: String, args: String, kwargs: String,
-                state: FutureState, submittedAt: Date, startedAt: Date? = nil, endedAt: Date? = nil,
-                result: String? = nil, error: String? = nil) {
+    public init(
+        sequence: Int64, id: TaskID, name: String, words: String, args: String, kwargs: String,
+        state: FutureState, submittedAt: Date, startedAt: Date? = nil, endedAt: Date? = nil,
+        result: String? = nil, error: String? = nil
+    ) {
         self.sequence = sequence
         self.id = id
         self.name = name

@@ -14,7 +14,9 @@ struct CapturedLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        sink.append(CapturedLog.Entry(level: event.level, message: event.message.description,
-                                      metadata: merged.mapValues(\.description)))
+        sink.append(
+            CapturedLog.Entry(
+                level: event.level, message: event.message.description,
+                metadata: merged.mapValues(\.description)))
     }
 }

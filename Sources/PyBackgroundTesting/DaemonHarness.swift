@@ -47,8 +47,10 @@ public final class DaemonHarness: DaemonEndpoint {
     ///   - arguments: more command-line arguments (after `--config`, `--socket` and `--state`).
     ///   - environment: variables set over the test's own environment.
     ///   - directory: where the socket, config and state go; nil: a new one, removed at the end.
-    public init(config: String = "", arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
-                waitForAnswer: Bool = true) throws {
+    public init(
+        config: String = "", arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
+        waitForAnswer: Bool = true
+    ) throws {
         ownsDirectory = directory == nil
         self.directory = try directory ?? Self.makeDirectory()
         socketPath = self.directory.appendingPathComponent("pybgd.sock").path
@@ -62,7 +64,9 @@ public final class DaemonHarness: DaemonEndpoint {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         // Read the log as it comes: a full pipe would block the daemon at its next log line.
-        let reader = logPipe.fileHandleForReading, collected = collectedLog, done = logDone
+        let reader = logPipe.fileHandleForReading
+        let collected = collectedLog
+        let done = logDone
         Thread.detachNewThread {
             while case let chunk = reader.availableData, !chunk.isEmpty {
                 collected.append(chunk)

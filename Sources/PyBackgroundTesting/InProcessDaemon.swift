@@ -38,8 +38,10 @@ public final class InProcessDaemon: DaemonEndpoint, Sendable {
     private let outcome = Log<Result<Void, any Error>>()
 
     /// Starts a daemon, runs `body` with it, and stops it (opening the gate first) however `body` ended.
-    public static func run<Value>(configuration: DaemonConfiguration = DaemonConfiguration(), tasks: [RegisteredTask] = [],
-                                   _ body: (InProcessDaemon) async throws -> Value) async throws -> Value {
+    public static func run<Value>(
+        configuration: DaemonConfiguration = DaemonConfiguration(), tasks: [RegisteredTask] = [],
+        _ body: (InProcessDaemon) async throws -> Value
+    ) async throws -> Value {
         let daemon = try await InProcessDaemon(configuration: configuration, tasks: tasks)
         let result: Value
         do {
@@ -66,15 +68,18 @@ public final class InProcessDaemon: DaemonEndpoint, Sendable {
         }
         self.configuration = configuration
         var registry = try configuration.makeRegistry()
-        let gate = gate, arrivals = gateArrivals
-        try registry.register(RegisteredTask(name: Self.gateTask, description: "blocks until the test opens the gate") { _, _ in
-            arrivals.increment()
-            gate.wait()
-            return .null
-        })
+        let gate = gate
+        let arrivals = gateArrivals
+        try registry.register(
+            RegisteredTask(name: Self.gateTask, description: "blocks until the test opens the gate") { _, _ in
+                arrivals.increment()
+                gate.wait()
+                return .null
+            })
         for task in tasks { try registry.register(task) }
-        let daemon = try Daemon(configuration: configuration, socketPath: socketPath, registry: registry,
-                                logger: log.logger(label: "pybgd", level: configuration.logLevel))
+        let daemon = try Daemon(
+            configuration: configuration, socketPath: socketPath, registry: registry,
+            logger: log.logger(label: "pybgd", level: configuration.logLevel))
         self.daemon = daemon
         let outcome = outcome
         serving = Task {

@@ -1,9 +1,10 @@
+import PyBackgroundProtocol
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import PyBackgroundProtocol
 
 /// A command task's stdout and stderr as its result (or failure detail) carries them: the exact
 /// bytes (`stdout_base64` when they are not UTF-8, else the text) and whether they were cut at the

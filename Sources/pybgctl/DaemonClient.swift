@@ -1,3 +1,6 @@
+import PyBackgroundClient
+import PyBackgroundProtocol
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -6,8 +9,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import PyBackgroundClient
-import PyBackgroundProtocol
 
 /// One request to the daemon and the reporting of its failure, as every command does it; built
 /// from `GlobalOptions` by ArgumentParser's path or directly by ``PlainSubmit``.
@@ -89,7 +90,8 @@ struct DaemonClient {
         case .notRunning:
             message += "; start it with `systemctl start pybgd` (or run `pybgd --socket \(path)`), or point --socket / PYBGD_SOCKET at it"
         case .timedOut:
-            message = "pybgd on \(path) did not answer within \(Output.duration(replyTimeout)) (is it stopped or hung?); "
+            message =
+                "pybgd on \(path) did not answer within \(Output.duration(replyTimeout)) (is it stopped or hung?); "
                 + "--timeout S or PYBGCTL_TIMEOUT=S waits longer, 0 for no limit"
         default:
             break

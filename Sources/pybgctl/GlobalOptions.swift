@@ -1,4 +1,5 @@
 import ArgumentParser
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,9 +7,11 @@ import Glibc
 /// The options every subcommand takes; they may also come before the subcommand
 /// (``LeadingOptions``): `pybgctl --socket PATH status`.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "The daemon's socket. Default: $PYBGD_SOCKET, else $RUNTIME_DIRECTORY/pybgd.sock, else $XDG_RUNTIME_DIR/pybgd.sock, else /tmp/pybgd-UID/pybgd.sock; /run/pybgd/pybgd.sock when that exists (systemd).",
-        valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The daemon's socket. Default: $PYBGD_SOCKET, else $RUNTIME_DIRECTORY/pybgd.sock, else $XDG_RUNTIME_DIR/pybgd.sock, else /tmp/pybgd-UID/pybgd.sock; /run/pybgd/pybgd.sock when that exists (systemd).",
+            valueName: "path"))
     var socket: String?
 
     @Flag(name: .long, help: "Print the daemon's JSON reply (see PROTOCOL.md) instead of text.")
@@ -23,9 +26,11 @@ struct GlobalOptions: ParsableArguments {
 /// `--timeout` for the commands that do not have a timeout of their own (`wait` and `submit
 /// --wait` wait for the task as long as their `--timeout` says; `shutdown` for the daemon's).
 struct ReplyTimeoutOption: ParsableArguments {
-    @Option(name: .customLong("timeout"), parsing: .unconditional, help: ArgumentHelp(
-        "Give up when the daemon has not replied after this many seconds (exit 69); 0: no limit. Default: $PYBGCTL_TIMEOUT, else 5.",
-        valueName: "seconds"))
+    @Option(
+        name: .customLong("timeout"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Give up when the daemon has not replied after this many seconds (exit 69); 0: no limit. Default: $PYBGCTL_TIMEOUT, else 5.",
+            valueName: "seconds"))
     var timeout: Double?
 
     func validate() throws {

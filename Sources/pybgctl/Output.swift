@@ -1,3 +1,5 @@
+import PyBackgroundProtocol
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -6,7 +8,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import PyBackgroundProtocol
 
 /// Rendering for people: aligned tables, short ids, durations, one-line values. Every text a
 /// person reads goes through ``VisibleText`` (a task's data must not drive the terminal); JSON for
@@ -148,10 +149,14 @@ enum Output {
 
     static func futureRows(_ futures: [FuturePayload]) -> [String] {
         let short = shortIDs(futures.map(\.id))
-        return table(["ID", "NAME", "ARGS", "STATE", "DURATION", "RESULT"], futures.map { future in
-            [short[future.id] ?? future.id, VisibleText.cell(future.name, width: nameWidth), arguments(future.args, future.kwargs),
-             future.state, duration(future.durationSeconds), outcome(future)]
-        })
+        return table(
+            ["ID", "NAME", "ARGS", "STATE", "DURATION", "RESULT"],
+            futures.map { future in
+                [
+                    short[future.id] ?? future.id, VisibleText.cell(future.name, width: nameWidth), arguments(future.args, future.kwargs),
+                    future.state, duration(future.durationSeconds), outcome(future),
+                ]
+            })
     }
 }
 

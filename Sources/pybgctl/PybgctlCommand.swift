@@ -1,5 +1,6 @@
 import ArgumentParser
 import PyBackgroundProtocol
+
 #if canImport(Glibc)
 import Glibc
 #endif

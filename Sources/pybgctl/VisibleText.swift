@@ -11,7 +11,8 @@ enum VisibleText {
         var visible = ""
         let scalars = Array(text.unicodeScalars)
         for (index, scalar) in scalars.enumerated() {
-            let lineBreak = scalar == "\n" || scalar == "\t"
+            let lineBreak =
+                scalar == "\n" || scalar == "\t"
                 || (scalar == "\r" && index + 1 < scalars.count && scalars[index + 1] == "\n")
             if isControl(scalar) && !(keepingLineBreaks && lineBreak) {
                 visible += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
@@ -50,7 +51,7 @@ enum VisibleText {
                 text += "\\x" + (bytes[index] < 0x10 ? "0" : "") + String(bytes[index], radix: 16, uppercase: true)
                 index += 1
             } else {
-                text += String(decoding: bytes[index ..< index + length], as: UTF8.self)
+                text += String(decoding: bytes[index..<index + length], as: UTF8.self)
                 index += length
             }
         }
@@ -63,7 +64,7 @@ enum VisibleText {
         let length = lead < 0x80 ? 1 : lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0
         guard length > 1 else { return length }
         guard index + length <= bytes.count else { return 0 }
-        return String(validating: bytes[index ..< index + length], as: UTF8.self) == nil ? 0 : length
+        return String(validating: bytes[index..<index + length], as: UTF8.self) == nil ? 0 : length
     }
 
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {

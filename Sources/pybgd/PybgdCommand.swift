@@ -1,4 +1,9 @@
 import ArgumentParser
+import Logging
+import PyBackgroundDaemon
+import PyBackgroundProtocol
+import ServiceLifecycle
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -7,10 +12,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
-import PyBackgroundDaemon
-import PyBackgroundProtocol
-import ServiceLifecycle
 
 @main
 struct PybgdCommand: AsyncParsableCommand {
@@ -54,14 +55,18 @@ struct PybgdCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The config file (YAML); without it, every default applies.", valueName: "file"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "The control socket. Default: socket.path from the config, else $RUNTIME_DIRECTORY/pybgd.sock, else $XDG_RUNTIME_DIR/pybgd.sock, else /tmp/pybgd-UID/pybgd.sock.",
-        valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The control socket. Default: socket.path from the config, else $RUNTIME_DIRECTORY/pybgd.sock, else $XDG_RUNTIME_DIR/pybgd.sock, else /tmp/pybgd-UID/pybgd.sock.",
+            valueName: "path"))
     var socket: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "The state store file, or \"memory\" to keep nothing across restarts (overrides the state: section). Default: $STATE_DIRECTORY/pybgd.sqlite, else /var/lib/pybgd/pybgd.sqlite for root, else $XDG_STATE_HOME/pybgd/pybgd.sqlite, else ~/.local/state/pybgd/pybgd.sqlite.",
-        valueName: "path|memory"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The state store file, or \"memory\" to keep nothing across restarts (overrides the state: section). Default: $STATE_DIRECTORY/pybgd.sqlite, else /var/lib/pybgd/pybgd.sqlite for root, else $XDG_STATE_HOME/pybgd/pybgd.sqlite, else ~/.local/state/pybgd/pybgd.sqlite.",
+            valueName: "path|memory"))
     var state: String?
 
     @Option(name: .long, help: ArgumentHelp("Worker threads (overrides scheduler.max_workers). Default: the active cores.", valueName: "n"))
@@ -124,8 +129,9 @@ struct PybgdCommand: AsyncParsableCommand {
         let path = socket ?? configuration.socket.path ?? SocketPath.default(environment: environment, uid: getuid())
         let daemon: Daemon
         do {
-            daemon = try Daemon(configuration: configuration, configurationPath: config, socketPath: path,
-                                registry: registry, logger: logger)
+            daemon = try Daemon(
+                configuration: configuration, configurationPath: config, socketPath: path,
+                registry: registry, logger: logger)
         } catch {
             logger.critical("\(error.message)")
             Glibc.exit(Self.exitStatus(error.code))
@@ -147,9 +153,9 @@ struct PybgdCommand: AsyncParsableCommand {
 
     private static func exitStatus(_ code: DaemonError.Code) -> Int32 {
         switch code {
-        case .configuration: 78   // EX_CONFIG
-        case .stateStore: 74      // EX_IOERR
-        default: 69               // EX_UNAVAILABLE
+        case .configuration: 78  // EX_CONFIG
+        case .stateStore: 74  // EX_IOERR
+        default: 69  // EX_UNAVAILABLE
         }
     }
 
@@ -159,4 +165,3 @@ struct PybgdCommand: AsyncParsableCommand {
         Glibc.exit(status)
     }
 }
-

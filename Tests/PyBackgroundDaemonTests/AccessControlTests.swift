@@ -11,10 +11,11 @@ struct AccessControlTests {
     static func daemon(access: String) throws -> DaemonHarness {
         let directory = try DaemonHarness.makeDirectory()
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
-        return try DaemonHarness(config: """
-            socket: {mode: "0660", group: nogroup}
-            \(access)
-            """, directory: directory)
+        return try DaemonHarness(
+            config: """
+                socket: {mode: "0660", group: nogroup}
+                \(access)
+                """, directory: directory)
     }
 
     @Test("a peer not in access.allow_users or allow_groups gets ERR permission-denied; the log names its uid and pid")

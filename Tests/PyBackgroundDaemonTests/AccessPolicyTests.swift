@@ -1,6 +1,7 @@
-@testable import PyBackgroundDaemon
 import PyBackgroundTesting
 import Testing
+
+@testable import PyBackgroundDaemon
 
 @Suite("Access policy")
 struct AccessPolicyTests {
@@ -12,27 +13,31 @@ struct AccessPolicyTests {
         let peer: PeerCredentials
         let databaseGroups: [UInt32]
         let allowed: Bool
-        var testDescription: String { "users \(allowUsers.map { "\($0)" } ?? "nil"), groups \(allowGroups.map { "\($0)" } ?? "nil"), socket group \(socketGroup.map { "\($0)" } ?? "nil"), peer uid \(peer.uid) gid \(peer.gid) in \(databaseGroups) → \(allowed)" }
+        var testDescription: String {
+            "users \(allowUsers.map { "\($0)" } ?? "nil"), groups \(allowGroups.map { "\($0)" } ?? "nil"), socket group \(socketGroup.map { "\($0)" } ?? "nil"), peer uid \(peer.uid) gid \(peer.gid) in \(databaseGroups) → \(allowed)"
+        }
     }
 
     static func peer(uid: UInt32, gid: UInt32) -> PeerCredentials { PeerCredentials(pid: 42, uid: uid, gid: gid) }
 
-    @Test("who is let in", arguments: [
-        // Root and the daemon's own user always.
-        Case(allowUsers: nil, allowGroups: [], socketGroup: nil, peer: peer(uid: 0, gid: 0), databaseGroups: [0], allowed: true),
-        Case(allowUsers: nil, allowGroups: [], socketGroup: nil, peer: peer(uid: 500, gid: 500), databaseGroups: [500], allowed: true),
-        // Anyone else only when listed.
-        Case(allowUsers: nil, allowGroups: nil, socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001], allowed: false),
-        Case(allowUsers: [1001], allowGroups: [], socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001], allowed: true),
-        Case(allowUsers: [1002], allowGroups: [], socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001], allowed: false),
-        // A group by primary gid or by membership.
-        Case(allowUsers: nil, allowGroups: [77], socketGroup: nil, peer: peer(uid: 1001, gid: 77), databaseGroups: [], allowed: true),
-        Case(allowUsers: nil, allowGroups: [77], socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001, 77], allowed: true),
-        Case(allowUsers: nil, allowGroups: [77], socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001, 78], allowed: false),
-        // Without allow_groups, the socket's group (mode 0660) is allowed; an explicit list replaces it.
-        Case(allowUsers: nil, allowGroups: nil, socketGroup: 77, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001, 77], allowed: true),
-        Case(allowUsers: nil, allowGroups: [], socketGroup: 77, peer: peer(uid: 1001, gid: 77), databaseGroups: [77], allowed: false),
-    ])
+    @Test(
+        "who is let in",
+        arguments: [
+            // Root and the daemon's own user always.
+            Case(allowUsers: nil, allowGroups: [], socketGroup: nil, peer: peer(uid: 0, gid: 0), databaseGroups: [0], allowed: true),
+            Case(allowUsers: nil, allowGroups: [], socketGroup: nil, peer: peer(uid: 500, gid: 500), databaseGroups: [500], allowed: true),
+            // Anyone else only when listed.
+            Case(allowUsers: nil, allowGroups: nil, socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001], allowed: false),
+            Case(allowUsers: [1001], allowGroups: [], socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001], allowed: true),
+            Case(allowUsers: [1002], allowGroups: [], socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001], allowed: false),
+            // A group by primary gid or by membership.
+            Case(allowUsers: nil, allowGroups: [77], socketGroup: nil, peer: peer(uid: 1001, gid: 77), databaseGroups: [], allowed: true),
+            Case(allowUsers: nil, allowGroups: [77], socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001, 77], allowed: true),
+            Case(allowUsers: nil, allowGroups: [77], socketGroup: nil, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001, 78], allowed: false),
+            // Without allow_groups, the socket's group (mode 0660) is allowed; an explicit list replaces it.
+            Case(allowUsers: nil, allowGroups: nil, socketGroup: 77, peer: peer(uid: 1001, gid: 1001), databaseGroups: [1001, 77], allowed: true),
+            Case(allowUsers: nil, allowGroups: [], socketGroup: 77, peer: peer(uid: 1001, gid: 77), databaseGroups: [77], allowed: false),
+        ])
     func decides(_ example: Case) {
         var access = DaemonConfiguration.Access()
         access.allowUsers = example.allowUsers
@@ -48,16 +53,27 @@ struct AccessPolicyTests {
         access.allowGroups = [77]
         let policy = AccessPolicy(access: access, socketGroup: nil, daemonUser: 500)
         var asked = 0
-        _ = policy.allows(Self.peer(uid: 1001, gid: 1)) { _ in asked += 1; return [] }
-        _ = policy.allows(Self.peer(uid: 2, gid: 77)) { _ in asked += 1; return [] }
+        _ = policy.allows(Self.peer(uid: 1001, gid: 1)) { _ in
+            asked += 1
+            return []
+        }
+        _ = policy.allows(Self.peer(uid: 2, gid: 77)) { _ in
+            asked += 1
+            return []
+        }
         #expect(asked == 0)
-        _ = policy.allows(Self.peer(uid: 2, gid: 2)) { _ in asked += 1; return [] }
+        _ = policy.allows(Self.peer(uid: 2, gid: 2)) { _ in
+            asked += 1
+            return []
+        }
         #expect(asked == 1)
     }
 
-    @Test("user and group names resolve through the system database; numbers are taken as ids", arguments: [
-        ("root", UInt32?(0)), ("1234", 1234), ("nobody", 65534), ("no-such-user-here", nil),
-    ])
+    @Test(
+        "user and group names resolve through the system database; numbers are taken as ids",
+        arguments: [
+            ("root", UInt32?(0)), ("1234", 1234), ("nobody", 65534), ("no-such-user-here", nil),
+        ])
     func resolvesUsers(_ name: String, _ id: UInt32?) {
         #expect(SystemAccounts.userID(name) == id)
     }

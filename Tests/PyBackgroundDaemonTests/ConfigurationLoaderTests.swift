@@ -1,7 +1,8 @@
 import Foundation
-@testable import PyBackgroundDaemon
 import PyBackgroundTesting
 import Testing
+
+@testable import PyBackgroundDaemon
 
 @Suite("Configuration loading")
 struct ConfigurationLoaderTests {
@@ -26,7 +27,8 @@ struct ConfigurationLoaderTests {
 
     @Test("every key is read", arguments: [0])
     func readsEveryKey(_: Int) throws {
-        let configuration = try ConfigurationLoader.parse("""
+        let configuration = try ConfigurationLoader.parse(
+            """
             socket: {path: /run/x.sock, mode: "0660", group: root}
             access: {allow_users: [root, 1234], allow_groups: [nogroup, "42"]}
             scheduler: {max_workers: 3, keep_finished: null, max_pending: 5}
@@ -47,9 +49,15 @@ struct ConfigurationLoaderTests {
                 inherit_environment: false
                 max_output_bytes: 10
             """)
-        #expect(configuration.socket == {
-            var socket = DaemonConfiguration.Socket(); socket.path = "/run/x.sock"; socket.mode = 0o660; socket.group = "root"; return socket
-        }())
+        #expect(
+            configuration.socket
+                == {
+                    var socket = DaemonConfiguration.Socket()
+                    socket.path = "/run/x.sock"
+                    socket.mode = 0o660
+                    socket.group = "root"
+                    return socket
+                }())
         #expect(configuration.scheduler.maxWorkers == 3 && configuration.scheduler.keepFinished == nil && configuration.scheduler.maxPending == 5)
         #expect(configuration.server.maxConnections == 2 && configuration.server.maxLineBytes == 128 && configuration.server.idleTimeoutSeconds == nil)
         #expect(configuration.access.allowUsers == [0, 1234] && configuration.access.allowGroups == [65534, 42])
@@ -60,32 +68,52 @@ struct ConfigurationLoaderTests {
         #expect(!copy.inheritEnvironment && copy.maxOutputBytes == 10)
     }
 
-    @Test("errors name the line, the key and what is allowed", arguments: [
-        ("sockt: {}", 1, "sockt", "unknown key; allowed here: socket, access, scheduler", .unknownKey),
-        ("access:\n  allow_users: [root, no-such-user-here]", 2, "access.allow_users[1]", "no user named \"no-such-user-here\" on this system", .invalidValue),
-        ("access:\n  allow_groups: wheel", 2, "access.allow_groups", "must be a list of group names or numeric ids", .invalidValue),
-        ("scheduler:\n  max_workers: 0", 2, "scheduler.max_workers", "from 1 to 4096", .invalidValue),
-        ("scheduler:\n  max_pending: lots", 2, "scheduler.max_pending", "whole number", .invalidValue),
-        ("socket:\n  mode: \"0644\"", 2, "socket.mode", "\"0600\" (owner only) or \"0660\"", .invalidValue),
-        ("socket:\n  mode: \"0660\"", 2, "socket.group", "name the group", .invalidValue),
-        ("server:\n  max_line_bytes: 10", 2, "server.max_line_bytes", "from 64", .invalidValue),
-        ("log:\n  level: loud", 2, "log.level", "must be one of trace", .invalidValue),
-        ("tasks: {}", 1, "tasks", "must be a list", .invalidValue),
-        ("tasks:\n  - argv: [x]", 2, "tasks[0].name", "is required", .missingKey),
-        ("tasks:\n  - name: now\n    argv: [x]", 2, "tasks[0].name", "\"now\" is already taken by the built-in task of that name", .invalidValue),
-        ("tasks:\n  - name: a\n    argv: []", 3, "tasks[0].argv", "non-empty list", .invalidValue),
-        ("tasks:\n  - name: a\n    argv: [echo, \"{x}\"]", 3, "tasks[0].argv", "{x}, which is not a declared parameter", .invalidValue),
-        ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: float}", 5, "tasks[0].parameters[0].type", "int, double, string, bool", .invalidValue),
-        ("tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: int, default: x}", 5, "tasks[0].parameters[0].default", "must be an integer", .invalidValue),
-        ("tasks:\n  - name: a\n    argv: [x]\n    timeout_seconds: -1", 4, "tasks[0].timeout_seconds", "must be a number", .invalidValue),
-        ("tasks:\n  - name: a\n    argv: [x]\n  - name: a\n    argv: [y]", 4, "tasks[1].name", "\"a\" is already taken by tasks[0] (line 2)", .invalidValue),
-        ("socket:\n  mode: \"0660\"\n  group: no-such-group-here", 3, "socket.group", "no group named \"no-such-group-here\" on this system", .invalidValue),
-        ("state:\n  group: no-such-group-here", 2, "state.group", "no group named \"no-such-group-here\"", .invalidValue),
-        ("socket:\n  path: /\(String(repeating: "x", count: 120))", 2, "socket.path", "is 121 bytes; a Unix socket's path may have at most 107", .invalidValue),
-        ("scheduler: [1, 2]", 1, "scheduler", "must be a mapping", .invalidValue),
-        ("key: [unclosed", nil, "", "not valid YAML", .invalidYAML),
-        ("scheduler:\n  max_workers: 1\n  max_workers: 2", nil, "", "duplicated key", .invalidYAML),
-    ] as [(String, Int?, String, String, ConfigurationError.Code)])
+    @Test(
+        "errors name the line, the key and what is allowed",
+        arguments: [
+            ("sockt: {}", 1, "sockt", "unknown key; allowed here: socket, access, scheduler", .unknownKey),
+            (
+                "access:\n  allow_users: [root, no-such-user-here]", 2, "access.allow_users[1]", "no user named \"no-such-user-here\" on this system",
+                .invalidValue
+            ),
+            ("access:\n  allow_groups: wheel", 2, "access.allow_groups", "must be a list of group names or numeric ids", .invalidValue),
+            ("scheduler:\n  max_workers: 0", 2, "scheduler.max_workers", "from 1 to 4096", .invalidValue),
+            ("scheduler:\n  max_pending: lots", 2, "scheduler.max_pending", "whole number", .invalidValue),
+            ("socket:\n  mode: \"0644\"", 2, "socket.mode", "\"0600\" (owner only) or \"0660\"", .invalidValue),
+            ("socket:\n  mode: \"0660\"", 2, "socket.group", "name the group", .invalidValue),
+            ("server:\n  max_line_bytes: 10", 2, "server.max_line_bytes", "from 64", .invalidValue),
+            ("log:\n  level: loud", 2, "log.level", "must be one of trace", .invalidValue),
+            ("tasks: {}", 1, "tasks", "must be a list", .invalidValue),
+            ("tasks:\n  - argv: [x]", 2, "tasks[0].name", "is required", .missingKey),
+            ("tasks:\n  - name: now\n    argv: [x]", 2, "tasks[0].name", "\"now\" is already taken by the built-in task of that name", .invalidValue),
+            ("tasks:\n  - name: a\n    argv: []", 3, "tasks[0].argv", "non-empty list", .invalidValue),
+            ("tasks:\n  - name: a\n    argv: [echo, \"{x}\"]", 3, "tasks[0].argv", "{x}, which is not a declared parameter", .invalidValue),
+            (
+                "tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: float}", 5, "tasks[0].parameters[0].type",
+                "int, double, string, bool", .invalidValue
+            ),
+            (
+                "tasks:\n  - name: a\n    argv: [x]\n    parameters:\n      - {name: n, type: int, default: x}", 5, "tasks[0].parameters[0].default",
+                "must be an integer", .invalidValue
+            ),
+            ("tasks:\n  - name: a\n    argv: [x]\n    timeout_seconds: -1", 4, "tasks[0].timeout_seconds", "must be a number", .invalidValue),
+            (
+                "tasks:\n  - name: a\n    argv: [x]\n  - name: a\n    argv: [y]", 4, "tasks[1].name", "\"a\" is already taken by tasks[0] (line 2)",
+                .invalidValue
+            ),
+            (
+                "socket:\n  mode: \"0660\"\n  group: no-such-group-here", 3, "socket.group", "no group named \"no-such-group-here\" on this system",
+                .invalidValue
+            ),
+            ("state:\n  group: no-such-group-here", 2, "state.group", "no group named \"no-such-group-here\"", .invalidValue),
+            (
+                "socket:\n  path: /\(String(repeating: "x", count: 120))", 2, "socket.path", "is 121 bytes; a Unix socket's path may have at most 107",
+                .invalidValue
+            ),
+            ("scheduler: [1, 2]", 1, "scheduler", "must be a mapping", .invalidValue),
+            ("key: [unclosed", nil, "", "not valid YAML", .invalidYAML),
+            ("scheduler:\n  max_workers: 1\n  max_workers: 2", nil, "", "duplicated key", .invalidYAML),
+        ] as [(String, Int?, String, String, ConfigurationError.Code)])
     func refuses(yaml: String, line: Int?, key: String, fragment: String, code: ConfigurationError.Code) {
         #expect { try ConfigurationLoader.parse(yaml, file: "test.yaml") } throws: { error in
             guard let error = error as? ConfigurationError else { return false }

@@ -3,10 +3,11 @@ import NIOCore
 import NIOEmbedded
 import NIOExtras
 import PyBackground
-@testable import PyBackgroundDaemon
 import PyBackgroundProtocol
 import PyBackgroundTesting
 import Testing
+
+@testable import PyBackgroundDaemon
 
 /// The connection's pipeline (line decoder, codec, handler) on NIO's EmbeddedChannel: bytes in,
 /// reply lines out, with the real request handler over an in-memory scheduler.
@@ -17,16 +18,18 @@ struct ConnectionHandlerTests {
         let scheduler = BackgroundScheduler(maxWorkers: 1, keepFinished: nil)
         let logger = Logger(label: "test")
         let launcher = TaskLauncher(scheduler: scheduler, persistence: MemoryPersistence(), cancellation: TaskCancellation(), logger: logger)
-        let requests = ControlRequestHandler(launcher: launcher, registry: TaskRegistry.builtins, maxPending: 10,
-                                             logger: logger, requestShutdown: {})
+        let requests = ControlRequestHandler(
+            launcher: launcher, registry: TaskRegistry.builtins, maxPending: 10,
+            logger: logger, requestShutdown: {})
         let peer = PeerCredentials(pid: 1, uid: 0, gid: 0)
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([
             ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maxLineBytes + 2),
             ControlLineCodec(maxLineBytes: maxLineBytes),
-            ConnectionHandler(requests: requests, maxLineBytes: maxLineBytes,
-                              info: ConnectionInfo(number: 1, peer: peer, audit: SubmissionAudit(peer: peer, logger: logger, level: .debug)),
-                              logger: logger),
+            ConnectionHandler(
+                requests: requests, maxLineBytes: maxLineBytes,
+                info: ConnectionInfo(number: 1, peer: peer, audit: SubmissionAudit(peer: peer, logger: logger, level: .debug)),
+                logger: logger),
         ])
         try channel.connect(to: SocketAddress(unixDomainSocketPath: "/tmp/embedded")).wait()
         return (channel, scheduler)

@@ -1,7 +1,8 @@
-@testable import PyBackgroundDaemon
 import PyBackgroundProtocol
 import PyBackgroundTesting
 import Testing
+
+@testable import PyBackgroundDaemon
 
 /// The connection's ordering rules, driven without sockets: each step is an event, and what the
 /// machine asks for afterwards is compared with what the rules say.
@@ -64,7 +65,7 @@ struct ConnectionStateMachineTests {
             var actions: [Action] = []
             while let action = machine.nextAction() {
                 actions.append(action)
-                if case .evaluate = action { break }   // the next step reports the evaluation
+                if case .evaluate = action { break }  // the next step reports the evaluation
             }
             result.append(actions)
         }
@@ -79,60 +80,88 @@ struct ConnectionStateMachineTests {
     }
 
     static let scenarios: [Scenario] = [
-        Scenario(name: "a request is evaluated and its reply written at once",
-                 steps: [.line(.request(.ping)), .evaluated(.now(ok1))],
-                 expected: [[.evaluate(.ping)], [.write(ok1)]]),
-        Scenario(name: "a bad line is answered in its turn without evaluation",
-                 steps: [.line(.invalid(.error(.invalidUTF8, "x")))],
-                 expected: [[.write(.error(.invalidUTF8, "x"))]]),
-        Scenario(name: "lines read while a reply is awaited are held, then evaluated in order",
-                 steps: [.line(.request(.wait(id: "a", timeout: nil))), .evaluated(.later),
-                         .line(.request(.ping)), .later(ok1), .evaluated(.now(ok2))],
-                 expected: [[.evaluate(.wait(id: "a", timeout: nil))], [], [], [.write(ok1), .evaluate(.ping)], [.write(ok2)]]),
-        Scenario(name: "SUBMITs waiting for the store are evaluated back to back; replies keep request order",
-                 steps: [.line(.request(submit)), .evaluated(.durable), .line(.request(submit)), .evaluated(.durable),
-                         .durable(1, ok2), .durable(0, ok1)],
-                 expected: [[.evaluate(submit)], [], [.evaluate(submit)], [], [], [.write(ok1), .write(ok2)]]),
-        Scenario(name: "another request after durable SUBMITs is parked until their replies are in",
-                 steps: [.line(.request(submit)), .evaluated(.durable), .line(.request(.status)), .durable(0, ok1),
-                         .evaluated(.now(ok2))],
-                 expected: [[.evaluate(submit)], [], [], [.write(ok1), .evaluate(.status)], [.write(ok2)]]),
-        Scenario(name: "an immediate reply behind owed durable ones waits its turn",
-                 steps: [.line(.request(submit)), .evaluated(.durable), .line(.invalid(ok2)), .durable(0, ok1)],
-                 expected: [[.evaluate(submit)], [], [], [.write(ok1), .write(ok2)]]),
-        Scenario(name: "while the client reads nothing, lines are held; they resume once it is writable",
-                 steps: [.writable(false), .line(.request(.ping)), .writable(true), .evaluated(.now(ok1))],
-                 expected: [[], [], [.evaluate(.ping)], [.write(ok1)]]),
-        Scenario(name: "a line over the limit is answered behind owed replies, then the connection closes",
-                 steps: [.line(.request(submit)), .evaluated(.durable), .line(.tooLong), .line(.request(.ping)), .durable(0, ok1)],
-                 expected: [[.evaluate(submit)], [], [], [], [.write(ok1), .write(tooLong), .closeAfterLastReply]]),
-        Scenario(name: "a line over the limit behind a held line is answered after it",
-                 steps: [.line(.request(.wait(id: "a", timeout: nil))), .evaluated(.later), .line(.request(.ping)),
-                         .line(.tooLong), .later(ok1), .evaluated(.now(ok2))],
-                 expected: [[.evaluate(.wait(id: "a", timeout: nil))], [], [], [], [.write(ok1), .evaluate(.ping)],
-                            [.write(ok2), .write(tooLong), .closeAfterLastReply]]),
-        Scenario(name: "at the client's end the owed replies are written, then the connection closes",
-                 steps: [.line(.request(submit)), .evaluated(.durable), .inputClosed, .durable(0, ok1)],
-                 expected: [[.evaluate(submit)], [], [], [.write(ok1), .closeWhenWritten]]),
-        Scenario(name: "the daemon's shutdown closes an idle connection at once",
-                 steps: [.shutdown],
-                 expected: [[.closeWhenWritten]]),
-        Scenario(name: "an idle connection is told why, then closed",
-                 steps: [.idle],
-                 expected: [[.write(idle), .closeWhenWritten]]),
-        Scenario(name: "an idle connection that does not read its replies is closed without a word",
-                 steps: [.writable(false), .idle],
-                 expected: [[], [.close]]),
-        Scenario(name: "the idle timer does not close a connection waiting for a reply",
-                 steps: [.line(.request(.wait(id: "a", timeout: nil))), .evaluated(.later), .idle, .later(ok1)],
-                 expected: [[.evaluate(.wait(id: "a", timeout: nil))], [], [], [.write(ok1)]]),
-        Scenario(name: "the end of input after the too-long reply closes at once",
-                 steps: [.line(.tooLong), .inputClosed],
-                 expected: [[.write(tooLong), .closeAfterLastReply], [.close]]),
-        Scenario(name: "the owed durable replies are written even after a line over the limit came first",
-                 steps: [.line(.request(submit)), .evaluated(.durable), .line(.request(submit)), .evaluated(.durable),
-                         .line(.tooLong), .durable(0, ok1), .durable(1, ok3)],
-                 expected: [[.evaluate(submit)], [], [.evaluate(submit)], [], [], [.write(ok1)], [.write(ok3), .write(tooLong), .closeAfterLastReply]]),
+        Scenario(
+            name: "a request is evaluated and its reply written at once",
+            steps: [.line(.request(.ping)), .evaluated(.now(ok1))],
+            expected: [[.evaluate(.ping)], [.write(ok1)]]),
+        Scenario(
+            name: "a bad line is answered in its turn without evaluation",
+            steps: [.line(.invalid(.error(.invalidUTF8, "x")))],
+            expected: [[.write(.error(.invalidUTF8, "x"))]]),
+        Scenario(
+            name: "lines read while a reply is awaited are held, then evaluated in order",
+            steps: [
+                .line(.request(.wait(id: "a", timeout: nil))), .evaluated(.later),
+                .line(.request(.ping)), .later(ok1), .evaluated(.now(ok2)),
+            ],
+            expected: [[.evaluate(.wait(id: "a", timeout: nil))], [], [], [.write(ok1), .evaluate(.ping)], [.write(ok2)]]),
+        Scenario(
+            name: "SUBMITs waiting for the store are evaluated back to back; replies keep request order",
+            steps: [
+                .line(.request(submit)), .evaluated(.durable), .line(.request(submit)), .evaluated(.durable),
+                .durable(1, ok2), .durable(0, ok1),
+            ],
+            expected: [[.evaluate(submit)], [], [.evaluate(submit)], [], [], [.write(ok1), .write(ok2)]]),
+        Scenario(
+            name: "another request after durable SUBMITs is parked until their replies are in",
+            steps: [
+                .line(.request(submit)), .evaluated(.durable), .line(.request(.status)), .durable(0, ok1),
+                .evaluated(.now(ok2)),
+            ],
+            expected: [[.evaluate(submit)], [], [], [.write(ok1), .evaluate(.status)], [.write(ok2)]]),
+        Scenario(
+            name: "an immediate reply behind owed durable ones waits its turn",
+            steps: [.line(.request(submit)), .evaluated(.durable), .line(.invalid(ok2)), .durable(0, ok1)],
+            expected: [[.evaluate(submit)], [], [], [.write(ok1), .write(ok2)]]),
+        Scenario(
+            name: "while the client reads nothing, lines are held; they resume once it is writable",
+            steps: [.writable(false), .line(.request(.ping)), .writable(true), .evaluated(.now(ok1))],
+            expected: [[], [], [.evaluate(.ping)], [.write(ok1)]]),
+        Scenario(
+            name: "a line over the limit is answered behind owed replies, then the connection closes",
+            steps: [.line(.request(submit)), .evaluated(.durable), .line(.tooLong), .line(.request(.ping)), .durable(0, ok1)],
+            expected: [[.evaluate(submit)], [], [], [], [.write(ok1), .write(tooLong), .closeAfterLastReply]]),
+        Scenario(
+            name: "a line over the limit behind a held line is answered after it",
+            steps: [
+                .line(.request(.wait(id: "a", timeout: nil))), .evaluated(.later), .line(.request(.ping)),
+                .line(.tooLong), .later(ok1), .evaluated(.now(ok2)),
+            ],
+            expected: [
+                [.evaluate(.wait(id: "a", timeout: nil))], [], [], [], [.write(ok1), .evaluate(.ping)],
+                [.write(ok2), .write(tooLong), .closeAfterLastReply],
+            ]),
+        Scenario(
+            name: "at the client's end the owed replies are written, then the connection closes",
+            steps: [.line(.request(submit)), .evaluated(.durable), .inputClosed, .durable(0, ok1)],
+            expected: [[.evaluate(submit)], [], [], [.write(ok1), .closeWhenWritten]]),
+        Scenario(
+            name: "the daemon's shutdown closes an idle connection at once",
+            steps: [.shutdown],
+            expected: [[.closeWhenWritten]]),
+        Scenario(
+            name: "an idle connection is told why, then closed",
+            steps: [.idle],
+            expected: [[.write(idle), .closeWhenWritten]]),
+        Scenario(
+            name: "an idle connection that does not read its replies is closed without a word",
+            steps: [.writable(false), .idle],
+            expected: [[], [.close]]),
+        Scenario(
+            name: "the idle timer does not close a connection waiting for a reply",
+            steps: [.line(.request(.wait(id: "a", timeout: nil))), .evaluated(.later), .idle, .later(ok1)],
+            expected: [[.evaluate(.wait(id: "a", timeout: nil))], [], [], [.write(ok1)]]),
+        Scenario(
+            name: "the end of input after the too-long reply closes at once",
+            steps: [.line(.tooLong), .inputClosed],
+            expected: [[.write(tooLong), .closeAfterLastReply], [.close]]),
+        Scenario(
+            name: "the owed durable replies are written even after a line over the limit came first",
+            steps: [
+                .line(.request(submit)), .evaluated(.durable), .line(.request(submit)), .evaluated(.durable),
+                .line(.tooLong), .durable(0, ok1), .durable(1, ok3),
+            ],
+            expected: [[.evaluate(submit)], [], [.evaluate(submit)], [], [], [.write(ok1)], [.write(ok3), .write(tooLong), .closeAfterLastReply]]),
     ]
 
     @Test("each ordering rule, step by step", arguments: scenarios)

@@ -26,7 +26,10 @@ struct DaemonIntegrationTests {
         let future = try daemon.ok(.wait(id: id, timeout: 30), as: FuturePayload.self)
         #expect(future.state == "finished" && future.name == "now")
         #expect(future.kwargs == ["cost": 0.05])
-        guard case .string(let time)? = future.result else { Issue.record("no time: \(future)"); return }
+        guard case .string(let time)? = future.result else {
+            Issue.record("no time: \(future)")
+            return
+        }
         #expect(time.range(of: #"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+$"#, options: .regularExpression) != nil, "\(time)")
         #expect(try daemon.ok(.latest, as: LatestPayload.self).latestID == id)
     }
@@ -44,7 +47,10 @@ struct DaemonIntegrationTests {
         var ids = Set<String>()
         for index in 0..<count {
             let response = try connection.readResponse()
-            guard case .ok(let json) = response else { Issue.record("reply \(index): \(response)"); return }
+            guard case .ok(let json) = response else {
+                Issue.record("reply \(index): \(response)")
+                return
+            }
             if index % 100 == 99 {
                 #expect(json.contains("\"pong\":true"), "reply \(index) should answer the PING")
             } else {
@@ -61,28 +67,36 @@ struct DaemonIntegrationTests {
         let connection = try daemon.connect()
         try connection.write(line: "WAIT \(id) 30\nRESULT \(id.prefix(8))")
         for _ in 0..<2 {
-            guard case .ok(let json) = try connection.readResponse() else { Issue.record("expected OK"); return }
+            guard case .ok(let json) = try connection.readResponse() else {
+                Issue.record("expected OK")
+                return
+            }
             #expect(try ProtocolJSON.decode(FuturePayload.self, from: json).state == "finished")
         }
     }
 
-    @Test("bad requests get a clear ERR and the connection keeps serving", arguments: [
-        ("FROB", ErrorCode.unknownVerb, "unknown verb"),
-        ("SUBMIT nosuch", .unknownTask, "registered: noop, now, sleep, timer, utcnow"),
-        ("SUBMIT now abc", .badArgument, "cost must be a number"),
-        ("SUBMIT sleep", .badArgument, "missing seconds"),
-        ("SUBMIT now 1 2", .badArgument, "one argument too many"),
-        ("SUBMIT \"open", .badRequest, "not closed"),
-        ("RESULT 00000000000000000000000000000000", .unknownID, "no task has id"),
-        ("RESULT zz", .unknownID, "not a task id"),
-        ("CANCEL 0123", .unknownID, "no task id starts with"),
-        ("TASKS lots", .badRequest, "row count"),
-    ])
+    @Test(
+        "bad requests get a clear ERR and the connection keeps serving",
+        arguments: [
+            ("FROB", ErrorCode.unknownVerb, "unknown verb"),
+            ("SUBMIT nosuch", .unknownTask, "registered: noop, now, sleep, timer, utcnow"),
+            ("SUBMIT now abc", .badArgument, "cost must be a number"),
+            ("SUBMIT sleep", .badArgument, "missing seconds"),
+            ("SUBMIT now 1 2", .badArgument, "one argument too many"),
+            ("SUBMIT \"open", .badRequest, "not closed"),
+            ("RESULT 00000000000000000000000000000000", .unknownID, "no task has id"),
+            ("RESULT zz", .unknownID, "not a task id"),
+            ("CANCEL 0123", .unknownID, "no task id starts with"),
+            ("TASKS lots", .badRequest, "row count"),
+        ])
     func badRequests(line: String, code: ErrorCode, fragment: String) throws {
         let daemon = try DaemonHarness()
         let connection = try daemon.connect()
         try connection.write(line: line)
-        guard case .error(let got, let message) = try connection.readResponse() else { Issue.record("expected ERR for \(line)"); return }
+        guard case .error(let got, let message) = try connection.readResponse() else {
+            Issue.record("expected ERR for \(line)")
+            return
+        }
         #expect(got == code)
         #expect(message.contains(fragment), "\(message)")
         #expect(try connection.send(.ping) != .error(.internal, ""))
@@ -108,7 +122,10 @@ struct DaemonIntegrationTests {
         let bystander = try daemon.connect()
         let connection = try daemon.connect()
         try connection.write(line: "SUBMIT echo " + String(repeating: "x", count: 5000))
-        guard case .error(.lineTooLong, _) = try connection.readResponse() else { Issue.record("expected line-too-long"); return }
+        guard case .error(.lineTooLong, _) = try connection.readResponse() else {
+            Issue.record("expected line-too-long")
+            return
+        }
         #expect(try connection.readLine() == nil, "the connection should be closed")
         // A line of exactly the limit is still read (and here refused for its argument, not its length).
         let atLimit = Request.submit(task: "noop", arguments: [String(repeating: "y", count: 1024 - 12)])
@@ -117,12 +134,14 @@ struct DaemonIntegrationTests {
         #expect(try bystander.send(.ping).isOK)
     }
 
-    @Test("the replies owed before a line over the limit come first, in order, then line-too-long, then the close", arguments: [
-        // Durable SUBMITs answered after their commit, a WAIT answered when its task ends, a
-        // SUBMIT pipelined behind the WAIT: all are ahead of the long line and must be answered.
-        ["SUBMIT noop", "SUBMIT noop", "SUBMIT noop"],
-        ["SUBMIT sleep 0.3", "WAIT LATEST", "SUBMIT noop"],
-    ])
+    @Test(
+        "the replies owed before a line over the limit come first, in order, then line-too-long, then the close",
+        arguments: [
+            // Durable SUBMITs answered after their commit, a WAIT answered when its task ends, a
+            // SUBMIT pipelined behind the WAIT: all are ahead of the long line and must be answered.
+            ["SUBMIT noop", "SUBMIT noop", "SUBMIT noop"],
+            ["SUBMIT sleep 0.3", "WAIT LATEST", "SUBMIT noop"],
+        ])
     func repliesOwedBeforeALineTooLong(requests: [String]) throws {
         let daemon = try DaemonHarness(config: "server: {max_line_bytes: 1024}")
         let connection = try daemon.connect()
@@ -131,7 +150,10 @@ struct DaemonIntegrationTests {
         var lines = requests
         if let wait = lines.firstIndex(of: "WAIT LATEST") {
             try connection.write(line: lines[0])
-            guard case .ok(let json) = try connection.readResponse() else { Issue.record("the first SUBMIT failed"); return }
+            guard case .ok(let json) = try connection.readResponse() else {
+                Issue.record("the first SUBMIT failed")
+                return
+            }
             lines[wait] = "WAIT \(try ProtocolJSON.decode(SubmitPayload.self, from: json).id)"
             lines.removeFirst()
         }
@@ -180,7 +202,10 @@ struct DaemonIntegrationTests {
         writer.start()
         // Wait until the writer is stuck: no progress for a while although it is far from done.
         var last = -1
-        while flooded.count != last { last = flooded.count; usleep(200_000) }
+        while flooded.count != last {
+            last = flooded.count
+            usleep(200_000)
+        }
         #expect(flooded.count < 1_300 * 50_000, "the daemon read everything: no back-pressure")
         let rss = daemon.residentKiB
         #expect(rss < 200_000, "daemon RSS \(rss) KiB while a client does not read")
@@ -218,7 +243,9 @@ struct DaemonIntegrationTests {
             for _ in 0..<10 {
                 switch try daemon.send(.submit(task: "noop", arguments: [])) {
                 case .ok(let json): accepted.append(try ProtocolJSON.decode(SubmitPayload.self, from: json).id)
-                case .error(let code, _): #expect(code == .queueFull); refused += 1
+                case .error(let code, _):
+                    #expect(code == .queueFull)
+                    refused += 1
                 }
             }
             #expect(accepted.count == 4 && refused == 7)
@@ -273,11 +300,17 @@ struct DaemonIntegrationTests {
         var refusal: Response?
         for _ in 0..<200 {
             let reply = try other.send(.submit(task: "noop", arguments: []))
-            if reply.errorCode == .shuttingDown { refusal = reply; break }
+            if reply.errorCode == .shuttingDown {
+                refusal = reply
+                break
+            }
             usleep(2_000)
         }
         #expect(refusal != nil, "SUBMIT during shutdown should be refused with shutting-down")
-        guard case .ok(let json) = try waiter.readResponse() else { Issue.record("the waiting client got no answer"); return }
+        guard case .ok(let json) = try waiter.readResponse() else {
+            Issue.record("the waiting client got no answer")
+            return
+        }
         #expect(try ProtocolJSON.decode(FuturePayload.self, from: json).state == "finished")
         #expect(daemon.waitForExit())
         #expect(daemon.process.terminationStatus == 0, "\(daemon.log)")
@@ -324,7 +357,10 @@ struct DaemonIntegrationTests {
         third.arguments = ["--socket", daemon.socketPath]
         third.standardError = FileHandle.nullDevice
         try third.run()
-        defer { third.terminate(); third.waitUntilExit() }
+        defer {
+            third.terminate()
+            third.waitUntilExit()
+        }
         let deadline = Date().addingTimeInterval(30)
         var answered = false
         while Date() < deadline && !answered {
@@ -354,14 +390,15 @@ struct DaemonIntegrationTests {
 
     @Test("command tasks: argv only, exit status, signal, timeout and bounded output become clear states")
     func commandTasks() throws {
-        let daemon = try DaemonHarness(config: """
-            tasks:
-              - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string}]}
-              - {name: fail, argv: [sh, -c, "echo oops >&2; exit 3"]}
-              - {name: killed, argv: [sh, -c, "kill -9 $$"]}
-              - {name: slow, argv: [sleep, "30"], timeout_seconds: 0.3}
-              - {name: chatty, argv: [head, -c, "3000000", /dev/zero], max_output_bytes: 100}
-            """)
+        let daemon = try DaemonHarness(
+            config: """
+                tasks:
+                  - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string}]}
+                  - {name: fail, argv: [sh, -c, "echo oops >&2; exit 3"]}
+                  - {name: killed, argv: [sh, -c, "kill -9 $$"]}
+                  - {name: slow, argv: [sleep, "30"], timeout_seconds: 0.3}
+                  - {name: chatty, argv: [head, -c, "3000000", /dev/zero], max_output_bytes: 100}
+                """)
         let marker = daemon.directory.appendingPathComponent("pwned").path
         let hostile = "$(touch \(marker)); rm -rf / `touch \(marker)` ../../etc/passwd"
         let echo = try daemon.ok(.wait(id: try daemon.submit("echo", hostile), timeout: 30), as: FuturePayload.self)
@@ -386,16 +423,19 @@ struct DaemonIntegrationTests {
         #expect(chatty.result?.objectValue?["stdout"].map { $0.displayText.utf8.count } == 100)
     }
 
-    @Test("command-task arguments reach the program as argv, never through a shell or the template", arguments: [
-        "$(touch MARKER)", "`touch MARKER`", "; touch MARKER", "| touch MARKER", "&& touch MARKER", "> MARKER",
-        "../../etc/passwd", "{path}", "{{path}}", "%s%n%x", "-n", "--help", "*", "~", "$HOME", "a\nb", "'\"\\",
-        String(repeating: "A", count: 60_000),
-    ])
+    @Test(
+        "command-task arguments reach the program as argv, never through a shell or the template",
+        arguments: [
+            "$(touch MARKER)", "`touch MARKER`", "; touch MARKER", "| touch MARKER", "&& touch MARKER", "> MARKER",
+            "../../etc/passwd", "{path}", "{{path}}", "%s%n%x", "-n", "--help", "*", "~", "$HOME", "a\nb", "'\"\\",
+            String(repeating: "A", count: 60_000),
+        ])
     func argumentsAreNotInterpreted(_ argument: String) throws {
-        let daemon = try DaemonHarness(config: """
-            tasks:
-              - {name: show, argv: [printf, "%s|", "{text}", "{path}"], parameters: [{name: text, type: string}, {name: path, type: string, default: fixed}]}
-            """)
+        let daemon = try DaemonHarness(
+            config: """
+                tasks:
+                  - {name: show, argv: [printf, "%s|", "{text}", "{path}"], parameters: [{name: text, type: string}, {name: path, type: string, default: fixed}]}
+                """)
         let marker = daemon.directory.appendingPathComponent("MARKER").path
         let hostile = argument.replacingOccurrences(of: "MARKER", with: marker)
         let shown = try daemon.ok(.wait(id: try daemon.submit("show", hostile), timeout: 30), as: FuturePayload.self)

@@ -28,14 +28,18 @@ struct DurabilityTests {
             // Read replies until the daemon dies under us: kill it early in the load, while thousands
             // of SUBMITs are read, evaluated or being committed.
             while let line = try? connection.readLine() {
-                guard case .ok(let json) = try Response(parsing: line) else { Issue.record("refused: \(line)"); return }
+                guard case .ok(let json) = try Response(parsing: line) else {
+                    Issue.record("refused: \(line)")
+                    return
+                }
                 acknowledged.append(try ProtocolJSON.decode(SubmitPayload.self, from: json).id)
                 if acknowledged.count == 1 { daemon.signal(SIGKILL) }
             }
             #expect(daemon.waitForExit())
             #expect(daemon.process.terminationReason == .uncaughtSignal)
-            #expect(acknowledged.count >= 1 && acknowledged.count < total,
-                    "the kill should land mid-load, after \(acknowledged.count) replies")
+            #expect(
+                acknowledged.count >= 1 && acknowledged.count < total,
+                "the kill should land mid-load, after \(acknowledged.count) replies")
         }
 
         let restarted = try DaemonHarness(config: Self.keepAll, directory: directory)
@@ -242,8 +246,10 @@ struct DurabilityTests {
 
     /// Polls STATUS until `condition` holds: the daemon has no way to push a state change to us.
     @discardableResult
-    private func awaitStatus(_ daemon: DaemonHarness, timeout: TimeInterval = 30,
-                       _ condition: (StatusPayload) -> Bool) throws -> StatusPayload {
+    private func awaitStatus(
+        _ daemon: DaemonHarness, timeout: TimeInterval = 30,
+        _ condition: (StatusPayload) -> Bool
+    ) throws -> StatusPayload {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let status = try daemon.ok(.status, as: StatusPayload.self)

@@ -16,7 +16,9 @@ struct FullDiskTests {
           - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string}]}
         """
 
-    @Test("an acknowledged task whose start cannot be written waits instead of failing; an end that cannot be written is written later; a restart agrees with every reply")
+    @Test(
+        "an acknowledged task whose start cannot be written waits instead of failing; an end that cannot be written is written later; a restart agrees with every reply"
+    )
     func fullDiskNeverContradictsReplies() throws {
         let directory = try DaemonHarness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -95,8 +97,10 @@ struct FullDiskTests {
         }
     }
 
-    private func awaitState(of id: String, in daemon: DaemonHarness, timeout: TimeInterval = 30,
-                            _ condition: (String) -> Bool) throws -> Bool {
+    private func awaitState(
+        of id: String, in daemon: DaemonHarness, timeout: TimeInterval = 30,
+        _ condition: (String) -> Bool
+    ) throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition(try daemon.ok(.result(id: id), as: FuturePayload.self).state) { return true }

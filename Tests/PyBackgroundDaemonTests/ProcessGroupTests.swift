@@ -13,10 +13,11 @@ struct ProcessGroupTests {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry -> Int32? in
             guard let pid = Int32(entry),
-                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  String(decoding: cmdline, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").contains(marker),
-                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let paren = stat.lastIndex(of: ")") else { return nil }
+                let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                String(decoding: cmdline, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").contains(marker),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let paren = stat.lastIndex(of: ")")
+            else { return nil }
             let state = stat[stat.index(paren, offsetBy: 2)]
             return state == "Z" || state == "X" ? nil : pid
         }
@@ -51,11 +52,15 @@ struct ProcessGroupTests {
 
     /// A daemon with one command task, `sh -c SCRIPT` (the script given the marker), submitted
     /// and seen running.
-    static func runningTask(_ script: (String) -> String, taskOptions: String = "",
-                            shutdownTimeout: Double = 30) throws -> (daemon: DaemonHarness, marker: String, id: String) {
+    static func runningTask(
+        _ script: (String) -> String, taskOptions: String = "",
+        shutdownTimeout: Double = 30
+    ) throws -> (daemon: DaemonHarness, marker: String, id: String) {
         let marker = uniqueSleep()
-        let daemon = try DaemonHarness(config: config("  - {name: t, argv: [sh, -c, \"\(script(marker))\"]\(taskOptions)}",
-                                                      shutdownTimeout: shutdownTimeout))
+        let daemon = try DaemonHarness(
+            config: config(
+                "  - {name: t, argv: [sh, -c, \"\(script(marker))\"]\(taskOptions)}",
+                shutdownTimeout: shutdownTimeout))
         let id = try daemon.submit("t")
         #expect(awaitStarted(marker))
         return (daemon, marker, id)
@@ -89,9 +94,11 @@ struct ProcessGroupTests {
     @Test("processes a command leaves behind when it exits end with the task, and its output is not held open")
     func leftoversEndWithTheTask() throws {
         let marker = Self.uniqueSleep()
-        let daemon = try DaemonHarness(config: Self.config("""
-              - {name: forks, argv: [sh, -c, "sleep \(marker) & echo started"]}
-            """))
+        let daemon = try DaemonHarness(
+            config: Self.config(
+                """
+                  - {name: forks, argv: [sh, -c, "sleep \(marker) & echo started"]}
+                """))
         let id = try daemon.submit("forks")
         let future = try daemon.ok(.wait(id: id, timeout: 30), as: FuturePayload.self)
         #expect(future.state == "finished")
@@ -101,9 +108,11 @@ struct ProcessGroupTests {
 
     @Test("the command runs in a session and process group of its own, not pybgd's")
     func ownProcessGroup() throws {
-        let daemon = try DaemonHarness(config: Self.config("""
-              - {name: ids, argv: [sh, -c, "ps -o pgid= -o sid= -p $$"]}
-            """))
+        let daemon = try DaemonHarness(
+            config: Self.config(
+                """
+                  - {name: ids, argv: [sh, -c, "ps -o pgid= -o sid= -p $$"]}
+                """))
         let future = try daemon.ok(.wait(id: try daemon.submit("ids"), timeout: 30), as: FuturePayload.self)
         guard case .object(let fields)? = future.result, case .string(let text)? = fields["stdout"] else {
             Issue.record("no output: \(future)")
@@ -118,10 +127,12 @@ struct ProcessGroupTests {
 
     @Test("a program that does not exist is spawn-failed, not an exit status")
     func missingProgram() throws {
-        let daemon = try DaemonHarness(config: Self.config("""
-              - {name: ghost, argv: [no-such-program-here]}
-              - {name: exits127, argv: [sh, -c, "echo not a helper line >&2; exit 127"]}
-            """))
+        let daemon = try DaemonHarness(
+            config: Self.config(
+                """
+                  - {name: ghost, argv: [no-such-program-here]}
+                  - {name: exits127, argv: [sh, -c, "echo not a helper line >&2; exit 127"]}
+                """))
         let ghost = try daemon.ok(.wait(id: try daemon.submit("ghost"), timeout: 30), as: FuturePayload.self)
         #expect(ghost.error?.code == "spawn-failed")
         #expect(ghost.error?.message.contains("no-such-program-here") == true, "\(String(describing: ghost.error))")

@@ -10,13 +10,14 @@ struct PybgctlContractTests {
     let daemon: DaemonHarness
 
     init() throws {
-        daemon = try DaemonHarness(config: """
-            scheduler: {max_workers: 1}
-            shutdown: {timeout_seconds: 0.2}
-            tasks:
-              - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string}]}
-              - {name: fail, argv: [sh, -c, "exit 4"]}
-            """)
+        daemon = try DaemonHarness(
+            config: """
+                scheduler: {max_workers: 1}
+                shutdown: {timeout_seconds: 0.2}
+                tasks:
+                  - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string}]}
+                  - {name: fail, argv: [sh, -c, "exit 4"]}
+                """)
     }
 
     func run(_ arguments: String...) throws -> PybgctlTests.Run {
@@ -35,7 +36,10 @@ struct PybgctlContractTests {
     func cancelTwice() throws {
         _ = try daemon.submit("sleep", "30")
         let queued = try daemon.submit("noop")
-        guard case .ok = try daemon.send(.cancel(id: queued)) else { Issue.record("the first cancel should succeed"); return }
+        guard case .ok = try daemon.send(.cancel(id: queued)) else {
+            Issue.record("the first cancel should succeed")
+            return
+        }
         guard case .error(.notPending, let message) = try daemon.send(.cancel(id: queued)) else {
             Issue.record("a second CANCEL should be not-pending")
             return
@@ -48,14 +52,16 @@ struct PybgctlContractTests {
         #expect(waited.stderr == "pybgctl: task \(queued) cancelled: task \(queued) was cancelled before it ran\n", "\(waited.stderr)")
     }
 
-    @Test("usage errors name the value: a negative --timeout is not a missing value", arguments: [
-        (["wait", "abc", "--timeout", "-1"], "--timeout must be a number of seconds ≥ 0, got -1.0"),
-        (["submit", "noop", "--wait", "--timeout", "-1"], "--timeout must be a number of seconds ≥ 0, got -1.0"),
-        (["status", "--limit", "-3"], "--limit must be a number ≥ 0, got -3"),
-        (["status", "--timeout", "-2"], "--timeout must be a number of seconds ≥ 0 (0: no limit), got -2.0"),
-        (["wait"], "give the id of a task to wait for"),
-        (["wait", "abc", "--all"], "give ids or --all, not both"),
-    ])
+    @Test(
+        "usage errors name the value: a negative --timeout is not a missing value",
+        arguments: [
+            (["wait", "abc", "--timeout", "-1"], "--timeout must be a number of seconds ≥ 0, got -1.0"),
+            (["submit", "noop", "--wait", "--timeout", "-1"], "--timeout must be a number of seconds ≥ 0, got -1.0"),
+            (["status", "--limit", "-3"], "--limit must be a number ≥ 0, got -3"),
+            (["status", "--timeout", "-2"], "--timeout must be a number of seconds ≥ 0 (0: no limit), got -2.0"),
+            (["wait"], "give the id of a task to wait for"),
+            (["wait", "abc", "--all"], "give ids or --all, not both"),
+        ])
     func usageErrors(arguments: [String], message: String) throws {
         let result = try PybgctlTests.pybgctl(arguments, socket: daemon.socketPath)
         #expect(result.status == 64, "\(arguments): \(result)")
@@ -79,9 +85,12 @@ struct PybgctlContractTests {
         #expect(status.stdout.contains("(the 10 most recent of 12; pybgctl futures --all lists every one)"), "\(status.stdout)")
         let json = try run("status", "--json")
         let keys = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]).keys
-        #expect(Set(keys) == ["version", "pid", "stopped", "shutting_down", "latest_id", "workers", "submitted", "pending",
-                              "running", "finished", "failed", "cancelled", "interrupted", "retained", "connections",
-                              "uptime_seconds", "state_store"])
+        #expect(
+            Set(keys) == [
+                "version", "pid", "stopped", "shutting_down", "latest_id", "workers", "submitted", "pending",
+                "running", "finished", "failed", "cancelled", "interrupted", "retained", "connections",
+                "uptime_seconds", "state_store",
+            ])
     }
 
     @Test("global options work before the subcommand too, as with git and systemctl")
@@ -126,14 +135,16 @@ struct PybgctlContractTests {
     func misspelledKeyword() throws {
         let refused = try run("submit", "echo", "mesage=hi")
         #expect(refused.status == 4)
-        #expect(refused.stderr.contains("echo has no parameter \"mesage\" (its parameters: message); to pass \"mesage=hi\" as a value, put it after --"),
-                "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("echo has no parameter \"mesage\" (its parameters: message); to pass \"mesage=hi\" as a value, put it after --"),
+            "\(refused.stderr)")
         let literal = try run("submit", "echo", "--wait", "--", "mesage=hi")
         #expect(literal.status == 0 && literal.stdout == "mesage=hi\n", "\(literal)")
         let dash = try run("submit", "echo", "--wait", "--", "-x")
         #expect(dash.status == 0 && dash.stdout == "-x\n", "\(dash)")
         guard case .error(.badArgument, _) = try daemon.send(.submit(task: "echo", arguments: ["mesage=hi"])),
-              case .ok = try daemon.send(.submit(task: "echo", arguments: ["--", "mesage=hi"])) else {
+            case .ok = try daemon.send(.submit(task: "echo", arguments: ["--", "mesage=hi"]))
+        else {
             Issue.record("the protocol refuses the keyword, and takes it after --")
             return
         }
@@ -152,8 +163,10 @@ struct UnansweringDaemonTests {
         let socket = directory.appendingPathComponent("pybgd.sock").path
         let launcher = Process()
         launcher.executableURL = URL(fileURLWithPath: "/bin/sh")
-        launcher.arguments = ["-c", "\"$0\" \"$@\"; exit $?", DaemonHarness.binary.path, "--socket", socket, "--state", "memory",
-                              "--log-level", "error"]
+        launcher.arguments = [
+            "-c", "\"$0\" \"$@\"; exit $?", DaemonHarness.binary.path, "--socket", socket, "--state", "memory",
+            "--log-level", "error",
+        ]
         launcher.standardOutput = FileHandle.nullDevice
         launcher.standardError = FileHandle.nullDevice
         try launcher.run()

@@ -33,7 +33,8 @@ struct PybgctlTests {
         env["PYBGD_SOCKET"] = socket
         env.merge(environment) { _, new in new }
         process.environment = env
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
@@ -42,18 +43,20 @@ struct PybgctlTests {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self), pid: process.processIdentifier)
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self), pid: process.processIdentifier)
     }
 
     let daemon: DaemonHarness
 
     init() throws {
-        daemon = try DaemonHarness(config: """
-            tasks:
-              - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string, default: hi}]}
-              - {name: fail, argv: [sh, -c, "echo broken >&2; exit 4"]}
-            """)
+        daemon = try DaemonHarness(
+            config: """
+                tasks:
+                  - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string, default: hi}]}
+                  - {name: fail, argv: [sh, -c, "echo broken >&2; exit 4"]}
+                """)
     }
 
     func run(_ arguments: String...) throws -> Run { try Self.pybgctl(arguments, socket: daemon.socketPath) }
@@ -93,7 +96,8 @@ struct PybgctlTests {
         let row = try #require(lines.last)
         #expect(row.range(of: #"^[0-9a-f]{7}\s+echo\s+message=x\s+finished\s+\S+\s+x$"#, options: .regularExpression) != nil, "\(row)")
         // Columns line up: each row's NAME starts where the header's does.
-        #expect(row.distance(from: row.startIndex, to: row.range(of: "echo")!.lowerBound)
+        #expect(
+            row.distance(from: row.startIndex, to: row.range(of: "echo")!.lowerBound)
                 == header.distance(from: header.startIndex, to: header.range(of: "NAME")!.lowerBound))
     }
 
@@ -141,15 +145,17 @@ struct PybgctlTests {
         #expect(status.contains("0 kept"), "\(status)")
     }
 
-    @Test("errors are one line on stderr with a distinct exit status", arguments: [
-        (["submit", "nosuch"], 3, "no task named \"nosuch\"; registered: echo, fail, noop, now, sleep, timer, utcnow"),
-        (["submit", "now", "soon"], 4, "now: cost must be a number (double), got \"soon\""),
-        (["submit", "sleep"], 4, "missing seconds (a number)"),
-        (["result", "ffffffff"], 5, "no task id starts with ffffffff"),
-        (["wait", "xyz"], 5, "is not a task id"),
-        (["submit", "now", "--timeout", "1"], 64, "--timeout goes with --wait"),
-        (["clean", "--older-than", "soon"], 64, "--older-than takes an age like 3600, 90m, 12h or 7d, got \"soon\""),
-    ] as [([String], Int32, String)])
+    @Test(
+        "errors are one line on stderr with a distinct exit status",
+        arguments: [
+            (["submit", "nosuch"], 3, "no task named \"nosuch\"; registered: echo, fail, noop, now, sleep, timer, utcnow"),
+            (["submit", "now", "soon"], 4, "now: cost must be a number (double), got \"soon\""),
+            (["submit", "sleep"], 4, "missing seconds (a number)"),
+            (["result", "ffffffff"], 5, "no task id starts with ffffffff"),
+            (["wait", "xyz"], 5, "is not a task id"),
+            (["submit", "now", "--timeout", "1"], 64, "--timeout goes with --wait"),
+            (["clean", "--older-than", "soon"], 64, "--older-than takes an age like 3600, 90m, 12h or 7d, got \"soon\""),
+        ] as [([String], Int32, String)])
     func errors(arguments: [String], status: Int32, message: String) throws {
         let result = try Self.pybgctl(arguments, socket: daemon.socketPath)
         #expect(result.status == status, "\(arguments): \(result.stderr)")
@@ -188,8 +194,9 @@ struct PybgctlTests {
         #expect(result.status == 0)
     }
 
-    @Test("permission denied on the socket: exit 77",
-          .enabled(if: PybgctlTests.canSwitchUser, "needs root and setpriv to run pybgctl as another uid"))
+    @Test(
+        "permission denied on the socket: exit 77",
+        .enabled(if: PybgctlTests.canSwitchUser, "needs root and setpriv to run pybgctl as another uid"))
     func permissionDenied() throws {
         // As an unprivileged user (nobody) the 0600 root-owned socket must refuse the connection.
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: daemon.directory.path)

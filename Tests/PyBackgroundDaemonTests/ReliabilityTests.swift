@@ -29,20 +29,26 @@ struct ReliabilityTests {
 
     // MARK: - Load
 
-    @Test("100 connections × 1,000 pipelined SUBMITs: every acknowledged id ends finished, exactly once; memory returns near its baseline once the tasks are dropped")
+    @Test(
+        "100 connections × 1,000 pipelined SUBMITs: every acknowledged id ends finished, exactly once; memory returns near its baseline once the tasks are dropped"
+    )
     func concurrentPipelinedLoad() throws {
         // The long run is longer, not bigger: a daemon that runs for months sees many bursts.
-        let connections = 100, perConnection = 1_000, rounds = Self.scaled(3, long: 20)
-        let daemon = try DaemonHarness(config: """
-            scheduler: {keep_finished: null, max_pending: 10000000}
-            server: {max_connections: 512}
-            """)
+        let connections = 100
+        let perConnection = 1_000
+        let rounds = Self.scaled(3, long: 20)
+        let daemon = try DaemonHarness(
+            config: """
+                scheduler: {keep_finished: null, max_pending: 10000000}
+                server: {max_connections: 512}
+                """)
         // A first, smaller round warms the allocator and the store; the baseline is taken after it.
         var everyAcknowledged = try Self.load(daemon, connections: connections, perConnection: 100).acknowledged
         try Self.awaitIdle(daemon)
         _ = try daemon.ok(.clean(olderThan: nil), as: CleanPayload.self)
         let baseline = daemon.residentKiB
-        var peak = baseline, after: [Int] = []
+        var peak = baseline
+        var after: [Int] = []
 
         for round in 1...rounds {
             let result = try Self.load(daemon, connections: connections, perConnection: perConnection)
@@ -71,7 +77,8 @@ struct ReliabilityTests {
         }
         if rounds >= 10 {
             let early = after.prefix(5).max()!
-            #expect(after.last! < early + Self.roundGrowthAllowanceKiB, "RSS \(after.last!) KiB after the last round, at most \(early) KiB after the first five")
+            #expect(
+                after.last! < early + Self.roundGrowthAllowanceKiB, "RSS \(after.last!) KiB after the last round, at most \(early) KiB after the first five")
         }
         try Self.expectHealthy(daemon, baselineKiB: baseline + Self.loadMemoryAllowanceKiB - Self.memoryAllowanceKiB, phase: "after the load")
 
@@ -86,7 +93,9 @@ struct ReliabilityTests {
             }
         }
         #expect(everyAcknowledged.allSatisfy { logged[Substring($0)] == 1 }, "acknowledged ids missing from the log, or logged twice")
-        print("reliability: load connections=\(connections) submissions_per_round=\(connections * perConnection) rounds=\(rounds) lost=0 duplicated=0 rss_baseline_kib=\(baseline) rss_peak_kib=\(peak) rss_after_kib=\(after.map(String.init).joined(separator: ","))")
+        print(
+            "reliability: load connections=\(connections) submissions_per_round=\(connections * perConnection) rounds=\(rounds) lost=0 duplicated=0 rss_baseline_kib=\(baseline) rss_peak_kib=\(peak) rss_after_kib=\(after.map(String.init).joined(separator: ","))"
+        )
     }
 
     struct LoadResult {
@@ -141,7 +150,10 @@ struct ReliabilityTests {
 
     /// The id and state of each future, without the rest (the table is large).
     struct FutureStates: Decodable {
-        struct Entry: Decodable { let id: String; let state: String }
+        struct Entry: Decodable {
+            let id: String
+            let state: String
+        }
         let futures: [Entry]
     }
 
@@ -158,18 +170,22 @@ struct ReliabilityTests {
 
     // MARK: - Hostile input
 
-    @Test("hostile input: random bytes, mutated requests, lines at the limit, invalid UTF-8, NULs, stalled half lines, connect/disconnect storms, clients that never read")
+    @Test(
+        "hostile input: random bytes, mutated requests, lines at the limit, invalid UTF-8, NULs, stalled half lines, connect/disconnect storms, clients that never read"
+    )
     func hostileInput() throws {
-        let seed = ProcessInfo.processInfo.environment["PYBGD_FUZZ_SEED"].flatMap(UInt64.init)
+        let seed =
+            ProcessInfo.processInfo.environment["PYBGD_FUZZ_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 1...UInt64.max)
         var random = SplitMix64(seed: seed)
         print("reliability: fuzz seed=\(seed) (PYBGD_FUZZ_SEED=\(seed) repeats this run)")
         let maxLine = 1024
-        let daemon = try DaemonHarness(config: """
-            server: {max_line_bytes: \(maxLine), max_connections: 1024, idle_timeout_seconds: 1}
-            tasks:
-              - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string, default: hi}]}
-            """)
+        let daemon = try DaemonHarness(
+            config: """
+                server: {max_line_bytes: \(maxLine), max_connections: 1024, idle_timeout_seconds: 1}
+                tasks:
+                  - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string, default: hi}]}
+                """)
         try Self.expectHealthy(daemon, baselineKiB: Int.max / 2, phase: "start")
         let baseline = daemon.residentKiB
         var figures = FuzzFigures()
@@ -316,9 +332,12 @@ struct ReliabilityTests {
                 }
                 // Wait until the writers are stuck (no progress for a while).
                 var last = -1
-                while flooded.count != last { last = flooded.count; usleep(300_000) }
+                while flooded.count != last {
+                    last = flooded.count
+                    usleep(300_000)
+                }
                 // They may still be having their last requests evaluated: the bound here is looser.
-            try Self.expectHealthy(daemon, baselineKiB: baseline, phase: "while clients never read", pingWithin: 30)
+                try Self.expectHealthy(daemon, baselineKiB: baseline, phase: "while clients never read", pingWithin: 30)
                 for hog in hogs { hog.shutdownBoth() }
                 group.wait()
                 figures.connections += hogs.count
@@ -337,7 +356,9 @@ struct ReliabilityTests {
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit())
         #expect(daemon.process.terminationStatus == 0, "pybgd exited \(daemon.process.terminationStatus) after the fuzz run")
-        print("reliability: fuzz connections=\(figures.connections) requests=\(figures.requests) malformed=\(figures.malformed) bytes=\(figures.bytes) rss_baseline_kib=\(baseline) rss_peak_kib=\(figures.peakKiB) crashes=0")
+        print(
+            "reliability: fuzz connections=\(figures.connections) requests=\(figures.requests) malformed=\(figures.malformed) bytes=\(figures.bytes) rss_baseline_kib=\(baseline) rss_peak_kib=\(figures.peakKiB) crashes=0"
+        )
     }
 
     struct FuzzFigures {
@@ -375,8 +396,10 @@ struct ReliabilityTests {
 
     /// PING answers within `pingWithin` seconds, a well-behaved client's task runs to its end, and
     /// the daemon's memory is within the allowance over `baselineKiB`.
-    static func expectHealthy(_ daemon: DaemonHarness, baselineKiB: Int, phase: String, pingWithin: Double = 5,
-                              sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectHealthy(
+        _ daemon: DaemonHarness, baselineKiB: Int, phase: String, pingWithin: Double = 5,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         #expect(daemon.process.isRunning, "\(phase): pybgd is gone: \(daemon.log)", sourceLocation: sourceLocation)
         let connection = try daemon.connect()
         connection.setReadTimeout(seconds: pingWithin)

@@ -32,7 +32,10 @@ struct StateFilePermissionTests {
         let reopened = try DaemonHarness(arguments: ["--state", state], directory: directory)
         reopened.signal(SIGTERM)
         #expect(reopened.waitForExit())
-        #expect(reopened.log.contains("the state store can be read by any user of this machine, yet it holds every task's arguments and output: chmod o-rwx \(state)"), "\(reopened.log)")
+        #expect(
+            reopened.log.contains(
+                "the state store can be read by any user of this machine, yet it holds every task's arguments and output: chmod o-rwx \(state)"),
+            "\(reopened.log)")
     }
 
     @Test("with state.group the store is 0640 and that group's", .enabled(if: getuid() == 0, "chown to another group needs root"))

@@ -18,7 +18,10 @@ struct SystemdTests {
             descriptor = try UnixSocket.bound(to: path, type: Int32(SOCK_DGRAM.rawValue))
         }
 
-        deinit { close(descriptor); unlink(path) }
+        deinit {
+            close(descriptor)
+            unlink(path)
+        }
 
         /// The next datagram, or nil after `timeout` seconds.
         func receive(timeout: Double) -> String? {
@@ -43,8 +46,10 @@ struct SystemdTests {
 
     /// Starts pybgd through `sh -c 'exec …'` so that LISTEN_PID / WATCHDOG_PID can name its own pid,
     /// optionally passing `listening` as fd 3, with stderr to `log`.
-    static func spawn(arguments: [String], environment: [String: String], listening: Int32? = nil,
-                      pidVariables: [String] = [], log: String) throws -> pid_t {
+    static func spawn(
+        arguments: [String], environment: [String: String], listening: Int32? = nil,
+        pidVariables: [String] = [], log: String
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -62,7 +67,9 @@ struct SystemdTests {
         let environ = environment.map { "\($0.key)=\($0.value)" }
         var cArgv = argv.map { strdup($0) } + [nil]
         var cEnv = environ.map { strdup($0) } + [nil]
-        defer { cArgv.forEach { free($0) }; cEnv.forEach { free($0) } }
+        defer {
+            for pointer in cArgv + cEnv { free(pointer) }
+        }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, "/bin/sh", &actions, nil, &cArgv, &cEnv)
         guard status == 0 else { throw HarnessError("posix_spawn: \(status)") }
@@ -95,8 +102,9 @@ struct SystemdTests {
         let socketPath = directory.appendingPathComponent("pybgd.sock").path
         var environment = Self.baseEnvironment
         environment["NOTIFY_SOCKET"] = notify.path
-        let pid = try Self.spawn(arguments: ["--socket", socketPath], environment: environment,
-                                 log: directory.appendingPathComponent("log").path)
+        let pid = try Self.spawn(
+            arguments: ["--socket", socketPath], environment: environment,
+            log: directory.appendingPathComponent("log").path)
         let ready = try #require(notify.receive(containing: "READY=1", timeout: 30), "no READY=1")
         // The moment READY=1 is read, the socket must already answer.
         #expect(try ControlConnection(path: socketPath).send(.ping).isOK)
@@ -132,13 +140,15 @@ struct SystemdTests {
 
         var environment = Self.baseEnvironment
         environment["LISTEN_FDS"] = "1"
-        let pid = try Self.spawn(arguments: ["--socket", directory.appendingPathComponent("unused.sock").path],
-                                 environment: environment, listening: listener, pidVariables: ["LISTEN_PID"],
-                                 log: directory.appendingPathComponent("log").path)
+        let pid = try Self.spawn(
+            arguments: ["--socket", directory.appendingPathComponent("unused.sock").path],
+            environment: environment, listening: listener, pidVariables: ["LISTEN_PID"],
+            log: directory.appendingPathComponent("log").path)
         #expect(try early.readResponse().isOK, "the queued request is served")
         #expect(try ControlConnection(path: path).send(.submit(task: "noop", arguments: [])).isOK)
-        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("unused.sock").path),
-                "it must not bind a socket of its own")
+        #expect(
+            !FileManager.default.fileExists(atPath: directory.appendingPathComponent("unused.sock").path),
+            "it must not bind a socket of its own")
         kill(pid, SIGTERM)
         #expect(Self.waitForExit(pid) == 0)
         #expect(FileManager.default.fileExists(atPath: path), "the passed socket's file belongs to systemd and stays")
@@ -152,10 +162,14 @@ struct SystemdTests {
         var environment = Self.baseEnvironment
         environment["NOTIFY_SOCKET"] = notify.path
         environment["WATCHDOG_USEC"] = "400000"
-        let pid = try Self.spawn(arguments: ["--socket", directory.appendingPathComponent("s.sock").path],
-                                 environment: environment, pidVariables: ["WATCHDOG_PID"],
-                                 log: directory.appendingPathComponent("log").path)
-        defer { kill(pid, SIGTERM); _ = Self.waitForExit(pid) }
+        let pid = try Self.spawn(
+            arguments: ["--socket", directory.appendingPathComponent("s.sock").path],
+            environment: environment, pidVariables: ["WATCHDOG_PID"],
+            log: directory.appendingPathComponent("log").path)
+        defer {
+            kill(pid, SIGTERM)
+            _ = Self.waitForExit(pid)
+        }
         #expect(notify.receive(containing: "READY=1", timeout: 30) != nil)
         var pings: [Date] = []
         let end = Date().addingTimeInterval(2.1)
@@ -177,7 +191,10 @@ struct SystemdTests {
         daemon.signal(SIGHUP)
         let names = { try daemon.ok(.list, as: ListPayload.self).tasks.map(\.name) }
         var reloaded = false
-        for _ in 0..<1000 where !reloaded { reloaded = try names().contains("second"); if !reloaded { usleep(5_000) } }
+        for _ in 0..<1000 where !reloaded {
+            reloaded = try names().contains("second")
+            if !reloaded { usleep(5_000) }
+        }
         #expect(reloaded)
         #expect(try !names().contains("first"))
         #expect(try daemon.ok(.wait(id: running, timeout: 30), as: FuturePayload.self).state == "finished", "running tasks are untouched")
@@ -191,15 +208,17 @@ struct SystemdTests {
         #expect(daemon.log.contains("tasks[0].argv"))
     }
 
-    @Test("the units pass systemd-analyze verify",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "systemd-analyze is not installed"))
+    @Test(
+        "the units pass systemd-analyze verify",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "systemd-analyze is not installed"))
     func unitsVerify() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for unit in ["pybgd.service", "pybgd.socket"] {
             let template = try String(contentsOf: repository.appendingPathComponent("systemd/\(unit)"), encoding: .utf8)
-            let rendered = template
+            let rendered =
+                template
                 .replacingOccurrences(of: "@BINDIR@", with: DaemonHarness.productDirectory.path)
                 .replacingOccurrences(of: "@SYSCONFDIR@", with: "/etc")
                 .replacingOccurrences(of: "@DOCDIR@", with: repository.path)

@@ -2,12 +2,13 @@ import Foundation
 import Logging
 import NIOPosix
 import PyBackground
-@testable import PyBackgroundDaemon
 import PyBackgroundProtocol
 import PyBackgroundState
 import PyBackgroundTesting
 import Synchronization
 import Testing
+
+@testable import PyBackgroundDaemon
 
 @Suite("Task launcher")
 struct TaskLauncherTests {
@@ -19,13 +20,15 @@ struct TaskLauncherTests {
         let persistence = try SQLitePersistence(path: path, groupID: nil, logger: Logger(label: "test"))
         let writer = persistence.writer
         let scheduler = BackgroundScheduler(maxWorkers: 1, keepFinished: nil)
-        let launcher = TaskLauncher(scheduler: scheduler, persistence: persistence, cancellation: TaskCancellation(),
-                                    logger: Logger(label: "test"))
+        let launcher = TaskLauncher(
+            scheduler: scheduler, persistence: persistence, cancellation: TaskCancellation(),
+            logger: Logger(label: "test"))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let loop = group.next()
-        let outcome = launcher.submit(TaskRegistry.builtins["noop"]!, try BoundArguments.bind([], to: [], task: "noop"),
-                                      words: [], replyOn: loop)
+        let outcome = launcher.submit(
+            TaskRegistry.builtins["noop"]!, try BoundArguments.bind([], to: [], task: "noop"),
+            words: [], replyOn: loop)
         guard case .pending(let reply) = outcome else {
             Issue.record("a durable submission was answered before its commit: \(outcome)")
             return

@@ -13,14 +13,15 @@ struct TerminalOutputTests {
     let daemon: DaemonHarness
 
     init() throws {
-        daemon = try DaemonHarness(config: """
-            tasks:
-              - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string}]}
-              - {name: big, argv: [sh, -c, "yes abcdefghijklmnopqrstuvwxyz | head -c 1048576"]}
-              - {name: mixed, argv: [sh, -c, "echo out; echo err >&2; exit 3"]}
-              - {name: chatty, argv: [sh, -c, "echo 0123456789abcdefghij"], max_output_bytes: 10}
-              - {name: latin1, argv: [printf, 'caf\\351\\n']}
-            """)
+        daemon = try DaemonHarness(
+            config: """
+                tasks:
+                  - {name: echo, argv: [echo, "{message}"], parameters: [{name: message, type: string}]}
+                  - {name: big, argv: [sh, -c, "yes abcdefghijklmnopqrstuvwxyz | head -c 1048576"]}
+                  - {name: mixed, argv: [sh, -c, "echo out; echo err >&2; exit 3"]}
+                  - {name: chatty, argv: [sh, -c, "echo 0123456789abcdefghij"], max_output_bytes: 10}
+                  - {name: latin1, argv: [printf, 'caf\\351\\n']}
+                """)
     }
 
     func run(_ arguments: String...) throws -> PybgctlTests.Run {
@@ -48,8 +49,9 @@ struct TerminalOutputTests {
         return (process.terminationStatus, Array(data))
     }
 
-    @Test("control characters a client submitted or a task printed are shown escaped, on a terminal and in a pipe; --json keeps them exact",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    @Test(
+        "control characters a client submitted or a task printed are shown escaped, on a terminal and in a pipe; --json keeps them exact",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func escapesAreMadeVisible() throws {
         let id = try run("submit", "echo", Self.hostile, "--wait")
         #expect(id.status == 0)
@@ -59,7 +61,9 @@ struct TerminalOutputTests {
             if command != ["list"] { #expect(piped.stdout.contains("\\u{1B}]0;TITLE\\u{7}\\u{1B}[2J"), "\(command): \(piped.stdout)") }
             let terminal = try onTerminal(command[0])
             #expect(terminal.status == 0)
-            #expect(!terminal.output.contains(0x1B) && !terminal.output.contains(0x07), "\(command) on a terminal: \(String(decoding: terminal.output, as: UTF8.self))")
+            #expect(
+                !terminal.output.contains(0x1B) && !terminal.output.contains(0x07),
+                "\(command) on a terminal: \(String(decoding: terminal.output, as: UTF8.self))")
         }
         let latest = try run("latest").stdout.trimmingCharacters(in: .newlines)
         for command in [["wait", latest], ["result", latest]] {
@@ -107,8 +111,9 @@ struct TerminalOutputTests {
         #expect(cut.stderr.contains("the stdout of task") && cut.stderr.contains("was cut after its first 10 bytes"), "\(cut.stderr)")
     }
 
-    @Test("output that is not UTF-8 keeps its bytes: exact in a pipe, base64 in JSON, escaped on a terminal",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    @Test(
+        "output that is not UTF-8 keeps its bytes: exact in a pipe, base64 in JSON, escaped on a terminal",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func bytesThatAreNotUTF8() throws {
         let binary = DaemonHarness.productDirectory.appendingPathComponent("pybgctl")
         let process = Process()
@@ -124,7 +129,10 @@ struct TerminalOutputTests {
 
         let id = try run("latest").stdout.trimmingCharacters(in: .newlines)
         let future = try ProtocolJSON.decode(FuturePayload.self, from: try run("result", id, "--json").stdout)
-        guard case .object(let fields)? = future.result else { Issue.record("no result"); return }
+        guard case .object(let fields)? = future.result else {
+            Issue.record("no result")
+            return
+        }
         #expect(fields["stdout_base64"] == .string("Y2Fm6Qo="))
         #expect(fields["stderr_base64"] == nil, "only output that is not UTF-8 gets it")
         let terminal = String(decoding: try onTerminal("wait", id).output, as: UTF8.self)

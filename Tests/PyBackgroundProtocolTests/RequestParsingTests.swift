@@ -4,70 +4,74 @@ import Testing
 
 @Suite("Request parsing and formatting")
 struct RequestParsingTests {
-    @Test("valid lines parse to their request", arguments: [
-        ("PING", Request.ping),
-        ("ping", .ping),
-        ("PING\r", .ping),
-        ("SUBMIT now", .submit(task: "now", arguments: [])),
-        ("SUBMIT now 2", .submit(task: "now", arguments: ["2"])),
-        ("submit  now   cost=2 ", .submit(task: "now", arguments: ["cost=2"])),
-        ("SUBMIT echo \"hello world\" x", .submit(task: "echo", arguments: ["hello world", "x"])),
-        ("SUBMIT echo \"a\\\"b\\\\c\\nd\\te\"", .submit(task: "echo", arguments: ["a\"b\\c\nd\te"])),
-        ("SUBMIT echo \"\"", .submit(task: "echo", arguments: [""])),
-        ("SUBMIT echo C:\\dir", .submit(task: "echo", arguments: ["C:\\dir"])),
-        ("SUBMIT echo ab\"c d\"e", .submit(task: "echo", arguments: ["abc de"])),
-        ("STATUS", .status),
-        ("TASKS", .tasks(limit: .default)),
-        ("TASKS 5", .tasks(limit: .mostRecent(5))),
-        ("TASKS all", .tasks(limit: .all)),
-        ("FUTURES ALL", .futures(limit: .all)),
-        ("FUTURES 0", .futures(limit: .mostRecent(0))),
-        ("LATEST", .latest),
-        ("RESULT 3f2b", .result(id: "3f2b")),
-        ("WAIT 3f2b", .wait(id: "3f2b", timeout: nil)),
-        ("WAIT 3f2b 2.5", .wait(id: "3f2b", timeout: 2.5)),
-        ("CANCEL abc", .cancel(id: "abc")),
-        ("LIST", .list),
-        ("CLEAN", .clean(olderThan: nil)),
-        ("clean 3600", .clean(olderThan: 3600)),
-        ("SHUTDOWN", .shutdown(wait: true)),
-        ("SHUTDOWN wait", .shutdown(wait: true)),
-        ("SHUTDOWN nowait", .shutdown(wait: false)),
-        ("shutdown NO-WAIT", .shutdown(wait: false)),
-        ("HELP", .help),
-    ])
+    @Test(
+        "valid lines parse to their request",
+        arguments: [
+            ("PING", Request.ping),
+            ("ping", .ping),
+            ("PING\r", .ping),
+            ("SUBMIT now", .submit(task: "now", arguments: [])),
+            ("SUBMIT now 2", .submit(task: "now", arguments: ["2"])),
+            ("submit  now   cost=2 ", .submit(task: "now", arguments: ["cost=2"])),
+            ("SUBMIT echo \"hello world\" x", .submit(task: "echo", arguments: ["hello world", "x"])),
+            ("SUBMIT echo \"a\\\"b\\\\c\\nd\\te\"", .submit(task: "echo", arguments: ["a\"b\\c\nd\te"])),
+            ("SUBMIT echo \"\"", .submit(task: "echo", arguments: [""])),
+            ("SUBMIT echo C:\\dir", .submit(task: "echo", arguments: ["C:\\dir"])),
+            ("SUBMIT echo ab\"c d\"e", .submit(task: "echo", arguments: ["abc de"])),
+            ("STATUS", .status),
+            ("TASKS", .tasks(limit: .default)),
+            ("TASKS 5", .tasks(limit: .mostRecent(5))),
+            ("TASKS all", .tasks(limit: .all)),
+            ("FUTURES ALL", .futures(limit: .all)),
+            ("FUTURES 0", .futures(limit: .mostRecent(0))),
+            ("LATEST", .latest),
+            ("RESULT 3f2b", .result(id: "3f2b")),
+            ("WAIT 3f2b", .wait(id: "3f2b", timeout: nil)),
+            ("WAIT 3f2b 2.5", .wait(id: "3f2b", timeout: 2.5)),
+            ("CANCEL abc", .cancel(id: "abc")),
+            ("LIST", .list),
+            ("CLEAN", .clean(olderThan: nil)),
+            ("clean 3600", .clean(olderThan: 3600)),
+            ("SHUTDOWN", .shutdown(wait: true)),
+            ("SHUTDOWN wait", .shutdown(wait: true)),
+            ("SHUTDOWN nowait", .shutdown(wait: false)),
+            ("shutdown NO-WAIT", .shutdown(wait: false)),
+            ("HELP", .help),
+        ])
     func parses(line: String, expected: Request) throws {
         #expect(try Request(parsing: line) == expected)
     }
 
-    @Test("invalid lines are refused with the code that says why", arguments: [
-        ("", ErrorCode.badRequest),
-        ("   ", .badRequest),
-        ("FROB", .unknownVerb),
-        ("PING extra", .badRequest),
-        ("SUBMIT", .badRequest),
-        ("CLEAN -1", .badRequest),
-        ("CLEAN soon", .badRequest),
-        ("CLEAN 1 2", .badRequest),
-        ("SUBMIT echo \"unterminated", .badRequest),
-        ("SUBMIT echo \"bad \\q escape\"", .badRequest),
-        ("SUBMIT echo \"a\u{0}b\"", .badRequest),
-        ("SUBMIT echo a\u{0}b", .badRequest),
-        ("PI\u{0}NG", .badRequest),
-        ("TASKS -1", .badRequest),
-        ("TASKS many", .badRequest),
-        ("TASKS 1 2", .badRequest),
-        ("RESULT", .badRequest),
-        ("RESULT a b", .badRequest),
-        ("WAIT", .badRequest),
-        ("WAIT id soon", .badRequest),
-        ("WAIT id -1", .badRequest),
-        ("WAIT id nan", .badRequest),
-        ("WAIT id 1 2", .badRequest),
-        ("CANCEL", .badRequest),
-        ("SHUTDOWN later", .badRequest),
-        ("STATUS now", .badRequest),
-    ])
+    @Test(
+        "invalid lines are refused with the code that says why",
+        arguments: [
+            ("", ErrorCode.badRequest),
+            ("   ", .badRequest),
+            ("FROB", .unknownVerb),
+            ("PING extra", .badRequest),
+            ("SUBMIT", .badRequest),
+            ("CLEAN -1", .badRequest),
+            ("CLEAN soon", .badRequest),
+            ("CLEAN 1 2", .badRequest),
+            ("SUBMIT echo \"unterminated", .badRequest),
+            ("SUBMIT echo \"bad \\q escape\"", .badRequest),
+            ("SUBMIT echo \"a\u{0}b\"", .badRequest),
+            ("SUBMIT echo a\u{0}b", .badRequest),
+            ("PI\u{0}NG", .badRequest),
+            ("TASKS -1", .badRequest),
+            ("TASKS many", .badRequest),
+            ("TASKS 1 2", .badRequest),
+            ("RESULT", .badRequest),
+            ("RESULT a b", .badRequest),
+            ("WAIT", .badRequest),
+            ("WAIT id soon", .badRequest),
+            ("WAIT id -1", .badRequest),
+            ("WAIT id nan", .badRequest),
+            ("WAIT id 1 2", .badRequest),
+            ("CANCEL", .badRequest),
+            ("SHUTDOWN later", .badRequest),
+            ("STATUS now", .badRequest),
+        ])
     func refuses(line: String, code: ErrorCode) {
         #expect { try Request(parsing: line) } throws: { ($0 as? ProtocolError)?.code == code }
     }
@@ -98,7 +102,9 @@ struct RequestParsingTests {
     private func randomRequest(_ generator: inout SplitMix64) -> Request {
         switch generator.next() % 12 {
         case 0: return .ping
-        case 1: return .submit(task: randomWord(&generator, allowEmpty: false), arguments: (0..<(generator.next() % 5)).map { _ in randomWord(&generator, allowEmpty: true) })
+        case 1:
+            return .submit(
+                task: randomWord(&generator, allowEmpty: false), arguments: (0..<(generator.next() % 5)).map { _ in randomWord(&generator, allowEmpty: true) })
         case 2: return .status
         case 3: return .tasks(limit: generator.next() % 2 == 0 ? .all : .mostRecent(Int(generator.next() % 1000)))
         case 4: return .futures(limit: generator.next() % 2 == 0 ? .all : .mostRecent(Int(generator.next() % 1000)))

@@ -3,14 +3,16 @@ import Testing
 
 @Suite("Response lines and payloads")
 struct ResponseTests {
-    @Test("reply lines parse", arguments: [
-        ("OK {\"id\":\"ab\"}", Response.ok("{\"id\":\"ab\"}")),
-        ("OK", .ok("{}")),
-        ("OK {}\r", .ok("{}")),
-        ("ERR unknown-task no task named \"x\"", .error(.unknownTask, "no task named \"x\"")),
-        ("ERR timed-out", .error(.timedOut, "")),
-        ("ERR bad-request  two spaces", .error(.badRequest, " two spaces")),
-    ])
+    @Test(
+        "reply lines parse",
+        arguments: [
+            ("OK {\"id\":\"ab\"}", Response.ok("{\"id\":\"ab\"}")),
+            ("OK", .ok("{}")),
+            ("OK {}\r", .ok("{}")),
+            ("ERR unknown-task no task named \"x\"", .error(.unknownTask, "no task named \"x\"")),
+            ("ERR timed-out", .error(.timedOut, "")),
+            ("ERR bad-request  two spaces", .error(.badRequest, " two spaces")),
+        ])
     func parses(line: String, expected: Response) throws {
         #expect(try Response(parsing: line) == expected)
     }
@@ -38,13 +40,15 @@ struct ResponseTests {
         #expect(try Response(parsing: line) == .error(.internal, "first second third"))
     }
 
-    @Test("a lone carriage return is shown as \\u{D}; a line break (LF or CRLF) is a space", arguments: [
-        ("\rPING", "\\u{D}PING"),
-        ("a\r", "a\\u{D}"),
-        ("a\r\rb", "a\\u{D}\\u{D}b"),
-        ("a\r\r\nb", "a\\u{D} b"),
-        ("a\nb\r\nc", "a b c"),
-    ])
+    @Test(
+        "a lone carriage return is shown as \\u{D}; a line break (LF or CRLF) is a space",
+        arguments: [
+            ("\rPING", "\\u{D}PING"),
+            ("a\r", "a\\u{D}"),
+            ("a\r\rb", "a\\u{D}\\u{D}b"),
+            ("a\r\r\nb", "a\\u{D} b"),
+            ("a\nb\r\nc", "a b c"),
+        ])
     func carriageReturns(message: String, shown: String) {
         #expect(Response.error(.unknownVerb, message).line == "ERR unknown-verb \(shown)")
     }
@@ -58,37 +62,43 @@ struct ResponseTests {
 
     @Test("payloads encode with snake_case keys and decode back")
     func payloadRoundTrip() throws {
-        let status = StatusPayload(version: "1", pid: 7, stopped: false, shuttingDown: true, latestID: nil, workers: 2,
-                                   submitted: 3, pending: 1, running: 1, finished: 1, failed: 0, cancelled: 0,
-                                   interrupted: 0, retained: 3, connections: 1, uptimeSeconds: 1.5, stateStore: "memory")
+        let status = StatusPayload(
+            version: "1", pid: 7, stopped: false, shuttingDown: true, latestID: nil, workers: 2,
+            submitted: 3, pending: 1, running: 1, finished: 1, failed: 0, cancelled: 0,
+            interrupted: 0, retained: 3, connections: 1, uptimeSeconds: 1.5, stateStore: "memory")
         let text = ProtocolJSON.encode(status)
         #expect(text.contains("\"shutting_down\":true") && text.contains("\"uptime_seconds\":1.5"))
         #expect(text.contains("\"state_store\":\"memory\""))
         #expect(try ProtocolJSON.decode(StatusPayload.self, from: text) == status)
 
-        let future = FuturePayload(id: "ab", name: "now", args: [1, "x"], kwargs: ["cost": 2.5], state: "failed",
-                                   submittedAt: 1, startedAt: 2, endedAt: 3, durationSeconds: 1, result: nil,
-                                   error: ErrorPayload(code: "exit-status", message: "exited 3", detail: ["exit_status": 3]))
+        let future = FuturePayload(
+            id: "ab", name: "now", args: [1, "x"], kwargs: ["cost": 2.5], state: "failed",
+            submittedAt: 1, startedAt: 2, endedAt: 3, durationSeconds: 1, result: nil,
+            error: ErrorPayload(code: "exit-status", message: "exited 3", detail: ["exit_status": 3]))
         #expect(try ProtocolJSON.decode(FuturePayload.self, from: ProtocolJSON.encode(future)) == future)
         #expect(ProtocolJSON.encode(LatestPayload(latestID: nil)) == "{\"latest_id\":null}")
     }
 
-    @Test("JSON values keep their kinds", arguments: [
-        (JSONValue.null, "null"), (.bool(true), "true"), (.int(-3), "-3"), (.double(2.5), "2.5"),
-        (.string("a\"b\n"), "\"a\\\"b\\n\""), (.array([1, "x"]), "[1,\"x\"]"), (.object(["b": 1, "a": nil]), "{\"a\":null,\"b\":1}"),
-    ])
+    @Test(
+        "JSON values keep their kinds",
+        arguments: [
+            (JSONValue.null, "null"), (.bool(true), "true"), (.int(-3), "-3"), (.double(2.5), "2.5"),
+            (.string("a\"b\n"), "\"a\\\"b\\n\""), (.array([1, "x"]), "[1,\"x\"]"), (.object(["b": 1, "a": nil]), "{\"a\":null,\"b\":1}"),
+        ])
     func jsonValues(value: JSONValue, text: String) throws {
         #expect(value.description == text)
         #expect(try ProtocolJSON.decode(JSONValue.self, from: text) == value)
     }
 
-    @Test("default socket path follows RUNTIME_DIRECTORY, then XDG_RUNTIME_DIR, then /tmp", arguments: [
-        (["RUNTIME_DIRECTORY": "/run/pybgd"], "/run/pybgd/pybgd.sock"),
-        (["RUNTIME_DIRECTORY": "/run/a:/run/b", "XDG_RUNTIME_DIR": "/run/user/5"], "/run/a/pybgd.sock"),
-        (["XDG_RUNTIME_DIR": "/run/user/5"], "/run/user/5/pybgd.sock"),
-        (["XDG_RUNTIME_DIR": ""], "/tmp/pybgd-1000/pybgd.sock"),
-        ([:], "/tmp/pybgd-1000/pybgd.sock"),
-    ])
+    @Test(
+        "default socket path follows RUNTIME_DIRECTORY, then XDG_RUNTIME_DIR, then /tmp",
+        arguments: [
+            (["RUNTIME_DIRECTORY": "/run/pybgd"], "/run/pybgd/pybgd.sock"),
+            (["RUNTIME_DIRECTORY": "/run/a:/run/b", "XDG_RUNTIME_DIR": "/run/user/5"], "/run/a/pybgd.sock"),
+            (["XDG_RUNTIME_DIR": "/run/user/5"], "/run/user/5/pybgd.sock"),
+            (["XDG_RUNTIME_DIR": ""], "/tmp/pybgd-1000/pybgd.sock"),
+            ([:], "/tmp/pybgd-1000/pybgd.sock"),
+        ])
     func defaultSocketPath(environment: [String: String], expected: String) {
         #expect(SocketPath.default(environment: environment, uid: 1000) == expected)
     }
@@ -96,31 +106,35 @@ struct ResponseTests {
 
 @Suite("Submit reply fast path")
 struct SubmitPayloadTests {
-    @Test("the hand-written JSON equals the encoder's, and falls back for characters that need escaping", arguments: [
-        ("0123456789abcdef0123456789abcdef", "now"), ("ab", "report.daily-2_x"), ("ab", "quote\"d"), ("ab", "back\\slash"), ("ab", "é"),
-    ])
+    @Test(
+        "the hand-written JSON equals the encoder's, and falls back for characters that need escaping",
+        arguments: [
+            ("0123456789abcdef0123456789abcdef", "now"), ("ab", "report.daily-2_x"), ("ab", "quote\"d"), ("ab", "back\\slash"), ("ab", "é"),
+        ])
     func matchesEncoder(id: String, task: String) throws {
         let payload = SubmitPayload(id: id, task: task)
         #expect(try ProtocolJSON.decode(SubmitPayload.self, from: payload.json) == payload)
         #expect(payload.json == ProtocolJSON.encode(payload))
     }
 
-    @Test("the hand-written reading gives what the decoder gives, and nil for any text it does not write", arguments: [
-        (#"{"id":"0123456789abcdef0123456789abcdef","task":"now"}"#, true),
-        (#"{"id":"ab","task":"report.daily-2_x"}"#, true),
-        (#"{"id":"","task":""}"#, true),
-        (#"{"id":"ab","task":"x\",\"y"}"#, false),
-        (#"{"id":"a\"b","task":"now"}"#, false),
-        (#"{"id":"ab","task":"caf\u00e9"}"#, false),
-        (#"{"id":"ab","task":"café"}"#, false),
-        (#"{"task":"now","id":"ab"}"#, false),
-        (#"{ "id":"ab","task":"now"}"#, false),
-        (#"{"id":"ab","task":"now","extra":1}"#, false),
-        (#"{"id":"ab","task":"now"} "#, false),
-        (#"{"id":"ab"}"#, false),
-        (#"{"id":""}"#, false),
-        ("", false),
-    ])
+    @Test(
+        "the hand-written reading gives what the decoder gives, and nil for any text it does not write",
+        arguments: [
+            (#"{"id":"0123456789abcdef0123456789abcdef","task":"now"}"#, true),
+            (#"{"id":"ab","task":"report.daily-2_x"}"#, true),
+            (#"{"id":"","task":""}"#, true),
+            (#"{"id":"ab","task":"x\",\"y"}"#, false),
+            (#"{"id":"a\"b","task":"now"}"#, false),
+            (#"{"id":"ab","task":"caf\u00e9"}"#, false),
+            (#"{"id":"ab","task":"café"}"#, false),
+            (#"{"task":"now","id":"ab"}"#, false),
+            (#"{ "id":"ab","task":"now"}"#, false),
+            (#"{"id":"ab","task":"now","extra":1}"#, false),
+            (#"{"id":"ab","task":"now"} "#, false),
+            (#"{"id":"ab"}"#, false),
+            (#"{"id":""}"#, false),
+            ("", false),
+        ])
     func readsWhatItWrites(text: String, plain: Bool) throws {
         let read = SubmitPayload(plainJSON: text)
         #expect((read != nil) == plain)
@@ -134,14 +148,17 @@ struct SubmitPayloadTests {
 @Suite("Table replies written row by row")
 struct TableReplyTests {
     static let futures = [
-        FuturePayload(id: "ab", name: "now", args: [1, "x"], kwargs: ["cost": 2.5], state: "failed",
-                      submittedAt: 1, startedAt: 2, endedAt: 3, durationSeconds: 1, result: nil,
-                      error: ErrorPayload(code: "exit-status", message: "exited 3", detail: ["exit_status": 3])),
-        FuturePayload(id: "cd", name: "echo", args: [], kwargs: ["message": "é \"q\" / \u{1B}"], state: "finished",
-                      submittedAt: 1.25, startedAt: 1.5, endedAt: 2, durationSeconds: 0.5,
-                      result: ["stdout": "a\nb", "exit_status": 0, "nested": [nil, true, .double(.nan)]], error: nil),
-        FuturePayload(id: "ef", name: "sleep", args: [], kwargs: [:], state: "pending",
-                      submittedAt: 9, startedAt: nil, endedAt: nil, durationSeconds: nil, result: nil, error: nil),
+        FuturePayload(
+            id: "ab", name: "now", args: [1, "x"], kwargs: ["cost": 2.5], state: "failed",
+            submittedAt: 1, startedAt: 2, endedAt: 3, durationSeconds: 1, result: nil,
+            error: ErrorPayload(code: "exit-status", message: "exited 3", detail: ["exit_status": 3])),
+        FuturePayload(
+            id: "cd", name: "echo", args: [], kwargs: ["message": "é \"q\" / \u{1B}"], state: "finished",
+            submittedAt: 1.25, startedAt: 1.5, endedAt: 2, durationSeconds: 0.5,
+            result: ["stdout": "a\nb", "exit_status": 0, "nested": [nil, true, .double(.nan)]], error: nil),
+        FuturePayload(
+            id: "ef", name: "sleep", args: [], kwargs: [:], state: "pending",
+            submittedAt: 9, startedAt: nil, endedAt: nil, durationSeconds: nil, result: nil, error: nil),
     ]
 
     @Test("FUTURES: the same text as the encoder gives for the whole payload", arguments: [0, 1, 3])

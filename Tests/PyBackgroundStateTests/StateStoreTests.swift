@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Dispatch
 import GRDB
 import PyBackground
@@ -10,6 +5,12 @@ import PyBackgroundState
 import PyBackgroundTesting
 import Synchronization
 import Testing
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// A fresh directory per test, removed at the end.
 struct StoreDirectory: ~Copyable {
@@ -23,11 +24,12 @@ struct StoreDirectory: ~Copyable {
 }
 
 func row(_ sequence: Int64 = 0, name: String = "noop", state: FutureState = .pending, ended: Double? = nil) -> StoredTask {
-    StoredTask(sequence: sequence, id: TaskID.random(), name: name, words: "[]", args: "[]", kwargs: "{}",
-               state: state, submittedAt: Date(timeIntervalSince1970: 1_700_000_000 + Double(sequence)),
-               startedAt: ended.map { Date(timeIntervalSince1970: $0 - 1) },
-               endedAt: ended.map(Date.init(timeIntervalSince1970:)),
-               result: state == .finished ? "null" : nil)
+    StoredTask(
+        sequence: sequence, id: TaskID.random(), name: name, words: "[]", args: "[]", kwargs: "{}",
+        state: state, submittedAt: Date(timeIntervalSince1970: 1_700_000_000 + Double(sequence)),
+        startedAt: ended.map { Date(timeIntervalSince1970: $0 - 1) },
+        endedAt: ended.map(Date.init(timeIntervalSince1970:)),
+        result: state == .finished ? "null" : nil)
 }
 
 @Suite("State store")
@@ -36,7 +38,9 @@ struct StateStoreTests {
     func roundTrip() throws {
         let directory = try StoreDirectory()
         let store = try StateStore.open(path: directory.storePath)
-        let first = row(1), second = row(2, name: "echo"), third = row(3)
+        let first = row(1)
+        let second = row(2, name: "echo")
+        let third = row(3)
         let start = Date(timeIntervalSince1970: 1_700_000_100)
         let end = Date(timeIntervalSince1970: 1_700_000_101.5)
         try store.apply([.insert(first), .insert(second), .insert(third)])
@@ -58,7 +62,7 @@ struct StateStoreTests {
     func notADatabase() throws {
         let directory = try StoreDirectory()
         try FileManager.default.createDirectory(atPath: directory.path + "/state", withIntermediateDirectories: true)
-        let garbage = Data((0 ..< 8192).map { UInt8(truncatingIfNeeded: $0 &* 7919) })
+        let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 7919) })
         try garbage.write(to: URL(fileURLWithPath: directory.storePath))
         let error = #expect(throws: StateStoreError.self) { try StateStore.open(path: directory.storePath) }
         #expect(error?.code == .corrupt)
@@ -72,7 +76,7 @@ struct StateStoreTests {
         let directory = try StoreDirectory()
         let store = try StateStore.open(path: directory.storePath)
         var bad = row(7)
-        bad.state = .finished   // finished without an end time
+        bad.state = .finished  // finished without an end time
         try store.apply([.insert(row(6)), .insert(bad)])
         let error = #expect(throws: StateStoreError.self) { try store.load() }
         #expect(error?.code == .corrupt)
@@ -103,7 +107,8 @@ struct StateStoreTests {
         let directory = try StoreDirectory()
         var store = try StateStore.open(path: directory.storePath)
         #expect(try store.latestID() == nil)
-        let first = row(1), second = row(2, state: .finished, ended: 10)
+        let first = row(1)
+        let second = row(2, state: .finished, ended: 10)
         try store.apply([.insert(first), .insert(second), .started(first.id, at: Date())])
         #expect(try store.latestID() == second.id)
         try store.apply([.removeEnded(endedBefore: nil)])
@@ -133,14 +138,16 @@ struct StateStoreTests {
         #expect(try migrated.load().map(\.id) == rows.map(\.id))
     }
 
-    @Test("retention removes ended rows only: by age, by count, or all", arguments: [
-        (StateChange.removeEnded(endedBefore: nil), ["p", "r"]),
-        (.removeEnded(endedBefore: Date(timeIntervalSince1970: 25)), ["p", "r", "e30", "e40"]),
-        (.keepEnded(1), ["p", "r", "e40"]),
-        (.keepEnded(3), ["p", "r", "e20", "e30", "e40"]),
-        (.keepEnded(10), ["p", "r", "e10", "e20", "e30", "e40"]),
-        (.keepEnded(0), ["p", "r"]),
-    ])
+    @Test(
+        "retention removes ended rows only: by age, by count, or all",
+        arguments: [
+            (StateChange.removeEnded(endedBefore: nil), ["p", "r"]),
+            (.removeEnded(endedBefore: Date(timeIntervalSince1970: 25)), ["p", "r", "e30", "e40"]),
+            (.keepEnded(1), ["p", "r", "e40"]),
+            (.keepEnded(3), ["p", "r", "e20", "e30", "e40"]),
+            (.keepEnded(10), ["p", "r", "e10", "e20", "e30", "e40"]),
+            (.keepEnded(0), ["p", "r"]),
+        ])
     func retention(change: StateChange, kept: [String]) throws {
         let directory = try StoreDirectory()
         let store = try StateStore.open(path: directory.storePath)
@@ -164,7 +171,7 @@ struct StateWriterTests {
         let acknowledged = Mutex<[Int64]>([])
         let count = 2000
         DispatchQueue.concurrentPerform(iterations: 4) { lane in
-            for _ in 0 ..< count / 4 {
+            for _ in 0..<count / 4 {
                 let task = row()
                 writer.insert(task) { result in
                     if case .success = result { acknowledged.withLock { $0.append(0) } }
@@ -179,7 +186,7 @@ struct StateWriterTests {
         #expect(statistics.commits < count)
         writer.close()
         let rows = try StateStore.open(path: directory.storePath).load()
-        #expect(rows.map(\.sequence) == Array(1 ... Int64(count)))
+        #expect(rows.map(\.sequence) == Array(1...Int64(count)))
     }
 
     @Test("after close, a change fails at once instead of waiting forever")

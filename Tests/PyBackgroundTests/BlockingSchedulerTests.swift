@@ -1,7 +1,8 @@
 import Foundation
-@testable import PyBackground
 import PyBackgroundTesting
 import Testing
+
+@testable import PyBackground
 
 @Suite("BlockingScheduler")
 struct BlockingSchedulerTests {
@@ -9,10 +10,11 @@ struct BlockingSchedulerTests {
     func startBlocksUntilShutdownFromATask() throws {
         let scheduler = BlockingScheduler(maxWorkers: 2)
         let ticks = Counter()
-        let id = try scheduler.start({ (rounds: Int) in
-            for _ in 0..<rounds { ticks.increment() }
-            scheduler.shutdown(wait: false)
-        }, args: 3)
+        let id = try scheduler.start(
+            { (rounds: Int) in
+                for _ in 0..<rounds { ticks.increment() }
+                scheduler.shutdown(wait: false)
+            }, args: 3)
         // Reaching this line means start returned, which it may only do once stopped.
         #expect(scheduler.stopped)
         #expect(ticks.count == 3)

@@ -1,7 +1,8 @@
 import Foundation
-@testable import PyBackground
 import PyBackgroundTesting
 import Testing
+
+@testable import PyBackground
 
 @Suite("Future")
 struct FutureTests {
@@ -11,7 +12,10 @@ struct FutureTests {
         defer { scheduler.shutdown() }
         let gate = Gate()
         let started = Counter()
-        let first = try scheduler.start({ started.increment(); gate.wait() })
+        let first = try scheduler.start({
+            started.increment()
+            gate.wait()
+        })
         let second = try scheduler.start({ "done" })
         #expect(started.wait(until: 1))
         #expect(scheduler.futures[first]?.state == .running)
@@ -34,7 +38,12 @@ struct FutureTests {
         let gate = Gate()
         let started = Counter()
         let ran = Counter()
-        let running = try startFuture(scheduler, { started.increment(); gate.wait() })
+        let running = try startFuture(
+            scheduler,
+            {
+                started.increment()
+                gate.wait()
+            })
         let pending = try startFuture(scheduler, { ran.increment() })
         #expect(started.wait(until: 1))
         #expect(!running.cancel())
@@ -74,7 +83,10 @@ struct FutureTests {
         let scheduler = BackgroundScheduler(maxWorkers: 2)
         defer { scheduler.shutdown() }
         let gate = Gate()
-        let id = try scheduler.start({ () -> Int in gate.wait(); return 5 })
+        let id = try scheduler.start({ () -> Int in
+            gate.wait()
+            return 5
+        })
         let failing = try scheduler.start({ () throws -> Int in throw Failure(reason: "async") })
         async let value = scheduler.futures[id]!.value(as: Int.self)
         gate.open()
@@ -87,7 +99,12 @@ struct FutureTests {
     func awaitingTaskCancellation() async throws {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         let gate = Gate()
-        let future = try startFuture(scheduler, { () -> Int in gate.wait(); return 1 })
+        let future = try startFuture(
+            scheduler,
+            { () -> Int in
+                gate.wait()
+                return 1
+            })
         let waiter = Task { try await future.value }
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
@@ -120,7 +137,7 @@ struct FutureTests {
         defer { scheduler.shutdown() }
         let gate = Gate()
         try scheduler.start({ gate.wait() })
-        let future = try startFuture(scheduler, { })
+        let future = try startFuture(scheduler, {})
         let calls = Log<FutureState>()
         future.addDoneCallback { calls.append($0.state) }
         future.cancel()
@@ -136,7 +153,12 @@ struct FutureSnapshotTests {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         defer { scheduler.shutdown() }
         let gate = Gate()
-        let future = try startFuture(scheduler, { () -> Int in gate.wait(); return 3 })
+        let future = try startFuture(
+            scheduler,
+            { () -> Int in
+                gate.wait()
+                return 3
+            })
         let pending = future.snapshot
         #expect(pending.outcome == nil && pending.endedAt == nil)
         gate.open()

@@ -31,16 +31,16 @@ struct ReadmeExampleTests {
     @Test("the infinite loop ends when the scheduler stops")
     func infiniteLoop() throws {
         let sched = BackgroundScheduler()
-        #expect(sched.stopped)   // true
+        #expect(sched.stopped)  // true
 
         let timer = sched.task("timer") { (interval: Duration) in
             while !sched.stopped {
                 print(Date.now)
-                sched.sleep(for: interval)   // wakes at shutdown instead of finishing the interval
+                sched.sleep(for: interval)  // wakes at shutdown instead of finishing the interval
             }
         }
         let id = try timer.start(.seconds(3))
-        sched.shutdown(wait: true)   // returns promptly
+        sched.shutdown(wait: true)  // returns promptly
         #expect(sched.futures[id]?.state == .finished)
     }
 
@@ -51,7 +51,7 @@ struct ReadmeExampleTests {
             Thread.sleep(forTimeInterval: cost)
             return "\(Date.now)"
         }
-        let id = try now.start(0.01)     // now.start(cost=1)
+        let id = try now.start(0.01)  // now.start(cost=1)
         sched.shutdown(wait: true)
         #expect(sched.tasks[id]?.name == "now")
         #expect(sched.futures[id]?.state == .finished)

@@ -1,8 +1,9 @@
 import Foundation
-@testable import PyBackground
 import PyBackgroundTesting
 import Synchronization
 import Testing
+
+@testable import PyBackground
 
 @Suite("Scheduler life cycle and task table")
 struct SchedulerTests {
@@ -11,7 +12,7 @@ struct SchedulerTests {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         #expect(scheduler.stopped)
         #expect(scheduler.latestID == nil)
-        try scheduler.start({ })
+        try scheduler.start({})
         #expect(!scheduler.stopped)
         scheduler.shutdown(wait: true)
         #expect(scheduler.stopped)
@@ -43,11 +44,15 @@ struct SchedulerTests {
 
     @Test("kwargs are recorded as the stored properties of the options value")
     func kwargsRecorded() throws {
-        struct Cost: Sendable { var cost = 1.0; var label = "fast" }
+        struct Cost: Sendable {
+            var cost = 1.0
+            var label = "fast"
+        }
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         defer { scheduler.shutdown() }
-        let id = try scheduler.start({ (options: Cost, times: Int) in options.cost * Double(times) },
-                                     args: 3, kwargs: Cost(cost: 2), name: "now")
+        let id = try scheduler.start(
+            { (options: Cost, times: Int) in options.cost * Double(times) },
+            args: 3, kwargs: Cost(cost: 2), name: "now")
         let record = try #require(scheduler.tasks[id])
         #expect(record.kwargs.map(\.name) == ["cost", "label"])
         #expect(record.kwargs[0].value as? Double == 2 && record.kwargs[1].value as? String == "fast")
@@ -80,9 +85,9 @@ struct SchedulerTests {
     @Test("start after shutdown throws shut-down and leaves the tables and latestID as they were")
     func startAfterShutdownThrows() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
-        let id = try scheduler.start({ })
+        let id = try scheduler.start({})
         scheduler.shutdown()
-        #expect { try scheduler.start({ }) } throws: { ($0 as? SchedulerError)?.code == .shutDown }
+        #expect { try scheduler.start({}) } throws: { ($0 as? SchedulerError)?.code == .shutDown }
         #expect(scheduler.latestID == id)
         #expect(scheduler.tasks.count == 1)
         #expect(scheduler.statistics.submitted == 1 && scheduler.statistics.pending == 0)
@@ -93,7 +98,7 @@ struct SchedulerTests {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         scheduler.shutdown()
         #expect(scheduler.stopped)
-        #expect(throws: SchedulerError.self) { try scheduler.start({ }) }
+        #expect(throws: SchedulerError.self) { try scheduler.start({}) }
     }
 
     @Test("tasks beyond maxWorkers wait and start in FIFO order")
@@ -102,7 +107,10 @@ struct SchedulerTests {
         let gate = Gate()
         let order = Log<Int>()
         let started = Counter()
-        try scheduler.start({ started.increment(); gate.wait() })
+        try scheduler.start({
+            started.increment()
+            gate.wait()
+        })
         #expect(started.wait(until: 1))
         for index in 0..<200 { try scheduler.start({ (i: Int) in order.append(i) }, args: index) }
         #expect(scheduler.statistics.pending == 200)
@@ -120,7 +128,7 @@ struct SchedulerTests {
             try scheduler.start({
                 let now = current.add(1, ordering: .sequentiallyConsistent).newValue
                 peak.max(now, ordering: .sequentiallyConsistent)
-                usleep(2_000)   // blocking work is what the pool's threads are for
+                usleep(2_000)  // blocking work is what the pool's threads are for
                 current.subtract(1, ordering: .sequentiallyConsistent)
             })
         }
@@ -134,7 +142,12 @@ struct SchedulerTests {
     func shutdownWaitsForAll() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 2)
         let done = Counter()
-        for _ in 0..<100 { try scheduler.start({ usleep(100); done.increment() }) }
+        for _ in 0..<100 {
+            try scheduler.start({
+                usleep(100)
+                done.increment()
+            })
+        }
         scheduler.shutdown(wait: true)
         #expect(done.count == 100)
         #expect(scheduler.futures.allSatisfy { $0.value.state == .finished })
@@ -160,9 +173,12 @@ struct SchedulerTests {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         let gate = Gate()
         let started = Counter()
-        let running = try scheduler.start({ started.increment(); gate.wait() })
+        let running = try scheduler.start({
+            started.increment()
+            gate.wait()
+        })
         #expect(started.wait(until: 1))
-        let queued = try (0..<5).map { _ in try scheduler.start({ }) }
+        let queued = try (0..<5).map { _ in try scheduler.start({}) }
         scheduler.shutdown(wait: false, cancelPending: true)
         gate.open()
         #expect(scheduler.awaitTermination(timeout: .seconds(30)))
@@ -175,8 +191,16 @@ struct SchedulerTests {
     func shutdownFromInsideATask() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 2)
         let done = Counter()
-        for _ in 0..<20 { try scheduler.start({ usleep(200); done.increment() }) }
-        let closer = try scheduler.start({ scheduler.shutdown(wait: true); return done.count })
+        for _ in 0..<20 {
+            try scheduler.start({
+                usleep(200)
+                done.increment()
+            })
+        }
+        let closer = try scheduler.start({
+            scheduler.shutdown(wait: true)
+            return done.count
+        })
         #expect(try scheduler.futures[closer]!.result(as: Int.self, timeout: .seconds(30)) == 20)
     }
 
@@ -184,12 +208,13 @@ struct SchedulerTests {
     func cooperativeLoopEndsPromptly() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 2)
         let ticks = Counter()
-        let id = try scheduler.start({ (interval: Duration) in
-            while !scheduler.stopped {
-                ticks.increment()
-                scheduler.sleep(for: interval)
-            }
-        }, args: .seconds(3600), name: "timer")
+        let id = try scheduler.start(
+            { (interval: Duration) in
+                while !scheduler.stopped {
+                    ticks.increment()
+                    scheduler.sleep(for: interval)
+                }
+            }, args: .seconds(3600), name: "timer")
         #expect(ticks.wait(until: 1))
         let clock = ContinuousClock()
         let elapsed = clock.measure { scheduler.shutdown(wait: true) }
@@ -200,7 +225,7 @@ struct SchedulerTests {
     @Test("sleep returns true when it slept the whole time, false when the stop woke it")
     func sleepReportsWhyItReturned() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
-        try scheduler.start({ })
+        try scheduler.start({})
         #expect(scheduler.sleep(for: .milliseconds(1)))
         scheduler.shutdown()
         #expect(!scheduler.sleep(for: .seconds(3600)))
@@ -223,11 +248,14 @@ struct SchedulerTests {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         let gate = Gate()
         let started = Counter()
-        try scheduler.start({ started.increment(); gate.wait() })
+        try scheduler.start({
+            started.increment()
+            gate.wait()
+        })
         #expect(started.wait(until: 1))
         try scheduler.start({ () throws in throw Failure(reason: "x") })
-        try scheduler.start({ })
-        let cancelled = try scheduler.start({ })
+        try scheduler.start({})
+        let cancelled = try scheduler.start({})
         scheduler.futures[cancelled]!.cancel()
         #expect(scheduler.statistics == SchedulerStatistics(submitted: 4, pending: 2, running: 1, finished: 0, failed: 0, cancelled: 1))
         gate.open()

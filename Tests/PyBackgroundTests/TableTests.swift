@@ -1,6 +1,7 @@
-@testable import PyBackground
 import PyBackgroundTesting
 import Testing
+
+@testable import PyBackground
 
 @Suite("Task and future tables")
 struct TableTests {
@@ -8,9 +9,9 @@ struct TableTests {
     func viewIsBounded() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         defer { scheduler.shutdown() }
-        let first = try scheduler.start({ })
+        let first = try scheduler.start({})
         let view = scheduler.futures
-        let second = try scheduler.start({ })
+        let second = try scheduler.start({})
         #expect(view.count == 1)
         #expect(view[first] != nil)
         #expect(view[second] == nil)
@@ -33,7 +34,7 @@ struct TableTests {
     @Test("without a bound every ended task is kept, as in the seed")
     func unboundedByDefault() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 2)
-        for _ in 0..<1000 { try scheduler.start({ }) }
+        for _ in 0..<1000 { try scheduler.start({}) }
         scheduler.shutdown(wait: true)
         #expect(scheduler.keepFinished == nil)
         #expect(scheduler.futures.count == 1000 && scheduler.tasks.count == 1000)
@@ -42,7 +43,7 @@ struct TableTests {
     @Test("keepFinished keeps only the newest ended tasks")
     func retentionBound() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 1, keepFinished: 10)
-        let ids = try (0..<100).map { _ in try scheduler.start({ }) }
+        let ids = try (0..<100).map { _ in try scheduler.start({}) }
         scheduler.shutdown(wait: true)
         #expect(scheduler.futures.ids == Array(ids.suffix(10)))
         #expect(scheduler.tasks[ids[0]] == nil)
@@ -54,7 +55,10 @@ struct TableTests {
         let scheduler = BackgroundScheduler(maxWorkers: 2, keepFinished: 0)
         let gate = Gate()
         let started = Counter()
-        let longRunning = try scheduler.start({ started.increment(); gate.wait() })
+        let longRunning = try scheduler.start({
+            started.increment()
+            gate.wait()
+        })
         #expect(started.wait(until: 1))
         let done = Counter()
         for _ in 0..<5000 { try scheduler.start({ done.increment() }) }
@@ -71,7 +75,7 @@ struct TableTests {
     func latestIDOutlivesItsTask() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         defer { scheduler.shutdown() }
-        let id = try scheduler.start({ })
+        let id = try scheduler.start({})
         _ = try scheduler.futures[id]?.result()
         #expect(scheduler.removeEnded() == [id])
         #expect(scheduler.latestID == id)
@@ -80,7 +84,7 @@ struct TableTests {
         defer { restarted.shutdown() }
         restarted.restoreLatestID(id)
         #expect(restarted.latestID == id && restarted.futures.isEmpty)
-        let next = try restarted.start({ })
+        let next = try restarted.start({})
         #expect(restarted.latestID == next)
     }
 }

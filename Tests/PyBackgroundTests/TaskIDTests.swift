@@ -1,7 +1,8 @@
 import Foundation
-@testable import PyBackground
 import PyBackgroundTesting
 import Testing
+
+@testable import PyBackground
 
 @Suite("TaskID")
 struct TaskIDTests {
@@ -25,21 +26,25 @@ struct TaskIDTests {
         #expect(ids.count == 10_000)
     }
 
-    @Test("parsing", arguments: [
-        ("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
-        ("0123456789ABCDEF0123456789ABCDEF", "0123456789abcdef0123456789abcdef"),
-        ("00000000000000000000000000000000", "00000000000000000000000000000000"),
-        ("ffffffffffffffffffffffffffffffff", "ffffffffffffffffffffffffffffffff"),
-    ])
+    @Test(
+        "parsing",
+        arguments: [
+            ("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+            ("0123456789ABCDEF0123456789ABCDEF", "0123456789abcdef0123456789abcdef"),
+            ("00000000000000000000000000000000", "00000000000000000000000000000000"),
+            ("ffffffffffffffffffffffffffffffff", "ffffffffffffffffffffffffffffffff"),
+        ])
     func parsesHex(input: String, canonical: String) {
         #expect(TaskID(input)?.description == canonical)
     }
 
-    @Test("rejects what is not 32 hex digits", arguments: [
-        "", "0123", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0",
-        "0123456789abcdef0123456789abcdeg", "01234567-89ab-cdef-0123-456789abcdef", " 123456789abcdef0123456789abcdef",
-        "é123456789abcdef0123456789abcde",
-    ])
+    @Test(
+        "rejects what is not 32 hex digits",
+        arguments: [
+            "", "0123", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0",
+            "0123456789abcdef0123456789abcdeg", "01234567-89ab-cdef-0123-456789abcdef", " 123456789abcdef0123456789abcdef",
+            "é123456789abcdef0123456789abcde",
+        ])
     func rejectsMalformed(input: String) {
         #expect(TaskID(input) == nil)
     }

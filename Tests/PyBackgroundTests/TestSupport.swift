@@ -1,5 +1,6 @@
-@testable import PyBackground
 import PyBackgroundTesting
+
+@testable import PyBackground
 
 struct Failure: Error, Equatable {
     let reason: String

@@ -5,6 +5,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export ROOT
 
+# The Swift sources swift format checks (scripts/test) and rewrites (scripts/format), from $ROOT.
+FORMATTED_PATHS="Sources Tests Package.swift Benchmarks/Package.swift Benchmarks/Sources"
+
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

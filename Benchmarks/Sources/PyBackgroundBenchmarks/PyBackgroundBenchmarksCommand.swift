@@ -42,16 +42,18 @@ struct PyBackgroundBenchmarksCommand: ParsableCommand {
         let bench = SchedulerBenchmarks(workers: workers)
         if let only {
             let runs: [String: (Int) -> SchedulerBenchmarks.Throughput] = [
-                "pybackground": bench.pyBackground, "minimal-pool": bench.minimalPool, "dispatch": bench.dispatchQueue]
+                "pybackground": bench.pyBackground, "minimal-pool": bench.minimalPool, "dispatch": bench.dispatchQueue,
+            ]
             guard let run = runs[only] else { throw ValidationError("--only takes one of \(runs.keys.sorted())") }
             for _ in 0..<self.runs { print(run(tasks)) }
             return
         }
         func medianRun(_ body: () -> SchedulerBenchmarks.Throughput) -> SchedulerBenchmarks.Throughput {
-            _ = body()   // warm-up
+            _ = body()  // warm-up
             let samples = (0..<runs).map { _ in body() }
-            return .init(tasksPerSecond: Measure.median(samples.map(\.tasksPerSecond)),
-                         startMicroseconds: Measure.median(samples.map(\.startMicroseconds)))
+            return .init(
+                tasksPerSecond: Measure.median(samples.map(\.tasksPerSecond)),
+                startMicroseconds: Measure.median(samples.map(\.startMicroseconds)))
         }
         // Interleave contenders per size so that machine noise hits them alike.
         func compare(_ count: Int) -> [String: SchedulerBenchmarks.Throughput] {
@@ -85,13 +87,17 @@ struct PyBackgroundBenchmarksCommand: ParsableCommand {
         for (label, table) in [("N=\(report.tasks)", report.throughput), ("N=10000", report.throughputAt10k)] {
             for name in ["pybackground", "minimal-pool", "dispatch"] {
                 let result = table[name]!
-                lines.append(String(format: "%@ %-13@ %12.0f tasks/s  %6.2f µs/start", label, name,
-                                    result.tasksPerSecond, result.startMicroseconds))
+                lines.append(
+                    String(
+                        format: "%@ %-13@ %12.0f tasks/s  %6.2f µs/start", label, name,
+                        result.tasksPerSecond, result.startMicroseconds))
             }
         }
         for (name, latency) in report.latency.sorted(by: { $0.key < $1.key }) {
-            lines.append(String(format: "latency %-13@ p50 %7.1f µs  p99 %7.1f µs", name,
-                                latency.p50Microseconds, latency.p99Microseconds))
+            lines.append(
+                String(
+                    format: "latency %-13@ p50 %7.1f µs  p99 %7.1f µs", name,
+                    latency.p50Microseconds, latency.p99Microseconds))
         }
         lines.append(String(format: "bytes retained per finished task: %.0f", report.bytesRetainedPerTask))
         lines.append(String(format: "200 × 10 ms sleep on %d workers: %.3f s", report.workers, report.sleepWorkloadSeconds))

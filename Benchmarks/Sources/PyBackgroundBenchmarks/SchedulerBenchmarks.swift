@@ -19,7 +19,7 @@ struct SchedulerBenchmarks {
         var startLoop = 0.0
         let total = Measure.seconds {
             startLoop = Measure.seconds {
-                for _ in 0..<tasks { try! scheduler.start({ }) }
+                for _ in 0..<tasks { try! scheduler.start({}) }
             }
             scheduler.shutdown(wait: true)
         }
@@ -88,7 +88,9 @@ struct SchedulerBenchmarks {
             let started = Measure.nanosecondsNow
             pool.submit {
                 entered.withLock { $0 = Measure.nanosecondsNow }
-                condition.lock(); condition.signal(); condition.unlock()
+                condition.lock()
+                condition.signal()
+                condition.unlock()
             }
             condition.lock()
             while entered.withLock({ $0 }) == 0 { condition.wait() }
@@ -102,10 +104,10 @@ struct SchedulerBenchmarks {
     /// Heap growth per finished task kept in the tables (retention unbounded, as the seed).
     func bytesRetainedPerTask(tasks: Int) -> Double {
         let scheduler = BackgroundScheduler(maxWorkers: workers)
-        try! scheduler.start({ })
+        try! scheduler.start({})
         scheduler.awaitTermination(timeout: .zero)
         let before = heap_bytes_in_use()
-        for _ in 0..<tasks { try! scheduler.start({ }) }
+        for _ in 0..<tasks { try! scheduler.start({}) }
         scheduler.shutdown(wait: true)
         let after = heap_bytes_in_use()
         precondition(scheduler.futures.count == tasks + 1)

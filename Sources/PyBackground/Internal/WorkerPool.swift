@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// A fixed set of real threads taking futures from one FIFO queue.
 ///
@@ -173,11 +174,13 @@ final class WorkerPool: @unchecked Sendable {
     private func spawnWorker() {
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { context in
-            let pool = Unmanaged<WorkerPool>.fromOpaque(context!).takeRetainedValue()
-            pool.workLoop()
-            return nil
-        }, context)
+        let status = pthread_create(
+            &thread, nil,
+            { context in
+                let pool = Unmanaged<WorkerPool>.fromOpaque(context!).takeRetainedValue()
+                pool.workLoop()
+                return nil
+            }, context)
         precondition(status == 0, "pthread_create failed with error \(status)")
         pthread_detach(thread)
         workerThreads.append(thread)

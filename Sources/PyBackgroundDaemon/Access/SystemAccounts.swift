@@ -59,7 +59,10 @@ enum SystemAccounts {
             let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: size)
             defer { buffer.deallocate() }
             let (status, value) = body(buffer)
-            if status == ERANGE { size *= 4; continue }
+            if status == ERANGE {
+                size *= 4
+                continue
+            }
             return value
         }
         return nil

@@ -1,10 +1,11 @@
+import Logging
+import Yams
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Logging
-import Yams
 
 /// Reads `pybgd.yaml` into a ``DaemonConfiguration``, checking every key once, at start-up.
 ///
@@ -43,7 +44,7 @@ public enum ConfigurationLoader {
             throw ConfigurationError(.invalidYAML, file: file, line: nil, key: "", message: "not valid YAML: \(oneLine(yamlError: "\(error)"))")
         }
         var configuration = DaemonConfiguration()
-        guard let root, !(root.null != nil) else { return configuration }   // an empty file: all defaults
+        guard let root, !(root.null != nil) else { return configuration }  // an empty file: all defaults
         let reader = NodeReader(file: file)
         let top = try reader.mapping(root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "tasks"])
 
@@ -79,9 +80,11 @@ public enum ConfigurationLoader {
         }
 
         if let scheduler = top["scheduler"], scheduler.null == nil {
-            let keys = try reader.mapping(scheduler, key: "scheduler", allowed: [
-                "max_workers", "keep_finished", "keep_finished_seconds", "max_pending",
-            ])
+            let keys = try reader.mapping(
+                scheduler, key: "scheduler",
+                allowed: [
+                    "max_workers", "keep_finished", "keep_finished_seconds", "max_pending",
+                ])
             if let node = keys["max_workers"] {
                 configuration.scheduler.maxWorkers = try reader.optionalInt(node, key: "scheduler.max_workers", range: 1...4096)
             }
@@ -137,7 +140,8 @@ public enum ConfigurationLoader {
             if let node = keys["level"] {
                 let text = try reader.string(node, key: "log.level")
                 guard let level = Logger.Level(rawValue: text.lowercased()) else {
-                    throw reader.error(node, key: "log.level", "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+                    throw reader.error(
+                        node, key: "log.level", "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
                 }
                 configuration.logLevel = level
             }
@@ -152,7 +156,9 @@ public enum ConfigurationLoader {
             for (index, node) in sequence.enumerated() {
                 let command = try readCommand(node, key: "tasks[\(index)]", reader: reader)
                 if let owner = takenBy[command.name] {
-                    throw reader.error(node.mapping?["name"] ?? node, key: "tasks[\(index)].name", "\"\(command.name)\" is already taken by \(owner); task names must be unique")
+                    throw reader.error(
+                        node.mapping?["name"] ?? node, key: "tasks[\(index)].name",
+                        "\"\(command.name)\" is already taken by \(owner); task names must be unique")
                 }
                 takenBy[command.name] = "tasks[\(index)]" + (node.mark.map { " (line \($0.line))" } ?? "")
                 configuration.commands.append(command)
@@ -167,7 +173,7 @@ public enum ConfigurationLoader {
         var lines = text.split(separator: "\n").map { String($0) }
         if let caret = lines.lastIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "^" }) {
             lines.remove(at: caret)
-            if caret > 1 { lines.remove(at: caret - 1) }   // the excerpt of the line at fault
+            if caret > 1 { lines.remove(at: caret - 1) }  // the excerpt of the line at fault
         }
         var joined = lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
         while joined.hasSuffix(":") { joined.removeLast() }
@@ -175,10 +181,12 @@ public enum ConfigurationLoader {
     }
 
     private static func readCommand(_ node: Node, key: String, reader: NodeReader) throws -> CommandTaskDefinition {
-        let keys = try reader.mapping(node, key: key, allowed: [
-            "name", "description", "argv", "parameters", "timeout_seconds", "working_directory",
-            "environment", "inherit_environment", "max_output_bytes", "retry_if_interrupted",
-        ])
+        let keys = try reader.mapping(
+            node, key: key,
+            allowed: [
+                "name", "description", "argv", "parameters", "timeout_seconds", "working_directory",
+                "environment", "inherit_environment", "max_output_bytes", "retry_if_interrupted",
+            ])
         guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required", code: .missingKey) }
         let name = try reader.string(nameNode, key: "\(key).name")
         guard RegisteredTask.isValidName(name) else {
@@ -201,7 +209,8 @@ public enum ConfigurationLoader {
         }
 
         guard let argvNode = keys["argv"] else {
-            throw reader.error(node, key: "\(key).argv", "is required: the program and its arguments, e.g. [\"/usr/bin/echo\", \"{message}\"]", code: .missingKey)
+            throw reader.error(
+                node, key: "\(key).argv", "is required: the program and its arguments, e.g. [\"/usr/bin/echo\", \"{message}\"]", code: .missingKey)
         }
         guard let argvSequence = argvNode.sequence, !Array(argvSequence).isEmpty else {
             throw reader.error(argvNode, key: "\(key).argv", "must be a non-empty list of strings: the program, then its arguments")
@@ -253,11 +262,13 @@ public enum ConfigurationLoader {
             throw reader.error(nameNode, key: "\(key).name", "\"\(name)\" is not allowed: letters, digits, - and _")
         }
         guard let typeNode = keys["type"] else {
-            throw reader.error(node, key: "\(key).type", "is required: one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", "))", code: .missingKey)
+            throw reader.error(
+                node, key: "\(key).type", "is required: one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", "))", code: .missingKey)
         }
         let typeText = try reader.string(typeNode, key: "\(key).type")
         guard let type = ParameterType(rawValue: typeText) else {
-            throw reader.error(typeNode, key: "\(key).type", "must be one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(typeText)\"")
+            throw reader.error(
+                typeNode, key: "\(key).type", "must be one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(typeText)\"")
         }
         var minimum: Double?
         if let minNode = keys["min"] {

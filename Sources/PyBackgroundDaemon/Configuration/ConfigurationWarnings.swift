@@ -16,7 +16,8 @@ public enum ConfigurationWarnings {
             let searchPath = command.environment["PATH"] ?? (command.inheritEnvironment ? daemonPath : nil) ?? "/usr/bin:/bin"
             if program.contains("/") {
                 if access(program, X_OK) != 0 {
-                    warnings.append("\(key).argv[0]: \(program) is not an executable file here (\(String(cString: strerror(errno)))); the task will fail with spawn-failed")
+                    warnings.append(
+                        "\(key).argv[0]: \(program) is not an executable file here (\(String(cString: strerror(errno)))); the task will fail with spawn-failed")
                 }
             } else if ProgramSearch.find(program, in: searchPath) == nil {
                 warnings.append("\(key).argv[0]: no program \"\(program)\" on the task's PATH; the task will fail with spawn-failed")

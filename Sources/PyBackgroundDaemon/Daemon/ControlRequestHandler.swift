@@ -1,3 +1,9 @@
+import Logging
+import NIOCore
+import PyBackground
+import PyBackgroundProtocol
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -6,11 +12,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
-import NIOCore
-import PyBackground
-import PyBackgroundProtocol
-import Synchronization
 
 /// What each verb does: the daemon's behaviour behind the protocol, one method per verb.
 /// Runs on the event loop, so nothing here blocks: WAIT and SHUTDOWN-wait reply through futures.
@@ -36,8 +37,10 @@ final class ControlRequestHandler: Sendable {
         let count: @Sendable () -> Int
     }
 
-    init(launcher: TaskLauncher, registry: TaskRegistry, maxPending: Int,
-         logger: Logger, requestShutdown: @escaping @Sendable () -> Void) {
+    init(
+        launcher: TaskLauncher, registry: TaskRegistry, maxPending: Int,
+        logger: Logger, requestShutdown: @escaping @Sendable () -> Void
+    ) {
         self.scheduler = launcher.scheduler
         self.launcher = launcher
         self.registry = Mutex(registry)
@@ -99,12 +102,13 @@ final class ControlRequestHandler: Sendable {
             return .now(Response(error))
         case .pending(let id):
             // Acknowledged once the store has it; the requests after it are read meanwhile.
-            return .durable(DurableReply(id) { result in
-                switch result {
-                case .success(let id): Self.accepted(id, task: name, connection: connection)
-                case .failure(let error): .error(.storeFailed, "the task was not accepted: \(error)")
-                }
-            })
+            return .durable(
+                DurableReply(id) { result in
+                    switch result {
+                    case .success(let id): Self.accepted(id, task: name, connection: connection)
+                    case .failure(let error): .error(.storeFailed, "the task was not accepted: \(error)")
+                    }
+                })
         }
     }
 
@@ -193,9 +197,11 @@ final class ControlRequestHandler: Sendable {
 
     private func shutdown(wait: Bool, connection: ConnectionInfo, eventLoop: any EventLoop) -> ControlReply {
         let before = scheduler.statistics
-        logger.notice("shutdown requested by a client", metadata: [
-            "wait": "\(wait)", "uid": "\(connection.peer.uid)", "pid": "\(connection.peer.pid)",
-        ])
+        logger.notice(
+            "shutdown requested by a client",
+            metadata: [
+                "wait": "\(wait)", "uid": "\(connection.peer.uid)", "pid": "\(connection.peer.pid)",
+            ])
         requestShutdown()
         guard wait else {
             return .now(ok(ShutdownPayload(waited: false, pending: before.pending, running: before.running)))

@@ -1,9 +1,4 @@
 import Dispatch
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -11,6 +6,12 @@ import PyBackground
 import PyBackgroundState
 import ServiceLifecycle
 import UnixSignals
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// The `pybgd` daemon as a ``ServiceLifecycle/Service``: a ``BackgroundScheduler`` serving the control
 /// protocol on a Unix socket, with one graceful shutdown path whatever starts it (SIGTERM, SIGINT,
@@ -52,8 +53,10 @@ public final class Daemon: Service, Sendable {
     ///   - registry: the tasks clients may start; `configuration.makeRegistry()` plus your own.
     /// - Throws: ``DaemonError/Code/stateStore`` when the store cannot be opened or is damaged; it is
     ///   left as it is.
-    public init(configuration: DaemonConfiguration, configurationPath: String? = nil, socketPath: String,
-                registry: TaskRegistry, logger: Logger) throws(DaemonError) {
+    public init(
+        configuration: DaemonConfiguration, configurationPath: String? = nil, socketPath: String,
+        registry: TaskRegistry, logger: Logger
+    ) throws(DaemonError) {
         self.configuration = configuration
         self.configurationPath = configurationPath
         self.socketPath = socketPath
@@ -63,8 +66,9 @@ public final class Daemon: Service, Sendable {
         if registry.tasks.contains(where: { $0.kind == .command }), case .failure(let missing) = CommandExecHelper.path {
             throw DaemonError(.helperMissing, missing.message)
         }
-        self.scheduler = BackgroundScheduler(maxWorkers: configuration.scheduler.maxWorkers,
-                                             keepFinished: configuration.scheduler.keepFinished)
+        self.scheduler = BackgroundScheduler(
+            maxWorkers: configuration.scheduler.maxWorkers,
+            keepFinished: configuration.scheduler.keepFinished)
         let persistence: any TaskPersistence
         do {
             persistence = try PersistenceBackend.open(configuration.state, logger: logger)
@@ -93,8 +97,9 @@ public final class Daemon: Service, Sendable {
             access: configuration.access,
             socketGroup: socket.mode == 0o660 ? socket.group.flatMap(SystemAccounts.groupID) : nil,
             daemonUser: geteuid())
-        let server = ControlServer(group: group, configuration: configuration.server, access: access,
-                                   auditLevel: configuration.logSubmissions ? .info : .debug, requests: requests, logger: logger)
+        let server = ControlServer(
+            group: group, configuration: configuration.server, access: access,
+            auditLevel: configuration.logSubmissions ? .info : .debug, requests: requests, logger: logger)
         requests.connectionCount.withLock { $0 = .init { server.connectionCount } }
         let activated: Bool
         do {
@@ -118,10 +123,12 @@ public final class Daemon: Service, Sendable {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         // Only now does the socket accept connections: that is what READY=1 promises.
         notifier.ready(status: statusLine())
-        logger.info("pybgd ready", metadata: [
-            "socket": "\(activated ? "passed by systemd" : socketPath)", "workers": "\(scheduler.maxWorkers)",
-            "tasks": "\(configuration.commands.count) command, 5 built-in", "version": "\(ControlRequestHandler.version)",
-        ])
+        logger.info(
+            "pybgd ready",
+            metadata: [
+                "socket": "\(activated ? "passed by systemd" : socketPath)", "workers": "\(scheduler.maxWorkers)",
+                "tasks": "\(configuration.commands.count) command, 5 built-in", "version": "\(ControlRequestHandler.version)",
+            ])
 
         // The watchdog keeps going through the shutdown's drain, which may outlast WatchdogSec.
         let watchdog = notifier.watchdogInterval.map { interval in
@@ -148,7 +155,10 @@ public final class Daemon: Service, Sendable {
         watchdog?.cancel()
         try await group.shutdownGracefully()
         if !unwritten.isEmpty {
-            throw DaemonError(.stateStore, "the ends of \(unwritten.count) task(s) could not be written to the state store (\(unwritten.prefix(5).map(\.description).joined(separator: ", "))\(unwritten.count > 5 ? ", …" : "")); after a restart they read as interrupted, or run again if their task is retry_if_interrupted")
+            throw DaemonError(
+                .stateStore,
+                "the ends of \(unwritten.count) task(s) could not be written to the state store (\(unwritten.prefix(5).map(\.description).joined(separator: ", "))\(unwritten.count > 5 ? ", …" : "")); after a restart they read as interrupted, or run again if their task is retry_if_interrupted"
+            )
         }
     }
 
@@ -190,7 +200,10 @@ public final class Daemon: Service, Sendable {
         var last = ""
         while !Task.isCancelled {
             let line = statusLine()
-            if line != last { notifier.status(line); last = line }
+            if line != last {
+                notifier.status(line)
+                last = line
+            }
             try? await Task.sleep(for: .seconds(2))
         }
     }
@@ -216,9 +229,11 @@ public final class Daemon: Service, Sendable {
             var registry = try fresh.makeRegistry()
             for task in customTasks { try registry.register(task) }
             requests.replaceRegistry(registry)
-            logger.info("reloaded the command tasks", metadata: [
-                "config": "\(configurationPath)", "tasks": "\(fresh.commands.map(\.name).joined(separator: ", "))",
-            ])
+            logger.info(
+                "reloaded the command tasks",
+                metadata: [
+                    "config": "\(configurationPath)", "tasks": "\(fresh.commands.map(\.name).joined(separator: ", "))",
+                ])
         } catch {
             logger.error("reload refused; the previous tasks stay", metadata: ["reason": "\(error)"])
         }
@@ -244,22 +259,27 @@ public final class Daemon: Service, Sendable {
     private func shutDown(_ server: ControlServer, removeSocketFile: Bool) async -> [TaskID] {
         let timeout = configuration.shutdown.timeoutSeconds
         let before = scheduler.statistics
-        logger.info("shutting down", metadata: [
-            "pending": "\(before.pending)", "running": "\(before.running)", "timeout_seconds": "\(timeout)",
-        ])
+        logger.info(
+            "shutting down",
+            metadata: [
+                "pending": "\(before.pending)", "running": "\(before.running)", "timeout_seconds": "\(timeout)",
+            ])
         requests.beginShutdown()
         scheduler.shutdown(wait: false)
         if await !awaitTermination(seconds: timeout) {
             let left = scheduler.statistics
-            logger.warning("shutdown timeout ran out: cancelling what is left", metadata: [
-                "pending": "\(left.pending)", "running": "\(left.running)",
-            ])
+            logger.warning(
+                "shutdown timeout ran out: cancelling what is left",
+                metadata: [
+                    "pending": "\(left.pending)", "running": "\(left.running)",
+                ])
             launcher.beginCancellingForShutdown()
             scheduler.shutdown(wait: false, cancelPending: true)
             cancellation.cancelAll()
             if await !awaitTermination(seconds: 10) {
-                logger.error("tasks still running after cancellation; exiting without them",
-                             metadata: ["running": "\(scheduler.statistics.running)"])
+                logger.error(
+                    "tasks still running after cancellation; exiting without them",
+                    metadata: ["running": "\(scheduler.statistics.running)"])
             }
         }
         await server.close(timeout: .seconds(2))
@@ -269,9 +289,11 @@ public final class Daemon: Service, Sendable {
         // A socket passed by systemd stays: pybgd.socket owns it and listens on while pybgd is down.
         if removeSocketFile { SocketFile.remove(path: socketPath) }
         let after = scheduler.statistics
-        logger.info("pybgd stopped", metadata: [
-            "finished": "\(after.finished)", "failed": "\(after.failed)", "cancelled": "\(after.cancelled)",
-        ])
+        logger.info(
+            "pybgd stopped",
+            metadata: [
+                "finished": "\(after.finished)", "failed": "\(after.failed)", "cancelled": "\(after.cancelled)",
+            ])
         return unwritten
     }
 

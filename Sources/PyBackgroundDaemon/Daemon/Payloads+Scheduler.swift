@@ -1,10 +1,11 @@
+import PyBackground
+import PyBackgroundProtocol
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import PyBackground
-import PyBackgroundProtocol
 
 extension JSONValue {
     /// How a task argument or result recorded by the scheduler crosses the socket.
@@ -24,10 +25,11 @@ extension JSONValue {
 
 extension TaskPayload {
     init(_ record: TaskRecord) {
-        self.init(id: record.id.description, name: record.name,
-                  args: record.args.map(JSONValue.init(recorded:)),
-                  kwargs: Dictionary(record.kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }),
-                  submittedAt: record.submittedAt.timeIntervalSince1970)
+        self.init(
+            id: record.id.description, name: record.name,
+            args: record.args.map(JSONValue.init(recorded:)),
+            kwargs: Dictionary(record.kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }),
+            submittedAt: record.submittedAt.timeIntervalSince1970)
     }
 }
 

@@ -1,4 +1,5 @@
 import CSystemd
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,6 +53,6 @@ struct SystemdNotifier: Sendable {
     }
 }
 
-private extension UInt32 {
-    var asInt32: Int32 { Int32(bitPattern: self) }
+extension UInt32 {
+    fileprivate var asInt32: Int32 { Int32(bitPattern: self) }
 }

@@ -1,14 +1,15 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Dispatch
 import Logging
 import NIOCore
 import PyBackground
 import PyBackgroundState
 import Synchronization
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// Takes checked submissions to the scheduler through the daemon's ``TaskPersistence``: a
 /// submission is acknowledged once the store has it, a task that is not retry-safe has its start
@@ -50,8 +51,9 @@ final class TaskLauncher: Sendable {
 
     /// Accepts a checked submission; replies that wait for the store come on `eventLoop`.
     func submit(_ task: RegisteredTask, _ arguments: BoundArguments, words: [String], replyOn eventLoop: any EventLoop) -> Outcome {
-        let record = TaskRecord(id: scheduler.newTaskID(), name: task.name, args: arguments.positional,
-                                kwargs: arguments.keywordArguments, submittedAt: Date())
+        let record = TaskRecord(
+            id: scheduler.newTaskID(), name: task.name, args: arguments.positional,
+            kwargs: arguments.keywordArguments, submittedAt: Date())
         let submission = Submission(record: record, task: task, arguments: arguments, words: words)
         switch persistence.accept(submission, replyOn: eventLoop) {
         case .pending(let id):
@@ -98,8 +100,9 @@ final class TaskLauncher: Sendable {
         let persistence = self.persistence
         return { id in
             let startedAt = scheduler.futures[id]?.startedAt ?? Date()
-            try Self.recordStart(id, at: startedAt, name: task.name, persistence: persistence,
-                                 cancellation: cancellation, logger: logger)
+            try Self.recordStart(
+                id, at: startedAt, name: task.name, persistence: persistence,
+                cancellation: cancellation, logger: logger)
             return try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation), arguments)
         }
     }
@@ -108,29 +111,36 @@ final class TaskLauncher: Sendable {
     /// has not run, so it is neither failed nor run unrecorded; it runs once its start is on disk.
     /// Only the shutdown's cancellation ends the wait, and then its row stays pending for the next
     /// start.
-    private static func recordStart(_ id: TaskID, at startedAt: Date, name: String, persistence: any TaskPersistence,
-                                    cancellation: TaskCancellation, logger: Logger) throws(TaskFailure) {
+    private static func recordStart(
+        _ id: TaskID, at startedAt: Date, name: String, persistence: any TaskPersistence,
+        cancellation: TaskCancellation, logger: Logger
+    ) throws(TaskFailure) {
         var delay = 0.1
         var firstFailure: ContinuousClock.Instant?
         while true {
             do {
                 try persistence.recordStart(id, at: startedAt)
                 if let firstFailure {
-                    logger.notice("the state store recorded a start it had refused; the task runs now", metadata: [
-                        "id": "\(id)", "task": "\(name)", "waited": "\(ContinuousClock.now - firstFailure)",
-                    ])
+                    logger.notice(
+                        "the state store recorded a start it had refused; the task runs now",
+                        metadata: [
+                            "id": "\(id)", "task": "\(name)", "waited": "\(ContinuousClock.now - firstFailure)",
+                        ])
                 }
                 return
             } catch {
                 if firstFailure == nil {
                     firstFailure = .now
-                    logger.warning("cannot record that a task starts; it waits, not run, until the state store can write again", metadata: [
-                        "id": "\(id)", "task": "\(name)", "error": "\(error)",
-                    ])
+                    logger.warning(
+                        "cannot record that a task starts; it waits, not run, until the state store can write again",
+                        metadata: [
+                            "id": "\(id)", "task": "\(name)", "error": "\(error)",
+                        ])
                 }
             }
             guard cancellation.sleep(seconds: delay) else {
-                throw TaskFailure(.cancelledAtShutdown, "not run: the state store could not record its start before the shutdown timeout ran out; it runs at the next start")
+                throw TaskFailure(
+                    .cancelledAtShutdown, "not run: the state store could not record its start before the shutdown timeout ran out; it runs at the next start")
             }
             delay = min(delay * 2, 5)
         }
@@ -160,10 +170,12 @@ final class TaskLauncher: Sendable {
     /// A task whose end is not yet on disk stays in both.
     func clean(endedBefore cutoff: Date?, reply: @escaping @Sendable (Result<Int, LaunchError>) -> Void) {
         removeEnded(before: cutoff ?? Date()) { result in
-            reply(result.mapError { error in
-                LaunchError(.storeFailed,
-                    "nothing was removed: the state store could not write (\(error.message)); free space on its file system and try again")
-            })
+            reply(
+                result.mapError { error in
+                    LaunchError(
+                        .storeFailed,
+                        "nothing was removed: the state store could not write (\(error.message)); free space on its file system and try again")
+                })
         }
     }
 

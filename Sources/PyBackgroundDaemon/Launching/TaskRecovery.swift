@@ -1,10 +1,11 @@
+import PyBackground
+import PyBackgroundState
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import PyBackground
-import PyBackgroundState
 
 /// What a start does with the tasks an earlier life of the daemon left in its store, in
 /// submission order: ended tasks back into the tables; pending tasks, and running ones whose
@@ -52,15 +53,22 @@ struct TaskRecovery {
             }
             guard let task = registry[row.name] else {
                 runRequeued()
-                end(record, row, as: .failed, TaskFailure(.notRestartable,
-                    "not run again after the restart: no task named \"\(row.name)\" is registered now (registered: \(registry.names.joined(separator: ", ")))"))
+                end(
+                    record, row, as: .failed,
+                    TaskFailure(
+                        .notRestartable,
+                        "not run again after the restart: no task named \"\(row.name)\" is registered now (registered: \(registry.names.joined(separator: ", ")))"
+                    ))
                 summary.unrunnable += 1
                 continue
             }
             if row.state == .running && !task.retryIfInterrupted {
                 runRequeued()
-                end(record, row, as: .interrupted, SchedulerError(.interrupted,
-                    "pybgd stopped while this task ran; it was not run again, since task \"\(row.name)\" is not declared retry_if_interrupted"))
+                end(
+                    record, row, as: .interrupted,
+                    SchedulerError(
+                        .interrupted,
+                        "pybgd stopped while this task ran; it was not run again, since task \"\(row.name)\" is not declared retry_if_interrupted"))
                 summary.interrupted += 1
                 continue
             }

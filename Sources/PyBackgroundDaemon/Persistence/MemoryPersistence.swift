@@ -1,12 +1,13 @@
+import Dispatch
+import NIOCore
+import PyBackground
+import PyBackgroundState
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Dispatch
-import NIOCore
-import PyBackground
-import PyBackgroundState
 
 /// `state.store: memory`: nothing outlives the process. Every submission is "durable" at once,
 /// and every record is a no-op; the tables live in the scheduler alone.

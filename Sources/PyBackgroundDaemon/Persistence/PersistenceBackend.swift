@@ -1,3 +1,6 @@
+import Logging
+import PyBackgroundState
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -6,8 +9,6 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
-import PyBackgroundState
 
 /// The one place the daemon chooses its ``TaskPersistence``, once, at start: `state.store` of its
 /// configuration names the conforming type. A new backend is one more case here and one more type.
@@ -17,7 +18,8 @@ enum PersistenceBackend {
         case .memory:
             return MemoryPersistence()
         case .sqlite:
-            let path = state.path
+            let path =
+                state.path
                 ?? DaemonConfiguration.State.defaultPath(environment: ProcessInfo.processInfo.environment, userID: getuid())
             return try SQLitePersistence(path: path, groupID: state.group.flatMap(SystemAccounts.groupID), logger: logger)
         }

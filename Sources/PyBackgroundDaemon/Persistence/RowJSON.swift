@@ -1,11 +1,12 @@
+import PyBackground
+import PyBackgroundProtocol
+import PyBackgroundState
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import PyBackground
-import PyBackgroundProtocol
-import PyBackgroundState
 
 /// The JSON columns of a stored task, written with the protocol's own encoding so that a restored
 /// task reads back exactly as it did before the restart.
@@ -19,8 +20,10 @@ enum RowJSON {
     }
 
     static func kwargs(_ kwargs: [KeywordArgument]) -> String {
-        kwargs.isEmpty ? "{}" : ProtocolJSON.encode(
-            Dictionary(kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }))
+        kwargs.isEmpty
+            ? "{}"
+            : ProtocolJSON.encode(
+                Dictionary(kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }))
     }
 
     /// The `result` and `error` columns of an outcome.
@@ -42,9 +45,10 @@ enum RowJSON {
     static func record(_ row: StoredTask, path: String) throws(StateStoreError) -> TaskRecord {
         let args = try decode([JSONValue].self, row.args, row: row, column: "args", path: path)
         let kwargs = try decode([String: JSONValue].self, row.kwargs, row: row, column: "kwargs", path: path)
-        return TaskRecord(id: row.id, name: row.name, args: args,
-                          kwargs: kwargs.sorted { $0.key < $1.key }.map { KeywordArgument(name: $0.key, value: $0.value) },
-                          submittedAt: row.submittedAt)
+        return TaskRecord(
+            id: row.id, name: row.name, args: args,
+            kwargs: kwargs.sorted { $0.key < $1.key }.map { KeywordArgument(name: $0.key, value: $0.value) },
+            submittedAt: row.submittedAt)
     }
 
     /// The words a client typed, to bind again.
@@ -61,12 +65,15 @@ enum RowJSON {
         return .success(try decode(JSONValue.self, row.result ?? "null", row: row, column: "result", path: path))
     }
 
-    private static func decode<Value: Decodable>(_ type: Value.Type, _ text: String, row: StoredTask, column: String,
-                                                 path: String) throws(StateStoreError) -> Value {
+    private static func decode<Value: Decodable>(
+        _ type: Value.Type, _ text: String, row: StoredTask, column: String,
+        path: String
+    ) throws(StateStoreError) -> Value {
         do {
             return try ProtocolJSON.decode(type, from: text)
         } catch {
-            throw StateStoreError(.corrupt, path: path,
+            throw StateStoreError(
+                .corrupt, path: path,
                 "row \(row.sequence) (task \(row.id)): column \(column) is not the JSON it should be. \(StateStoreError.leftAloneAdvice(path))")
         }
     }

@@ -1,12 +1,13 @@
+import Logging
+import NIOCore
+import PyBackground
+import PyBackgroundState
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Logging
-import NIOCore
-import PyBackground
-import PyBackgroundState
 
 /// `state.store: sqlite`: the tables in one SQLite file that this process holds exclusively,
 /// written by group commit (``StateWriter``). A submission is durable once its commit is; the
@@ -45,9 +46,10 @@ final class SQLitePersistence: TaskPersistence {
     func accept(_ submission: Submission, replyOn eventLoop: any EventLoop) -> Acceptance {
         let promise = eventLoop.makePromise(of: TaskID.self)
         let record = submission.record
-        let row = StoredTask(sequence: 0, id: record.id, name: record.name, words: RowJSON.words(submission.words),
-                             args: RowJSON.args(record.args), kwargs: RowJSON.kwargs(record.kwargs),
-                             state: .pending, submittedAt: record.submittedAt)
+        let row = StoredTask(
+            sequence: 0, id: record.id, name: record.name, words: RowJSON.words(submission.words),
+            args: RowJSON.args(record.args), kwargs: RowJSON.kwargs(record.kwargs),
+            state: .pending, submittedAt: record.submittedAt)
         let accepted = self.accepted
         writer.insert(row) { result in accepted.add(submission, promise: promise, result: result) }
         return .pending(promise.futureResult)
@@ -64,8 +66,10 @@ final class SQLitePersistence: TaskPersistence {
             guard shouldRecord(snapshot) else { return }
             let (result, error) = RowJSON.outcome(snapshot.outcome)
             // Clients may be told this end at once: it is written again until it is on disk.
-            writer.recordUntilDurable(.ended(future.id, state: snapshot.state, startedAt: snapshot.startedAt,
-                                             endedAt: snapshot.endedAt ?? Date(), result: result, error: error))
+            writer.recordUntilDurable(
+                .ended(
+                    future.id, state: snapshot.state, startedAt: snapshot.startedAt,
+                    endedAt: snapshot.endedAt ?? Date(), result: result, error: error))
         }
     }
 

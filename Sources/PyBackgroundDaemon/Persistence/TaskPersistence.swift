@@ -1,11 +1,12 @@
+import NIOCore
+import PyBackground
+import PyBackgroundState
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import NIOCore
-import PyBackground
-import PyBackgroundState
 
 /// Where the daemon keeps every durable fact about its tasks, behind one seam: the launcher, the
 /// recovery at start, CLEAN and retention talk only to this, and the backend is chosen once, at

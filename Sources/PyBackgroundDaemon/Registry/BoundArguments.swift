@@ -91,7 +91,8 @@ public struct BoundArguments: Sendable, Hashable {
                 }
                 if isKeywordLike(name) {
                     let known = parameters.isEmpty ? "it takes no arguments" : "its parameters: \(parameters.map(\.name).joined(separator: ", "))"
-                    throw TaskFailure(.badArgument,
+                    throw TaskFailure(
+                        .badArgument,
                         "\(task) has no parameter \"\(name)\" (\(known)); to pass \"\(word)\" as a value, put it after --")
                 }
             }

@@ -30,9 +30,11 @@ public struct RegisteredTask: Sendable {
     public let run: @Sendable (TaskContext, BoundArguments) throws -> JSONValue
 
     /// A task; `run` gets its context and checked arguments on a worker thread.
-    public init(name: String, kind: Kind = .custom, description: String, parameters: [TaskParameter] = [],
-                retryIfInterrupted: Bool = false,
-                run: @escaping @Sendable (TaskContext, BoundArguments) throws -> JSONValue) {
+    public init(
+        name: String, kind: Kind = .custom, description: String, parameters: [TaskParameter] = [],
+        retryIfInterrupted: Bool = false,
+        run: @escaping @Sendable (TaskContext, BoundArguments) throws -> JSONValue
+    ) {
         self.name = name
         self.kind = kind
         self.description = description
@@ -43,8 +45,9 @@ public struct RegisteredTask: Sendable {
 
     /// How LIST shows it.
     public var payload: RegisteredTaskPayload {
-        RegisteredTaskPayload(name: name, kind: kind.rawValue, description: description,
-                              parameters: parameters.map(\.payload), retryIfInterrupted: retryIfInterrupted)
+        RegisteredTaskPayload(
+            name: name, kind: kind.rawValue, description: description,
+            parameters: parameters.map(\.payload), retryIfInterrupted: retryIfInterrupted)
     }
 
     /// Names a client can type: letters, digits, `-`, `_`, `.`, starting with a letter or digit.

@@ -98,7 +98,10 @@ final class TaskCancellation: Sendable {
             state.byToken[state.next] = handler
             return state.next
         }
-        guard let token else { handler(); return 0 }
+        guard let token else {
+            handler()
+            return 0
+        }
         return token
     }
 

@@ -95,8 +95,10 @@ public struct TaskParameter: Sendable, Hashable {
     public let description: String?
 
     /// A parameter; without a default it is required.
-    public init(_ name: String, _ type: ParameterType, default defaultValue: ArgumentValue? = nil,
-                minimum: Double? = nil, description: String? = nil) {
+    public init(
+        _ name: String, _ type: ParameterType, default defaultValue: ArgumentValue? = nil,
+        minimum: Double? = nil, description: String? = nil
+    ) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
@@ -114,7 +116,8 @@ public struct TaskParameter: Sendable, Hashable {
 
     /// How LIST shows it.
     public var payload: ParameterPayload {
-        ParameterPayload(name: name, type: type.rawValue, required: isRequired,
-                         default: defaultValue?.json, description: description)
+        ParameterPayload(
+            name: name, type: type.rawValue, required: isRequired,
+            default: defaultValue?.json, description: description)
     }
 }

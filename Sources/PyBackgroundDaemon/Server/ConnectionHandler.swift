@@ -73,9 +73,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case let idle as IdleStateHandler.IdleStateEvent where idle == .read:
             switch machine.idleTimeout() {
             case .closedUnread:
-                logger.info("closing a connection that does not read its replies", metadata: [
-                    "connection": "\(info.number)", "uid": "\(info.peer.uid)", "pid": "\(info.peer.pid)",
-                ])
+                logger.info(
+                    "closing a connection that does not read its replies",
+                    metadata: [
+                        "connection": "\(info.number)", "uid": "\(info.peer.uid)", "pid": "\(info.peer.pid)",
+                    ])
             case .closedIdle:
                 logger.debug("closing idle connection", metadata: ["connection": "\(info.number)"])
             case .ignored:

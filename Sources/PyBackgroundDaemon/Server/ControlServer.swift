@@ -1,8 +1,8 @@
 import Logging
 import NIOCore
-import Synchronization
 import NIOExtras
 import NIOPosix
+import Synchronization
 
 /// The listening Unix socket and its connections: bootstrap, limits, and a close that lets every
 /// connection finish the replies it owes.
@@ -22,8 +22,10 @@ final class ControlServer: Sendable {
     }
 
     /// - Parameter auditLevel: the level each accepted submission is logged at.
-    init(group: any EventLoopGroup, configuration: DaemonConfiguration.Server, access: AccessPolicy,
-         auditLevel: Logger.Level, requests: ControlRequestHandler, logger: Logger) {
+    init(
+        group: any EventLoopGroup, configuration: DaemonConfiguration.Server, access: AccessPolicy,
+        auditLevel: Logger.Level, requests: ControlRequestHandler, logger: Logger
+    ) {
         self.auditLevel = auditLevel
         self.group = group
         self.configuration = configuration
@@ -78,8 +80,10 @@ final class ControlServer: Sendable {
         // group do not decide: quick with local files; a slow NSS source (LDAP) would delay accepts.
         guard access.allows(peer, groupsOfUser: { SystemAccounts.groups(ofUser: $0.uid, primaryGroup: $0.gid) }) else {
             logger.warning("connection refused: not allowed", metadata: ["uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"])
-            try handlers.addHandler(ConnectionRefusalHandler(.error(
-                .permissionDenied, "uid \(peer.uid) may not use this pybgd (access.allow_users and access.allow_groups of its config say who may)")))
+            try handlers.addHandler(
+                ConnectionRefusalHandler(
+                    .error(
+                        .permissionDenied, "uid \(peer.uid) may not use this pybgd (access.allow_users and access.allow_groups of its config say who may)")))
             return
         }
         let (admitted, number) = state.withLock { state -> (Bool, Int) in
@@ -89,9 +93,12 @@ final class ControlServer: Sendable {
             return (true, state.accepted)
         }
         guard admitted else {
-            logger.warning("connection refused: at the limit", metadata: ["limit": "\(configuration.maxConnections)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
-            try handlers.addHandler(ConnectionRefusalHandler(.error(
-                .tooManyConnections, "the daemon holds its maximum of \(configuration.maxConnections) connections; try again later")))
+            logger.warning(
+                "connection refused: at the limit", metadata: ["limit": "\(configuration.maxConnections)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+            try handlers.addHandler(
+                ConnectionRefusalHandler(
+                    .error(
+                        .tooManyConnections, "the daemon holds its maximum of \(configuration.maxConnections) connections; try again later")))
             return
         }
         channel.closeFuture.whenComplete { [self] _ in
@@ -105,10 +112,11 @@ final class ControlServer: Sendable {
         // The decoder keeps at most one line and a little: past that it is a line too long.
         try handlers.addHandler(ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: configuration.maxLineBytes + 2))
         try handlers.addHandler(ControlLineCodec(maxLineBytes: configuration.maxLineBytes))
-        try handlers.addHandler(ConnectionHandler(
-            requests: requests, maxLineBytes: configuration.maxLineBytes, idleTimeoutSeconds: configuration.idleTimeoutSeconds,
-            info: ConnectionInfo(number: number, peer: peer, audit: SubmissionAudit(peer: peer, logger: logger, level: auditLevel)),
-            logger: logger))
+        try handlers.addHandler(
+            ConnectionHandler(
+                requests: requests, maxLineBytes: configuration.maxLineBytes, idleTimeoutSeconds: configuration.idleTimeoutSeconds,
+                info: ConnectionInfo(number: number, peer: peer, audit: SubmissionAudit(peer: peer, logger: logger, level: auditLevel)),
+                logger: logger))
     }
 
     /// Stops accepting, asks every connection to close once it has written what it owes, and

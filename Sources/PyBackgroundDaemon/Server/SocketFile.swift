@@ -1,9 +1,10 @@
+import PyBackgroundClient
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import PyBackgroundClient
 
 /// The control socket's file: making its directory, telling a live daemon from a stale file,
 /// and the permissions it is created with.

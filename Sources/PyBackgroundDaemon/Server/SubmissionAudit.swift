@@ -1,6 +1,6 @@
 import Logging
-import Synchronization
 import PyBackground
+import Synchronization
 
 /// Who submitted what: each accepted submission is logged with the peer's uid and pid.
 ///

@@ -23,18 +23,24 @@ public struct ArgvTemplate: Sendable, Hashable {
             while let character = characters.popFirst() {
                 switch character {
                 case "{" where characters.first == "{":
-                    characters.removeFirst(); literal.append("{")
+                    characters.removeFirst()
+                    literal.append("{")
                 case "}" where characters.first == "}":
-                    characters.removeFirst(); literal.append("}")
+                    characters.removeFirst()
+                    literal.append("}")
                 case "{":
                     guard let close = characters.firstIndex(of: "}") else {
                         throw TemplateError("argv[\(index)] \"\(element)\" has a { without its } (write {{ for a literal brace)")
                     }
                     let name = String(characters[..<close])
                     guard declared.contains(name) else {
-                        throw TemplateError("argv[\(index)] uses {\(name)}, which is not a declared parameter (declared: \(declared.sorted().joined(separator: ", ")))")
+                        throw TemplateError(
+                            "argv[\(index)] uses {\(name)}, which is not a declared parameter (declared: \(declared.sorted().joined(separator: ", ")))")
                     }
-                    if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
+                    if !literal.isEmpty {
+                        parts.append(.literal(literal))
+                        literal = ""
+                    }
                     parts.append(.parameter(name))
                     characters = characters[characters.index(after: close)...]
                 case "}":

@@ -20,7 +20,7 @@ final class BlockingHandoff<Value: Sendable>: Sendable {
     /// Blocks until a result is delivered and returns it.
     func wait() -> Result<Value, any Error> {
         delivered.wait()
-        delivered.signal()   // a second wait returns at once too
+        delivered.signal()  // a second wait returns at once too
         return result.withLock { $0! }
     }
 }

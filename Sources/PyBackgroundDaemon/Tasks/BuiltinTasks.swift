@@ -6,7 +6,7 @@ extension TaskRegistry {
     public static var builtins: TaskRegistry {
         var registry = TaskRegistry()
         for task in BuiltinTasks.all {
-            try! registry.register(task)   // fixed names and parameters, checked by the tests
+            try! registry.register(task)  // fixed names and parameters, checked by the tests
         }
         return registry
     }
@@ -15,8 +15,9 @@ extension TaskRegistry {
 enum BuiltinTasks {
     static let all: [RegisteredTask] = [now, utcnow, timer, noop, sleep]
 
-    private static let cost = TaskParameter("cost", .double, default: .double(1), minimum: 0,
-                                            description: "seconds to sleep before reading the clock")
+    private static let cost = TaskParameter(
+        "cost", .double, default: .double(1), minimum: 0,
+        description: "seconds to sleep before reading the clock")
 
     static let now = clock(name: "now", zone: .local, zoneName: "local")
     static let utcnow = clock(name: "utcnow", zone: .utc, zoneName: "UTC")
@@ -39,8 +40,11 @@ enum BuiltinTasks {
     static let timer = RegisteredTask(
         name: "timer", kind: .builtin,
         description: "record the local time every interval seconds until the daemon stops (the seed's infinite loop)",
-        parameters: [TaskParameter("interval", .double, default: .double(3), minimum: 0.001,
-                                   description: "seconds between readings")],
+        parameters: [
+            TaskParameter(
+                "interval", .double, default: .double(3), minimum: 0.001,
+                description: "seconds between readings")
+        ],
         retryIfInterrupted: true
     ) { context, arguments in
         let interval = arguments.double("interval")!

@@ -31,8 +31,11 @@ enum CommandExecHelper {
         if let path = getenv("PATH").map({ String(cString: $0) }), let found = ProgramSearch.find(name, in: path) {
             return .success(found)
         }
-        return .failure(HelperMissing(message:
-            "\(name), which runs command tasks in a process group of their own, is neither next to \(executablePath() ?? "pybgd") nor on PATH; install it beside pybgd (scripts/install does)"))
+        return .failure(
+            HelperMissing(
+                message:
+                    "\(name), which runs command tasks in a process group of their own, is neither next to \(executablePath() ?? "pybgd") nor on PATH; install it beside pybgd (scripts/install does)"
+            ))
     }
 
     private static func executablePath() -> String? {
@@ -48,7 +51,8 @@ enum CommandExecHelper {
     static func spawnFailure(inStandardError bytes: [UInt8]) -> String? {
         let prefix = Array("\(name): cannot run ".utf8)
         guard bytes.starts(with: prefix), bytes.last == UInt8(ascii: "\n"),
-              bytes.dropLast().firstIndex(of: UInt8(ascii: "\n")) == nil else { return nil }
-        return String(decoding: bytes[prefix.count ..< bytes.count - 1], as: UTF8.self)
+            bytes.dropLast().firstIndex(of: UInt8(ascii: "\n")) == nil
+        else { return nil }
+        return String(decoding: bytes[prefix.count..<bytes.count - 1], as: UTF8.self)
     }
 }

@@ -1,10 +1,11 @@
+import PyBackgroundProtocol
+import Subprocess
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import PyBackgroundProtocol
-import Subprocess
 
 /// What a command wrote to one stream, kept up to a limit; the rest is read and dropped, so a
 /// chatty process never blocks on a full pipe.

@@ -1,10 +1,11 @@
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#endif
 import PyBackgroundProtocol
 import Subprocess
 import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs one command task from a worker thread and waits for it.
 ///
@@ -27,28 +28,32 @@ enum CommandRunner {
         switch CommandExecHelper.path {
         case .success(let path): helper = path
         case .failure(let error):
-            throw TaskFailure(.spawnFailed, "could not run \(argv[0]): \(error.message)",
-                              detail: .object(["argv": .array(argv.map(JSONValue.string))]))
+            throw TaskFailure(
+                .spawnFailed, "could not run \(argv[0]): \(error.message)",
+                detail: .object(["argv": .array(argv.map(JSONValue.string))]))
         }
         let handoff = BlockingHandoff<Completed>()
         let task = Task {
             do { handoff.deliver(.success(try await runWithTimeout(definition, helper: helper, argv: argv))) } catch { handoff.deliver(.failure(error)) }
         }
         let cancelToken = context.onCancel { task.cancel() }
-        let outcome = handoff.wait()   // this worker thread is the task's slot: it waits, the process runs
+        let outcome = handoff.wait()  // this worker thread is the task's slot: it waits, the process runs
         context.removeCancelHandler(cancelToken)
 
         let completed: Completed
         switch outcome {
         case .success(let value): completed = value
         case .failure(let error):
-            throw TaskFailure(.spawnFailed, "could not run \(argv[0]): \(error)",
-                              detail: .object(["argv": .array(argv.map(JSONValue.string))]))
+            throw TaskFailure(
+                .spawnFailed, "could not run \(argv[0]): \(error)",
+                detail: .object(["argv": .array(argv.map(JSONValue.string))]))
         }
         if case .exited(CommandExecHelper.cannotRunStatus) = completed.status,
-           let reason = CommandExecHelper.spawnFailure(inStandardError: completed.stderr.bytes) {
-            throw TaskFailure(.spawnFailed, "could not run \(argv[0]): \(reason)",
-                              detail: .object(["argv": .array(argv.map(JSONValue.string))]))
+            let reason = CommandExecHelper.spawnFailure(inStandardError: completed.stderr.bytes)
+        {
+            throw TaskFailure(
+                .spawnFailed, "could not run \(argv[0]): \(reason)",
+                detail: .object(["argv": .array(argv.map(JSONValue.string))]))
         }
 
         var fields: [String: JSONValue] = ["argv": .array(argv.map(JSONValue.string)), "pid": .int(Int(completed.pid))]
@@ -60,8 +65,9 @@ enum CommandRunner {
         }
         let detail = JSONValue.object(fields)
         if completed.timedOut {
-            throw TaskFailure(.timedOut, "\(definition.name) outlived its timeout of \(definition.timeoutSeconds ?? 0) s and was stopped",
-                              detail: detail)
+            throw TaskFailure(
+                .timedOut, "\(definition.name) outlived its timeout of \(definition.timeoutSeconds ?? 0) s and was stopped",
+                detail: detail)
         }
         if context.isCancelled {
             throw TaskFailure(.cancelledAtShutdown, "\(definition.name) was stopped: the daemon's shutdown timeout ran out", detail: detail)
@@ -103,7 +109,7 @@ enum CommandRunner {
                     return completed
                 }
                 timedOut = true
-                group.cancelAll()   // the timeout fired: stop the process, then collect what it left
+                group.cancelAll()  // the timeout fired: stop the process, then collect what it left
             }
             throw CancellationError()
         }
@@ -112,7 +118,8 @@ enum CommandRunner {
     private static func spawn(_ definition: CommandTaskDefinition, helper: String, argv: [String]) async throws -> Completed {
         var keys: [Environment.Key: String] = [:]
         for (key, value) in definition.environment { keys[Environment.Key(stringLiteral: key)] = value }
-        let environment: Environment = definition.inheritEnvironment
+        let environment: Environment =
+            definition.inheritEnvironment
             ? .inherit.updating(keys.mapValues { Optional($0) })
             : .custom(keys)
         var options = PlatformOptions()
@@ -142,8 +149,9 @@ enum CommandRunner {
             async let stderr = CommandOutput.collect(execution.standardError, limit: limit)
             return try await (stdout, stderr)
         }
-        return Completed(pid: result.processIdentifier.value, status: result.terminationStatus,
-                         stdout: result.closureResult.0, stderr: result.closureResult.1, timedOut: false)
+        return Completed(
+            pid: result.processIdentifier.value, status: result.terminationStatus,
+            stdout: result.closureResult.0, stderr: result.closureResult.1, timedOut: false)
     }
 
     private static func tail(_ stderr: String) -> String {

@@ -33,10 +33,12 @@ public struct CommandTaskDefinition: Sendable, Hashable {
     public static let defaultMaxOutputBytes = 1 << 20
 
     /// A command task, as the config file declares one.
-    public init(name: String, description: String, argv: ArgvTemplate, parameters: [TaskParameter],
-                timeoutSeconds: Double? = nil, workingDirectory: String? = nil, environment: [String: String] = [:],
-                inheritEnvironment: Bool = true, maxOutputBytes: Int = defaultMaxOutputBytes,
-                retryIfInterrupted: Bool = false) {
+    public init(
+        name: String, description: String, argv: ArgvTemplate, parameters: [TaskParameter],
+        timeoutSeconds: Double? = nil, workingDirectory: String? = nil, environment: [String: String] = [:],
+        inheritEnvironment: Bool = true, maxOutputBytes: Int = defaultMaxOutputBytes,
+        retryIfInterrupted: Bool = false
+    ) {
         self.name = name
         self.description = description
         self.argv = argv
@@ -52,8 +54,10 @@ public struct CommandTaskDefinition: Sendable, Hashable {
     /// The registration that runs this command.
     public var registeredTask: RegisteredTask {
         let definition = self
-        return RegisteredTask(name: name, kind: .command, description: description, parameters: parameters,
-                              retryIfInterrupted: retryIfInterrupted) { context, arguments in
+        return RegisteredTask(
+            name: name, kind: .command, description: description, parameters: parameters,
+            retryIfInterrupted: retryIfInterrupted
+        ) { context, arguments in
             try CommandRunner.run(definition, argv: definition.argv.render(arguments), context: context)
         }
     }

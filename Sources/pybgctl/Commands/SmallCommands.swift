@@ -1,8 +1,9 @@
 import ArgumentParser
+import PyBackgroundProtocol
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import PyBackgroundProtocol
 
 struct LatestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +54,10 @@ struct PingCommand: ParsableCommand {
         var end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-        if options.json { Output.json(json); return }
+        if options.json {
+            Output.json(json)
+            return
+        }
         Output.line("pong from pybgd \(payload.version) (pid \(payload.pid)) in \(Output.duration(seconds)) on \(client.socketPath)")
     }
 }
@@ -74,10 +78,14 @@ struct ShutdownCommand: ParsableCommand {
 
     func run() throws {
         let (payload, json) = try options.client().request(.shutdown(wait: !noWait), as: ShutdownPayload.self)
-        if options.json { Output.json(json); return }
-        Output.line(payload.waited
-            ? "pybgd stopped its tasks and is exiting"
-            : "pybgd is shutting down (\(payload.running) running, \(payload.pending) pending)")
+        if options.json {
+            Output.json(json)
+            return
+        }
+        Output.line(
+            payload.waited
+                ? "pybgd stopped its tasks and is exiting"
+                : "pybgd is shutting down (\(payload.running) running, \(payload.pending) pending)")
     }
 }
 
@@ -93,8 +101,10 @@ struct CleanCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
     @OptionGroup var reply: ReplyTimeoutOption
 
-    @Option(name: .customLong("older-than"), parsing: .unconditional, help: ArgumentHelp(
-        "Only tasks that ended longer ago than this: seconds, or a number with s, m, h or d (90m, 7d).", valueName: "age"))
+    @Option(
+        name: .customLong("older-than"), parsing: .unconditional,
+        help: ArgumentHelp(
+            "Only tasks that ended longer ago than this: seconds, or a number with s, m, h or d (90m, 7d).", valueName: "age"))
     var olderThan: String?
 
     func validate() throws {
@@ -106,7 +116,10 @@ struct CleanCommand: ParsableCommand {
     func run() throws {
         let client = try options.client(replyTimeout: reply.timeout)
         let (payload, json) = try client.request(.clean(olderThan: olderThan.flatMap(Self.seconds)), as: CleanPayload.self)
-        if options.json { Output.json(json); return }
+        if options.json {
+            Output.json(json)
+            return
+        }
         Output.line("removed \(payload.removed) ended task\(payload.removed == 1 ? "" : "s")")
     }
 

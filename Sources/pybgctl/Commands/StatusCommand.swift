@@ -25,10 +25,14 @@ struct StatusCommand: ParsableCommand {
             return
         }
         let state = status.shuttingDown ? "shutting down" : status.stopped ? "idle" : "running"
-        Output.line("pybgd \(status.version) (pid \(status.pid)): \(state), up \(Output.duration(status.uptimeSeconds)), \(status.workers) workers, \(status.connections) connection\(status.connections == 1 ? "" : "s")")
+        Output.line(
+            "pybgd \(status.version) (pid \(status.pid)): \(state), up \(Output.duration(status.uptimeSeconds)), \(status.workers) workers, \(status.connections) connection\(status.connections == 1 ? "" : "s")"
+        )
         Output.line("latest: \(status.latestID ?? "none")")
         let interrupted = status.interrupted > 0 ? ", \(status.interrupted) interrupted" : ""
-        Output.line("tasks:  \(status.pending) pending, \(status.running) running, \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled\(interrupted) (\(status.submitted) submitted, \(status.retained) kept)")
+        Output.line(
+            "tasks:  \(status.pending) pending, \(status.running) running, \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled\(interrupted) (\(status.submitted) submitted, \(status.retained) kept)"
+        )
         Output.line("state:  \(status.stateStore == "memory" ? "memory only (lost at exit)" : status.stateStore)")
         guard limit > 0 else { return }
         let (recent, _) = try client.request(.futures(limit: .mostRecent(limit)), as: FuturesPayload.self)

@@ -27,12 +27,20 @@ struct TasksCommand: ParsableCommand {
     func run() throws {
         let client = try options.client(replyTimeout: reply.timeout)
         let (payload, json) = try client.request(.tasks(limit: rows.requestLimit), as: TasksPayload.self)
-        if options.json { Output.json(json); return }
+        if options.json {
+            Output.json(json)
+            return
+        }
         let short = Output.shortIDs(payload.tasks.map(\.id))
-        Output.table(["ID", "NAME", "ARGS", "SUBMITTED"], payload.tasks.map { task in
-            [short[task.id] ?? task.id, VisibleText.cell(task.name, width: Output.nameWidth),
-             Output.arguments(task.args, task.kwargs), Clock.local(task.submittedAt)]
-        }).forEach(Output.line)
+        Output.table(
+            ["ID", "NAME", "ARGS", "SUBMITTED"],
+            payload.tasks.map { task in
+                [
+                    short[task.id] ?? task.id, VisibleText.cell(task.name, width: Output.nameWidth),
+                    Output.arguments(task.args, task.kwargs), Clock.local(task.submittedAt),
+                ]
+            }
+        ).forEach(Output.line)
         if payload.total > payload.tasks.count { Output.line("(\(payload.tasks.count) of \(payload.total); --all for every one)") }
     }
 }
@@ -48,7 +56,10 @@ struct FuturesCommand: ParsableCommand {
     func run() throws {
         let client = try options.client(replyTimeout: reply.timeout)
         let (payload, json) = try client.request(.futures(limit: rows.requestLimit), as: FuturesPayload.self)
-        if options.json { Output.json(json); return }
+        if options.json {
+            Output.json(json)
+            return
+        }
         Output.futureRows(payload.futures).forEach(Output.line)
         if payload.total > payload.futures.count { Output.line("(\(payload.futures.count) of \(payload.total); --all for every one)") }
     }
@@ -64,14 +75,22 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         let client = try options.client(replyTimeout: reply.timeout)
         let (payload, json) = try client.request(.list, as: ListPayload.self)
-        if options.json { Output.json(json); return }
-        Output.table(["NAME", "KIND", "PARAMETERS", "DESCRIPTION"], payload.tasks.map { task in
-            let parameters = task.parameters.map { parameter in
-                "\(parameter.name):\(parameter.type)" + (parameter.default.map { "=\($0.displayText)" } ?? "")
-            }
-            return [VisibleText.cell(task.name, width: Output.nameWidth), task.kind,
+        if options.json {
+            Output.json(json)
+            return
+        }
+        Output.table(
+            ["NAME", "KIND", "PARAMETERS", "DESCRIPTION"],
+            payload.tasks.map { task in
+                let parameters = task.parameters.map { parameter in
+                    "\(parameter.name):\(parameter.type)" + (parameter.default.map { "=\($0.displayText)" } ?? "")
+                }
+                return [
+                    VisibleText.cell(task.name, width: Output.nameWidth), task.kind,
                     parameters.isEmpty ? "-" : VisibleText.cell(parameters.joined(separator: " "), width: Output.argumentsWidth),
-                    VisibleText.cell(task.description, width: Output.resultWidth)]
-        }).forEach(Output.line)
+                    VisibleText.cell(task.description, width: Output.resultWidth),
+                ]
+            }
+        ).forEach(Output.line)
     }
 }

@@ -1,10 +1,11 @@
 import ArgumentParser
+import PyBackgroundProtocol
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import PyBackgroundProtocol
 
 struct WaitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -70,8 +71,9 @@ struct WaitCommand: ParsableCommand {
             case .ok(let text):
                 json = text
             case .error(.timedOut, _):
-                throw client.fail(.timedOut, "\(ids.count - index) of \(ids.count) tasks had not ended after \(timeout ?? 0) s",
-                                  code: ErrorCode.timedOut.rawValue)
+                throw client.fail(
+                    .timedOut, "\(ids.count - index) of \(ids.count) tasks had not ended after \(timeout ?? 0) s",
+                    code: ErrorCode.timedOut.rawValue)
             case .error(let code, let message):
                 throw client.fail(ExitStatus(code), message, code: code.rawValue)
             }
