@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Turns the JSON of the benchmark runs into the markdown tables of BENCHMARKS.md (ratios first)."""
 import json
+import os
 import statistics
 import sys
 
@@ -96,6 +97,19 @@ def daemon_tables(path):
                  f"| beanstalkd `-b DIR` sequential `put` round trips | {bseq:,.0f} | 1.00 |",
                  "", "Per round (pipelined, durable pybgd / beanstalkd -b / pybgd in memory): "
                  + ", ".join(f"{r['durable_pipelined']:,.0f} / {r['binlog_pipelined']:,.0f} / {r['pybgd_pipelined']:,.0f}" for r in rounds) + ".", ""]
+    if "base_pipelined" in rounds[0]:
+        name = os.environ.get("PYBGD_BASELINE_NAME", "the baseline")
+        rows += [f"### Before and after: pybgd as built from {name} (before) and this tree (after), same rounds", "",
+                 "| measurement | before /s | after /s | after ÷ before |", "|---|---:|---:|---:|"]
+        for label, before, after in (
+                ("sequential `SUBMIT noop` round trips, in memory", "base_sequential", "pybgd_sequential"),
+                ("pipelined `SUBMIT noop` (window 1000), in memory", "base_pipelined", "pybgd_pipelined"),
+                ("pipelined `SUBMIT noop` (window 1000), state store", "base_durable_pipelined", "durable_pipelined"),
+                ("sequential `SUBMIT noop` round trips, state store (one fsync each)", "base_durable_sequential", "durable_sequential")):
+            b, a = med(before), med(after)
+            rows.append(f"| {label} | {b:,.0f} | {a:,.0f} | {a / b:.2f} |")
+        rows += ["", "Per round (pipelined state store, before / after): "
+                 + ", ".join(f"{r['base_durable_pipelined']:,.0f} / {r['durable_pipelined']:,.0f}" for r in rounds) + ".", ""]
     if memory:
         rows.append(f"RSS: idle {memory['idle_rss_kib'] / 1024:.1f} MiB; with 100,000 finished tasks retained "
                     f"{memory['rss_100k_finished_kib'] / 1024:.1f} MiB (fresh daemon before them: {memory['fresh_rss_kib'] / 1024:.1f} MiB, "

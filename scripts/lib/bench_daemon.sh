@@ -64,9 +64,23 @@ bench_daemon() {
     local binlog=$!
     until [ -S "$dir/beanstalkd.sock" ] && [ -S "$dir/beanstalkd-binlog.sock" ]; do sleep 0.01; done
 
+    # With --baseline: the same two daemons as built from the older revision, measured in the same rounds.
+    local base_pid="" base_durable=""
+    if [ -n "${PYBGD_BASELINE:-}" ]; then
+        base_pid=$(PYBGD_BINARY=$PYBGD_BASELINE pybgd_start "$dir" "" memory base)
+        base_durable=$(PYBGD_BINARY=$PYBGD_BASELINE pybgd_start "$dir" "" "$dir/base-state/pybgd.sqlite" base-durable)
+    fi
+
     local round
     for round in $(seq 1 "$rounds"); do
-        echo "{\"round\": $round,"\
+        local base=""
+        if [ -n "$base_pid" ]; then
+            base="\"base_sequential\": $(rate sequential "$dir/base.sock" "$sequential_count" 'SUBMIT noop'),"\
+"\"base_pipelined\": $(rate pipelined "$dir/base.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" base),"\
+"\"base_durable_pipelined\": $(rate pipelined "$dir/base-durable.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" base-durable),"\
+"\"base_durable_sequential\": $(rate sequential "$dir/base-durable.sock" "$durable_sequential_count" 'SUBMIT noop'),"
+        fi
+        echo "{\"round\": $round, $base"\
              "\"pingpong\": $(rate pingpong "$sequential_count"),"\
              "\"pybgd_sequential\": $(rate sequential "$dir/pybgd.sock" "$sequential_count" 'SUBMIT noop'),"\
              "\"pybgd_pipelined\": $(rate pipelined "$dir/pybgd.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" pybgd),"\
@@ -80,6 +94,10 @@ bench_daemon() {
     kill "$beanstalk" "$binlog"; wait "$beanstalk" "$binlog" 2>/dev/null || true
     pybgd_stop "$dir" "$durable" durable
     pybgd_stop "$dir" "$pid"
+    if [ -n "$base_pid" ]; then
+        pybgd_stop "$dir" "$base_durable" base-durable
+        pybgd_stop "$dir" "$base_pid" base
+    fi
 
     # RSS with 100,000 finished tasks kept in the tables.
     pid=$(pybgd_start "$dir" "scheduler: {keep_finished: 100000}")
