@@ -25,7 +25,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // The scheduler core: standard library, Dispatch and FoundationEssentials only.
+        // The scheduler core: standard library, Dispatch, Synchronization and Foundation only
+        // (FoundationEssentials, and Foundation for named time zones in CronSchedule).
         .target(name: "PyBackground"),
 
         // libsystemd (sd_notify, sd_listen_fds, sd_watchdog_enabled): Debian's libsystemd-dev.
