@@ -180,6 +180,19 @@ public class Scheduler: @unchecked Sendable {
         _ record: TaskRecord,
         _ body: @escaping @Sendable (TaskID) throws -> any Sendable
     ) throws(SchedulerError) -> Future {
+        try start(record, wakingWorker: true, body)
+    }
+
+    /// ``start(_:_:)`` for a host that starts a burst of tasks on one thread (the requests of one
+    /// read on an event loop): with `wakingWorker` false the task is in the tables and the queue at
+    /// once, but no sleeping worker is woken for it until ``wakeWorkers()``, which the host calls
+    /// once after the burst. Until then only workers already awake take it.
+    @discardableResult
+    package func start(
+        _ record: TaskRecord,
+        wakingWorker: Bool,
+        _ body: @escaping @Sendable (TaskID) throws -> any Sendable
+    ) throws(SchedulerError) -> Future {
         let id = record.id
         guard
             let future = store.insert(
@@ -190,8 +203,13 @@ public class Scheduler: @unchecked Sendable {
         else {
             throw SchedulerError(.duplicateID, "a task with id \(id) is in the tables already")
         }
-        try enqueue(future)
+        try enqueue(future, wakingWorker: wakingWorker)
         return future
+    }
+
+    /// Wakes sleeping workers for the tasks queued by ``start(_:wakingWorker:_:)``.
+    package func wakeWorkers() {
+        pool.wakeIdleWorkers()
     }
 
     /// Starts prepared bodies under records made beforehand, in order, taking the tables' lock and
@@ -276,8 +294,8 @@ public class Scheduler: @unchecked Sendable {
     }
 
     /// Queues a future just inserted in the store; takes it back if the pool is closed.
-    private func enqueue(_ future: Future) throws(SchedulerError) {
-        guard pool.submit(future) else {
+    private func enqueue(_ future: Future, wakingWorker: Bool = true) throws(SchedulerError) {
+        guard pool.submit(future, wakingWorker: wakingWorker) else {
             store.withdraw(future)
             throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
         }

@@ -263,3 +263,23 @@ struct SchedulerTests {
         #expect(scheduler.statistics == SchedulerStatistics(submitted: 4, pending: 0, running: 0, finished: 2, failed: 1, cancelled: 1))
     }
 }
+
+@Suite("Deferred worker wake-ups")
+struct DeferredWakeTests {
+    @Test("tasks started without a wake-up stay queued while the workers sleep, and all run after wakeWorkers()")
+    func deferredStartsRunAfterTheWake() throws {
+        let scheduler = BackgroundScheduler(maxWorkers: 2)
+        defer { scheduler.shutdown(wait: true) }
+        _ = try startFuture(scheduler) {}.wait()
+        // Both workers asleep (past their short spin).
+        while scheduler.pool.sleepingCount < 2 { sched_yield() }
+        let ran = Counter()
+        for index in 0..<10 {
+            let record = TaskRecord(id: scheduler.newTaskID(), name: "deferred-\(index)", args: [], kwargs: [], submittedAt: Date())
+            try scheduler.start(record, wakingWorker: false) { _ in ran.increment() }
+        }
+        #expect(scheduler.pool.queuedCount + ran.count == 10)
+        scheduler.wakeWorkers()
+        #expect(ran.wait(until: 10))
+    }
+}

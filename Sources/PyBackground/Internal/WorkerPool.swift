@@ -57,8 +57,11 @@ final class WorkerPool: @unchecked Sendable {
         lock.withLock { (activeWorkers, finishedCount, failedCount) }
     }
 
-    /// Queues a future. Returns false, queueing nothing, once the pool is closed.
-    func submit(_ future: Future) -> Bool {
+    /// Queues a future and, unless `wakingWorker` is false, wakes an idle worker for it. Returns
+    /// false, queueing nothing, once the pool is closed. A caller that queues a burst on one thread
+    /// passes false and calls ``wakeIdleWorkers()`` after the burst: one wake-up instead of one per
+    /// task, which the event loop would otherwise pay for each pipelined submission.
+    func submit(_ future: Future, wakingWorker: Bool = true) -> Bool {
         lock.lock()
         guard admitting() else {
             lock.unlock()
@@ -67,11 +70,20 @@ final class WorkerPool: @unchecked Sendable {
         queue.push(future)
         queuedHint.store(queue.count, ordering: .relaxed)
         // Signal after unlocking, so the woken worker does not block on the lock we still hold.
-        let wake = idleWorkers > wakeupsInFlight
+        let wake = wakingWorker && idleWorkers > wakeupsInFlight
         if wake { wakeupsInFlight += 1 }
         lock.unlock()
         if wake { lock.signal() }
         return true
+    }
+
+    /// Wakes as many idle workers as the queued futures can keep busy (none already being woken).
+    func wakeIdleWorkers() {
+        lock.lock()
+        let wakes = max(0, min(queue.count, idleWorkers - wakeupsInFlight))
+        wakeupsInFlight += wakes
+        lock.unlock()
+        for _ in 0..<wakes { lock.signal() }
     }
 
     /// Queues futures in order under one lock, waking as many idle workers as they can keep
@@ -105,6 +117,9 @@ final class WorkerPool: @unchecked Sendable {
         }
         return true
     }
+
+    /// Workers asleep, waiting for a wake-up.
+    var sleepingCount: Int { lock.withLock { idleWorkers } }
 
     /// Futures waiting for a worker (cancelled ones that no worker has dropped yet included).
     var queuedCount: Int { lock.withLock { queue.count } }

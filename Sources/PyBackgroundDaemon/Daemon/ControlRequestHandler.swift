@@ -54,13 +54,17 @@ final class ControlRequestHandler: Sendable {
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .acquiring) }
 
+    /// Wakes sleeping workers for tasks started with ``WorkerWake/afterRead``.
+    func wakeWorkers() { launcher.wakeWorkers() }
+
     /// Swaps in a new registry (reload): later submissions see it, accepted ones keep theirs.
     func replaceRegistry(_ new: TaskRegistry) { registry.withLock { $0 = new } }
 
-    func handle(_ request: Request, connection: ConnectionInfo, eventLoop: any EventLoop) -> ControlReply {
+    /// Evaluates a request; a task it starts wakes a worker as `wake` says.
+    func handle(_ request: Request, connection: ConnectionInfo, eventLoop: any EventLoop, wake: WorkerWake = .now) -> ControlReply {
         switch request {
         case .ping: .now(ok(PingPayload(pid: getpid(), version: Self.version)))
-        case .submit(let task, let arguments): submit(task, arguments, connection: connection, eventLoop: eventLoop)
+        case .submit(let task, let arguments): submit(task, arguments, connection: connection, eventLoop: eventLoop, wake: wake)
         case .status: .now(ok(status()))
         case .tasks(let limit): .now(tasks(limit))
         case .futures(let limit): .now(futures(limit))
@@ -77,7 +81,7 @@ final class ControlRequestHandler: Sendable {
 
     // MARK: - Verbs
 
-    private func submit(_ name: String, _ words: [String], connection: ConnectionInfo, eventLoop: any EventLoop) -> ControlReply {
+    private func submit(_ name: String, _ words: [String], connection: ConnectionInfo, eventLoop: any EventLoop, wake: WorkerWake) -> ControlReply {
         guard !isShuttingDown else {
             return .now(.error(.shuttingDown, "the daemon is shutting down and accepts no new tasks"))
         }
@@ -95,7 +99,7 @@ final class ControlRequestHandler: Sendable {
         guard pending < maxPending else {
             return .now(.error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later"))
         }
-        switch launcher.submit(task, arguments, words: words, replyOn: eventLoop) {
+        switch launcher.submit(task, arguments, words: words, replyOn: eventLoop, wake: wake) {
         case .accepted(let id):
             return .now(Self.accepted(id, task: name, connection: connection))
         case .refused(let error):

@@ -49,8 +49,11 @@ final class TaskLauncher: Sendable {
         case pending(EventLoopFuture<TaskID>)
     }
 
-    /// Accepts a checked submission; replies that wait for the store come on `eventLoop`.
-    func submit(_ task: RegisteredTask, _ arguments: BoundArguments, words: [String], replyOn eventLoop: any EventLoop) -> Outcome {
+    /// Accepts a checked submission; replies that wait for the store come on `eventLoop`. A task
+    /// started at once wakes a worker as `wake` says.
+    func submit(
+        _ task: RegisteredTask, _ arguments: BoundArguments, words: [String], replyOn eventLoop: any EventLoop, wake: WorkerWake = .now
+    ) -> Outcome {
         let record = TaskRecord(
             id: scheduler.newTaskID(), name: task.name, args: arguments.positional,
             kwargs: arguments.keywordArguments, submittedAt: Date())
@@ -60,13 +63,18 @@ final class TaskLauncher: Sendable {
             return .pending(id)
         case .durable:
             do {
-                let future = try scheduler.start(record, body(of: submission))
+                let future = try scheduler.start(record, wakingWorker: wake == .now, body(of: submission))
                 persistence.recordEnd(of: future, if: shouldRecordEnd)
                 return .accepted(record.id)
             } catch {
                 return .refused(.shuttingDown)
             }
         }
+    }
+
+    /// Wakes sleeping workers for tasks started with ``WorkerWake/afterRead``.
+    func wakeWorkers() {
+        scheduler.wakeWorkers()
     }
 
     /// Starts tasks the store made durable, together. One the scheduler no longer takes (the

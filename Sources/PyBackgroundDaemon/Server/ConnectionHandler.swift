@@ -22,6 +22,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let logger: Logger
     private var machine: ConnectionStateMachine
     private var flushScheduled = false
+    /// Requests evaluated in the read being handled: all but the first leave waking the worker
+    /// pool to the end of the read (``WorkerWake``).
+    private var evaluatedInRead = 0
+    /// Inside `channelRead`, between a read's first line and its `channelReadComplete`.
+    private var inRead = false
+    /// Tasks were started without waking a worker: wake the pool when this turn's flush runs.
+    private var wakeOwed = false
 
     init(requests: ControlRequestHandler, maxLineBytes: Int, idleTimeoutSeconds: Double? = nil, info: ConnectionInfo, logger: Logger) {
         self.requests = requests
@@ -34,8 +41,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inRead = true
         machine.lineReceived(unwrapInboundIn(data))
         perform(context: context)
+        inRead = false
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -49,6 +58,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        evaluatedInRead = 0
         // Not flushed here but just after: when this read batch ends in the peer's EOF and the
         // flush fails (the peer reset), the channel would close inside NIO's own EOF handling,
         // which then half-closes a closed channel (an assertion in NIO 2.101's debug builds).
@@ -123,7 +133,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func evaluate(_ request: Request, context: ChannelHandlerContext) -> ConnectionStateMachine.Evaluation {
-        switch requests.handle(request, connection: info, eventLoop: context.eventLoop) {
+        // The first request of a read wakes a worker at once (a lone request waits for nothing);
+        // the rest of a pipelined read leave it to this turn's flush, which wakes the pool once.
+        var wake = WorkerWake.now
+        if inRead {
+            if evaluatedInRead > 0 {
+                wake = .afterRead
+                wakeOwed = true
+                scheduleFlush(context: context)
+            }
+            evaluatedInRead += 1
+        }
+        switch requests.handle(request, connection: info, eventLoop: context.eventLoop, wake: wake) {
         case .now(let response):
             return .now(response)
         case .later(let future):
@@ -157,6 +178,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.eventLoop.assumeIsolated().execute {
             self.flushScheduled = false
             context.flush()
+            // After the flush: the replies go out first, the event loop being what they wait for.
+            if self.wakeOwed {
+                self.wakeOwed = false
+                self.requests.wakeWorkers()
+            }
             self.info.audit.flush()
         }
     }
