@@ -11,7 +11,8 @@ public final class BackgroundScheduler: Scheduler, @unchecked Sendable {
     /// - Parameters:
     ///   - maxWorkers: worker threads; nil (the default) uses ``Scheduler/activeProcessorCount``.
     ///   - keepFinished: how many ended tasks the tables keep; nil (the default) keeps all.
-    override public init(maxWorkers: Int? = nil, keepFinished: Int? = nil) {
-        super.init(maxWorkers: maxWorkers, keepFinished: keepFinished)
+    ///   - clock: the time of day for recurring schedules; a ``ManualClock`` in tests.
+    override public init(maxWorkers: Int? = nil, keepFinished: Int? = nil, clock: any SchedulerClock = SystemClock()) {
+        super.init(maxWorkers: maxWorkers, keepFinished: keepFinished, clock: clock)
     }
 }

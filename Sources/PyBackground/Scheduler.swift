@@ -34,10 +34,16 @@ public class Scheduler: @unchecked Sendable {
 
     let store: TaskStore
     let pool: WorkerPool
+    /// The time of day for schedules.
+    public let clock: any SchedulerClock
+    /// The one thread that waits for every schedule's next firing (started by the first).
+    let timer: TimerQueue
     /// Wakes ``sleep(for:)`` and a blocking `start` when the scheduler stops.
     private let stopSignal = ConditionLock()
 
-    init(maxWorkers: Int?, keepFinished: Int?) {
+    init(maxWorkers: Int?, keepFinished: Int?, clock: any SchedulerClock = SystemClock()) {
+        self.clock = clock
+        self.timer = TimerQueue(clock: clock)
         let workers = maxWorkers ?? Scheduler.activeProcessorCount
         precondition(workers > 0, "maxWorkers must be at least 1, got \(workers)")
         self.maxWorkers = workers
@@ -51,6 +57,7 @@ public class Scheduler: @unchecked Sendable {
 
     deinit {
         // Let the threads finish what was queued and exit instead of idling forever.
+        timer.close()
         pool.close(takingQueued: false)
     }
 
@@ -313,6 +320,7 @@ public class Scheduler: @unchecked Sendable {
     /// With `wait`, returns once every queued and running task has ended. Called from inside one
     /// of its own tasks, it waits for all the others. Calling it again is harmless.
     public func shutdown(wait: Bool = true, cancelPending: Bool = false) {
+        timer.close()
         let queued = pool.close(takingQueued: cancelPending)
         for future in queued { future.cancel() }
         stopSignal.withLock { stopSignal.broadcast() }

@@ -118,6 +118,9 @@ final class WorkerPool: @unchecked Sendable {
         return true
     }
 
+    /// Closed: it accepts nothing more.
+    var isClosed: Bool { lock.withLock { phase == .closed } }
+
     /// Workers asleep, waiting for a wake-up.
     var sleepingCount: Int { lock.withLock { idleWorkers } }
 

@@ -1,0 +1,53 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+extension Scheduler {
+    /// Runs `fn` as a new task every `period`, the first at `start` (default: one period from
+    /// now), until the schedule is cancelled or the scheduler shuts down.
+    ///
+    /// ```swift
+    /// let heartbeat = try scheduler.every(.seconds(30), name: "heartbeat") { try ping() }
+    /// ```
+    /// - Throws: ``SchedulerError/Code/shutDown`` after ``shutdown(wait:cancelPending:)``.
+    @discardableResult
+    public func every<Value: Sendable>(
+        _ period: Duration, startingAt start: Date? = nil, name: String = "every", misfire: MisfirePolicy = .once,
+        overlap: OverlapPolicy = .allow, _ fn: @escaping @Sendable () throws -> Value
+    ) throws(SchedulerError) -> RecurringSchedule {
+        let first = start ?? clock.now.addingTimeInterval(period.secondsAsDouble)
+        return try schedule(.interval(IntervalSchedule(every: period, startingAt: first)), name: name, misfire: misfire, overlap: overlap, fn)
+    }
+
+    /// Runs `fn` as a new task whenever `expression` matches the wall time in `timeZone`.
+    ///
+    /// ```swift
+    /// let nightly = try scheduler.cron(CronExpression("30 2 * * *"), timeZone: TimeZone(identifier: "Europe/Berlin")!) {
+    ///     try backUp()
+    /// }
+    /// ```
+    /// - Throws: ``SchedulerError/Code/shutDown`` after ``shutdown(wait:cancelPending:)``.
+    @discardableResult
+    public func cron<Value: Sendable>(
+        _ expression: CronExpression, timeZone: TimeZone = .current, name: String = "cron", misfire: MisfirePolicy = .once,
+        overlap: OverlapPolicy = .allow, _ fn: @escaping @Sendable () throws -> Value
+    ) throws(SchedulerError) -> RecurringSchedule {
+        try schedule(.cron(CronSchedule(expression, timeZone: timeZone)), name: name, misfire: misfire, overlap: overlap, fn)
+    }
+
+    /// Runs `fn` as a new task at each firing of `trigger`.
+    @discardableResult
+    public func schedule<Value: Sendable>(
+        _ trigger: ScheduleTrigger, name: String, misfire: MisfirePolicy = .once, overlap: OverlapPolicy = .allow,
+        _ fn: @escaping @Sendable () throws -> Value
+    ) throws(SchedulerError) -> RecurringSchedule {
+        guard !pool.isClosed else {
+            throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new schedules")
+        }
+        let schedule = RecurringSchedule(scheduler: self, name: name, trigger: trigger, misfire: misfire, overlap: overlap) { try fn() }
+        schedule.arm(after: clock.now.addingTimeInterval(-0.001))
+        return schedule
+    }
+}
