@@ -41,12 +41,13 @@ public final class Future: Sendable, CustomStringConvertible {
     }
 
     init(
-        record: TaskRecord, sequence: Int, store: TaskStore,
+        record: TaskRecord, sequence: Int, store: TaskStore, scheduled: Bool = false,
         body: @escaping @Sendable () throws -> any Sendable
     ) {
         self.record = record
         self.sequence = sequence
         var storage = Storage()
+        storage.state = scheduled ? .scheduled : .pending
         storage.body = body
         storage.store = store
         self.storage = Mutex(storage)
@@ -112,17 +113,19 @@ public final class Future: Sendable, CustomStringConvertible {
         storage.withLock { Snapshot(state: $0.state, startedAt: $0.startedAt, endedAt: $0.endedAt, outcome: $0.outcome) }
     }
 
-    /// Cancels the task if it has not started. Returns true if it is now cancelled
+    /// Cancels the task if it has not started (scheduled or pending). Returns true if it is now cancelled
     /// (also when it already was), false if it is running or has ended otherwise.
     @discardableResult
     public func cancel() -> Bool {
-        let (cancelled, callbacks, store) = storage.withLock { storage -> (Bool, [(token: Int, callback: @Sendable (Future) -> Void)], TaskStore?) in
+        let (cancelled, callbacks, store, wasScheduled) = storage.withLock {
+            storage -> (Bool, [(token: Int, callback: @Sendable (Future) -> Void)], TaskStore?, Bool) in
             switch storage.state {
             case .cancelled:
-                return (true, [], nil)
+                return (true, [], nil, false)
             case .running, .finished, .failed, .interrupted:
-                return (false, [], nil)
-            case .pending:
+                return (false, [], nil, false)
+            case .scheduled, .pending:
+                let wasScheduled = storage.state == .scheduled
                 storage.state = .cancelled
                 storage.body = nil
                 storage.outcome = .failure(SchedulerError(.cancelled, "task \(record.id) was cancelled before it ran"))
@@ -131,9 +134,10 @@ public final class Future: Sendable, CustomStringConvertible {
                     storage.callbacks = []
                     storage.store = nil
                 }
-                return (true, storage.callbacks, storage.store)
+                return (true, storage.callbacks, storage.store, wasScheduled)
             }
         }
+        if wasScheduled { store?.scheduledCount.add(-1, ordering: .relaxed) }
         store?.futureWasCancelled(self)
         for entry in callbacks { entry.callback(self) }
         return cancelled
@@ -196,6 +200,17 @@ public final class Future: Sendable, CustomStringConvertible {
     }
 
     // MARK: - Driven by the worker pool
+
+    /// A scheduled future's time has come: it becomes pending. False if it was cancelled first.
+    func becomeDue() -> Bool {
+        let (due, store) = storage.withLock { storage -> (Bool, TaskStore?) in
+            guard storage.state == .scheduled else { return (false, nil) }
+            storage.state = .pending
+            return (true, storage.store)
+        }
+        if due { store?.scheduledCount.add(-1, ordering: .relaxed) }
+        return due
+    }
 
     /// Runs the body on the calling worker thread, unless the future was cancelled first.
     /// Returns the final state, or nil if it did not run.

@@ -1,9 +1,11 @@
-/// Where a task is in its life. Only `pending` can be cancelled; the last four are final.
+/// Where a task is in its life. Only `scheduled` and `pending` can be cancelled; the last four are final.
 ///
 /// ```swift
 /// if scheduler.futures[id]?.state == .failed { … }
 /// ```
 public enum FutureState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Accepted to run at a later time (its record's `runAt`); then it becomes `pending`.
+    case scheduled
     /// Accepted and waiting for a free worker.
     case pending
     /// A worker is running it.
@@ -22,7 +24,7 @@ public enum FutureState: String, Sendable, Hashable, CaseIterable, CustomStringC
     /// True for `finished`, `failed`, `cancelled` and `interrupted`.
     public var isDone: Bool {
         switch self {
-        case .pending, .running: false
+        case .scheduled, .pending, .running: false
         case .finished, .failed, .cancelled, .interrupted: true
         }
     }

@@ -5,6 +5,30 @@ import Foundation
 #endif
 
 extension Scheduler {
+    /// Starts `fn` as a task that waits in the tables, ``FutureState/scheduled``, holding no
+    /// worker, until `date` (the clock's time); then it queues like any other. `cancel()` works
+    /// while it waits; a shutdown before its time cancels it. A time already past runs it now.
+    ///
+    /// ```swift
+    /// let id = try scheduler.start(at: tomorrowAtNine, name: "report") { try sendReport() }
+    /// scheduler.futures[id]!.state      // .scheduled
+    /// ```
+    @discardableResult
+    public func start<Value: Sendable>(
+        at date: Date, name: String = "task", _ fn: @escaping @Sendable () throws -> Value
+    ) throws(SchedulerError) -> TaskID {
+        let record = TaskRecord(id: newTaskID(), name: name, args: [], kwargs: [], submittedAt: clock.now, runAt: date)
+        return try start(record) { _ in try fn() }.id
+    }
+
+    /// Starts `fn` as a task that waits `delay` first (see ``start(at:name:_:)``).
+    @discardableResult
+    public func start<Value: Sendable>(
+        after delay: Duration, name: String = "task", _ fn: @escaping @Sendable () throws -> Value
+    ) throws(SchedulerError) -> TaskID {
+        try start(at: clock.now.addingTimeInterval(delay.secondsAsDouble), name: name, fn)
+    }
+
     /// Runs `fn` as a new task every `period`, the first at `start` (default: one period from
     /// now), until the schedule is cancelled or the scheduler shuts down.
     ///

@@ -1,8 +1,11 @@
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -34,6 +37,8 @@ public class Scheduler: @unchecked Sendable {
 
     let store: TaskStore
     let pool: WorkerPool
+    /// Scheduled futures whose time has not come, for shutdown to cancel.
+    private let scheduledFutures = Mutex<[TaskID: Future]>([:])
     /// The time of day for schedules.
     public let clock: any SchedulerClock
     /// The one thread that waits for every schedule's next firing (started by the first).
@@ -97,9 +102,11 @@ public class Scheduler: @unchecked Sendable {
         let cancelled = store.cancelledCount.load(ordering: .acquiring) + restored[.cancelled, default: 0]
         let interrupted = restored[.interrupted, default: 0]
         let submitted = store.acceptedCount
+        let scheduled = Swift.max(0, store.scheduledCount.load(ordering: .acquiring))
         return SchedulerStatistics(
             submitted: submitted,
-            pending: Swift.max(0, submitted - running - finished - failed - cancelled - interrupted),
+            scheduled: scheduled,
+            pending: Swift.max(0, submitted - scheduled - running - finished - failed - cancelled - interrupted),
             running: running,
             finished: finished,
             failed: failed,
@@ -201,17 +208,42 @@ public class Scheduler: @unchecked Sendable {
         _ body: @escaping @Sendable (TaskID) throws -> any Sendable
     ) throws(SchedulerError) -> Future {
         let id = record.id
+        let later = isLater(record)
+        if later && pool.isClosed { throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks") }
         guard
             let future = store.insert(
                 id: id,
                 { sequence in
-                    Future(record: record, sequence: sequence, store: store) { try body(id) }
+                    Future(record: record, sequence: sequence, store: store, scheduled: later) { try body(id) }
                 })
         else {
             throw SchedulerError(.duplicateID, "a task with id \(id) is in the tables already")
         }
-        try enqueue(future, wakingWorker: wakingWorker)
+        if later {
+            startWhenDue(future)
+            if blocksCallerOnStart { waitUntilStopped() }
+        } else {
+            try enqueue(future, wakingWorker: wakingWorker)
+        }
         return future
+    }
+
+    /// Whether the record asks to run at a time still to come.
+    private func isLater(_ record: TaskRecord) -> Bool {
+        record.runAt.map { $0 > clock.now } ?? false
+    }
+
+    /// Queues a scheduled future when its time comes, on the timer: it waits in the tables,
+    /// holding no worker. One cancelled meanwhile is not queued; one due after the pool closed
+    /// is cancelled.
+    private func startWhenDue(_ future: Future) {
+        store.scheduledCount.add(1, ordering: .relaxed)
+        scheduledFutures.withLock { $0[future.id] = future }
+        timer.schedule(at: future.record.runAt!) { [weak self] in
+            guard let self else { return }
+            self.scheduledFutures.withLock { _ = $0.removeValue(forKey: future.id) }
+            if future.becomeDue() && !self.pool.submit(future) { future.cancel() }
+        }
     }
 
     /// Wakes sleeping workers for the tasks queued by ``start(_:wakingWorker:_:)``.
@@ -229,11 +261,16 @@ public class Scheduler: @unchecked Sendable {
         let inserted = store.insert(ids: batch.map(\.record.id)) { index, sequence in
             let (record, body) = batch[index]
             let id = record.id
-            return Future(record: record, sequence: sequence, store: store) { try body(id) }
+            return Future(record: record, sequence: sequence, store: store, scheduled: isLater(record)) { try body(id) }
         }
-        let queued = inserted.compactMap { $0 }
-        let accepted = pool.submit(contentsOf: queued)
-        if !accepted { for future in queued.reversed() { store.withdraw(future) } }
+        let queued = inserted.compactMap { $0 }.filter { $0.state != .scheduled }
+        let later = inserted.compactMap { $0 }.filter { $0.state == .scheduled }
+        let accepted = !pool.isClosed && pool.submit(contentsOf: queued)
+        if accepted {
+            for future in later { startWhenDue(future) }
+        } else {
+            for future in (queued + later).sorted(by: { $0.sequence > $1.sequence }) { store.withdraw(future) }
+        }
         let results = zip(batch, inserted).map { entry, future -> Result<Future, SchedulerError> in
             guard let future else {
                 return .failure(SchedulerError(.duplicateID, "a task with id \(entry.record.id) is in the tables already"))
@@ -321,6 +358,14 @@ public class Scheduler: @unchecked Sendable {
     /// of its own tasks, it waits for all the others. Calling it again is harmless.
     public func shutdown(wait: Bool = true, cancelPending: Bool = false) {
         timer.close()
+        // Their time will not come in this scheduler: they end cancelled (a host that keeps them
+        // on disk starts them again in its next life).
+        for future in scheduledFutures.withLock({ futures in
+            defer { futures.removeAll() }
+            return Array(futures.values)
+        }) {
+            future.cancel()
+        }
         let queued = pool.close(takingQueued: cancelPending)
         for future in queued { future.cancel() }
         stopSignal.withLock { stopSignal.broadcast() }

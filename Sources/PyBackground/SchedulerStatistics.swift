@@ -8,6 +8,8 @@ public struct SchedulerStatistics: Sendable, Hashable, Codable {
     /// Tasks accepted since the scheduler was made, including any no longer retained, and those
     /// restored into it (``Scheduler/restore(_:state:startedAt:endedAt:outcome:)``).
     public var submitted: Int
+    /// Waiting for their time (submitted to run later).
+    public var scheduled: Int
     /// Accepted and waiting for a worker.
     public var pending: Int
     /// On a worker now.
@@ -23,10 +25,11 @@ public struct SchedulerStatistics: Sendable, Hashable, Codable {
 
     /// Counts as given (for tests and hosts that aggregate them).
     public init(
-        submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
+        submitted: Int, scheduled: Int = 0, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
         interrupted: Int = 0
     ) {
         self.submitted = submitted
+        self.scheduled = scheduled
         self.pending = pending
         self.running = running
         self.finished = finished

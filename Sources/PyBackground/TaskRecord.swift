@@ -25,14 +25,17 @@ public struct TaskRecord: Sendable, CustomStringConvertible {
     public let kwargs: [KeywordArgument]
     /// When `start` accepted the task.
     public let submittedAt: Date
+    /// When it may start, if it was submitted to run later; nil: as soon as a worker is free.
+    public let runAt: Date?
 
     /// A record as the scheduler makes one at `start`.
-    public init(id: TaskID, name: String, args: [any Sendable], kwargs: [KeywordArgument], submittedAt: Date) {
+    public init(id: TaskID, name: String, args: [any Sendable], kwargs: [KeywordArgument], submittedAt: Date, runAt: Date? = nil) {
         self.id = id
         self.name = name
         self.args = args
         self.kwargs = kwargs
         self.submittedAt = submittedAt
+        self.runAt = runAt
     }
 
     /// `name(arg, …, key=value, …)`, the way a person would write the call.

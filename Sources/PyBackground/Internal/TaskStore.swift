@@ -13,6 +13,8 @@ final class TaskStore: Sendable {
     private let random = Mutex(BufferedSystemRandom())
     /// Futures cancelled before they ran (workers count the rest, under the pool's lock).
     let cancelledCount = Atomic<Int>(0)
+    /// Futures waiting for their time (``FutureState/scheduled``).
+    let scheduledCount = Atomic<Int>(0)
 
     private struct Slot {
         let sequence: Int

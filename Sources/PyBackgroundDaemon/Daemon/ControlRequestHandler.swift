@@ -192,8 +192,8 @@ final class ControlRequestHandler: Sendable {
     private func cancel(_ id: String) -> Response {
         withFuture(id) { future in
             // A task cancelled already has ended, like a finished one: not-pending, the same answer.
-            guard future.state == .pending, future.cancel() else {
-                return .error(.notPending, "task \(future.id) is \(future.state); only a pending task can be cancelled")
+            guard future.state == .pending || future.state == .scheduled, future.cancel() else {
+                return .error(.notPending, "task \(future.id) is \(future.state); only a scheduled or pending task can be cancelled")
             }
             return ok(FuturePayload(future))
         }

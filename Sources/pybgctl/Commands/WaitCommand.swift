@@ -44,7 +44,7 @@ struct WaitCommand: ParsableCommand {
         var waited = ids
         if all {
             let (table, _) = try client.request(.futures(limit: .all), as: FuturesPayload.self)
-            waited = table.futures.filter { $0.state == "pending" || $0.state == "running" }.map(\.id)
+            waited = table.futures.filter { ["scheduled", "pending", "running"].contains($0.state) }.map(\.id)
         }
         try Self.waitForEach(waited, timeout: timeout, client: client)
     }
