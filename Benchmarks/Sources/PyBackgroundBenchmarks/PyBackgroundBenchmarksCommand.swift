@@ -27,6 +27,11 @@ struct PyBackgroundBenchmarksCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
+    @Option(
+        help: "Instead: measure schedule lateness (100 ms interval, per-second cron) for this many seconds, and the idle cost of 10,000 schedules; prints JSON."
+    )
+    var schedules: Double?
+
     struct Report: Codable {
         var tasks: Int
         var workers: Int
@@ -39,6 +44,12 @@ struct PyBackgroundBenchmarksCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let schedules {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(try ScheduleBenchmarks.run(seconds: schedules)), as: UTF8.self))
+            return
+        }
         let bench = SchedulerBenchmarks(workers: workers)
         if let only {
             let runs: [String: (Int) -> SchedulerBenchmarks.Throughput] = [
