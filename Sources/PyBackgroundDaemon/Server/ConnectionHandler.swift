@@ -25,7 +25,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Requests evaluated in the read being handled: all but the first leave waking the worker
     /// pool to the end of the read (``WorkerWake``).
     private var evaluatedInRead = 0
-    /// Inside `channelRead`, between a read's first line and its `channelReadComplete`.
+    /// True while `channelRead` handles a line: what it evaluates belongs to the current read.
     private var inRead = false
     /// Tasks were started without waking a worker: wake the pool when this turn's flush runs.
     private var wakeOwed = false
