@@ -237,12 +237,20 @@ public class Scheduler: @unchecked Sendable {
     /// holding no worker. One cancelled meanwhile is not queued; one due after the pool closed
     /// is cancelled.
     private func startWhenDue(_ future: Future) {
+        let id = future.id
         store.scheduledCount.add(1, ordering: .relaxed)
-        scheduledFutures.withLock { $0[future.id] = future }
-        timer.schedule(at: future.record.runAt!) { [weak self] in
-            guard let self else { return }
-            self.scheduledFutures.withLock { _ = $0.removeValue(forKey: future.id) }
+        scheduledFutures.withLock { $0[id] = future }
+        // Weak: the tables hold a future until it ends, and one cancelled long before its time
+        // leaves only this small closure in the timer's heap, not the task.
+        let token = timer.schedule(at: future.record.runAt!) { [weak self, weak future] in
+            guard let self, let future else { return }
+            self.scheduledFutures.withLock { _ = $0.removeValue(forKey: id) }
             if future.becomeDue() && !self.pool.submit(future) { future.cancel() }
+        }
+        future.addDoneCallback { [weak self] ended in
+            guard let self, ended.state == .cancelled else { return }
+            self.scheduledFutures.withLock { _ = $0.removeValue(forKey: id) }
+            self.timer.cancel(token)
         }
     }
 

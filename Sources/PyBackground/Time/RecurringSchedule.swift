@@ -34,8 +34,6 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
     private struct State {
         var paused = false
         var cancelled = false
-        /// The planned time of the last firing accounted for (run, coalesced, or skipped).
-        var lastPlanned: Date?
         var nextPlanned: Date?
         var timerToken: Int?
         var lastTask: TaskID?
@@ -92,7 +90,6 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
         let resumed = state.withLock { state -> Bool in
             guard state.paused, !state.cancelled else { return false }
             state.paused = false
-            state.lastPlanned = now
             return true
         }
         if resumed { arm(after: now) }
@@ -141,10 +138,7 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
         }
         let onTime = now.timeIntervalSince(due.last!) <= Self.misfireGrace.secondsAsDouble
         let runs = misfire.runs(missed: due.count - (onTime ? 1 : 0), onTime: onTime)
-        state.withLock { state in
-            state.lastPlanned = due.last
-            state.skipped += due.count - runs
-        }
+        state.withLock { $0.skipped += due.count - runs }
         for _ in 0..<runs { startFiring() }
         arm(after: max(now, due.last!))
     }
