@@ -3,13 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// One thread that runs actions at times of day: every schedule of a scheduler shares it, so
 /// waiting holds no worker and no thread per schedule. Actions run on this thread and must be
@@ -49,7 +42,7 @@ final class TimerQueue: @unchecked Sendable {
         live.insert(nextToken)
         if !started {
             started = true
-            startThread()
+            DetachedThread.start { self.run() }
         }
         lock.signal()
         return nextToken
@@ -75,20 +68,6 @@ final class TimerQueue: @unchecked Sendable {
 
     private func poke() {
         lock.withLock { lock.broadcast() }
-    }
-
-    private func startThread() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(
-            &thread, nil,
-            { context in
-                let queue = Unmanaged<TimerQueue>.fromOpaque(context!).takeRetainedValue()
-                queue.run()
-                return nil
-            }, context)
-        precondition(status == 0, "pthread_create failed with error \(status)")
-        pthread_detach(thread)
     }
 
     private func run() {

@@ -190,18 +190,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Called with the lock held.
     private func spawnWorker() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(
-            &thread, nil,
-            { context in
-                let pool = Unmanaged<WorkerPool>.fromOpaque(context!).takeRetainedValue()
-                pool.workLoop()
-                return nil
-            }, context)
-        precondition(status == 0, "pthread_create failed with error \(status)")
-        pthread_detach(thread)
-        workerThreads.append(thread)
+        workerThreads.append(DetachedThread.start { self.workLoop() })
     }
 
     private func workLoop() {
