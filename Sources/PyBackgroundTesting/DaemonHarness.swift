@@ -37,9 +37,6 @@ public final class DaemonHarness: DaemonEndpoint {
         return directory
     }
 
-    /// A new temporary directory, for daemons started one after another on the same state.
-    public static func makeDirectory() throws -> URL { try TemporaryDirectory.make() }
-
     /// Starts `pybgd` and, with `waitForAnswer`, returns once its socket answers a PING.
     ///
     /// - Parameters:
@@ -52,7 +49,7 @@ public final class DaemonHarness: DaemonEndpoint {
         waitForAnswer: Bool = true
     ) throws {
         ownsDirectory = directory == nil
-        self.directory = try directory ?? Self.makeDirectory()
+        self.directory = try directory ?? TemporaryDirectory.make()
         socketPath = self.directory.appendingPathComponent("pybgd.sock").path
         let configPath = self.directory.appendingPathComponent("pybgd.yaml")
         try config.write(to: configPath, atomically: true, encoding: .utf8)

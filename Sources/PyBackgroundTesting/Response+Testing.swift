@@ -3,8 +3,6 @@ import PyBackgroundProtocol
 extension Response {
     /// An `OK` line.
     public var isOK: Bool { if case .ok = self { true } else { false } }
-    /// An `ERR` line.
-    public var isError: Bool { !isOK }
     /// The code of an `ERR` line; nil for `OK`.
     public var errorCode: ErrorCode? { if case .error(let code, _) = self { code } else { nil } }
     /// The payload of an `OK` line; nil for `ERR`.

@@ -10,11 +10,4 @@ public enum TemporaryDirectory {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }
-
-    /// Runs `body` with a new directory and removes the directory afterwards, whatever `body` did.
-    public static func with<Result>(_ label: String = "pybgd-test", _ body: (URL) throws -> Result) throws -> Result {
-        let directory = try make(label)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        return try body(directory)
-    }
 }

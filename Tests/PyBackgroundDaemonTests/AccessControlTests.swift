@@ -9,7 +9,7 @@ import Testing
 struct AccessControlTests {
     /// A daemon whose socket file lets group nogroup (65534) in, so that only `access:` decides.
     static func daemon(access: String) throws -> DaemonHarness {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
         return try DaemonHarness(
             config: """

@@ -12,7 +12,7 @@ struct DurabilityTests {
 
     @Test("SIGKILL during a pipelined load of 10,000 SUBMITs: every acknowledged id comes back and ends finished, none twice")
     func killDuringPipelinedLoad() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         var acknowledged: [String] = []
         do {
@@ -57,7 +57,7 @@ struct DurabilityTests {
 
     @Test("SIGKILL while tasks run: retry-safe ones run again, others end interrupted, pending ones run")
     func killWhileTasksRun() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let marker = directory.appendingPathComponent("long-started").path
         let config = """
@@ -94,7 +94,7 @@ struct DurabilityTests {
 
     @Test("a graceful restart keeps the history: states, results, errors and latest_id read as before")
     func gracefulRestartKeepsHistory() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = """
             tasks:
@@ -133,7 +133,7 @@ struct DurabilityTests {
 
     @Test("tasks the shutdown timeout cancels stay queued in the store and run at the next start")
     func shutdownTimeoutKeepsQueuedTasks() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = "scheduler: {max_workers: 1}\nshutdown: {timeout_seconds: 0.2}"
         let (running, queued): (String, String)
@@ -154,7 +154,7 @@ struct DurabilityTests {
 
     @Test("CLEAN removes ended tasks from the tables and the store; pending and running ones stay")
     func clean() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let config = "scheduler: {max_workers: 1}"
         let running: String
@@ -175,7 +175,7 @@ struct DurabilityTests {
 
     @Test("latest_id survives a restart after CLEAN removed the latest task")
     func latestAfterClean() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let latest: String
         do {
@@ -203,7 +203,7 @@ struct DurabilityTests {
 
     @Test("a damaged state store stops the start with exit 74, names the file, and is left untouched")
     func corruptStore() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("pybgd.sqlite")
         let garbage = Data("this is not a database, whatever its name says\n".utf8 + Array(repeating: 0x5A, count: 4096))
@@ -228,7 +228,7 @@ struct DurabilityTests {
 
     @Test("--state memory keeps nothing across a restart")
     func memoryMode() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         do {
             let daemon = try DaemonHarness(arguments: ["--state", "memory"], directory: directory)

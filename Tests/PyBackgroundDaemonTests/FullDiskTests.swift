@@ -20,7 +20,7 @@ struct FullDiskTests {
         "an acknowledged task whose start cannot be written waits instead of failing; an end that cannot be written is written later; a restart agrees with every reply"
     )
     func fullDiskNeverContradictsReplies() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let disk = try SmallFileSystem(at: directory.appendingPathComponent("store"), size: "2m")
         let state = disk.path + "/pybgd.sqlite"

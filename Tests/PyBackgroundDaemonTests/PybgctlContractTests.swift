@@ -158,7 +158,7 @@ struct UnansweringDaemonTests {
     func stoppedDaemon() throws {
         // Started under a shell that waits for it, so that its stop signals the shell, not this test
         // process: a child's stop (SIGCHLD) would interrupt the blocking reads of other tests' threads.
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let socket = directory.appendingPathComponent("pybgd.sock").path
         let launcher = Process()
@@ -222,7 +222,7 @@ struct UnansweringDaemonTests {
 
     @Test("a fatal error at start is printed once")
     func fatalErrorOnce() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let state = directory.appendingPathComponent("damaged.sqlite").path
         _ = FileManager.default.createFile(atPath: state, contents: Data(repeating: 0x41, count: 4096))
@@ -250,7 +250,7 @@ struct UnansweringDaemonTests {
 
     @Test("pybgd refuses to start with command tasks when pybgd-exec is not installed beside it")
     func helperMissing() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let alone = directory.appendingPathComponent("pybgd")
         try FileManager.default.copyItem(at: DaemonHarness.binary, to: alone)

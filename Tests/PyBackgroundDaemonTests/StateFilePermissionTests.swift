@@ -13,7 +13,7 @@ struct StateFilePermissionTests {
 
     @Test("a new store, its write-ahead log and its directory are created 0600 and 0700 under umask 022; a world-readable one is warned of at start")
     func createdPrivate() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let state = directory.appendingPathComponent("state/pybgd.sqlite").path
         let previous = umask(0o022)
@@ -40,7 +40,7 @@ struct StateFilePermissionTests {
 
     @Test("with state.group the store is 0640 and that group's", .enabled(if: getuid() == 0, "chown to another group needs root"))
     func groupReadable() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let state = directory.appendingPathComponent("pybgd.sqlite").path
         let daemon = try DaemonHarness(config: "state: {group: \"65534\"}", arguments: ["--state", state], directory: directory)

@@ -88,15 +88,13 @@ struct SystemdTests {
         return nil
     }
 
-    static func temporaryDirectory() throws -> URL { try TemporaryDirectory.make("pybgd-sd") }
-
     static var baseEnvironment: [String: String] {
         ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
     }
 
     @Test("READY=1 arrives only once the control socket answers; SIGHUP brings RELOADING=1 then READY=1; STOPPING=1 follows SIGTERM")
     func readinessAndStopping() throws {
-        let directory = try Self.temporaryDirectory()
+        let directory = try TemporaryDirectory.make("pybgd-sd")
         defer { try? FileManager.default.removeItem(at: directory) }
         let notify = try NotifySocket(path: directory.appendingPathComponent("notify").path)
         let socketPath = directory.appendingPathComponent("pybgd.sock").path
@@ -128,7 +126,7 @@ struct SystemdTests {
 
     @Test("with LISTEN_FDS=1 it serves the socket passed as fd 3, including requests queued before it started")
     func socketActivation() throws {
-        let directory = try Self.temporaryDirectory()
+        let directory = try TemporaryDirectory.make("pybgd-sd")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("activated.sock").path
         let listener = try UnixSocket.listening(at: path)
@@ -156,7 +154,7 @@ struct SystemdTests {
 
     @Test("with WATCHDOG_USEC it sends WATCHDOG=1 at half that period")
     func watchdog() throws {
-        let directory = try Self.temporaryDirectory()
+        let directory = try TemporaryDirectory.make("pybgd-sd")
         defer { try? FileManager.default.removeItem(at: directory) }
         let notify = try NotifySocket(path: directory.appendingPathComponent("notify").path)
         var environment = Self.baseEnvironment
@@ -212,7 +210,7 @@ struct SystemdTests {
         "the units pass systemd-analyze verify",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "systemd-analyze is not installed"))
     func unitsVerify() throws {
-        let directory = try Self.temporaryDirectory()
+        let directory = try TemporaryDirectory.make("pybgd-sd")
         defer { try? FileManager.default.removeItem(at: directory) }
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for unit in ["pybgd.service", "pybgd.socket"] {

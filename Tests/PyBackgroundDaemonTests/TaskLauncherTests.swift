@@ -14,7 +14,7 @@ import Testing
 struct TaskLauncherTests {
     @Test("a durable submission is acknowledged only once its row is committed, and only then queued")
     func acknowledgedAfterCommit() throws {
-        let directory = try DaemonHarness.makeDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("pybgd.sqlite").path
         let persistence = try SQLitePersistence(path: path, groupID: nil, logger: Logger(label: "test"))

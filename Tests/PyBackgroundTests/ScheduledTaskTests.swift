@@ -8,13 +8,6 @@ import Testing
 struct ScheduledTaskTests {
     static let start = Date(timeIntervalSince1970: 1_767_225_600)
 
-    /// Waits until the future leaves `scheduled` (the timer thread queues it).
-    static func leftScheduled(_ future: Future) -> Bool {
-        let deadline = Date().addingTimeInterval(30)
-        while future.state == .scheduled && Date() < deadline { sched_yield() }
-        return future.state != .scheduled
-    }
-
     @Test("a task started for later waits in the tables, scheduled, holding no worker, and runs when the clock gets there")
     func waitsThenRuns() throws {
         let clock = ManualClock(now: Self.start)
