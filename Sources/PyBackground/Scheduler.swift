@@ -266,18 +266,24 @@ public class Scheduler: @unchecked Sendable {
     public func start(
         contentsOf batch: [(record: TaskRecord, body: @Sendable (TaskID) throws -> any Sendable)]
     ) -> [Result<Future, SchedulerError>] {
+        let later = batch.map { isLater($0.record) }
         let inserted = store.insert(ids: batch.map(\.record.id)) { index, sequence in
             let (record, body) = batch[index]
             let id = record.id
-            return Future(record: record, sequence: sequence, store: store, scheduled: isLater(record)) { try body(id) }
+            return Future(record: record, sequence: sequence, store: store, scheduled: later[index]) { try body(id) }
         }
-        let queued = inserted.compactMap { $0 }.filter { $0.state != .scheduled }
-        let later = inserted.compactMap { $0 }.filter { $0.state == .scheduled }
-        let accepted = !pool.isClosed && pool.submit(contentsOf: queued)
+        var queued: [Future] = []
+        var waiting: [Future] = []
+        for (index, future) in inserted.enumerated() {
+            guard let future else { continue }
+            if later[index] { waiting.append(future) } else { queued.append(future) }
+        }
+        // A closed pool refuses even an empty batch: then the scheduled ones are taken back too.
+        let accepted = pool.submit(contentsOf: queued)
         if accepted {
-            for future in later { startWhenDue(future) }
+            for future in waiting { startWhenDue(future) }
         } else {
-            for future in (queued + later).sorted(by: { $0.sequence > $1.sequence }) { store.withdraw(future) }
+            for future in inserted.compactMap({ $0 }).reversed() { store.withdraw(future) }
         }
         let results = zip(batch, inserted).map { entry, future -> Result<Future, SchedulerError> in
             guard let future else {
