@@ -117,6 +117,12 @@ public final class Future: Sendable, CustomStringConvertible {
     /// (also when it already was), false if it is running or has ended otherwise.
     @discardableResult
     public func cancel() -> Bool {
+        cancel(because: SchedulerError(.cancelled, "task \(record.id) was cancelled before it ran"))
+    }
+
+    /// ``cancel()`` with the error its outcome keeps: the shutdown's own reason for a scheduled task.
+    @discardableResult
+    func cancel(because reason: SchedulerError) -> Bool {
         let (cancelled, callbacks, store, wasScheduled) = storage.withLock {
             storage -> (Bool, [(token: Int, callback: @Sendable (Future) -> Void)], TaskStore?, Bool) in
             switch storage.state {
@@ -128,7 +134,7 @@ public final class Future: Sendable, CustomStringConvertible {
                 let wasScheduled = storage.state == .scheduled
                 storage.state = .cancelled
                 storage.body = nil
-                storage.outcome = .failure(SchedulerError(.cancelled, "task \(record.id) was cancelled before it ran"))
+                storage.outcome = .failure(reason)
                 storage.endedAt = Date()
                 defer {
                     storage.callbacks = []

@@ -90,6 +90,9 @@ public class Scheduler: @unchecked Sendable {
     /// (Cancelled tasks no worker has dropped yet are included.)
     public var pendingCount: Int { pool.queuedCount }
 
+    /// Tasks waiting for the time they were started to run at: cheaper to read than ``statistics``.
+    public var scheduledCount: Int { Swift.max(0, store.scheduledCount.load(ordering: .acquiring)) }
+
     /// Counts of tasks per state. Pending is what is neither running nor ended; a task changing
     /// state during the read may be counted on either side of the change.
     public var statistics: SchedulerStatistics {
@@ -245,7 +248,7 @@ public class Scheduler: @unchecked Sendable {
         let token = timer.schedule(at: future.record.runAt!) { [weak self, weak future] in
             guard let self, let future else { return }
             self.scheduledFutures.withLock { _ = $0.removeValue(forKey: id) }
-            if future.becomeDue() && !self.pool.submit(future) { future.cancel() }
+            if future.becomeDue() && !self.pool.submit(future) { future.cancel(because: Self.notRunAtShutdown) }
         }
         future.addDoneCallback { [weak self] ended in
             guard let self, ended.state == .cancelled else { return }
@@ -360,6 +363,9 @@ public class Scheduler: @unchecked Sendable {
         if blocksCallerOnStart { waitUntilStopped() }
     }
 
+    /// The outcome of a task whose time came only after the shutdown.
+    static let notRunAtShutdown = SchedulerError(.shutDown, "not run: the scheduler shut down before the time it was to run at")
+
     /// Overridden by ``BlockingScheduler``.
     var blocksCallerOnStart: Bool { false }
 
@@ -378,7 +384,7 @@ public class Scheduler: @unchecked Sendable {
             defer { futures.removeAll() }
             return Array(futures.values)
         }) {
-            future.cancel()
+            future.cancel(because: Self.notRunAtShutdown)
         }
         let queued = pool.close(takingQueued: cancelPending)
         for future in queued { future.cancel() }

@@ -14,20 +14,28 @@ public struct PingPayload: Codable, Hashable, Sendable {
     }
 }
 
-/// `SUBMIT` → `{"id":"…","task":"now"}`
+/// `SUBMIT` → `{"id":"…","task":"now"}`, and `"run_at":…` for a task that waits for its time.
 public struct SubmitPayload: Codable, Hashable, Sendable {
     public var id: String
     public var task: String
+    /// When a scheduled task may start (absent: at once).
+    public var runAt: Double?
 
-    public init(id: String, task: String) {
+    public init(id: String, task: String, runAt: Double? = nil) {
         self.id = id
         self.task = task
+        self.runAt = runAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, task
+        case runAt = "run_at"
     }
 
     /// The reply's JSON, written directly: SUBMIT is the hot path, and neither field can hold a
     /// character JSON must escape (a hex id, a registered name) — anything else goes through the encoder.
     public var json: String {
-        guard Self.isPlain(id), Self.isPlain(task) else { return ProtocolJSON.encode(self) }
+        guard runAt == nil, Self.isPlain(id), Self.isPlain(task) else { return ProtocolJSON.encode(self) }
         return #"{"id":""# + id + #"","task":""# + task + #""}"#
     }
 
@@ -66,6 +74,8 @@ public struct StatusPayload: Codable, Hashable, Sendable {
     public var latestID: String?
     public var workers: Int
     public var submitted: Int
+    /// Waiting for the time they were submitted to run at.
+    public var scheduled: Int
     public var pending: Int
     public var running: Int
     public var finished: Int
@@ -82,7 +92,7 @@ public struct StatusPayload: Codable, Hashable, Sendable {
 
     public init(
         version: String, pid: Int32, stopped: Bool, shuttingDown: Bool, latestID: String?, workers: Int,
-        submitted: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
+        submitted: Int, scheduled: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
         interrupted: Int, retained: Int, connections: Int, uptimeSeconds: Double, stateStore: String
     ) {
         self.version = version
@@ -92,6 +102,7 @@ public struct StatusPayload: Codable, Hashable, Sendable {
         self.latestID = latestID
         self.workers = workers
         self.submitted = submitted
+        self.scheduled = scheduled
         self.pending = pending
         self.running = running
         self.finished = finished
@@ -105,7 +116,7 @@ public struct StatusPayload: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, pid, stopped, workers, submitted, pending, running, finished, failed, cancelled, interrupted
+        case version, pid, stopped, workers, submitted, scheduled, pending, running, finished, failed, cancelled, interrupted
         case retained, connections
         case stateStore = "state_store"
         case shuttingDown = "shutting_down"
@@ -121,18 +132,22 @@ public struct TaskPayload: Codable, Hashable, Sendable {
     public var args: [JSONValue]
     public var kwargs: [String: JSONValue]
     public var submittedAt: Double
+    /// When it may start, for a task submitted to run later (absent: as soon as a worker is free).
+    public var runAt: Double?
 
-    public init(id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], submittedAt: Double) {
+    public init(id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], submittedAt: Double, runAt: Double? = nil) {
         self.id = id
         self.name = name
         self.args = args
         self.kwargs = kwargs
         self.submittedAt = submittedAt
+        self.runAt = runAt
     }
 
     enum CodingKeys: String, CodingKey {
         case id, name, args, kwargs
         case submittedAt = "submitted_at"
+        case runAt = "run_at"
     }
 }
 
@@ -156,9 +171,11 @@ public struct FuturePayload: Codable, Hashable, Sendable {
     public var name: String
     public var args: [JSONValue]
     public var kwargs: [String: JSONValue]
-    /// pending, running, finished, failed or cancelled.
+    /// scheduled, pending, running, finished, failed, cancelled or interrupted.
     public var state: String
     public var submittedAt: Double
+    /// When it may start, for a task submitted to run later.
+    public var runAt: Double?
     public var startedAt: Double?
     public var endedAt: Double?
     /// Running time: end − start once ended, now − start while running.
@@ -170,7 +187,7 @@ public struct FuturePayload: Codable, Hashable, Sendable {
 
     public init(
         id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], state: String,
-        submittedAt: Double, startedAt: Double?, endedAt: Double?, durationSeconds: Double?,
+        submittedAt: Double, runAt: Double? = nil, startedAt: Double?, endedAt: Double?, durationSeconds: Double?,
         result: JSONValue?, error: ErrorPayload?
     ) {
         self.id = id
@@ -179,6 +196,7 @@ public struct FuturePayload: Codable, Hashable, Sendable {
         self.kwargs = kwargs
         self.state = state
         self.submittedAt = submittedAt
+        self.runAt = runAt
         self.startedAt = startedAt
         self.endedAt = endedAt
         self.durationSeconds = durationSeconds
@@ -189,6 +207,7 @@ public struct FuturePayload: Codable, Hashable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id, name, args, kwargs, state, result, error
         case submittedAt = "submitted_at"
+        case runAt = "run_at"
         case startedAt = "started_at"
         case endedAt = "ended_at"
         case durationSeconds = "duration_seconds"

@@ -8,9 +8,10 @@
 public enum Request: Hashable, Sendable {
     /// `PING`: is the daemon there.
     case ping
-    /// `SUBMIT task [arg…] [key=value…]`: start a registered task; arguments stay as typed until
-    /// the daemon checks them against the task's parameters.
-    case submit(task: String, arguments: [String])
+    /// `SUBMIT [option=value…] task [arg…] [key=value…]`: start a registered task; arguments stay
+    /// as typed until the daemon checks them against the task's parameters. The options before the
+    /// task name (``SubmitOptions``) say when it runs.
+    case submit(task: String, arguments: [String], options: SubmitOptions = SubmitOptions())
     /// `STATUS`: counts, workers, uptime, latest id.
     case status
     /// `TASKS [limit|all]`: the task table, most recent `limit` (default 100).
@@ -47,7 +48,7 @@ public enum Request: Hashable, Sendable {
 
     /// Every verb with its arguments, as HELP lists them.
     public static let synopsis: [String] = [
-        "PING", "SUBMIT task [arg…] [key=value…] [-- value…]", "STATUS", "TASKS [limit|all]", "FUTURES [limit|all]",
+        "PING", "SUBMIT [in=span|at=time] task [arg…] [key=value…] [-- value…]", "STATUS", "TASKS [limit|all]", "FUTURES [limit|all]",
         "LATEST", "RESULT id", "WAIT id [seconds]", "CANCEL id", "LIST", "CLEAN [seconds]", "SHUTDOWN [wait|nowait]",
         "HELP",
     ]
@@ -66,10 +67,11 @@ public enum Request: Hashable, Sendable {
             try Request.expect(arguments, none: "PING")
             self = .ping
         case "SUBMIT":
-            guard let task = arguments.first else {
-                throw ProtocolError(.badRequest, "SUBMIT needs a task name: SUBMIT task [arg…] [key=value…]")
+            let (options, rest) = try SubmitOptions.take(from: arguments)
+            guard let task = rest.first else {
+                throw ProtocolError(.badRequest, "SUBMIT needs a task name: SUBMIT [option=value…] task [arg…] [key=value…]")
             }
-            self = .submit(task: task, arguments: Array(arguments.dropFirst()))
+            self = .submit(task: task, arguments: Array(rest.dropFirst()), options: options)
         case "STATUS":
             try Request.expect(arguments, none: "STATUS")
             self = .status
@@ -132,7 +134,7 @@ public enum Request: Hashable, Sendable {
     public var line: String {
         switch self {
         case .ping: "PING"
-        case .submit(let task, let arguments): LineTokenizer.join(["SUBMIT", task] + arguments)
+        case .submit(let task, let arguments, let options): LineTokenizer.join(["SUBMIT"] + options.words + [task] + arguments)
         case .status: "STATUS"
         case .tasks(let limit): "TASKS \(limit.word)"
         case .futures(let limit): "FUTURES \(limit.word)"

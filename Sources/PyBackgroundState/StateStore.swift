@@ -95,7 +95,7 @@ public final class StateStore: Sendable {
                 let cursor = try Row.fetchCursor(
                     db,
                     sql: """
-                        SELECT sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error
+                        SELECT sequence, id, name, words, args, kwargs, state, submitted_at, run_at, started_at, ended_at, result, error
                         FROM task ORDER BY sequence
                         """)
                 while let row = try cursor.next() {
@@ -189,6 +189,10 @@ public final class StateStore: Sendable {
                     INSERT INTO meta (key, value) SELECT 'latest_id', id FROM task ORDER BY sequence DESC LIMIT 1;
                     """)
         }
+        // Tasks submitted to run later: when they may start. A row stays `scheduled` until it starts.
+        migrator.registerMigration("v3 run_at") { db in
+            try db.execute(sql: "ALTER TABLE task ADD COLUMN run_at REAL")
+        }
         return migrator
     }
 
@@ -211,13 +215,15 @@ public final class StateStore: Sendable {
         guard let id = TaskID(idText) else { throw corrupt("\"\(idText)\" is not a task id") }
         let stateText: String = row["state"]
         guard let state = FutureState(rawValue: stateText) else { throw corrupt("unknown state \"\(stateText)\"") }
+        let runAt: Double? = row["run_at"]
         let started: Double? = row["started_at"]
         let ended: Double? = row["ended_at"]
         guard state.isDone == (ended != nil) else { throw corrupt("state \(state) with ended_at \(ended.map { "\($0)" } ?? "null")") }
         return StoredTask(
             sequence: sequence, id: id, name: row["name"], words: row["words"], args: row["args"], kwargs: row["kwargs"],
             state: state, submittedAt: Date(timeIntervalSince1970: row["submitted_at"]),
-            startedAt: started.map(Date.init(timeIntervalSince1970:)), endedAt: ended.map(Date.init(timeIntervalSince1970:)),
+            runAt: runAt.map(Date.init(timeIntervalSince1970:)), startedAt: started.map(Date.init(timeIntervalSince1970:)),
+            endedAt: ended.map(Date.init(timeIntervalSince1970:)),
             result: row["result"], error: row["error"])
     }
 
@@ -230,12 +236,12 @@ public final class StateStore: Sendable {
     private func insert(_ task: StoredTask, in db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, started_at, ended_at, result, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, run_at, started_at, ended_at, result, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         // Concrete DatabaseValues: an array literal of existentials cost a metadata lookup per value.
         var values: [DatabaseValue] = []
-        values.reserveCapacity(12)
+        values.reserveCapacity(13)
         values.append(task.sequence.databaseValue)
         values.append(task.id.description.databaseValue)
         values.append(task.name.databaseValue)
@@ -244,6 +250,7 @@ public final class StateStore: Sendable {
         values.append(task.kwargs.databaseValue)
         values.append(task.state.rawValue.databaseValue)
         values.append(task.submittedAt.timeIntervalSince1970.databaseValue)
+        values.append(task.runAt?.timeIntervalSince1970.databaseValue ?? .null)
         values.append(task.startedAt?.timeIntervalSince1970.databaseValue ?? .null)
         values.append(task.endedAt?.timeIntervalSince1970.databaseValue ?? .null)
         values.append(task.result?.databaseValue ?? .null)

@@ -23,6 +23,8 @@ public struct StoredTask: Sendable, Hashable {
     public var kwargs: String
     public var state: FutureState
     public var submittedAt: Date
+    /// When a task submitted to run later may start; nil: at once.
+    public var runAt: Date?
     public var startedAt: Date?
     public var endedAt: Date?
     /// The value (JSON) of a finished task.
@@ -33,7 +35,7 @@ public struct StoredTask: Sendable, Hashable {
     /// A row as given.
     public init(
         sequence: Int64, id: TaskID, name: String, words: String, args: String, kwargs: String,
-        state: FutureState, submittedAt: Date, startedAt: Date? = nil, endedAt: Date? = nil,
+        state: FutureState, submittedAt: Date, runAt: Date? = nil, startedAt: Date? = nil, endedAt: Date? = nil,
         result: String? = nil, error: String? = nil
     ) {
         self.sequence = sequence
@@ -44,6 +46,7 @@ public struct StoredTask: Sendable, Hashable {
         self.kwargs = kwargs
         self.state = state
         self.submittedAt = submittedAt
+        self.runAt = runAt
         self.startedAt = startedAt
         self.endedAt = endedAt
         self.result = result
@@ -53,7 +56,7 @@ public struct StoredTask: Sendable, Hashable {
 
 /// What a batch written to the store can say. A batch is one transaction: all of it or none.
 public enum StateChange: Sendable, Hashable {
-    /// A newly accepted task (pending).
+    /// A newly accepted task (pending, or scheduled with its `runAt`).
     case insert(StoredTask)
     /// A task began on a worker.
     case started(TaskID, at: Date)

@@ -115,6 +115,13 @@ enum Output {
         return "\(whole / 86_400)d\(twoDigits(whole / 3600 % 24))h"
     }
 
+    /// A time to come or gone, local, with how far from now: `2026-12-01 03:00:00 (in 4m10s)`.
+    static func when(_ epochSeconds: Double, now: Double = Date().timeIntervalSince1970) -> String {
+        let distance = epochSeconds - now
+        let relative = distance >= 0 ? "in \(duration(distance))" : "\(duration(-distance)) ago"
+        return "\(Clock.local(epochSeconds)) (\(relative))"
+    }
+
     private static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
     /// `a b key=value` as the task was submitted, as one bounded cell.
@@ -134,6 +141,7 @@ enum Output {
     }
 
     private static func outcomeText(_ future: FuturePayload) -> String {
+        if future.state == "scheduled", let runAt = future.runAt { return "runs \(when(runAt))" }
         if let error = future.error { return failure(error, state: future.state) }
         guard let result = future.result else { return "" }
         if case .object(let fields) = result, let stdout = fields["stdout"] {

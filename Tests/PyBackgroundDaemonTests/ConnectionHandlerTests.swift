@@ -19,7 +19,7 @@ struct ConnectionHandlerTests {
         let logger = Logger(label: "test")
         let launcher = TaskLauncher(scheduler: scheduler, persistence: MemoryPersistence(), cancellation: TaskCancellation(), logger: logger)
         let requests = ControlRequestHandler(
-            launcher: launcher, registry: TaskRegistry.builtins, maxPending: 10,
+            launcher: launcher, registry: TaskRegistry.builtins, maxPending: 10, maxScheduled: 10,
             logger: logger, requestShutdown: {})
         let peer = PeerCredentials(pid: 1, uid: 0, gid: 0)
         let channel = EmbeddedChannel()

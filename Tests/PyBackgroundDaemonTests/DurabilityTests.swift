@@ -246,7 +246,7 @@ struct DurabilityTests {
 
     /// Polls STATUS until `condition` holds: the daemon has no way to push a state change to us.
     @discardableResult
-    private func awaitStatus(
+    func awaitStatus(
         _ daemon: DaemonHarness, timeout: TimeInterval = 30,
         _ condition: (StatusPayload) -> Bool
     ) throws -> StatusPayload {
@@ -259,7 +259,7 @@ struct DurabilityTests {
         }
     }
 
-    private func awaitIdle(_ daemon: DaemonHarness) throws -> StatusPayload {
+    func awaitIdle(_ daemon: DaemonHarness) throws -> StatusPayload {
         try awaitStatus(daemon, timeout: 60) { $0.pending == 0 && $0.running == 0 }
     }
 }

@@ -72,6 +72,42 @@ struct PybgctlTests {
         #expect(try run("submit", "now").status == 0, "now works with its defaults")
     }
 
+    @Test("submit --in and --at schedule the task: the id on stdout, when on stderr; status and futures show it; cancel withdraws it")
+    func submitLater() throws {
+        let delayed = try run("submit", "echo", "later", "--in", "10m")
+        #expect(delayed.status == 0 && delayed.stdout.range(of: #"^[0-9a-f]{32}\n$"#, options: .regularExpression) != nil, "\(delayed)")
+        #expect(
+            delayed.stderr.range(of: #"^scheduled for \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in 9m5\ds\)\n$"#, options: .regularExpression) != nil,
+            "\(delayed.stderr)")
+        // A wall time without an offset is the user's (TZ), sent with its offset: the daemon's zone plays no part.
+        let timed = try Self.pybgctl(["submit", "noop", "--at", "2030-06-01T12:00"], socket: daemon.socketPath, environment: ["TZ": "Asia/Tokyo"])
+        #expect(timed.status == 0, "\(timed)")
+        let id = timed.stdout.trimmingCharacters(in: .newlines)
+        let row = try daemon.ok(.result(id: id), as: FuturePayload.self)
+        #expect(row.state == "scheduled" && row.runAt == 1_906_513_200)  // 2030-06-01T03:00:00Z
+
+        let status = try run("status")
+        #expect(status.stdout.contains("tasks:  2 scheduled, 0 pending"), "\(status.stdout)")
+        #expect(
+            status.stdout.range(of: #"echo\s+later\s+scheduled\s+-\s+runs \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in 9m5\ds\)"#, options: .regularExpression) != nil,
+            "\(status.stdout)")
+        #expect(try run("tasks").stdout.contains("RUN AT"))
+        #expect(try run("cancel", id).status == 0)
+        #expect(try daemon.ok(.result(id: id), as: FuturePayload.self).state == "cancelled")
+    }
+
+    @Test(
+        "a bad --in or --at is refused before anything is sent, naming the form accepted",
+        arguments: [
+            (["--in", "soon"], "is not a length of time"), (["--at", "tomorrow"], "YYYY-MM-DDTHH:MM"),
+            (["--in", "5m", "--at", "2030-01-01T00:00"], "--in and --at both say when to run"),
+        ])
+    func badTiming(options: [String], fragment: String) throws {
+        let refused = try Self.pybgctl(["submit", "noop"] + options, socket: daemon.socketPath)
+        #expect(refused.status == 64 && refused.stderr.contains(fragment), "\(refused)")
+        #expect(try daemon.ok(.status, as: StatusPayload.self).submitted == 0)
+    }
+
     @Test("a command task's output is printed as it was; a failure exits 1 with its reason")
     func commandOutputAndFailure() throws {
         let echoed = try run("submit", "echo", "hello world", "--wait")

@@ -18,6 +18,13 @@ struct RequestParsingTests {
             ("SUBMIT echo \"\"", .submit(task: "echo", arguments: [""])),
             ("SUBMIT echo C:\\dir", .submit(task: "echo", arguments: ["C:\\dir"])),
             ("SUBMIT echo ab\"c d\"e", .submit(task: "echo", arguments: ["abc de"])),
+            ("SUBMIT in=10m backup /srv in=5s", .submit(task: "backup", arguments: ["/srv", "in=5s"], options: SubmitOptions(timing: .after(.seconds(600))))),
+            (
+                "SUBMIT at=2026-12-01T03:00Z noop",
+                .submit(
+                    task: "noop", arguments: [],
+                    options: SubmitOptions(timing: .at(Timestamp(year: 2026, month: 12, day: 1, hour: 3, minute: 0, offsetSeconds: 0))))
+            ),
             ("STATUS", .status),
             ("TASKS", .tasks(limit: .default)),
             ("TASKS 5", .tasks(limit: .mostRecent(5))),
@@ -50,6 +57,8 @@ struct RequestParsingTests {
             ("FROB", .unknownVerb),
             ("PING extra", .badRequest),
             ("SUBMIT", .badRequest),
+            ("SUBMIT in=10m", .badRequest),
+            ("SUBMIT in=never noop", .badRequest),
             ("CLEAN -1", .badRequest),
             ("CLEAN soon", .badRequest),
             ("CLEAN 1 2", .badRequest),
@@ -103,8 +112,17 @@ struct RequestParsingTests {
         switch generator.next() % 12 {
         case 0: return .ping
         case 1:
+            // A task name never holds "=": that is what tells the options before it apart.
+            let task = String(randomWord(&generator, allowEmpty: false).map { $0 == "=" ? "_" : $0 })
+            let timing: SubmitOptions.Timing? =
+                switch generator.next() % 3 {
+                case 0: nil
+                case 1: .after(.milliseconds(Int64(generator.next() % 1_000_000) + 1))
+                default: .at(Timestamp(year: 2026, month: 12, day: 1, hour: Int(generator.next() % 24), minute: 30, offsetSeconds: 3600))
+                }
             return .submit(
-                task: randomWord(&generator, allowEmpty: false), arguments: (0..<(generator.next() % 5)).map { _ in randomWord(&generator, allowEmpty: true) })
+                task: task, arguments: (0..<(generator.next() % 5)).map { _ in randomWord(&generator, allowEmpty: true) },
+                options: SubmitOptions(timing: timing))
         case 2: return .status
         case 3: return .tasks(limit: generator.next() % 2 == 0 ? .all : .mostRecent(Int(generator.next() % 1000)))
         case 4: return .futures(limit: generator.next() % 2 == 0 ? .all : .mostRecent(Int(generator.next() % 1000)))

@@ -64,7 +64,7 @@ struct ResponseTests {
     func payloadRoundTrip() throws {
         let status = StatusPayload(
             version: "1", pid: 7, stopped: false, shuttingDown: true, latestID: nil, workers: 2,
-            submitted: 3, pending: 1, running: 1, finished: 1, failed: 0, cancelled: 0,
+            submitted: 4, scheduled: 1, pending: 1, running: 1, finished: 1, failed: 0, cancelled: 0,
             interrupted: 0, retained: 3, connections: 1, uptimeSeconds: 1.5, stateStore: "memory")
         let text = ProtocolJSON.encode(status)
         #expect(text.contains("\"shutting_down\":true") && text.contains("\"uptime_seconds\":1.5"))
@@ -76,6 +76,14 @@ struct ResponseTests {
             submittedAt: 1, startedAt: 2, endedAt: 3, durationSeconds: 1, result: nil,
             error: ErrorPayload(code: "exit-status", message: "exited 3", detail: ["exit_status": 3]))
         #expect(try ProtocolJSON.decode(FuturePayload.self, from: ProtocolJSON.encode(future)) == future)
+        let scheduled = FuturePayload(
+            id: "cd", name: "now", args: [], kwargs: [:], state: "scheduled", submittedAt: 1, runAt: 61,
+            startedAt: nil, endedAt: nil, durationSeconds: nil, result: nil, error: nil)
+        #expect(ProtocolJSON.encode(scheduled).contains("\"run_at\":61"))
+        #expect(try ProtocolJSON.decode(FuturePayload.self, from: ProtocolJSON.encode(scheduled)) == scheduled)
+        let submitted = SubmitPayload(id: "cd", task: "now", runAt: 61)
+        #expect(submitted.json == #"{"id":"cd","run_at":61,"task":"now"}"# && SubmitPayload(plainJSON: submitted.json) == nil)
+        #expect(try ProtocolJSON.decode(SubmitPayload.self, from: submitted.json) == submitted)
         #expect(ProtocolJSON.encode(LatestPayload(latestID: nil)) == "{\"latest_id\":null}")
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import PyBackgroundProtocol
 import PyBackgroundTesting
 import Testing
@@ -123,6 +124,40 @@ struct SubmitOptionsTests {
             }
             let (read, rest) = try SubmitOptions.take(from: options.words + ["noop", "a=1"])
             #expect(read == options && rest == ["noop", "a=1"], "\(options.words)")
+        }
+    }
+}
+
+@Suite("Wall times read in a time zone, by the DST rule of cron")
+struct TimestampZoneTests {
+    @Test(
+        "a wall time without an offset is read in the zone; a skipped one is the transition, a repeated one its first occurrence",
+        arguments: [
+            ("Europe/Berlin", "2026-07-01T12:00", "2026-07-01T10:00:00Z"),
+            ("Europe/Berlin", "2026-12-01T12:00", "2026-12-01T11:00:00Z"),
+            ("Europe/Berlin", "2026-03-29T02:30", "2026-03-29T01:00:00Z"),  // does not exist: 03:00 CEST
+            ("Europe/Berlin", "2026-10-25T02:30", "2026-10-25T00:30:00Z"),  // twice: the first, CEST
+            ("America/New_York", "2026-03-08T02:15", "2026-03-08T07:00:00Z"),
+            ("America/New_York", "2026-11-01T01:30", "2026-11-01T05:30:00Z"),
+            ("Australia/Lord_Howe", "2026-10-04T02:10", "2026-10-03T15:30:00Z"),  // a half-hour gap
+            ("Europe/Berlin", "2026-07-01T12:00+05:00", "2026-07-01T07:00:00Z"),  // an offset wins over the zone
+        ])
+    func wallTimes(zone: String, text: String, expected: String) throws {
+        let date = try Timestamp.parse(Substring(text)).date(in: #require(TimeZone(identifier: zone)))
+        let utc = try Timestamp.parse(Substring(expected))
+        #expect(date.timeIntervalSince1970 == utc.epochSeconds(offsetIfLocal: 0))
+    }
+
+    @Test("property: an instant written with an offset reads back as the same instant")
+    func instantRoundTrip() {
+        var random = SplitMix64(seed: 0x5EED_0417)
+        for _ in 0..<5_000 {
+            let seconds = Double(Int64.random(in: -2_000_000_000...8_000_000_000, using: &random))
+            let offset = Int.random(in: -95...95, using: &random) * 900
+            let stamp = Timestamp(Date(timeIntervalSince1970: seconds), offsetSeconds: offset)
+            #expect(stamp.offsetSeconds == offset)
+            #expect(stamp.epochSeconds(offsetIfLocal: 0) == seconds, "\(stamp)")
+            #expect((try? Timestamp.parse(Substring(stamp.description))) == stamp || stamp.year > 9999 || stamp.year < 0)
         }
     }
 }

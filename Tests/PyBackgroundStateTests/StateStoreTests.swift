@@ -40,7 +40,8 @@ struct StateStoreTests {
         let store = try StateStore.open(path: directory.storePath)
         let first = row(1)
         let second = row(2, name: "echo")
-        let third = row(3)
+        var third = row(3, state: .scheduled)
+        third.runAt = Date(timeIntervalSince1970: 1_800_000_000.25)
         let start = Date(timeIntervalSince1970: 1_700_000_100)
         let end = Date(timeIntervalSince1970: 1_700_000_101.5)
         try store.apply([.insert(first), .insert(second), .insert(third)])
@@ -53,7 +54,8 @@ struct StateStoreTests {
 
         let rows = try StateStore.open(path: directory.storePath).load()
         #expect(rows.map(\.id) == [first.id, second.id, third.id])
-        #expect(rows.map(\.state) == [.finished, .running, .pending])
+        #expect(rows.map(\.state) == [.finished, .running, .scheduled])
+        #expect(rows[2].runAt == third.runAt && rows[0].runAt == nil)
         #expect(rows[0].startedAt == start && rows[0].endedAt == end && rows[0].result == #""done""#)
         #expect(rows[1].name == "echo" && rows[1].startedAt == start && rows[1].endedAt == nil)
     }
@@ -131,7 +133,8 @@ struct StateStoreTests {
         store.close()
         // Back to the first schema, as an earlier pybgd left the file.
         try DatabaseQueue(path: directory.storePath).write { db in
-            try db.execute(sql: "DROP TABLE meta; DELETE FROM grdb_migrations WHERE identifier != 'v1 task table'")
+            try db.execute(
+                sql: "DROP TABLE meta; ALTER TABLE task DROP COLUMN run_at; DELETE FROM grdb_migrations WHERE identifier != 'v1 task table'")
         }
         let migrated = try StateStore.open(path: directory.storePath)
         #expect(try migrated.latestID() == rows[2].id)

@@ -83,7 +83,7 @@ public enum ConfigurationLoader {
             let keys = try reader.mapping(
                 scheduler, key: "scheduler",
                 allowed: [
-                    "max_workers", "keep_finished", "keep_finished_seconds", "max_pending",
+                    "max_workers", "keep_finished", "keep_finished_seconds", "max_pending", "max_scheduled",
                 ])
             if let node = keys["max_workers"] {
                 configuration.scheduler.maxWorkers = try reader.optionalInt(node, key: "scheduler.max_workers", range: 1...4096)
@@ -96,6 +96,9 @@ public enum ConfigurationLoader {
             }
             if let node = keys["max_pending"] {
                 configuration.scheduler.maxPending = try reader.int(node, key: "scheduler.max_pending", range: 1...Int.max)
+            }
+            if let node = keys["max_scheduled"] {
+                configuration.scheduler.maxScheduled = try reader.int(node, key: "scheduler.max_scheduled", range: 1...Int.max)
             }
         }
 

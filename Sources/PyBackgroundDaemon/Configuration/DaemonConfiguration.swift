@@ -38,6 +38,8 @@ public struct DaemonConfiguration: Sendable {
         public var keepFinishedSeconds: Double?
         /// Tasks allowed to wait for a worker; a SUBMIT past it gets `ERR queue-full`.
         public var maxPending = 100_000
+        /// Tasks allowed to wait for their time (`SUBMIT in=…`/`at=…`); past it, `ERR queue-full`.
+        public var maxScheduled = 100_000
 
         public init() {}
     }

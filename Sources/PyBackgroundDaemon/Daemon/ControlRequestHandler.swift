@@ -22,6 +22,7 @@ final class ControlRequestHandler: Sendable {
     private let launcher: TaskLauncher
     private let registry: Mutex<TaskRegistry>
     private let maxPending: Int
+    private let maxScheduled: Int
     private let logger: Logger
     private let startedAt = ContinuousClock.now
     private let shuttingDown = Atomic<Bool>(false)
@@ -38,13 +39,14 @@ final class ControlRequestHandler: Sendable {
     }
 
     init(
-        launcher: TaskLauncher, registry: TaskRegistry, maxPending: Int,
+        launcher: TaskLauncher, registry: TaskRegistry, maxPending: Int, maxScheduled: Int,
         logger: Logger, requestShutdown: @escaping @Sendable () -> Void
     ) {
         self.scheduler = launcher.scheduler
         self.launcher = launcher
         self.registry = Mutex(registry)
         self.maxPending = maxPending
+        self.maxScheduled = maxScheduled
         self.logger = logger
         self.requestShutdown = requestShutdown
     }
@@ -64,7 +66,8 @@ final class ControlRequestHandler: Sendable {
     func handle(_ request: Request, connection: ConnectionInfo, eventLoop: any EventLoop, wake: WorkerWake = .now) -> ControlReply {
         switch request {
         case .ping: .now(ok(PingPayload(pid: getpid(), version: Self.version)))
-        case .submit(let task, let arguments): submit(task, arguments, connection: connection, eventLoop: eventLoop, wake: wake)
+        case .submit(let task, let arguments, let options):
+            submit(task, arguments, options: options, connection: connection, eventLoop: eventLoop, wake: wake)
         case .status: .now(ok(status()))
         case .tasks(let limit): .now(tasks(limit))
         case .futures(let limit): .now(futures(limit))
@@ -81,7 +84,9 @@ final class ControlRequestHandler: Sendable {
 
     // MARK: - Verbs
 
-    private func submit(_ name: String, _ words: [String], connection: ConnectionInfo, eventLoop: any EventLoop, wake: WorkerWake) -> ControlReply {
+    private func submit(
+        _ name: String, _ words: [String], options: SubmitOptions, connection: ConnectionInfo, eventLoop: any EventLoop, wake: WorkerWake
+    ) -> ControlReply {
         guard !isShuttingDown else {
             return .now(.error(.shuttingDown, "the daemon is shutting down and accepts no new tasks"))
         }
@@ -95,13 +100,26 @@ final class ControlRequestHandler: Sendable {
         } catch {
             return .now(.error(ErrorCode(error.code.rawValue), error.message))
         }
-        let pending = launcher.pendingCount
-        guard pending < maxPending else {
-            return .now(.error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later"))
+        let runAt: Date?
+        switch SubmissionTime.runAt(options.timing, now: Date(), zone: .current) {
+        case .success(let time): runAt = time
+        case .failure(let error): return .now(Response(error))
         }
-        switch launcher.submit(task, arguments, words: words, replyOn: eventLoop, wake: wake) {
+        if runAt == nil {
+            let pending = launcher.pendingCount
+            guard pending < maxPending else {
+                return .now(.error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later"))
+            }
+        } else {
+            let scheduled = scheduler.scheduledCount
+            guard scheduled < maxScheduled else {
+                return .now(
+                    .error(.queueFull, "\(scheduled) tasks wait for their time, the configured maximum (scheduler.max_scheduled); try again later"))
+            }
+        }
+        switch launcher.submit(task, arguments, words: words, runAt: runAt, replyOn: eventLoop, wake: wake) {
         case .accepted(let id):
-            return .now(Self.accepted(id, task: name, connection: connection))
+            return .now(Self.accepted(id, task: name, runAt: runAt, connection: connection))
         case .refused(let error):
             return .now(Response(error))
         case .pending(let id):
@@ -109,7 +127,7 @@ final class ControlRequestHandler: Sendable {
             return .durable(
                 DurableReply(id) { result in
                     switch result {
-                    case .success(let id): Self.accepted(id, task: name, connection: connection)
+                    case .success(let id): Self.accepted(id, task: name, runAt: runAt, connection: connection)
                     case .failure(let error): .error(.storeFailed, "the task was not accepted: \(error)")
                     }
                 })
@@ -117,9 +135,9 @@ final class ControlRequestHandler: Sendable {
     }
 
     /// The reply to an accepted submission, logged in the connection's audit.
-    private static func accepted(_ id: TaskID, task: String, connection: ConnectionInfo) -> Response {
+    private static func accepted(_ id: TaskID, task: String, runAt: Date?, connection: ConnectionInfo) -> Response {
         connection.audit.record(id, task: task)
-        return .ok(SubmitPayload(id: id.description, task: task).json)
+        return .ok(SubmitPayload(id: id.description, task: task, runAt: runAt?.timeIntervalSince1970).json)
     }
 
     private func clean(olderThan seconds: Double?, eventLoop: any EventLoop) -> ControlReply {
@@ -139,7 +157,7 @@ final class ControlRequestHandler: Sendable {
         return StatusPayload(
             version: Self.version, pid: getpid(), stopped: scheduler.stopped, shuttingDown: isShuttingDown,
             latestID: scheduler.latestID?.description, workers: scheduler.maxWorkers,
-            submitted: statistics.submitted, pending: statistics.pending, running: statistics.running,
+            submitted: statistics.submitted, scheduled: statistics.scheduled, pending: statistics.pending, running: statistics.running,
             finished: statistics.finished, failed: statistics.failed, cancelled: statistics.cancelled,
             interrupted: statistics.interrupted,
             retained: scheduler.futures.count, connections: connectionCount.withLock { $0 }.count(),

@@ -80,6 +80,7 @@ public final class Daemon: Service, Sendable {
         let continuation = shutdownContinuation
         self.requests = ControlRequestHandler(
             launcher: launcher, registry: registry, maxPending: configuration.scheduler.maxPending,
+            maxScheduled: configuration.scheduler.maxScheduled,
             logger: logger, requestShutdown: { continuation.yield() })
     }
 
@@ -263,6 +264,7 @@ public final class Daemon: Service, Sendable {
             "shutting down",
             metadata: [
                 "pending": "\(before.pending)", "running": "\(before.running)", "timeout_seconds": "\(timeout)",
+                "scheduled": "\(before.scheduled)",
             ])
         requests.beginShutdown()
         scheduler.shutdown(wait: false)

@@ -11,9 +11,16 @@ final class EndRecording: Sendable {
 
     /// Whether the end in `snapshot` is recorded (and counted).
     func shouldRecord(_ snapshot: Future.Snapshot) -> Bool {
+        // A task whose time had not come stays scheduled in the store: it runs in the next life.
+        if Self.scheduledAtShutdown(snapshot) { return false }
         if cancellingForShutdown.load(ordering: .acquiring) && Self.endedByShutdown(snapshot) { return false }
         sinceRetention.add(1, ordering: .relaxed)
         return true
+    }
+
+    private static func scheduledAtShutdown(_ snapshot: Future.Snapshot) -> Bool {
+        guard snapshot.state == .cancelled, case .failure(let error as SchedulerError)? = snapshot.outcome else { return false }
+        return error.code == .shutDown
     }
 
     private static func endedByShutdown(_ snapshot: Future.Snapshot) -> Bool {

@@ -49,14 +49,15 @@ final class TaskLauncher: Sendable {
         case pending(EventLoopFuture<TaskID>)
     }
 
-    /// Accepts a checked submission; replies that wait for the store come on `eventLoop`. A task
-    /// started at once wakes a worker as `wake` says.
+    /// Accepts a checked submission, to start at `runAt` (nil: at once); replies that wait for the
+    /// store come on `eventLoop`. A task started at once wakes a worker as `wake` says.
     func submit(
-        _ task: RegisteredTask, _ arguments: BoundArguments, words: [String], replyOn eventLoop: any EventLoop, wake: WorkerWake = .now
+        _ task: RegisteredTask, _ arguments: BoundArguments, words: [String], runAt: Date? = nil, replyOn eventLoop: any EventLoop,
+        wake: WorkerWake = .now
     ) -> Outcome {
         let record = TaskRecord(
             id: scheduler.newTaskID(), name: task.name, args: arguments.positional,
-            kwargs: arguments.keywordArguments, submittedAt: Date())
+            kwargs: arguments.keywordArguments, submittedAt: Date(), runAt: runAt)
         let submission = Submission(record: record, task: task, arguments: arguments, words: words)
         switch persistence.accept(submission, replyOn: eventLoop) {
         case .pending(let id):

@@ -49,7 +49,7 @@ final class SQLitePersistence: TaskPersistence {
         let row = StoredTask(
             sequence: 0, id: record.id, name: record.name, words: RowJSON.words(submission.words),
             args: RowJSON.args(record.args), kwargs: RowJSON.kwargs(record.kwargs),
-            state: .pending, submittedAt: record.submittedAt)
+            state: record.runAt == nil ? .pending : .scheduled, submittedAt: record.submittedAt, runAt: record.runAt)
         let accepted = self.accepted
         writer.insert(row) { result in accepted.add(submission, promise: promise, result: result) }
         return .pending(promise.futureResult)

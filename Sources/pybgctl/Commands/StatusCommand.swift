@@ -31,7 +31,7 @@ struct StatusCommand: ParsableCommand {
         Output.line("latest: \(status.latestID ?? "none")")
         let interrupted = status.interrupted > 0 ? ", \(status.interrupted) interrupted" : ""
         Output.line(
-            "tasks:  \(status.pending) pending, \(status.running) running, \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled\(interrupted) (\(status.submitted) submitted, \(status.retained) kept)"
+            "tasks:  \(status.scheduled > 0 ? "\(status.scheduled) scheduled, " : "")\(status.pending) pending, \(status.running) running, \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled\(interrupted) (\(status.submitted) submitted, \(status.retained) kept)"
         )
         Output.line("state:  \(status.stateStore == "memory" ? "memory only (lost at exit)" : status.stateStore)")
         guard limit > 0 else { return }

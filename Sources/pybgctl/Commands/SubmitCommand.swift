@@ -14,6 +14,11 @@ struct SubmitCommand: ParsableCommand {
               pybgctl submit now 2
               pybgctl submit echo message="hello world" --wait
               pybgctl submit echo -- -n a=b
+              pybgctl submit backup /srv --in 10m
+              pybgctl submit backup /srv --at 2026-12-01T03:00
+            With --in or --at the task waits, scheduled, until then: `pybgctl cancel ID` \
+            withdraws it, and it survives a restart of pybgd. --at without an offset is your \
+            local time (TZ).
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -24,6 +29,12 @@ struct SubmitCommand: ParsableCommand {
     @Argument(help: "Its arguments: values in order, or key=value.")
     var arguments: [String] = []
 
+    @Option(name: .customLong("in"), parsing: .unconditional, help: ArgumentHelp("Run after this long: 10s, 5m, 2h, 1d, 1h30m.", valueName: "span"))
+    var delay: String?
+
+    @Option(name: .customLong("at"), parsing: .unconditional, help: ArgumentHelp("Run at this time: 2026-12-01T03:00[:SS][Z|±HH:MM].", valueName: "time"))
+    var time: String?
+
     @Flag(name: .long, help: "Wait for the task and print its result; exit 1 if it failed.")
     var wait = false
 
@@ -33,11 +44,27 @@ struct SubmitCommand: ParsableCommand {
     func validate() throws {
         if let timeout, !(timeout >= 0 && timeout.isFinite) { throw ValidationError("--timeout must be a number of seconds ≥ 0, got \(timeout)") }
         if timeout != nil && !wait { throw ValidationError("--timeout goes with --wait") }
+        _ = try submitOptions()
     }
 
     func run() throws {
         let words = Self.requestWords(arguments, commandLine: PybgctlCommand.words)
-        try Self.submit(name, words, wait: wait, timeout: timeout, client: options.client())
+        try Self.submit(name, words, options: try submitOptions(), wait: wait, timeout: timeout, client: options.client())
+    }
+
+    /// `--in` as `in=`, `--at` as `at=` with the offset of the user's zone at that time, so that
+    /// the daemon's zone plays no part.
+    func submitOptions() throws -> SubmitOptions {
+        do {
+            switch (delay, time) {
+            case (nil, nil): return SubmitOptions()
+            case (let delay?, nil): return SubmitOptions(timing: .after(try TimeSpan.parse(delay[...])))
+            case (nil, let time?): return SubmitOptions(timing: .at(LocalTime.withOffset(try Timestamp.parse(time[...]))))
+            case (.some, .some): throw ValidationError("--in and --at both say when to run: give one")
+            }
+        } catch let error as ProtocolError {
+            throw ValidationError(error.message)
+        }
     }
 
     /// The words of the SUBMIT request: `arguments` with a `--` put back before those that came
@@ -52,10 +79,15 @@ struct SubmitCommand: ParsableCommand {
     }
 
     /// Submits; prints the id, or with `wait` the result. Also the whole of a ``PlainSubmit``.
-    static func submit(_ name: String, _ arguments: [String], wait: Bool, timeout: Double?, client: DaemonClient) throws {
-        let request = Request.submit(task: name, arguments: arguments)
+    static func submit(
+        _ name: String, _ arguments: [String], options: SubmitOptions = SubmitOptions(), wait: Bool, timeout: Double?, client: DaemonClient
+    ) throws {
+        let request = Request.submit(task: name, arguments: arguments, options: options)
         let json = try client.request(request)
         let submitted = try SubmitPayload(plainJSON: json) ?? client.decode(SubmitPayload.self, from: json, replyingTo: request)
+        if let runAt = submitted.runAt, !client.json {
+            Output.error("scheduled for \(Output.when(runAt))")
+        }
         guard wait else {
             if client.json { Output.json(json) } else { Output.line(submitted.id) }
             return

@@ -32,13 +32,15 @@ struct TasksCommand: ParsableCommand {
             return
         }
         let short = Output.shortIDs(payload.tasks.map(\.id))
+        // RUN AT only when some task was submitted to run later.
+        let timed = payload.tasks.contains { $0.runAt != nil }
         Output.table(
-            ["ID", "NAME", "ARGS", "SUBMITTED"],
+            ["ID", "NAME", "ARGS", "SUBMITTED"] + (timed ? ["RUN AT"] : []),
             payload.tasks.map { task in
                 [
                     short[task.id] ?? task.id, VisibleText.cell(task.name, width: Output.nameWidth),
                     Output.arguments(task.args, task.kwargs), Clock.local(task.submittedAt),
-                ]
+                ] + (timed ? [task.runAt.map(Clock.local) ?? "-"] : [])
             }
         ).forEach(Output.line)
         if payload.total > payload.tasks.count { Output.line("(\(payload.tasks.count) of \(payload.total); --all for every one)") }

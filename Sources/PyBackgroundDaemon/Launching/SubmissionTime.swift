@@ -1,0 +1,32 @@
+import PyBackgroundProtocol
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// When a submission's timing option says it may start: `in=` from the moment it is accepted,
+/// `at=` as written (a wall time without an offset in the daemon's zone). A time already past
+/// runs at once, as one that fell due while the daemon was down does.
+enum SubmissionTime {
+    /// How far ahead a task may be scheduled: the longest `in=` span, for `at=` as well.
+    static let horizonSeconds: Double = 3650 * 86_400
+
+    /// nil for no timing option: at once.
+    static func runAt(_ timing: SubmitOptions.Timing?, now: Date, zone: TimeZone) -> Result<Date?, ProtocolError> {
+        switch timing {
+        case nil:
+            return .success(nil)
+        case .after(let span):
+            let (seconds, attoseconds) = span.components
+            return .success(now.addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18))
+        case .at(let time):
+            let date = time.date(in: zone)
+            guard date.timeIntervalSince(now) <= horizonSeconds else {
+                return .failure(ProtocolError(.badRequest, "at=\(time) is more than 3650 days ahead, the furthest a task can be scheduled"))
+            }
+            return .success(date)
+        }
+    }
+}
