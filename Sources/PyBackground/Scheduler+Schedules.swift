@@ -70,8 +70,25 @@ extension Scheduler {
         guard !pool.isClosed else {
             throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new schedules")
         }
-        let schedule = RecurringSchedule(scheduler: self, name: name, trigger: trigger, misfire: misfire, overlap: overlap) { try fn() }
+        let schedule = RecurringSchedule(
+            scheduler: self, name: name, trigger: trigger, misfire: misfire, overlap: overlap, action: .body({ try fn() }))
         schedule.arm(after: clock.now.addingTimeInterval(-0.001))
+        return schedule
+    }
+
+    /// A schedule whose firings go to `handler` instead of starting a task here: for a host that
+    /// records each firing durably before it starts the task, and applies ``OverlapPolicy``
+    /// itself. The first firing is the first tick after `baseline` (the last tick an earlier life
+    /// consumed): ticks between it and now are due at once and follow `misfire`.
+    package func schedule(
+        _ trigger: ScheduleTrigger, name: String, misfire: MisfirePolicy, overlap: OverlapPolicy, after baseline: Date,
+        firing handler: @escaping @Sendable (RecurringSchedule, ScheduleFiring) -> Void
+    ) throws(SchedulerError) -> RecurringSchedule {
+        guard !pool.isClosed else {
+            throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new schedules")
+        }
+        let schedule = RecurringSchedule(scheduler: self, name: name, trigger: trigger, misfire: misfire, overlap: overlap, action: .host(handler))
+        schedule.arm(after: baseline)
         return schedule
     }
 }

@@ -27,15 +27,24 @@ public struct TaskRecord: Sendable, CustomStringConvertible {
     public let submittedAt: Date
     /// When it may start, if it was submitted to run later; nil: as soon as a worker is free.
     public let runAt: Date?
+    /// The recurring schedule whose firing started it, if one did.
+    public let schedule: String?
+    /// The tick (planned firing time) it was started for, when its schedule's host records it.
+    public let tick: Date?
 
     /// A record as the scheduler makes one at `start`.
-    public init(id: TaskID, name: String, args: [any Sendable], kwargs: [KeywordArgument], submittedAt: Date, runAt: Date? = nil) {
+    public init(
+        id: TaskID, name: String, args: [any Sendable], kwargs: [KeywordArgument], submittedAt: Date, runAt: Date? = nil,
+        schedule: String? = nil, tick: Date? = nil
+    ) {
         self.id = id
         self.name = name
         self.args = args
         self.kwargs = kwargs
         self.submittedAt = submittedAt
         self.runAt = runAt
+        self.schedule = schedule
+        self.tick = tick
     }
 
     /// `name(arg, …, key=value, …)`, the way a person would write the call.

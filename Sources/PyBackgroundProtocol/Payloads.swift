@@ -89,11 +89,24 @@ public struct StatusPayload: Codable, Hashable, Sendable {
     public var uptimeSeconds: Double
     /// The state store's file, or `memory` when the tables are not kept across restarts.
     public var stateStore: String
+    /// The next firings of the recurring schedules, soonest first (at most five).
+    public var nextFirings: [UpcomingFiring]
+
+    /// A schedule's next firing.
+    public struct UpcomingFiring: Codable, Hashable, Sendable {
+        public var schedule: String
+        public var at: Double
+
+        public init(schedule: String, at: Double) {
+            self.schedule = schedule
+            self.at = at
+        }
+    }
 
     public init(
         version: String, pid: Int32, stopped: Bool, shuttingDown: Bool, latestID: String?, workers: Int,
         submitted: Int, scheduled: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
-        interrupted: Int, retained: Int, connections: Int, uptimeSeconds: Double, stateStore: String
+        interrupted: Int, retained: Int, connections: Int, uptimeSeconds: Double, stateStore: String, nextFirings: [UpcomingFiring] = []
     ) {
         self.version = version
         self.pid = pid
@@ -113,12 +126,14 @@ public struct StatusPayload: Codable, Hashable, Sendable {
         self.connections = connections
         self.uptimeSeconds = uptimeSeconds
         self.stateStore = stateStore
+        self.nextFirings = nextFirings
     }
 
     enum CodingKeys: String, CodingKey {
         case version, pid, stopped, workers, submitted, scheduled, pending, running, finished, failed, cancelled, interrupted
         case retained, connections
         case stateStore = "state_store"
+        case nextFirings = "next_firings"
         case shuttingDown = "shutting_down"
         case latestID = "latest_id"
         case uptimeSeconds = "uptime_seconds"
@@ -134,18 +149,26 @@ public struct TaskPayload: Codable, Hashable, Sendable {
     public var submittedAt: Double
     /// When it may start, for a task submitted to run later (absent: as soon as a worker is free).
     public var runAt: Double?
+    /// The schedule whose firing made it, and the tick it is for (absent for a plain submission).
+    public var schedule: String?
+    public var tick: Double?
 
-    public init(id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], submittedAt: Double, runAt: Double? = nil) {
+    public init(
+        id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], submittedAt: Double, runAt: Double? = nil,
+        schedule: String? = nil, tick: Double? = nil
+    ) {
         self.id = id
         self.name = name
         self.args = args
         self.kwargs = kwargs
         self.submittedAt = submittedAt
         self.runAt = runAt
+        self.schedule = schedule
+        self.tick = tick
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, args, kwargs
+        case id, name, args, kwargs, schedule, tick
         case submittedAt = "submitted_at"
         case runAt = "run_at"
     }
@@ -176,6 +199,9 @@ public struct FuturePayload: Codable, Hashable, Sendable {
     public var submittedAt: Double
     /// When it may start, for a task submitted to run later.
     public var runAt: Double?
+    /// The schedule whose firing made it, and the tick it is for.
+    public var schedule: String?
+    public var tick: Double?
     public var startedAt: Double?
     public var endedAt: Double?
     /// Running time: end − start once ended, now − start while running.
@@ -187,8 +213,8 @@ public struct FuturePayload: Codable, Hashable, Sendable {
 
     public init(
         id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], state: String,
-        submittedAt: Double, runAt: Double? = nil, startedAt: Double?, endedAt: Double?, durationSeconds: Double?,
-        result: JSONValue?, error: ErrorPayload?
+        submittedAt: Double, runAt: Double? = nil, schedule: String? = nil, tick: Double? = nil, startedAt: Double?, endedAt: Double?,
+        durationSeconds: Double?, result: JSONValue?, error: ErrorPayload?
     ) {
         self.id = id
         self.name = name
@@ -197,6 +223,8 @@ public struct FuturePayload: Codable, Hashable, Sendable {
         self.state = state
         self.submittedAt = submittedAt
         self.runAt = runAt
+        self.schedule = schedule
+        self.tick = tick
         self.startedAt = startedAt
         self.endedAt = endedAt
         self.durationSeconds = durationSeconds
@@ -205,7 +233,7 @@ public struct FuturePayload: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, args, kwargs, state, result, error
+        case id, name, args, kwargs, state, result, error, schedule, tick
         case submittedAt = "submitted_at"
         case runAt = "run_at"
         case startedAt = "started_at"

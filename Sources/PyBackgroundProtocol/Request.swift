@@ -34,6 +34,8 @@ public enum Request: Hashable, Sendable {
     /// `SHUTDOWN [wait|nowait]`: graceful shutdown; with `wait` (the default) the reply comes once
     /// every task has ended.
     case shutdown(wait: Bool)
+    /// `SCHEDULE …`: add, list, show, pause, resume or remove a recurring schedule.
+    case schedule(ScheduleRequest)
     /// `HELP`: the verbs.
     case help
 
@@ -50,7 +52,8 @@ public enum Request: Hashable, Sendable {
     public static let synopsis: [String] = [
         "PING", "SUBMIT [in=span|at=time] task [arg…] [key=value…] [-- value…]", "STATUS", "TASKS [limit|all]", "FUTURES [limit|all]",
         "LATEST", "RESULT id", "WAIT id [seconds]", "CANCEL id", "LIST", "CLEAN [seconds]", "SHUTDOWN [wait|nowait]",
-        "HELP",
+        "SCHEDULE ADD name every=SPAN|cron=EXPR [tz=ZONE] [start=TIME] [misfire=skip|once|all[:N]] [overlap=allow|skip|queue] task [arg…]",
+        "SCHEDULE LIST", "SCHEDULE SHOW|PAUSE|RESUME|REMOVE name", "HELP",
     ]
 
     /// Parses one line (without its line feed; a trailing carriage return is ignored).
@@ -114,6 +117,7 @@ public enum Request: Hashable, Sendable {
             case ["nowait"], ["no-wait"]: self = .shutdown(wait: false)
             default: throw ProtocolError(.badRequest, "SHUTDOWN takes wait or nowait, got \"\(arguments.joined(separator: " "))\"")
             }
+        case "SCHEDULE": self = .schedule(try ScheduleRequest.parse(arguments))
         case "HELP": self = .help
         default:
             throw ProtocolError(.unknownVerb, "unknown verb \"\(verb)\"; verbs: \(Request.verbList)")
@@ -145,12 +149,13 @@ public enum Request: Hashable, Sendable {
         case .list: "LIST"
         case .clean(let seconds): seconds.map { "CLEAN \($0)" } ?? "CLEAN"
         case .shutdown(let wait): wait ? "SHUTDOWN wait" : "SHUTDOWN nowait"
+        case .schedule(let request): LineTokenizer.join(["SCHEDULE"] + request.words)
         case .help: "HELP"
         }
     }
 
     static var verbList: String {
-        "PING SUBMIT STATUS TASKS FUTURES LATEST RESULT WAIT CANCEL LIST CLEAN SHUTDOWN HELP"
+        "PING SUBMIT STATUS TASKS FUTURES LATEST RESULT WAIT CANCEL LIST CLEAN SHUTDOWN SCHEDULE HELP"
     }
 
     private static func expect(_ arguments: [String], none verb: String) throws(ProtocolError) {

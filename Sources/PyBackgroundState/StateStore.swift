@@ -95,13 +95,38 @@ public final class StateStore: Sendable {
                 let cursor = try Row.fetchCursor(
                     db,
                     sql: """
-                        SELECT sequence, id, name, words, args, kwargs, state, submitted_at, run_at, started_at, ended_at, result, error
+                        SELECT sequence, id, name, words, args, kwargs, state, submitted_at, run_at, schedule, tick, started_at, ended_at,
+                            result, error
                         FROM task ORDER BY sequence
                         """)
                 while let row = try cursor.next() {
                     rows.append(try decode(row))
                 }
                 return rows
+            }
+        } catch let error as StateStoreError {
+            throw error
+        } catch {
+            throw StateStoreError.opening(path, error)
+        }
+    }
+
+    /// Every stored schedule, by name.
+    public func loadSchedules() throws(StateStoreError) -> [StoredSchedule] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT name, definition, origin, paused, created_at, last_tick FROM schedule ORDER BY name").map { row in
+                    let name: String = row["name"]
+                    let originText: String = row["origin"]
+                    guard let origin = StoredSchedule.Origin(rawValue: originText) else {
+                        throw StateStoreError(
+                            .corrupt, path: path, "schedule \(name): unknown origin \"\(originText)\". \(StateStoreError.leftAloneAdvice(path))")
+                    }
+                    let lastTick: Double? = row["last_tick"]
+                    return StoredSchedule(
+                        name: name, definition: row["definition"], origin: origin, paused: row["paused"],
+                        createdAt: Date(timeIntervalSince1970: row["created_at"]), lastTick: lastTick.map(Date.init(timeIntervalSince1970:)))
+                }
             }
         } catch let error as StateStoreError {
             throw error
@@ -142,9 +167,16 @@ public final class StateStore: Sendable {
             try database.write { db in
                 for change in changes { try apply(change, in: db) }
                 // Once per transaction: the newest insert is the latest task, even after its row goes.
-                if case .insert(let task)? = changes.last(where: { if case .insert = $0 { true } else { false } }) {
+                let latest = changes.lazy.reversed().compactMap { change -> StoredTask? in
+                    switch change {
+                    case .insert(let task): task
+                    case .fired(_, let tasks, _): tasks.last
+                    default: nil
+                    }
+                }.first
+                if let latest {
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('latest_id', ?)")
-                        .execute(arguments: [task.id.description])
+                        .execute(arguments: [latest.id.description])
                 }
             }
         } catch {
@@ -193,6 +225,23 @@ public final class StateStore: Sendable {
         migrator.registerMigration("v3 run_at") { db in
             try db.execute(sql: "ALTER TABLE task ADD COLUMN run_at REAL")
         }
+        // Recurring schedules, and which firing made a task: one task per (schedule, tick).
+        migrator.registerMigration("v4 schedules") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE schedule (
+                        name TEXT PRIMARY KEY,
+                        definition TEXT NOT NULL,
+                        origin TEXT NOT NULL,
+                        paused INTEGER NOT NULL,
+                        created_at REAL NOT NULL,
+                        last_tick REAL
+                    ) STRICT;
+                    ALTER TABLE task ADD COLUMN schedule TEXT;
+                    ALTER TABLE task ADD COLUMN tick REAL;
+                    CREATE UNIQUE INDEX task_by_tick ON task(schedule, tick) WHERE schedule IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 
@@ -222,7 +271,8 @@ public final class StateStore: Sendable {
         return StoredTask(
             sequence: sequence, id: id, name: row["name"], words: row["words"], args: row["args"], kwargs: row["kwargs"],
             state: state, submittedAt: Date(timeIntervalSince1970: row["submitted_at"]),
-            runAt: runAt.map(Date.init(timeIntervalSince1970:)), startedAt: started.map(Date.init(timeIntervalSince1970:)),
+            runAt: runAt.map(Date.init(timeIntervalSince1970:)), schedule: row["schedule"],
+            tick: (row["tick"] as Double?).map(Date.init(timeIntervalSince1970:)), startedAt: started.map(Date.init(timeIntervalSince1970:)),
             endedAt: ended.map(Date.init(timeIntervalSince1970:)),
             result: row["result"], error: row["error"])
     }
@@ -236,12 +286,13 @@ public final class StateStore: Sendable {
     private func insert(_ task: StoredTask, in db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, run_at, started_at, ended_at, result, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, run_at, schedule, tick, started_at, ended_at,
+                    result, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         // Concrete DatabaseValues: an array literal of existentials cost a metadata lookup per value.
         var values: [DatabaseValue] = []
-        values.reserveCapacity(13)
+        values.reserveCapacity(15)
         values.append(task.sequence.databaseValue)
         values.append(task.id.description.databaseValue)
         values.append(task.name.databaseValue)
@@ -251,6 +302,8 @@ public final class StateStore: Sendable {
         values.append(task.state.rawValue.databaseValue)
         values.append(task.submittedAt.timeIntervalSince1970.databaseValue)
         values.append(task.runAt?.timeIntervalSince1970.databaseValue ?? .null)
+        values.append(task.schedule?.databaseValue ?? .null)
+        values.append(task.tick?.timeIntervalSince1970.databaseValue ?? .null)
         values.append(task.startedAt?.timeIntervalSince1970.databaseValue ?? .null)
         values.append(task.endedAt?.timeIntervalSince1970.databaseValue ?? .null)
         values.append(task.result?.databaseValue ?? .null)
@@ -293,6 +346,27 @@ public final class StateStore: Sendable {
                 arguments: [cutoff.timeIntervalSince1970])
         case .removeEnded(nil):
             try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL")
+        case .fired(let schedule, let tasks, let through):
+            for task in tasks { try insert(task, in: db) }
+            try db.execute(sql: "UPDATE schedule SET last_tick = ? WHERE name = ?", arguments: [through.timeIntervalSince1970, schedule])
+        case .saveSchedule(let schedule, let keepProgress):
+            try db.execute(
+                sql: """
+                    INSERT INTO schedule (name, definition, origin, paused, created_at, last_tick) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, origin = excluded.origin,
+                        paused = excluded.paused, created_at = excluded.created_at,
+                        last_tick = CASE WHEN ? THEN last_tick ELSE excluded.last_tick END
+                    """,
+                arguments: [
+                    schedule.name, schedule.definition, schedule.origin.rawValue, schedule.paused,
+                    schedule.createdAt.timeIntervalSince1970, schedule.lastTick?.timeIntervalSince1970, keepProgress,
+                ])
+        case .pauseSchedule(let name, let paused, let resumedAt):
+            try db.execute(
+                sql: "UPDATE schedule SET paused = ?, last_tick = COALESCE(?, last_tick) WHERE name = ?",
+                arguments: [paused, resumedAt?.timeIntervalSince1970, name])
+        case .removeSchedule(let name):
+            try db.execute(sql: "DELETE FROM schedule WHERE name = ?", arguments: [name])
         case .keepEnded(let keep) where keep <= 0:
             try db.execute(sql: "DELETE FROM task WHERE ended_at IS NOT NULL")
         case .keepEnded(let keep):

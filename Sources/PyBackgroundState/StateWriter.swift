@@ -2,6 +2,12 @@ import Dispatch
 import PyBackground
 import Synchronization
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -91,6 +97,19 @@ public final class StateWriter: Sendable {
             buffer.nextSequence += 1
             buffer.inserts += 1
             return .insert(task)
+        }
+    }
+
+    /// Queues a schedule's firing (``StateChange/fired(schedule:tasks:through:)``), numbering its
+    /// tasks in queueing order as ``insert(_:completion:)`` does.
+    public func insertFiring(schedule: String, tasks: [StoredTask], through: Date, completion: @escaping Completion) {
+        var tasks = tasks
+        enqueue(completion) { buffer in
+            for index in tasks.indices {
+                tasks[index].sequence = buffer.nextSequence
+                buffer.nextSequence += 1
+            }
+            return .fired(schedule: schedule, tasks: tasks, through: through)
         }
     }
 

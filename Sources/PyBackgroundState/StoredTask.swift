@@ -25,6 +25,9 @@ public struct StoredTask: Sendable, Hashable {
     public var submittedAt: Date
     /// When a task submitted to run later may start; nil: at once.
     public var runAt: Date?
+    /// The schedule whose firing made it, and the tick (planned time) it is for: unique together.
+    public var schedule: String?
+    public var tick: Date?
     public var startedAt: Date?
     public var endedAt: Date?
     /// The value (JSON) of a finished task.
@@ -35,8 +38,8 @@ public struct StoredTask: Sendable, Hashable {
     /// A row as given.
     public init(
         sequence: Int64, id: TaskID, name: String, words: String, args: String, kwargs: String,
-        state: FutureState, submittedAt: Date, runAt: Date? = nil, startedAt: Date? = nil, endedAt: Date? = nil,
-        result: String? = nil, error: String? = nil
+        state: FutureState, submittedAt: Date, runAt: Date? = nil, schedule: String? = nil, tick: Date? = nil,
+        startedAt: Date? = nil, endedAt: Date? = nil, result: String? = nil, error: String? = nil
     ) {
         self.sequence = sequence
         self.id = id
@@ -47,6 +50,8 @@ public struct StoredTask: Sendable, Hashable {
         self.state = state
         self.submittedAt = submittedAt
         self.runAt = runAt
+        self.schedule = schedule
+        self.tick = tick
         self.startedAt = startedAt
         self.endedAt = endedAt
         self.result = result
@@ -66,4 +71,15 @@ public enum StateChange: Sendable, Hashable {
     case removeEnded(endedBefore: Date?)
     /// Keeps the `keep` most recently ended tasks, removes the older ones.
     case keepEnded(Int)
+    /// A schedule's firing: its tasks (each with the schedule and its tick) inserted, and the
+    /// schedule's `lastTick` moved to `through`, in one transaction, so a crash at any instant
+    /// leaves either both or neither: every tick gets exactly one task.
+    case fired(schedule: String, tasks: [StoredTask], through: Date)
+    /// A schedule stored or replaced (keeping its `lastTick` when `keepProgress` and it existed).
+    case saveSchedule(StoredSchedule, keepProgress: Bool)
+    /// A schedule paused or resumed; a resume also moves its `lastTick` to the moment of resuming
+    /// (ticks missed while paused are not made up).
+    case pauseSchedule(String, paused: Bool, resumedAt: Date?)
+    /// A schedule removed; the tasks it made stay.
+    case removeSchedule(String)
 }

@@ -19,7 +19,8 @@ struct ConnectionHandlerTests {
         let logger = Logger(label: "test")
         let launcher = TaskLauncher(scheduler: scheduler, persistence: MemoryPersistence(), cancellation: TaskCancellation(), logger: logger)
         let requests = ControlRequestHandler(
-            launcher: launcher, registry: TaskRegistry.builtins, maxPending: 10, maxScheduled: 10,
+            launcher: launcher, schedules: ScheduleBook(launcher: launcher, registry: TaskRegistry.builtins, logger: logger),
+            registry: TaskRegistry.builtins, maxPending: 10, maxScheduled: 10,
             logger: logger, requestShutdown: {})
         let peer = PeerCredentials(pid: 1, uid: 0, gid: 0)
         let channel = EmbeddedChannel()

@@ -87,9 +87,9 @@ struct PybgctlContractTests {
         let keys = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]).keys
         #expect(
             Set(keys) == [
-                "version", "pid", "stopped", "shutting_down", "latest_id", "workers", "submitted", "pending",
+                "version", "pid", "stopped", "shutting_down", "latest_id", "workers", "submitted", "scheduled", "pending",
                 "running", "finished", "failed", "cancelled", "interrupted", "retained", "connections",
-                "uptime_seconds", "state_store",
+                "uptime_seconds", "state_store", "next_firings",
             ])
     }
 

@@ -44,21 +44,25 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
         var skipped = 0
     }
 
+    /// What a firing does: start the body as a task here, or hand the firing to a host that
+    /// records it (the daemon writes each firing's task with its tick in one transaction).
+    enum Action: Sendable {
+        case body(@Sendable () throws -> any Sendable)
+        case host(@Sendable (RecurringSchedule, ScheduleFiring) -> Void)
+    }
+
     private let state = Mutex(State())
     /// Strong: a schedule runs until cancelled or its scheduler shuts down, kept or not.
     private let scheduler: Scheduler
-    private let body: @Sendable () throws -> any Sendable
+    private let action: Action
 
-    init(
-        scheduler: Scheduler, name: String, trigger: ScheduleTrigger, misfire: MisfirePolicy, overlap: OverlapPolicy,
-        body: @escaping @Sendable () throws -> any Sendable
-    ) {
+    init(scheduler: Scheduler, name: String, trigger: ScheduleTrigger, misfire: MisfirePolicy, overlap: OverlapPolicy, action: Action) {
         self.scheduler = scheduler
         self.name = name
         self.trigger = trigger
         self.misfire = misfire
         self.overlap = overlap
-        self.body = body
+        self.action = action
     }
 
     public var description: String { "\(name): \(trigger)" }
@@ -106,7 +110,7 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
     }
 
     /// Sets the timer for the first planned time after `date`.
-    func arm(after date: Date) {
+    package func arm(after date: Date) {
         guard let next = trigger.nextFire(after: date) else {
             state.withLock { $0.nextPlanned = nil }
             return
@@ -129,18 +133,28 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
             return state.nextPlanned.map { ($0, state.paused || state.cancelled) }
         }
         guard let (planned, stopped) = found, !stopped else { return }
-        // Every planned time from this one up to now is due; the latest may still be on time.
-        var due: [Date] = [planned]
-        var cursor = planned
-        while let next = trigger.nextFire(after: cursor), next <= now, due.count < 100_000 {
-            due.append(next)
-            cursor = next
+        let firing = ScheduleFiring.plan(trigger: trigger, firstDue: planned, now: now, misfire: misfire)
+        switch action {
+        case .body:
+            state.withLock { $0.skipped += firing.passed }
+            for _ in firing.ticks { startFiring() }
+        case .host(let handler):
+            handler(self, firing)
         }
-        let onTime = now.timeIntervalSince(due.last!) <= Self.misfireGrace.secondsAsDouble
-        let runs = misfire.runs(missed: due.count - (onTime ? 1 : 0), onTime: onTime)
-        state.withLock { $0.skipped += due.count - runs }
-        for _ in 0..<runs { startFiring() }
-        arm(after: max(now, due.last!))
+        arm(after: max(now, firing.consumedThrough))
+    }
+
+    /// For a host that applies the overlap policy itself: counts a firing it let pass.
+    package func countSkipped(_ count: Int) {
+        state.withLock { $0.skipped += count }
+    }
+
+    /// For a host that starts the tasks itself: counts a task started and remembers it as the last.
+    package func countRun(_ id: TaskID) {
+        state.withLock { state in
+            state.lastTask = id
+            state.runs += 1
+        }
     }
 
     /// Starts one firing's task, as the overlap policy allows.
@@ -178,8 +192,8 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
     }
 
     private func startTask() {
-        let record = TaskRecord(id: scheduler.newTaskID(), name: name, args: [], kwargs: [], submittedAt: scheduler.clock.now)
-        let body = self.body
+        guard case .body(let body) = action else { return }
+        let record = TaskRecord(id: scheduler.newTaskID(), name: name, args: [], kwargs: [], submittedAt: scheduler.clock.now, schedule: name)
         guard let future = try? scheduler.start(record, { _ in try body() }) else { return }  // shut down: nothing more
         state.withLock { state in
             state.lastTask = record.id

@@ -1,4 +1,5 @@
 import Logging
+import PyBackgroundProtocol
 import Yams
 
 #if canImport(FoundationEssentials)
@@ -46,7 +47,7 @@ public enum ConfigurationLoader {
         var configuration = DaemonConfiguration()
         guard let root, !(root.null != nil) else { return configuration }  // an empty file: all defaults
         let reader = NodeReader(file: file)
-        let top = try reader.mapping(root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "tasks"])
+        let top = try reader.mapping(root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "tasks", "schedules"])
 
         if let socket = top["socket"], socket.null == nil {
             let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])
@@ -167,7 +168,61 @@ public enum ConfigurationLoader {
                 configuration.commands.append(command)
             }
         }
+        if let schedules = top["schedules"], schedules.null == nil {
+            guard let sequence = schedules.sequence else {
+                throw reader.error(schedules, key: "schedules", "must be a list of schedules (- name: …)")
+            }
+            var seen: [String: Int] = [:]
+            for (index, node) in sequence.enumerated() {
+                let schedule = try readSchedule(node, key: "schedules[\(index)]", reader: reader)
+                if let first = seen[schedule.name] {
+                    throw reader.error(
+                        node.mapping?["name"] ?? node, key: "schedules[\(index)].name",
+                        "\"\(schedule.name)\" is already the name of schedules[\(first)]; schedule names must be unique")
+                }
+                seen[schedule.name] = index
+                configuration.schedules.append(schedule)
+            }
+        }
         return configuration
+    }
+
+    /// One `schedules:` entry: the keys are `SCHEDULE ADD`'s options, read by the same parser, so
+    /// that a schedule means the same declared either way. The task and time zone are checked
+    /// against the registry when the daemon starts (or reloads).
+    private static func readSchedule(_ node: Node, key: String, reader: NodeReader) throws -> ConfiguredSchedule {
+        let keys = try reader.mapping(
+            node, key: key, allowed: ["name", "task", "args", "every", "cron", "time_zone", "start", "misfire", "overlap"])
+        guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required", code: .missingKey) }
+        let name = try reader.string(nameNode, key: "\(key).name")
+        do throws(ProtocolError) {
+            try ScheduleRequest.validate(name: name)
+        } catch {
+            throw reader.error(nameNode, key: "\(key).name", error.message)
+        }
+        guard let taskNode = keys["task"] else { throw reader.error(node, key: "\(key).task", "is required", code: .missingKey) }
+        var words: [String] = []
+        for (option, word) in [("every", "every"), ("cron", "cron"), ("time_zone", "tz"), ("start", "start"), ("misfire", "misfire"), ("overlap", "overlap")] {
+            if let value = keys[option] { words.append("\(word)=\(try reader.string(value, key: "\(key).\(option)"))") }
+        }
+        words.append(try reader.string(taskNode, key: "\(key).task"))
+        if let args = keys["args"], args.null == nil {
+            if let list = args.sequence {
+                for (index, item) in list.enumerated() { words.append(try reader.string(item, key: "\(key).args[\(index)]")) }
+            } else if let mapping = args.mapping {
+                for (nameNode, value) in mapping {
+                    let parameter = try reader.string(nameNode, key: "\(key).args")
+                    words.append("\(parameter)=\(try reader.string(value, key: "\(key).args.\(parameter)"))")
+                }
+            } else {
+                throw reader.error(args, key: "\(key).args", "must be a list of values or a mapping of parameter: value")
+            }
+        }
+        do throws(ProtocolError) {
+            return ConfiguredSchedule(name: name, spec: try ScheduleSpec.parse(words))
+        } catch {
+            throw reader.error(node, key: key, error.message)
+        }
     }
 
     /// Yams' message on one line (a log line is one line): its source excerpt and caret dropped,

@@ -115,6 +115,8 @@ public struct DaemonConfiguration: Sendable {
     public var logSubmissions = true
     /// The command tasks, in the order the file lists them.
     public var commands: [CommandTaskDefinition] = []
+    /// The recurring schedules of `schedules:`, in file order; reconciled at start and on reload.
+    public var schedules: [ConfiguredSchedule] = []
 
     public init() {}
 

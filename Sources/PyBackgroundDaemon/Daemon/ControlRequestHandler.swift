@@ -20,6 +20,7 @@ final class ControlRequestHandler: Sendable {
 
     private let scheduler: Scheduler
     private let launcher: TaskLauncher
+    private let schedules: ScheduleBook
     private let registry: Mutex<TaskRegistry>
     private let maxPending: Int
     private let maxScheduled: Int
@@ -39,11 +40,12 @@ final class ControlRequestHandler: Sendable {
     }
 
     init(
-        launcher: TaskLauncher, registry: TaskRegistry, maxPending: Int, maxScheduled: Int,
+        launcher: TaskLauncher, schedules: ScheduleBook, registry: TaskRegistry, maxPending: Int, maxScheduled: Int,
         logger: Logger, requestShutdown: @escaping @Sendable () -> Void
     ) {
         self.scheduler = launcher.scheduler
         self.launcher = launcher
+        self.schedules = schedules
         self.registry = Mutex(registry)
         self.maxPending = maxPending
         self.maxScheduled = maxScheduled
@@ -58,6 +60,9 @@ final class ControlRequestHandler: Sendable {
 
     /// Wakes sleeping workers for tasks started with ``WorkerWake/afterRead``.
     func wakeWorkers() { launcher.wakeWorkers() }
+
+    /// The next firings of the schedules, soonest first.
+    func upcomingFirings(_ limit: Int) -> [(name: String, at: Date)] { schedules.upcoming(limit) }
 
     /// Swaps in a new registry (reload): later submissions see it, accepted ones keep theirs.
     func replaceRegistry(_ new: TaskRegistry) { registry.withLock { $0 = new } }
@@ -78,7 +83,36 @@ final class ControlRequestHandler: Sendable {
         case .list: .now(ok(ListPayload(tasks: registry.withLock { $0.tasks }.map(\.payload))))
         case .clean(let seconds): clean(olderThan: seconds, eventLoop: eventLoop)
         case .shutdown(let wait): shutdown(wait: wait, connection: connection, eventLoop: eventLoop)
+        case .schedule(let request): schedule(request, eventLoop: eventLoop)
         case .help: .now(ok(HelpPayload()))
+        }
+    }
+
+    private func schedule(_ request: ScheduleRequest, eventLoop: any EventLoop) -> ControlReply {
+        switch request {
+        case .list: return .now(ok(SchedulesPayload(schedules: schedules.all)))
+        case .show(let name):
+            guard let payload = schedules.payload(name) else {
+                return .now(.error(.unknownID, "no schedule named \"\(name)\"; SCHEDULE LIST shows them"))
+            }
+            return .now(ok(payload))
+        case .add, .pause, .resume, .remove:
+            if isShuttingDown { return .now(.error(.shuttingDown, "the daemon is shutting down and changes no schedule")) }
+            let promise = eventLoop.makePromise(of: Response.self)
+            let reply: @Sendable (Result<SchedulePayload, ProtocolError>) -> Void = { result in
+                switch result {
+                case .success(let payload): promise.succeed(self.ok(payload))
+                case .failure(let error): promise.succeed(Response(error))
+                }
+            }
+            switch request {
+            case .add(let name, let spec): schedules.add(name, spec, reply: reply)
+            case .pause(let name): schedules.setPaused(name, true, reply: reply)
+            case .resume(let name): schedules.setPaused(name, false, reply: reply)
+            case .remove(let name): schedules.remove(name, reply: reply)
+            case .list, .show: break
+            }
+            return .later(promise.futureResult)
         }
     }
 
@@ -162,7 +196,8 @@ final class ControlRequestHandler: Sendable {
             interrupted: statistics.interrupted,
             retained: scheduler.futures.count, connections: connectionCount.withLock { $0 }.count(),
             uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
-            stateStore: launcher.persistence.location)
+            stateStore: launcher.persistence.location,
+            nextFirings: schedules.upcoming(5).map { StatusPayload.UpcomingFiring(schedule: $0.name, at: $0.at.timeIntervalSince1970) })
     }
 
     private func tasks(_ limit: Request.Limit) -> Response {

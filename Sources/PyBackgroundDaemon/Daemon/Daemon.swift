@@ -38,6 +38,7 @@ public final class Daemon: Service, Sendable {
     private let scheduler: BackgroundScheduler
     private let cancellation = TaskCancellation()
     private let launcher: TaskLauncher
+    private let schedules: ScheduleBook
     private let registry: TaskRegistry
     private let requests: ControlRequestHandler
     private let shutdownRequests: AsyncStream<Void>
@@ -78,8 +79,9 @@ public final class Daemon: Service, Sendable {
         self.launcher = TaskLauncher(scheduler: scheduler, persistence: persistence, cancellation: cancellation, logger: logger)
         (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let continuation = shutdownContinuation
+        self.schedules = ScheduleBook(launcher: launcher, registry: registry, logger: logger)
         self.requests = ControlRequestHandler(
-            launcher: launcher, registry: registry, maxPending: configuration.scheduler.maxPending,
+            launcher: launcher, schedules: schedules, registry: registry, maxPending: configuration.scheduler.maxPending,
             maxScheduled: configuration.scheduler.maxScheduled,
             logger: logger, requestShutdown: { continuation.yield() })
     }
@@ -172,6 +174,8 @@ public final class Daemon: Service, Sendable {
         } catch {
             throw DaemonError(.stateStore, error.description)
         }
+        // After the tasks: a firing due at once finds its previous task in the tables.
+        try schedules.start(configured: configuration.schedules)
     }
 
     /// Every few seconds: retention by age, the store's share of retention by count, and giving
@@ -229,6 +233,9 @@ public final class Daemon: Service, Sendable {
             let fresh = try ConfigurationLoader.load(path: configurationPath)
             var registry = try fresh.makeRegistry()
             for task in customTasks { try registry.register(task) }
+            if case .failure(let error) = schedules.reconcile(fresh.schedules, registry: registry) {
+                throw DaemonError(.configuration, error.message)
+            }
             requests.replaceRegistry(registry)
             logger.info(
                 "reloaded the command tasks",

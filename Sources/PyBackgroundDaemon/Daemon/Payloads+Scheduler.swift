@@ -29,7 +29,8 @@ extension TaskPayload {
             id: record.id.description, name: record.name,
             args: record.args.map(JSONValue.init(recorded:)),
             kwargs: Dictionary(record.kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }),
-            submittedAt: record.submittedAt.timeIntervalSince1970, runAt: record.runAt?.timeIntervalSince1970)
+            submittedAt: record.submittedAt.timeIntervalSince1970, runAt: record.runAt?.timeIntervalSince1970,
+            schedule: record.schedule, tick: record.tick?.timeIntervalSince1970)
     }
 }
 
@@ -62,7 +63,7 @@ extension FuturePayload {
         self.init(
             id: task.id, name: task.name, args: task.args, kwargs: task.kwargs,
             state: snapshot.state.rawValue,
-            submittedAt: task.submittedAt, runAt: task.runAt,
+            submittedAt: task.submittedAt, runAt: task.runAt, schedule: task.schedule, tick: task.tick,
             startedAt: started?.timeIntervalSince1970,
             endedAt: ended?.timeIntervalSince1970,
             durationSeconds: started.map { (ended ?? now).timeIntervalSince($0) },

@@ -28,6 +28,18 @@ final class MemoryPersistence: TaskPersistence {
         DispatchQueue.global().async { completion(.success([])) }
     }
 
+    func acceptFiring(
+        schedule: String, _ submissions: [Submission], through: Date,
+        completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void
+    ) {
+        completion(.success(()))
+    }
+
+    func recoverSchedules() -> [StoredSchedule] { [] }
+    func record(_ change: ScheduleChange, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
+        completion(.success(()))
+    }
+
     func keepEnded(_ count: Int) {}
     func flush() {}
     func close(retrying patience: Duration) -> [TaskID] { [] }

@@ -48,7 +48,7 @@ enum RowJSON {
         return TaskRecord(
             id: row.id, name: row.name, args: args,
             kwargs: kwargs.sorted { $0.key < $1.key }.map { KeywordArgument(name: $0.key, value: $0.value) },
-            submittedAt: row.submittedAt, runAt: row.runAt)
+            submittedAt: row.submittedAt, runAt: row.runAt, schedule: row.schedule, tick: row.tick)
     }
 
     /// The words a client typed, to bind again.

@@ -45,14 +45,40 @@ final class SQLitePersistence: TaskPersistence {
 
     func accept(_ submission: Submission, replyOn eventLoop: any EventLoop) -> Acceptance {
         let promise = eventLoop.makePromise(of: TaskID.self)
+        let accepted = self.accepted
+        writer.insert(Self.row(submission)) { result in accepted.add(submission, promise: promise, result: result) }
+        return .pending(promise.futureResult)
+    }
+
+    func acceptFiring(
+        schedule: String, _ submissions: [Submission], through: Date,
+        completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void
+    ) {
+        writer.insertFiring(schedule: schedule, tasks: submissions.map(Self.row), through: through, completion: completion)
+    }
+
+    func recoverSchedules() throws(StateStoreError) -> [StoredSchedule] {
+        try writer.store.loadSchedules()
+    }
+
+    func record(_ change: ScheduleChange, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
+        let stateChange: StateChange =
+            switch change {
+            case .save(let schedule, let keepProgress): .saveSchedule(schedule, keepProgress: keepProgress)
+            case .pause(let name, let paused, let resumedAt): .pauseSchedule(name, paused: paused, resumedAt: resumedAt)
+            case .remove(let name): .removeSchedule(name)
+            }
+        writer.record(stateChange, completion: completion)
+    }
+
+    /// A submission's row as first stored: pending, or scheduled with its run time.
+    private static func row(_ submission: Submission) -> StoredTask {
         let record = submission.record
-        let row = StoredTask(
+        return StoredTask(
             sequence: 0, id: record.id, name: record.name, words: RowJSON.words(submission.words),
             args: RowJSON.args(record.args), kwargs: RowJSON.kwargs(record.kwargs),
-            state: record.runAt == nil ? .pending : .scheduled, submittedAt: record.submittedAt, runAt: record.runAt)
-        let accepted = self.accepted
-        writer.insert(row) { result in accepted.add(submission, promise: promise, result: result) }
-        return .pending(promise.futureResult)
+            state: record.runAt == nil ? .pending : .scheduled, submittedAt: record.submittedAt, runAt: record.runAt,
+            schedule: record.schedule, tick: record.tick)
     }
 
     func recordStart(_ id: TaskID, at startedAt: Date) throws(StateStoreError) {

@@ -54,6 +54,20 @@ protocol TaskPersistence: AnyObject, Sendable {
     /// Records an end decided without running the task (recovery: interrupted, not restartable).
     func recordEnd(_ id: TaskID, state: FutureState, startedAt: Date?, endedAt: Date, error: any Error)
 
+    /// Accepts a schedule's firing: its tasks and the schedule's progress to `through` become
+    /// durable together (one transaction: every tick gets exactly one task, whenever a crash
+    /// comes). `completion` runs once they are, on a thread that may start them; the `running`
+    /// handler is not called for them.
+    func acceptFiring(
+        schedule: String, _ submissions: [Submission], through: Date,
+        completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void)
+
+    /// The schedules an earlier life stored (none for a store that does not outlive the process).
+    func recoverSchedules() throws(StateStoreError) -> [StoredSchedule]
+
+    /// Records a change to the schedules; `completion` runs once it is durable (or failed).
+    func record(_ change: ScheduleChange, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void)
+
     /// Removes the tasks that ended before `cutoff`; `completion` gets, once that is durable, the
     /// ids whose end is not durable yet (they stay in the tables), or the failure, and then
     /// nothing was removed. `completion` runs on a thread that may work for a while (never the
@@ -77,6 +91,15 @@ enum Acceptance {
     case durable
     /// Durable later: the id comes through the future, the task through the `running` handler.
     case pending(EventLoopFuture<TaskID>)
+}
+
+/// A change to the stored schedules.
+enum ScheduleChange: Sendable {
+    /// Stored or replaced; with `keepProgress`, an existing one keeps its last tick.
+    case save(StoredSchedule, keepProgress: Bool)
+    /// Paused, or resumed at `resumedAt` (its last tick moves there: missed ticks are not made up).
+    case pause(String, paused: Bool, resumedAt: Date?)
+    case remove(String)
 }
 
 /// What a store held at start.

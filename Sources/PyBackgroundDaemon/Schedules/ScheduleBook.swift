@@ -1,0 +1,416 @@
+import Foundation
+import Logging
+import PyBackground
+import PyBackgroundProtocol
+import PyBackgroundState
+import Synchronization
+
+/// The daemon's recurring schedules: those of the config (reconciled at start and on reload) and
+/// those clients added, each armed on the scheduler's one timer. A firing's tasks and the
+/// schedule's progress are written in one transaction before any of them starts
+/// (``TaskPersistence/acceptFiring(schedule:_:through:completion:)``), so every tick gets exactly
+/// one task whenever a crash comes; after downtime the ticks missed since the stored progress
+/// follow the schedule's misfire policy. The overlap policy is applied here, where a firing whose
+/// commit is still in flight counts as running.
+final class ScheduleBook: Sendable {
+    private struct Entry {
+        var stored: StoredSchedule
+        var spec: ScheduleSpec
+        var checked: ScheduleValidation.Checked
+        /// Bumped whenever the schedule is re-armed: firings of an older arming are dropped.
+        var generation = 0
+        var handle: RecurringSchedule?
+        /// The latest tick consumed here (ahead of the store while a write is in flight).
+        var consumedThrough: Date?
+        var lastTask: TaskID?
+        var lastError: String?
+        /// A firing's tasks are being written: they count as running for the overlap policy.
+        var inFlight = false
+        var afterLanding: [@Sendable () -> Void] = []
+        /// Overlap `queue`: the tick waiting for the previous task to end, and the progress it carries.
+        var queued: (tick: Date, through: Date)?
+        var runs = 0
+        var skipped = 0
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    private let validation: Mutex<ScheduleValidation>
+    private let launcher: TaskLauncher
+    private let logger: Logger
+
+    init(launcher: TaskLauncher, registry: TaskRegistry, logger: Logger) {
+        self.launcher = launcher
+        self.validation = Mutex(ScheduleValidation(registry: registry, zone: .current))
+        self.logger = logger
+    }
+
+    private var scheduler: Scheduler { launcher.scheduler }
+    private var persistence: any TaskPersistence { launcher.persistence }
+
+    // MARK: - Start and reload
+
+    /// Loads the stored schedules, reconciles them with the config's and arms them. A config
+    /// schedule that does not check is an error: the daemon does not start on it.
+    func start(configured: [ConfiguredSchedule]) throws(DaemonError) {
+        let stored: [StoredSchedule]
+        do {
+            stored = try persistence.recoverSchedules()
+        } catch {
+            throw DaemonError(.stateStore, error.description)
+        }
+        let validation = self.validation.withLock { $0 }
+        var loaded: [String: Entry] = [:]
+        for schedule in stored {
+            switch Self.entry(schedule, validation) {
+            case .success(let entry): loaded[schedule.name] = entry
+            case .failure(let error):
+                // Kept in the store as it is: a later config or registry may make it valid again.
+                logger.error("a stored schedule no longer checks; it does not fire", metadata: ["schedule": "\(schedule.name)", "reason": "\(error.message)"])
+            }
+        }
+        entries.withLock { $0 = loaded }
+        if case .failure(let error) = reconcile(configured) { throw DaemonError(.configuration, error.message) }
+    }
+
+    /// Makes the config's schedules the ones of origin `config`: new ones added, changed ones
+    /// replaced (keeping their progress), those gone removed; runtime-added schedules are left
+    /// alone, unless the config now declares one of the same name, which the config takes over.
+    /// All checked before anything changes: a failure changes nothing.
+    @discardableResult
+    func reconcile(_ configured: [ConfiguredSchedule], registry: TaskRegistry? = nil) -> Result<Void, ProtocolError> {
+        if let registry { validation.withLock { $0 = ScheduleValidation(registry: registry, zone: $0.zone) } }
+        let validation = self.validation.withLock { $0 }
+        let now = scheduler.clock.now
+        var changes: [(ScheduleChange, Entry?)] = []
+        let current = entries.withLock { $0 }
+        for item in configured {
+            let definition = RowJSON.words(item.spec.words)
+            if let existing = current[item.name], existing.stored.definition == definition, existing.stored.origin == .config { continue }
+            let createdAt = current[item.name]?.stored.createdAt ?? now
+            var stored = StoredSchedule(name: item.name, definition: definition, origin: .config, createdAt: createdAt)
+            stored.paused = current[item.name]?.stored.paused ?? false
+            stored.lastTick = current[item.name]?.consumedThrough
+            switch Self.entry(stored, validation) {
+            case .failure(let error): return .failure(ProtocolError(error.code, "schedules: \(item.name): \(error.message)"))
+            case .success(var entry):
+                entry.consumedThrough = stored.lastTick
+                if let existing = current[item.name], existing.stored.origin == .runtime {
+                    logger.warning("the config now declares a schedule added at run time; the config's replaces it", metadata: ["schedule": "\(item.name)"])
+                }
+                changes.append((.save(stored, keepProgress: true), entry))
+            }
+        }
+        let declared = Set(configured.map(\.name))
+        for (name, entry) in current where entry.stored.origin == .config && !declared.contains(name) {
+            changes.append((.remove(name), nil))
+        }
+        for (change, entry) in changes {
+            switch change {
+            case .save(let stored, _):
+                install(entry!)
+                logger.info("schedule from the config", metadata: ["schedule": "\(stored.name)", "trigger": "\(entry!.spec.triggerText)"])
+            case .remove(let name):
+                uninstall(name)
+                logger.info("schedule removed from the config", metadata: ["schedule": "\(name)"])
+            case .pause: break
+            }
+            persistence.record(change) { [logger] result in
+                if case .failure(let error) = result { logger.error("cannot store a schedule change", metadata: ["error": "\(error)"]) }
+            }
+        }
+        // Those kept as they were are armed too (at start nothing is armed yet).
+        let unarmed = entries.withLock { $0.values.filter { $0.handle == nil && !$0.stored.paused }.map(\.stored.name) }
+        for name in unarmed { arm(name) }
+        return .success(())
+    }
+
+    private static func entry(_ stored: StoredSchedule, _ validation: ScheduleValidation) -> Result<Entry, ProtocolError> {
+        let words: [String]
+        do {
+            words = try ProtocolJSON.decode([String].self, from: stored.definition)
+        } catch {
+            return .failure(ProtocolError(.badRequest, "its stored definition is not a list of words"))
+        }
+        let spec: ScheduleSpec
+        do {
+            spec = try ScheduleSpec.parse(words)
+        } catch {
+            return .failure(error)
+        }
+        return validation.check(spec, createdAt: stored.createdAt).map { checked in
+            Entry(stored: stored, spec: spec, checked: checked, consumedThrough: stored.lastTick)
+        }
+    }
+
+    // MARK: - Verbs
+
+    /// `SCHEDULE ADD`: refused if the name is taken; replies once the schedule is stored.
+    func add(_ name: String, _ spec: ScheduleSpec, reply: @escaping @Sendable (Result<SchedulePayload, ProtocolError>) -> Void) {
+        let now = scheduler.clock.now
+        let stored = StoredSchedule(name: name, definition: RowJSON.words(spec.words), origin: .runtime, createdAt: now)
+        let entry: Entry
+        switch validation.withLock({ $0 }).check(spec, createdAt: now).map({ Entry(stored: stored, spec: spec, checked: $0) }) {
+        case .failure(let error): return reply(.failure(error))
+        case .success(let made): entry = made
+        }
+        let taken = entries.withLock { entries -> Bool in
+            guard entries[name] == nil else { return true }
+            entries[name] = entry
+            return false
+        }
+        guard !taken else {
+            return reply(.failure(ProtocolError(.badRequest, "a schedule named \"\(name)\" exists; remove it first, or choose another name")))
+        }
+        persistence.record(.save(stored, keepProgress: false)) { [self] result in
+            switch result {
+            case .success:
+                arm(name)
+                logger.info("schedule added", metadata: ["schedule": "\(name)", "trigger": "\(spec.triggerText)"])
+                reply(payload(name).map(Result.success) ?? .failure(ProtocolError(.unknownID, "schedule \(name) was removed meanwhile")))
+            case .failure(let error):
+                _ = entries.withLock { $0.removeValue(forKey: name) }
+                reply(.failure(ProtocolError(.storeFailed, "the schedule was not added: \(error)")))
+            }
+        }
+    }
+
+    /// `SCHEDULE PAUSE` / `RESUME`: a resumed schedule fires from the next tick to come.
+    func setPaused(_ name: String, _ paused: Bool, reply: @escaping @Sendable (Result<SchedulePayload, ProtocolError>) -> Void) {
+        let now = scheduler.clock.now
+        let found = entries.withLock { entries -> (changed: Bool, handle: RecurringSchedule?)? in
+            guard var entry = entries[name] else { return nil }
+            guard entry.stored.paused != paused else { return (false, nil) }
+            entry.stored.paused = paused
+            let handle = entry.handle
+            entry.handle = nil
+            entry.generation += 1
+            if !paused { entry.consumedThrough = now }
+            entries[name] = entry
+            return (true, handle)
+        }
+        guard let (changed, handle) = found else { return reply(.failure(unknown(name))) }
+        handle?.cancel()
+        guard changed else { return reply(payload(name).map(Result.success) ?? .failure(unknown(name))) }
+        if !paused { arm(name) }
+        persistence.record(.pause(name, paused: paused, resumedAt: paused ? nil : now)) { [self] result in
+            if case .failure(let error) = result {
+                reply(.failure(ProtocolError(.storeFailed, "\(paused ? "paused" : "resumed") until the next start only: \(error)")))
+            } else {
+                reply(payload(name).map(Result.success) ?? .failure(unknown(name)))
+            }
+        }
+    }
+
+    /// `SCHEDULE REMOVE`: only schedules added at run time; a config one is removed from the config.
+    func remove(_ name: String, reply: @escaping @Sendable (Result<SchedulePayload, ProtocolError>) -> Void) {
+        guard let before = payload(name) else { return reply(.failure(unknown(name))) }
+        guard before.origin == StoredSchedule.Origin.runtime.rawValue else {
+            return reply(
+                .failure(
+                    ProtocolError(.badRequest, "schedule \"\(name)\" is declared in the config file; remove it there and reload (SIGHUP), or pause it")))
+        }
+        uninstall(name)
+        persistence.record(.remove(name)) { [logger] result in
+            if case .failure(let error) = result {
+                reply(.failure(ProtocolError(.storeFailed, "removed until the next start only: \(error)")))
+            } else {
+                logger.info("schedule removed", metadata: ["schedule": "\(name)"])
+                reply(.success(before))
+            }
+        }
+    }
+
+    /// Every schedule, by name.
+    var all: [SchedulePayload] {
+        entries.withLock { $0.keys.sorted() }.compactMap(payload)
+    }
+
+    /// One schedule as the protocol shows it.
+    func payload(_ name: String) -> SchedulePayload? {
+        guard let entry = entries.withLock({ $0[name] }) else { return nil }
+        let last = entry.lastTask.flatMap { scheduler.futures[$0] }
+        return SchedulePayload(
+            name: name, trigger: entry.spec.triggerText, definition: entry.spec.words, task: entry.spec.task,
+            misfire: entry.spec.misfire.description, overlap: entry.spec.overlap.description, origin: entry.stored.origin.rawValue,
+            paused: entry.stored.paused, nextRun: entry.handle?.nextFire?.timeIntervalSince1970,
+            lastTick: entry.consumedThrough?.timeIntervalSince1970, lastTask: entry.lastTask?.description,
+            lastState: last?.state.rawValue ?? (entry.inFlight ? "pending" : nil), runs: entry.runs, skipped: entry.skipped,
+            error: entry.lastError)
+    }
+
+    private func unknown(_ name: String) -> ProtocolError {
+        let names = entries.withLock { $0.keys.sorted() }
+        return ProtocolError(.unknownID, "no schedule named \"\(name)\"; schedules: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
+    }
+
+    // MARK: - Arming and firing
+
+    private func install(_ entry: Entry) {
+        let old = entries.withLock { entries -> RecurringSchedule? in
+            var entry = entry
+            let previous = entries[entry.stored.name]
+            entry.generation = (previous?.generation ?? 0) + 1
+            entry.lastTask = previous?.lastTask
+            entry.runs = previous?.runs ?? 0
+            entry.skipped = previous?.skipped ?? 0
+            entries[entry.stored.name] = entry
+            return previous?.handle
+        }
+        old?.cancel()
+    }
+
+    private func uninstall(_ name: String) {
+        entries.withLock { $0.removeValue(forKey: name) }?.handle?.cancel()
+    }
+
+    /// Sets the schedule's timer from its progress: ticks since then are due at once.
+    private func arm(_ name: String) {
+        guard
+            let (entry, baseline) = entries.withLock({ entries -> (Entry, Date)? in
+                guard let entry = entries[name], !entry.stored.paused, entry.handle == nil else { return nil }
+                return (entry, entry.consumedThrough ?? entry.stored.createdAt)
+            })
+        else { return }
+        let generation = entry.generation
+        let checked = entry.checked
+        let handle: RecurringSchedule
+        do {
+            handle = try scheduler.schedule(
+                checked.trigger, name: name, misfire: checked.misfire, overlap: checked.overlap, after: baseline
+            ) { [weak self] _, firing in
+                self?.fired(name, generation, firing)
+            }
+        } catch {
+            return  // shutting down
+        }
+        let stale = entries.withLock { entries -> Bool in
+            guard entries[name]?.generation == generation else { return true }
+            entries[name]?.handle = handle
+            return false
+        }
+        if stale { handle.cancel() }
+    }
+
+    /// On the timer thread: applies the overlap policy, then writes the firing.
+    private func fired(_ name: String, _ generation: Int, _ firing: ScheduleFiring) {
+        enum Next {
+            case write([Date], through: Date)
+            case waitForPrevious(TaskID?)
+            case nothing
+        }
+        let next = entries.withLock { entries -> Next in
+            guard var entry = entries[name], entry.generation == generation, !entry.stored.paused else { return .nothing }
+            defer { entries[name] = entry }
+            var ticks = firing.ticks
+            entry.skipped += firing.passed
+            entry.consumedThrough = firing.consumedThrough
+            if let queued = entry.queued {
+                // One firing waits already: this one coalesces into it, and so does its progress.
+                entry.queued = (queued.tick, firing.consumedThrough)
+                entry.skipped += ticks.count
+                return .nothing
+            }
+            let previousRunning = entry.inFlight || (entry.lastTask.flatMap { scheduler.futures[$0] }.map { !$0.isDone } ?? false)
+            if previousRunning && !ticks.isEmpty {
+                switch entry.spec.overlap {
+                case .allow: break
+                case .skip:
+                    entry.skipped += ticks.count
+                    ticks = []
+                case .queue:
+                    entry.skipped += ticks.count - 1
+                    entry.queued = (ticks.last!, firing.consumedThrough)
+                    return .waitForPrevious(entry.lastTask)
+                }
+            }
+            return .write(ticks, through: firing.consumedThrough)
+        }
+        switch next {
+        case .nothing: return
+        case .write(let ticks, let through): write(name, generation, ticks, through: through)
+        case .waitForPrevious: whenPreviousEnds(name, generation) { [weak self] in self?.writeQueued(name, generation) }
+        }
+    }
+
+    /// Runs `action` once the schedule's last task has ended (after its write lands, if in flight).
+    private func whenPreviousEnds(_ name: String, _ generation: Int, _ action: @escaping @Sendable () -> Void) {
+        enum Wait {
+            case now
+            case future(Future)
+            case landing
+        }
+        let wait = entries.withLock { entries -> Wait in
+            guard let entry = entries[name], entry.generation == generation else { return .now }
+            if entry.inFlight {
+                entries[name]!.afterLanding.append { [weak self] in self?.whenPreviousEnds(name, generation, action) }
+                return .landing
+            }
+            if let id = entry.lastTask, let future = scheduler.futures[id], !future.isDone { return .future(future) }
+            return .now
+        }
+        switch wait {
+        case .now: action()
+        case .future(let future): future.addDoneCallback { _ in action() }
+        case .landing: break
+        }
+    }
+
+    private func writeQueued(_ name: String, _ generation: Int) {
+        let queued = entries.withLock { entries -> (tick: Date, through: Date)? in
+            guard entries[name]?.generation == generation else { return nil }
+            defer { entries[name]?.queued = nil }
+            return entries[name]?.queued
+        }
+        if let queued { write(name, generation, [queued.tick], through: queued.through) }
+    }
+
+    /// Writes the firing (its tasks and the progress, together), then starts its tasks.
+    private func write(_ name: String, _ generation: Int, _ ticks: [Date], through: Date) {
+        guard
+            let entry = entries.withLock({ entries -> Entry? in
+                guard entries[name]?.generation == generation else { return nil }
+                if !ticks.isEmpty { entries[name]?.inFlight = true }
+                return entries[name]
+            })
+        else { return }
+        let checked = entry.checked
+        let now = scheduler.clock.now
+        let submissions = ticks.map { tick in
+            let record = TaskRecord(
+                id: scheduler.newTaskID(), name: checked.task.name, args: checked.arguments.positional,
+                kwargs: checked.arguments.keywordArguments, submittedAt: now, schedule: name, tick: tick)
+            return Submission(record: record, task: checked.task, arguments: checked.arguments, words: entry.spec.arguments)
+        }
+        persistence.acceptFiring(schedule: name, submissions, through: through) { [self] result in
+            if case .failure(let error) = result {
+                logger.error(
+                    "a schedule's firing could not be written; it did not run", metadata: ["schedule": "\(name)", "error": "\(error)"])
+            } else if !submissions.isEmpty {
+                launcher.run(submissions)
+            }
+            let waiting = entries.withLock { entries -> [@Sendable () -> Void] in
+                guard var entry = entries[name], entry.generation == generation else { return [] }
+                defer { entries[name] = entry }
+                entry.inFlight = false
+                switch result {
+                case .success:
+                    if let last = submissions.last { entry.lastTask = last.record.id }
+                    entry.runs += submissions.count
+                    entry.lastError = nil
+                case .failure(let error):
+                    entry.lastError = "a firing could not be written: \(error)"
+                }
+                defer { entry.afterLanding = [] }
+                return entry.afterLanding
+            }
+            for action in waiting { action() }
+        }
+    }
+
+    /// The next firings of all schedules, soonest first.
+    func upcoming(_ limit: Int) -> [(name: String, at: Date)] {
+        let handles = entries.withLock { $0.compactMap { name, entry in entry.handle.map { (name, $0) } } }
+        let firings = handles.compactMap { name, handle -> (name: String, at: Date)? in handle.nextFire.map { (name: name, at: $0) } }
+        return Array(firings.sorted { $0.at < $1.at }.prefix(limit))
+    }
+}
