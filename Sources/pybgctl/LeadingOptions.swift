@@ -8,6 +8,8 @@ enum LeadingOptions {
     /// Options that take a value, and flags, that every command accepts.
     static let valued: Set<String> = ["--socket", "--timeout"]
     static let flags: Set<String> = ["--json"]
+    /// Commands whose subcommands declare the options.
+    static let nested: [String: Set<String>] = ["schedule": ["add", "list", "show", "pause", "resume", "remove"]]
 
     /// `words` (the command line after the program's name) with the global options before the
     /// subcommand moved right after it; unchanged when there are none, or no subcommand follows.
@@ -27,6 +29,8 @@ enum LeadingOptions {
             }
         }
         guard !leading.isEmpty, index < words.count, !words[index].hasPrefix("-") else { return words }
-        return [words[index]] + leading + words[(index + 1)...]
+        // A command with subcommands of its own takes them behind its subcommand's name.
+        let nameLength = index + 1 < words.count && nested[words[index]]?.contains(words[index + 1]) == true ? 2 : 1
+        return Array(words[index..<(index + nameLength)]) + leading + words[(index + nameLength)...]
     }
 }

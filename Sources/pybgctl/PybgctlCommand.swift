@@ -32,7 +32,7 @@ struct PybgctlCommand: ParsableCommand {
         subcommands: [
             SubmitCommand.self, StatusCommand.self, TasksCommand.self, FuturesCommand.self, LatestCommand.self,
             ResultCommand.self, WaitCommand.self, CancelCommand.self, ListCommand.self, CleanCommand.self,
-            PingCommand.self, ShutdownCommand.self,
+            PingCommand.self, ShutdownCommand.self, ScheduleCommand.self,
         ])
 
     /// The command line after the program's name, leading options moved behind the subcommand.

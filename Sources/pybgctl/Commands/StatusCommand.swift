@@ -34,6 +34,9 @@ struct StatusCommand: ParsableCommand {
             "tasks:  \(status.scheduled > 0 ? "\(status.scheduled) scheduled, " : "")\(status.pending) pending, \(status.running) running, \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled\(interrupted) (\(status.submitted) submitted, \(status.retained) kept)"
         )
         Output.line("state:  \(status.stateStore == "memory" ? "memory only (lost at exit)" : status.stateStore)")
+        if !status.nextFirings.isEmpty {
+            Output.line("next:   " + status.nextFirings.map { "\($0.schedule) \(Output.when($0.at))" }.joined(separator: ", "))
+        }
         guard limit > 0 else { return }
         let (recent, _) = try client.request(.futures(limit: .mostRecent(limit)), as: FuturesPayload.self)
         guard !recent.futures.isEmpty else { return }
