@@ -1,4 +1,5 @@
 import Foundation
+import PyBackgroundProtocol
 import PyBackgroundTesting
 import Testing
 
@@ -23,6 +24,10 @@ struct ConfigurationLoaderTests {
         let configuration = try ConfigurationLoader.load(path: path)
         #expect(configuration.commands.map(\.name) == ["echo", "disk-usage"])
         #expect(try configuration.makeRegistry().names.contains("echo"))
+        #expect(configuration.schedules.map(\.name) == ["heartbeat", "nightly-usage"])
+        #expect(configuration.schedules[0].spec == ScheduleSpec(trigger: .every(.seconds(300)), overlap: .skip, task: "noop"))
+        #expect(
+            configuration.schedules[1].spec == ScheduleSpec(trigger: .cron("30 2 * * *"), timeZone: "UTC", task: "disk-usage", arguments: ["path=/var/tmp"]))
     }
 
     @Test("every key is read", arguments: [0])
@@ -84,6 +89,15 @@ struct ConfigurationLoaderTests {
             ("server:\n  max_line_bytes: 10", 2, "server.max_line_bytes", "from 64", .invalidValue),
             ("log:\n  level: loud", 2, "log.level", "must be one of trace", .invalidValue),
             ("tasks: {}", 1, "tasks", "must be a list", .invalidValue),
+            ("schedules: {}", 1, "schedules", "must be a list of schedules", .invalidValue),
+            ("schedules:\n  - {task: noop, every: 1m}", 2, "schedules[0].name", "is required", .missingKey),
+            ("schedules:\n  - {name: a, task: noop}", 2, "schedules[0]", "needs every=SPAN", .invalidValue),
+            ("schedules:\n  - {name: a, task: noop, every: 1m, misfire: later}", 2, "schedules[0]", "skip, once, all or all:N", .invalidValue),
+            ("schedules:\n  - {name: a, task: noop, every: 1m, when: now}", 2, "schedules[0].when", "unknown key", .unknownKey),
+            (
+                "schedules:\n  - {name: a, task: noop, every: 1m}\n  - {name: a, task: noop, every: 2m}", 3, "schedules[1].name",
+                "already the name of schedules[0]", .invalidValue
+            ),
             ("tasks:\n  - argv: [x]", 2, "tasks[0].name", "is required", .missingKey),
             ("tasks:\n  - name: now\n    argv: [x]", 2, "tasks[0].name", "\"now\" is already taken by the built-in task of that name", .invalidValue),
             ("tasks:\n  - name: a\n    argv: []", 3, "tasks[0].argv", "non-empty list", .invalidValue),

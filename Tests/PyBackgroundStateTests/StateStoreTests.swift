@@ -134,7 +134,10 @@ struct StateStoreTests {
         // Back to the first schema, as an earlier pybgd left the file.
         try DatabaseQueue(path: directory.storePath).write { db in
             try db.execute(
-                sql: "DROP TABLE meta; ALTER TABLE task DROP COLUMN run_at; DELETE FROM grdb_migrations WHERE identifier != 'v1 task table'")
+                sql: """
+                    DROP TABLE meta; ALTER TABLE task DROP COLUMN run_at; DROP INDEX task_by_tick; ALTER TABLE task DROP COLUMN schedule;
+                    ALTER TABLE task DROP COLUMN tick; DROP TABLE schedule; DELETE FROM grdb_migrations WHERE identifier != 'v1 task table'
+                    """)
         }
         let migrated = try StateStore.open(path: directory.storePath)
         #expect(try migrated.latestID() == rows[2].id)
@@ -198,5 +201,46 @@ struct StateWriterTests {
         let writer = StateWriter(store: try StateStore.open(path: directory.storePath), nextSequence: 1)
         writer.close()
         #expect(throws: StateStoreError.self) { try writer.recordAndWait(.removeEnded(endedBefore: nil)) }
+    }
+}
+
+@Suite("State store: schedules")
+struct StateStoreScheduleTests {
+    @Test("a firing's tasks and the schedule's progress land together; a second task for the same tick is refused")
+    func firingIsOneTransaction() throws {
+        let directory = try StoreDirectory()
+        let store = try StateStore.open(path: directory.storePath)
+        let created = Date(timeIntervalSince1970: 1_800_000_000)
+        try store.apply([
+            .saveSchedule(StoredSchedule(name: "beat", definition: #"["every=1m","noop"]"#, origin: .config, createdAt: created), keepProgress: true)
+        ])
+        let tick = created.addingTimeInterval(60)
+        var task = row(1)
+        task.schedule = "beat"
+        task.tick = tick
+        try store.apply([.fired(schedule: "beat", tasks: [task], through: tick)])
+        #expect(try store.loadSchedules().first?.lastTick == tick)
+        let stored = try #require(try store.load().first)
+        #expect(stored.schedule == "beat" && stored.tick == tick)
+        // The same tick again (a bug that fired twice) fails the transaction: progress stays.
+        var twice = row(2)
+        twice.schedule = "beat"
+        twice.tick = tick
+        #expect(throws: StateStoreError.self) { try store.apply([.fired(schedule: "beat", tasks: [twice], through: tick.addingTimeInterval(60))]) }
+        #expect(try store.loadSchedules().first?.lastTick == tick)
+        // A definition replaced with keepProgress keeps the last tick; pause and resume are stored; remove leaves the tasks.
+        try store.apply([
+            .saveSchedule(StoredSchedule(name: "beat", definition: #"["every=2m","noop"]"#, origin: .config, createdAt: created), keepProgress: true)
+        ])
+        let replaced = try #require(try store.loadSchedules().first)
+        #expect(replaced.definition == #"["every=2m","noop"]"# && replaced.lastTick == tick)
+        let resumed = tick.addingTimeInterval(500)
+        try store.apply([.pauseSchedule("beat", paused: true, resumedAt: nil)])
+        #expect(try store.loadSchedules().first?.paused == true)
+        try store.apply([.pauseSchedule("beat", paused: false, resumedAt: resumed)])
+        let running = try #require(try store.loadSchedules().first)
+        #expect(!running.paused && running.lastTick == resumed)
+        try store.apply([.removeSchedule("beat")])
+        #expect(try store.loadSchedules().isEmpty && store.load().count == 1)
     }
 }
