@@ -158,6 +158,41 @@ struct RecurringScheduleTests {
         #expect(daemon.log.contains("reload refused") && daemon.log.contains("no task named"), "\(daemon.log)")
     }
 
+    @Test("a stored schedule whose task is gone after a restart is listed with why it does not fire, and can be removed")
+    func unusableAfterRestart() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            let daemon = try DaemonHarness(config: "tasks:\n  - {name: hello, argv: [echo, hi]}", directory: directory)
+            _ = try daemon.ok(.schedule(.add(name: "greet", spec: ScheduleSpec(trigger: .every(.seconds(3600)), task: "hello"))), as: SchedulePayload.self)
+            #expect(try daemon.send(.shutdown(wait: true)).isOK)
+            #expect(daemon.waitForExit())
+        }
+        let daemon = try DaemonHarness(config: "", directory: directory)
+        let shown = try daemon.ok(.schedule(.show(name: "greet")), as: SchedulePayload.self)
+        #expect(shown.nextRun == nil && shown.error?.contains("does not fire: no task named \"hello\"") == true, "\(shown)")
+        #expect(try daemon.ok(.schedule(.remove(name: "greet")), as: SchedulePayload.self).name == "greet")
+        #expect(try daemon.ok(.schedule(.list), as: SchedulesPayload.self).schedules.isEmpty)
+    }
+
+    @Test("overlap skip holds across a restart: ticks do not fire while the task recovered from the last life still runs")
+    func overlapAcrossRestart() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = "scheduler: {keep_finished: null}\nschedules:\n  - {name: slow, task: sleep, args: [\"4\"], every: 1s, overlap: skip}"
+        do {
+            let daemon = try DaemonHarness(config: config, directory: directory)
+            try Self.awaitSchedule(daemon, "slow") { $0.lastState == "running" }
+            daemon.signal(SIGKILL)
+            #expect(daemon.waitForExit())
+        }
+        let daemon = try DaemonHarness(config: config, directory: directory)
+        // The retry-safe sleep runs again; the ticks meanwhile are skipped, not stacked beside it.
+        let schedule = try #require(try Self.awaitSchedule(daemon, "slow") { $0.skipped >= 2 })
+        #expect(schedule.runs == 0 && schedule.lastState == "running", "\(schedule)")
+        #expect(try Self.ticks(daemon, schedule: "slow").count == 1)
+    }
+
     @Test("pybgctl schedule: add, list, show, pause, resume, remove; a bad definition is refused with what is accepted")
     func pybgctlSchedule() throws {
         let daemon = try DaemonHarness(config: "state: {store: memory}")

@@ -144,19 +144,6 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
         arm(after: max(now, firing.consumedThrough))
     }
 
-    /// For a host that applies the overlap policy itself: counts a firing it let pass.
-    package func countSkipped(_ count: Int) {
-        state.withLock { $0.skipped += count }
-    }
-
-    /// For a host that starts the tasks itself: counts a task started and remembers it as the last.
-    package func countRun(_ id: TaskID) {
-        state.withLock { state in
-            state.lastTask = id
-            state.runs += 1
-        }
-    }
-
     /// Starts one firing's task, as the overlap policy allows.
     private func startFiring() {
         enum Decision { case start, skip, queue }

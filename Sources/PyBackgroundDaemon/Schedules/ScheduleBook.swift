@@ -34,6 +34,9 @@ final class ScheduleBook: Sendable {
     }
 
     private let entries = Mutex<[String: Entry]>([:])
+    /// Stored schedules that no longer check (their task is gone, or its parameters changed):
+    /// listed with the reason, never fired, removable.
+    private let unusable = Mutex<[String: (stored: StoredSchedule, reason: String)]>([:])
     private let validation: Mutex<ScheduleValidation>
     private let launcher: TaskLauncher
     private let logger: Logger
@@ -59,13 +62,27 @@ final class ScheduleBook: Sendable {
             throw DaemonError(.stateStore, error.description)
         }
         let validation = self.validation.withLock { $0 }
+        let declared = Set(configured.map(\.name))
+        // The last task each schedule made, as recovered: the overlap policy sees it still running.
+        var lastTasks: [String: (tick: Date, id: TaskID)] = [:]
+        for (id, future) in scheduler.futures {
+            guard let name = future.record.schedule, let tick = future.record.tick else { continue }
+            if lastTasks[name].map({ $0.tick < tick }) ?? true { lastTasks[name] = (tick, id) }
+        }
         var loaded: [String: Entry] = [:]
         for schedule in stored {
             switch Self.entry(schedule, validation) {
-            case .success(let entry): loaded[schedule.name] = entry
+            case .success(var entry):
+                entry.lastTask = lastTasks[schedule.name]?.id
+                loaded[schedule.name] = entry
+            case .failure(let error) where schedule.origin == .config && !declared.contains(schedule.name):
+                // The config no longer declares it: removed, as reconciliation removes a valid one.
+                persistence.record(.remove(schedule.name)) { _ in }
+                logger.info("schedule removed from the config", metadata: ["schedule": "\(schedule.name)", "reason": "\(error.message)"])
             case .failure(let error):
-                // Kept in the store as it is: a later config or registry may make it valid again.
+                // Kept in the store as it is: a later registry may make it valid again.
                 logger.error("a stored schedule no longer checks; it does not fire", metadata: ["schedule": "\(schedule.name)", "reason": "\(error.message)"])
+                unusable.withLock { $0[schedule.name] = (schedule, error.message) }
             }
         }
         entries.withLock { $0 = loaded }
@@ -101,6 +118,8 @@ final class ScheduleBook: Sendable {
             }
         }
         let declared = Set(configured.map(\.name))
+        // A config that declares a schedule again replaces the stored one that no longer checked.
+        unusable.withLock { unusable in for name in declared { unusable.removeValue(forKey: name) } }
         for (name, entry) in current where entry.stored.origin == .config && !declared.contains(name) {
             changes.append((.remove(name), nil))
         }
@@ -154,7 +173,7 @@ final class ScheduleBook: Sendable {
         case .success(let made): entry = made
         }
         let taken = entries.withLock { entries -> Bool in
-            guard entries[name] == nil else { return true }
+            guard entries[name] == nil, unusable.withLock({ $0[name] }) == nil else { return true }
             entries[name] = entry
             return false
         }
@@ -204,6 +223,10 @@ final class ScheduleBook: Sendable {
     /// `SCHEDULE REMOVE`: only schedules added at run time; a config one is removed from the config.
     func remove(_ name: String, reply: @escaping @Sendable (Result<SchedulePayload, ProtocolError>) -> Void) {
         guard let before = payload(name) else { return reply(.failure(unknown(name))) }
+        if unusable.withLock({ $0.removeValue(forKey: name) }) != nil {
+            persistence.record(.remove(name)) { _ in reply(.success(before)) }
+            return
+        }
         guard before.origin == StoredSchedule.Origin.runtime.rawValue else {
             return reply(
                 .failure(
@@ -222,11 +245,18 @@ final class ScheduleBook: Sendable {
 
     /// Every schedule, by name.
     var all: [SchedulePayload] {
-        entries.withLock { $0.keys.sorted() }.compactMap(payload)
+        (entries.withLock { Array($0.keys) } + unusable.withLock { Array($0.keys) }).sorted().compactMap(payload)
     }
 
     /// One schedule as the protocol shows it.
     func payload(_ name: String) -> SchedulePayload? {
+        if let (stored, reason) = unusable.withLock({ $0[name] }) {
+            let words = (try? ProtocolJSON.decode([String].self, from: stored.definition)) ?? []
+            return SchedulePayload(
+                name: name, trigger: "-", definition: words, task: "-", misfire: "-", overlap: "-", origin: stored.origin.rawValue,
+                paused: stored.paused, nextRun: nil, lastTick: stored.lastTick?.timeIntervalSince1970, lastTask: nil, lastState: nil,
+                runs: 0, skipped: 0, error: "does not fire: \(reason)")
+        }
         guard let entry = entries.withLock({ $0[name] }) else { return nil }
         let last = entry.lastTask.flatMap { scheduler.futures[$0] }
         return SchedulePayload(
