@@ -175,6 +175,16 @@ struct RecurringScheduleTests {
         #expect(try daemon.ok(.schedule(.list), as: SchedulesPayload.self).schedules.isEmpty)
     }
 
+    @Test("a reload checks every schedule against the new tasks: one added at run time whose task is gone stops, with why")
+    func reloadRechecksRuntimeSchedules() throws {
+        let daemon = try DaemonHarness(config: "tasks:\n  - {name: hello, argv: [echo, hi]}")
+        _ = try daemon.ok(.schedule(.add(name: "greet", spec: ScheduleSpec(trigger: .every(.seconds(3600)), task: "hello"))), as: SchedulePayload.self)
+        try "tasks: []\n".write(to: daemon.directory.appendingPathComponent("pybgd.yaml"), atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        let stopped = try #require(try Self.awaitSchedule(daemon, "greet") { $0.error != nil })
+        #expect(stopped.nextRun == nil && stopped.error?.contains("no task named \"hello\"") == true, "\(stopped)")
+    }
+
     @Test("overlap skip holds across a restart: ticks do not fire while the task recovered from the last life still runs")
     func overlapAcrossRestart() throws {
         let directory = try TemporaryDirectory.make()

@@ -95,13 +95,28 @@ final class ScheduleBook: Sendable {
     /// All checked before anything changes: a failure changes nothing.
     @discardableResult
     func reconcile(_ configured: [ConfiguredSchedule], registry: TaskRegistry? = nil) -> Result<Void, ProtocolError> {
-        if let registry { validation.withLock { $0 = ScheduleValidation(registry: registry, zone: $0.zone) } }
-        let validation = self.validation.withLock { $0 }
+        var validation = self.validation.withLock { $0 }
+        if let registry { validation = ScheduleValidation(registry: registry, zone: validation.zone) }
         let now = scheduler.clock.now
         var changes: [(ScheduleChange, Entry?)] = []
         let current = entries.withLock { $0 }
+        // Unchanged schedules are checked against the new registry too: a firing submits the task
+        // as it is registered now, as a client's submission would.
+        var rechecked: [String: ScheduleValidation.Checked] = [:]
+        var broken: [String: String] = [:]
+        let definitions = Dictionary(configured.map { ($0.name, RowJSON.words($0.spec.words)) }, uniquingKeysWith: { first, _ in first })
+        if registry != nil {
+            for (name, entry) in current where definitions[name] == nil || definitions[name] == entry.stored.definition {
+                switch validation.check(entry.spec, createdAt: entry.stored.createdAt) {
+                case .success(let checked): rechecked[name] = checked
+                case .failure(let error) where entry.stored.origin == .config && definitions[name] != nil:
+                    return .failure(ProtocolError(error.code, "schedules: \(name): \(error.message)"))
+                case .failure(let error): broken[name] = error.message
+                }
+            }
+        }
         for item in configured {
-            let definition = RowJSON.words(item.spec.words)
+            let definition = definitions[item.name]!
             if let existing = current[item.name], existing.stored.definition == definition, existing.stored.origin == .config { continue }
             let createdAt = current[item.name]?.stored.createdAt ?? now
             var stored = StoredSchedule(name: item.name, definition: definition, origin: .config, createdAt: createdAt)
@@ -122,6 +137,19 @@ final class ScheduleBook: Sendable {
         unusable.withLock { unusable in for name in declared { unusable.removeValue(forKey: name) } }
         for (name, entry) in current where entry.stored.origin == .config && !declared.contains(name) {
             changes.append((.remove(name), nil))
+        }
+        // Everything checked: from here on the reload takes effect.
+        self.validation.withLock { $0 = validation }
+        entries.withLock { entries in
+            for (name, checked) in rechecked { entries[name]?.checked = checked }
+        }
+        for (name, reason) in broken where current[name]?.stored.origin == .runtime {
+            logger.warning(
+                "a schedule added at run time no longer checks after the reload; it does not fire", metadata: ["schedule": "\(name)", "reason": "\(reason)"])
+            if let entry = entries.withLock({ $0.removeValue(forKey: name) }) {
+                entry.handle?.cancel()
+                unusable.withLock { $0[name] = (entry.stored, reason) }
+            }
         }
         for (change, entry) in changes {
             switch change {
