@@ -79,15 +79,16 @@ extension Scheduler {
     /// A schedule whose firings go to `handler` instead of starting a task here: for a host that
     /// records each firing durably before it starts the task, and applies ``OverlapPolicy``
     /// itself. The first firing is the first tick after `baseline` (the last tick an earlier life
-    /// consumed): ticks between it and now are due at once and follow `misfire`.
+    /// consumed): ticks between it and now are due at once and follow `misfire`. With a `lead`,
+    /// the handler gets each tick that long before it comes.
     package func schedule(
         _ trigger: ScheduleTrigger, name: String, misfire: MisfirePolicy, overlap: OverlapPolicy, after baseline: Date,
-        firing handler: @escaping @Sendable (RecurringSchedule, ScheduleFiring) -> Void
+        lead: Duration = .zero, firing handler: @escaping @Sendable (RecurringSchedule, ScheduleFiring) -> Void
     ) throws(SchedulerError) -> RecurringSchedule {
         guard !pool.isClosed else {
             throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new schedules")
         }
-        let schedule = RecurringSchedule(scheduler: self, name: name, trigger: trigger, misfire: misfire, overlap: overlap, action: .host(handler))
+        let schedule = RecurringSchedule(scheduler: self, name: name, trigger: trigger, misfire: misfire, overlap: overlap, action: .host(lead: lead, handler))
         schedule.arm(after: baseline)
         return schedule
     }

@@ -48,7 +48,9 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
     /// records it (the daemon writes each firing's task with its tick in one transaction).
     enum Action: Sendable {
         case body(@Sendable () throws -> any Sendable)
-        case host(@Sendable (RecurringSchedule, ScheduleFiring) -> Void)
+        /// The host is woken `lead` before each tick, so that it can make the tick's task durable
+        /// and have it wait, scheduled, for the tick itself.
+        case host(lead: Duration, @Sendable (RecurringSchedule, ScheduleFiring) -> Void)
     }
 
     private let state = Mutex(State())
@@ -109,6 +111,11 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
         if let token { scheduler.timer.cancel(token) }
     }
 
+    /// How long before a tick the schedule wakes: only a host that writes ticks ahead asks for it.
+    private var lead: Double {
+        if case .host(let lead, _) = action { lead.secondsAsDouble } else { 0 }
+    }
+
     /// Sets the timer for the first planned time after `date`.
     package func arm(after date: Date) {
         guard let next = trigger.nextFire(after: date) else {
@@ -120,7 +127,7 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
             // One timer entry per schedule, whichever of a firing and a resume sets it last.
             if let old = state.timerToken { scheduler.timer.cancel(old) }
             state.nextPlanned = next
-            state.timerToken = scheduler.timer.schedule(at: next) { self.fire() }
+            state.timerToken = scheduler.timer.schedule(at: next.addingTimeInterval(-lead)) { self.fire() }
         }
     }
 
@@ -133,12 +140,12 @@ public final class RecurringSchedule: Sendable, CustomStringConvertible {
             return state.nextPlanned.map { ($0, state.paused || state.cancelled) }
         }
         guard let (planned, stopped) = found, !stopped else { return }
-        let firing = ScheduleFiring.plan(trigger: trigger, firstDue: planned, now: now, misfire: misfire)
+        let firing = ScheduleFiring.plan(trigger: trigger, firstDue: planned, now: now, lookahead: lead, misfire: misfire)
         switch action {
         case .body:
             state.withLock { $0.skipped += firing.passed }
             for _ in firing.ticks { startFiring() }
-        case .host(let handler):
+        case .host(_, let handler):
             handler(self, firing)
         }
         arm(after: max(now, firing.consumedThrough))

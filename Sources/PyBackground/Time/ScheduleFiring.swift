@@ -21,13 +21,17 @@ public struct ScheduleFiring: Hashable, Sendable {
         self.passed = passed
     }
 
-    /// Every tick from `firstDue` up to `now` is due (at most 100,000 are counted); the latest is
-    /// on time if `now` is within ``RecurringSchedule/misfireGrace`` of it, the others are missed.
-    /// `misfire` says how many run: the latest ones.
-    public static func plan(trigger: ScheduleTrigger, firstDue: Date, now: Date, misfire: MisfirePolicy) -> ScheduleFiring {
+    /// Every tick from `firstDue` up to `now` + `lookahead` is due (at most 100,000 are counted);
+    /// the latest is on time if it is not more than ``RecurringSchedule/misfireGrace`` before
+    /// `now`, the others are missed. `misfire` says how many run: the latest ones. A lookahead
+    /// lets a host write a tick's task shortly before the tick, to wait for it.
+    public static func plan(
+        trigger: ScheduleTrigger, firstDue: Date, now: Date, lookahead: Double = 0, misfire: MisfirePolicy
+    ) -> ScheduleFiring {
         var due: [Date] = [firstDue]
         var cursor = firstDue
-        while let next = trigger.nextFire(after: cursor), next <= now, due.count < 100_000 {
+        let horizon = now.addingTimeInterval(lookahead)
+        while let next = trigger.nextFire(after: cursor), next <= horizon, due.count < 100_000 {
             due.append(next)
             cursor = next
         }

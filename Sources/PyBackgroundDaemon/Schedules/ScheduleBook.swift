@@ -237,6 +237,7 @@ final class ScheduleBook: Sendable {
         }
         guard let (changed, handle) = found else { return reply(.failure(unknown(name))) }
         handle?.cancel()
+        if paused { cancelWaiting(name) }
         guard changed else { return reply(payload(name).map(Result.success) ?? .failure(unknown(name))) }
         if !paused { arm(name) }
         persistence.record(.pause(name, paused: paused, resumedAt: paused ? nil : now)) { [self] result in
@@ -319,7 +320,21 @@ final class ScheduleBook: Sendable {
 
     private func uninstall(_ name: String) {
         entries.withLock { $0.removeValue(forKey: name) }?.handle?.cancel()
+        cancelWaiting(name)
     }
+
+    /// Cancels the tasks written ahead for ticks still to come (``lead``): a paused or removed
+    /// schedule fires no more.
+    private func cancelWaiting(_ name: String) {
+        for (_, future) in scheduler.futures where future.record.schedule == name && future.state == .scheduled {
+            future.cancel()
+        }
+    }
+
+    /// How long before its tick a firing of an `overlap=allow` schedule is written: its task then
+    /// waits, scheduled, for the tick, and the commit is not part of its lateness. Other overlap
+    /// policies decide at the tick whether the previous task still runs, so they write then.
+    static let lead = Duration.milliseconds(500)
 
     /// Sets the schedule's timer from its progress: ticks since then are due at once.
     private func arm(_ name: String) {
@@ -334,7 +349,8 @@ final class ScheduleBook: Sendable {
         let handle: RecurringSchedule
         do {
             handle = try scheduler.schedule(
-                checked.trigger, name: name, misfire: checked.misfire, overlap: checked.overlap, after: baseline
+                checked.trigger, name: name, misfire: checked.misfire, overlap: checked.overlap, after: baseline,
+                lead: checked.overlap == .allow ? Self.lead : .zero
             ) { [weak self] _, firing in
                 self?.fired(name, generation, firing)
             }
@@ -436,7 +452,7 @@ final class ScheduleBook: Sendable {
         let submissions = ticks.map { tick in
             let record = TaskRecord(
                 id: scheduler.newTaskID(), name: checked.task.name, args: checked.arguments.positional,
-                kwargs: checked.arguments.keywordArguments, submittedAt: now, schedule: name, tick: tick)
+                kwargs: checked.arguments.keywordArguments, submittedAt: now, runAt: tick > now ? tick : nil, schedule: name, tick: tick)
             return Submission(record: record, task: checked.task, arguments: checked.arguments, words: entry.spec.arguments)
         }
         persistence.acceptFiring(schedule: name, submissions, through: through) { [self] result in
