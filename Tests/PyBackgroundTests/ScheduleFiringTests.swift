@@ -24,4 +24,19 @@ struct ScheduleFiringTests {
         #expect(firing.passed == passed)
         #expect(firing.ticks.count + firing.passed == through + 1, "every due tick runs or is let pass")
     }
+
+    @Test("with a lookahead, a tick still to come is due, and the grace is still measured from now")
+    func lookahead() {
+        let early = ScheduleFiring.plan(
+            trigger: Self.everyMinute, firstDue: Self.start, now: Self.start.addingTimeInterval(-0.5), lookahead: 0.5, misfire: .skip)
+        #expect(early.ticks == [Self.start] && early.passed == 0)
+        // Woken 1.6 s after a tick, half a second ahead of nothing: that tick is missed under skip.
+        let late = ScheduleFiring.plan(
+            trigger: Self.everyMinute, firstDue: Self.start, now: Self.start.addingTimeInterval(1.6), lookahead: 0.5, misfire: .skip)
+        #expect(late.ticks.isEmpty && late.passed == 1)
+        // Half a second before the fourth tick, three missed: once runs the coming one, not a missed one.
+        let catchUp = ScheduleFiring.plan(
+            trigger: Self.everyMinute, firstDue: Self.start, now: Self.start.addingTimeInterval(179.6), lookahead: 0.5, misfire: .once)
+        #expect(catchUp.ticks == [Self.start.addingTimeInterval(180)] && catchUp.passed == 3)
+    }
 }
