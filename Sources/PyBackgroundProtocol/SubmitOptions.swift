@@ -10,8 +10,8 @@
 /// The timing options are `in=SPAN` (``TimeSpan``) and `at=TIME` (``Timestamp``); the flow options
 /// of the next steps (queue, priority, after, retries, unique) take the same form.
 public struct SubmitOptions: Hashable, Sendable {
-    /// When the task may start.
-    public enum Timing: Hashable, Sendable {
+    /// When the task may start. Boxed, as `Request`'s large cases are: a request stays small.
+    public indirect enum Timing: Hashable, Sendable {
         /// This long after the daemon accepts it.
         case after(Duration)
         /// At this time (a wall time without an offset is the daemon's local time).
@@ -33,7 +33,9 @@ public struct SubmitOptions: Hashable, Sendable {
 
     /// Takes the leading `key=value` words of a SUBMIT's arguments; returns the options and the
     /// words from the task name on. Throws `bad-request` for an unknown, repeated or malformed option.
-    public static func take(from words: [String]) throws(ProtocolError) -> (options: SubmitOptions, rest: [String]) {
+    public static func take(from words: [String]) throws(ProtocolError) -> (options: SubmitOptions, rest: ArraySlice<String>) {
+        // Most submissions have no option: no set, no copy.
+        guard let first = words.first, first.utf8.contains(UInt8(ascii: "=")) else { return (SubmitOptions(), words[...]) }
         var options = SubmitOptions()
         var seen: Set<Substring> = []
         var index = 0
@@ -57,7 +59,7 @@ public struct SubmitOptions: Hashable, Sendable {
         if seen.contains("in") && seen.contains("at") {
             throw ProtocolError(.badRequest, "in= and at= both say when to run: give one")
         }
-        return (options, Array(words[index...]))
+        return (options, words[index...])
     }
 
     /// The options as the words that ``take(from:)`` reads back.

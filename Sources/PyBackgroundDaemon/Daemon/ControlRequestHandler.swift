@@ -135,9 +135,12 @@ final class ControlRequestHandler: Sendable {
             return .now(.error(ErrorCode(error.code.rawValue), error.message))
         }
         let runAt: Date?
-        switch SubmissionTime.runAt(options.timing, now: Date(), zone: .current) {
-        case .success(let time): runAt = time
-        case .failure(let error): return .now(Response(error))
+        // Only a timed submission reads the clock and the zone: TimeZone.current is not free, and
+        // SUBMIT is the hot path.
+        switch options.timing.map({ SubmissionTime.runAt($0, now: Date(), zone: .current) }) {
+        case nil: runAt = nil
+        case .success(let time)?: runAt = time
+        case .failure(let error)?: return .now(Response(error))
         }
         if runAt == nil {
             let pending = launcher.pendingCount

@@ -13,11 +13,9 @@ enum SubmissionTime {
     /// How far ahead a task may be scheduled: the longest `in=` span, for `at=` as well.
     static let horizonSeconds: Double = 3650 * 86_400
 
-    /// nil for no timing option: at once.
-    static func runAt(_ timing: SubmitOptions.Timing?, now: Date, zone: TimeZone) -> Result<Date?, ProtocolError> {
+    /// The time a timing option names.
+    static func runAt(_ timing: SubmitOptions.Timing, now: Date, zone: TimeZone) -> Result<Date, ProtocolError> {
         switch timing {
-        case nil:
-            return .success(nil)
         case .after(let span):
             let (seconds, attoseconds) = span.components
             return .success(now.addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18))

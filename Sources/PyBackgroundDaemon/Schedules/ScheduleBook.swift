@@ -369,7 +369,7 @@ final class ScheduleBook: Sendable {
     private func fired(_ name: String, _ generation: Int, _ firing: ScheduleFiring) {
         enum Next {
             case write([Date], through: Date)
-            case waitForPrevious(TaskID?)
+            case waitForPrevious
             case nothing
         }
         let next = entries.withLock { entries -> Next in
@@ -394,7 +394,7 @@ final class ScheduleBook: Sendable {
                 case .queue:
                     entry.skipped += ticks.count - 1
                     entry.queued = (ticks.last!, firing.consumedThrough)
-                    return .waitForPrevious(entry.lastTask)
+                    return .waitForPrevious
                 }
             }
             return .write(ticks, through: firing.consumedThrough)
@@ -462,8 +462,10 @@ final class ScheduleBook: Sendable {
             } else if !submissions.isEmpty {
                 launcher.run(submissions)
             }
+            // Whatever became of the schedule meanwhile (paused, re-armed), this is its latest task
+            // and its write is no longer in flight.
             let waiting = entries.withLock { entries -> [@Sendable () -> Void] in
-                guard var entry = entries[name], entry.generation == generation else { return [] }
+                guard var entry = entries[name] else { return [] }
                 defer { entries[name] = entry }
                 entry.inFlight = false
                 switch result {
