@@ -15,15 +15,13 @@ struct RecurringScheduleTests {
     /// Polls a schedule until `condition` holds (firings take real time: the test awaits them).
     @discardableResult
     static func awaitSchedule(
-        _ daemon: DaemonHarness, _ name: String, timeout: TimeInterval = 30, _ condition: (SchedulePayload) -> Bool, orAbsent: Bool = false
-    ) throws -> SchedulePayload? {
+        _ daemon: DaemonHarness, _ name: String, timeout: TimeInterval = 30, _ condition: (SchedulePayload) -> Bool
+    ) throws -> SchedulePayload {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            let schedule =
-                orAbsent
-                ? try? daemon.ok(.schedule(.show(name: name)), as: SchedulePayload.self) : try daemon.ok(.schedule(.show(name: name)), as: SchedulePayload.self)
-            if let schedule, condition(schedule) { return schedule }
-            guard Date() < deadline else { throw HarnessError("schedule \(name) did not get there within \(timeout) s: \(String(describing: schedule))") }
+            let schedule = try daemon.ok(.schedule(.show(name: name)), as: SchedulePayload.self)
+            if condition(schedule) { return schedule }
+            guard Date() < deadline else { throw HarnessError("schedule \(name) did not get there within \(timeout) s: \(schedule)") }
             usleep(20_000)
         }
     }
@@ -32,17 +30,17 @@ struct RecurringScheduleTests {
     func misfireAfterRestart() throws {
         let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
-        // A grid of 4 s ticks pinned by start=, so the restart can land halfway between two ticks:
-        // the latest missed tick is then 2 s old, past the 1 s grace, and none is borderline.
-        let period = 4.0
+        // A grid of 6 s ticks pinned by start=, so the restart can land halfway between two ticks:
+        // the latest missed tick is then 3 s old, past the 1 s grace, and the next 3 s away (a slow start has room).
+        let period = 6.0
         let start = ((Date().timeIntervalSince1970 + 2) / period).rounded(.up) * period
         let startText = Timestamp(Date(timeIntervalSince1970: start), offsetSeconds: 0).description
         let config = """
             scheduler: {keep_finished: null}
             schedules:
-              - {name: skip, task: noop, every: 4s, start: "\(startText)", misfire: skip}
-              - {name: once, task: noop, every: 4s, start: "\(startText)", misfire: once}
-              - {name: all, task: noop, every: 4s, start: "\(startText)", misfire: all}
+              - {name: skip, task: noop, every: 6s, start: "\(startText)", misfire: skip}
+              - {name: once, task: noop, every: 6s, start: "\(startText)", misfire: once}
+              - {name: all, task: noop, every: 6s, start: "\(startText)", misfire: all}
             """
         let names = ["skip", "once", "all"]
         var stoppedAt = 0.0
@@ -150,12 +148,20 @@ struct RecurringScheduleTests {
         let path = daemon.directory.appendingPathComponent("pybgd.yaml")
         try "schedules:\n  - {name: kept, task: nosuch, every: 1h}\n".write(to: path, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
-        usleep(200_000)
+        // Two SIGHUPs close together may be taken as one: let the first be read alone.
+        usleep(500_000)
         try "schedules:\n  - {name: kept, task: noop, every: 1h}\n  - {name: marker, task: noop, every: 1h}\n".write(
             to: path, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
-        try Self.awaitSchedule(daemon, "marker", { _ in true }, orAbsent: true)
-        #expect(try daemon.ok(.schedule(.list), as: SchedulesPayload.self).schedules.map(\.name) == ["kept", "marker", "mine"])
+        // The reload adds marker before it removes changed and new: await the whole of it.
+        let reloaded = Date().addingTimeInterval(30)
+        var after: [String] = []
+        while Date() < reloaded {
+            after = try daemon.ok(.schedule(.list), as: SchedulesPayload.self).schedules.map(\.name)
+            if after == ["kept", "marker", "mine"] { break }
+            usleep(20_000)
+        }
+        #expect(after == ["kept", "marker", "mine"])
         #expect(try daemon.send(.shutdown(wait: true)).isOK)
         #expect(daemon.waitForExit())
         #expect(daemon.log.contains("reload refused") && daemon.log.contains("no task named"), "\(daemon.log)")
@@ -184,14 +190,14 @@ struct RecurringScheduleTests {
         _ = try daemon.ok(.schedule(.add(name: "greet", spec: ScheduleSpec(trigger: .every(.seconds(3600)), task: "hello"))), as: SchedulePayload.self)
         try "tasks: []\n".write(to: daemon.directory.appendingPathComponent("pybgd.yaml"), atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
-        let stopped = try #require(try Self.awaitSchedule(daemon, "greet") { $0.error != nil })
+        let stopped = try Self.awaitSchedule(daemon, "greet") { $0.error != nil }
         #expect(stopped.nextRun == nil && stopped.error?.contains("no task named \"hello\"") == true, "\(stopped)")
     }
 
     @Test("a firing is written half a second ahead, its task waiting scheduled for the tick; a pause cancels it")
     func firingWrittenAhead() throws {
         let daemon = try DaemonHarness(config: "state: {store: memory}\nschedules:\n  - {name: beat, task: noop, every: 1s}")
-        let ahead = try #require(try Self.awaitSchedule(daemon, "beat") { $0.lastState == "scheduled" })
+        let ahead = try Self.awaitSchedule(daemon, "beat") { $0.lastState == "scheduled" }
         let waiting = try daemon.ok(.result(id: try #require(ahead.lastTask)), as: FuturePayload.self)
         #expect(waiting.state == "scheduled" && waiting.runAt == waiting.tick && waiting.tick == ahead.lastTick, "\(waiting)")
         _ = try daemon.ok(.schedule(.pause(name: "beat")), as: SchedulePayload.self)
@@ -213,7 +219,7 @@ struct RecurringScheduleTests {
         }
         let daemon = try DaemonHarness(config: config, directory: directory)
         // The retry-safe sleep runs again; the ticks meanwhile are skipped, not stacked beside it.
-        let schedule = try #require(try Self.awaitSchedule(daemon, "slow") { $0.skipped >= 2 })
+        let schedule = try Self.awaitSchedule(daemon, "slow") { $0.skipped >= 2 }
         #expect(schedule.runs == 0 && schedule.lastState == "running", "\(schedule)")
         #expect(try Self.ticks(daemon, schedule: "slow").count == 1)
     }
