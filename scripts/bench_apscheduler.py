@@ -5,6 +5,7 @@ that do not fire during a 10 s idle window. Prints the same JSON as
 `PyBackgroundBenchmarks --schedules SECONDS`, measured the same way."""
 import json
 import math
+import lateness_report
 import resource
 import sys
 import threading
@@ -23,12 +24,7 @@ def lateness(times, grid, period, end):
         index = math.floor((t - grid) / period)
         late.append((t - grid - index * period) * 1000)
         covered.add(index)
-    expected = max(0, math.floor((end - grid - 0.05) / period) + 1)
-    missed = sum(1 for i in range(expected) if i not in covered)
-    late.sort()
-    pick = lambda p: late[min(len(late) - 1, int(len(late) * p))] if late else 0
-    return {"firings": len(times), "expected": expected, "missed": missed,
-            "p50Milliseconds": pick(0.5), "p99Milliseconds": pick(0.99), "maxMilliseconds": late[-1] if late else 0}
+    return lateness_report.report(late, covered, grid, period, end)
 
 
 def cpu_seconds():

@@ -8,6 +8,7 @@ Prints one JSON line shaped as the library's report.
 
 usage: bench_pybgd_schedules.py PYBGD SECONDS WORKDIR"""
 import json
+import lateness_report
 import math
 import os
 import socket
@@ -35,12 +36,7 @@ def lateness(futures, schedule, grid, period, end):
             continue
         late.append((future["started_at"] - future["tick"]) * 1000)
         covered.add(round((future["tick"] - grid) / period))
-    expected = max(0, math.floor((end - grid - 0.05) / period) + 1)
-    missed = sum(1 for i in range(expected) if i not in covered)
-    late.sort()
-    pick = lambda p: late[min(len(late) - 1, int(len(late) * p))] if late else 0
-    return {"firings": len(late), "expected": expected, "missed": missed,
-            "p50Milliseconds": pick(0.5), "p99Milliseconds": pick(0.99), "maxMilliseconds": late[-1] if late else 0}
+    return lateness_report.report(late, covered, grid, period, end)
 
 
 def cpu_seconds(pid):

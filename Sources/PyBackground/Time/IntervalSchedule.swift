@@ -37,8 +37,8 @@ public struct IntervalSchedule: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Duration {
-    /// The duration in seconds, as a Double.
-    var secondsAsDouble: Double {
+    /// The duration in seconds, as a Double (for `Date` arithmetic; the daemon uses it too).
+    package var secondsAsDouble: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }

@@ -28,8 +28,7 @@ public final class ManualClock: SchedulerClock {
 
     /// Moves the clock forward (or back, with a negative duration) and tells the timers.
     public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        set(to: now.addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18))
+        set(to: now.addingTimeInterval(duration.secondsAsDouble))
     }
 
     /// Sets the clock to `date` and tells the timers.

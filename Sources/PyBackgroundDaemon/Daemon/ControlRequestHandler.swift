@@ -198,7 +198,7 @@ final class ControlRequestHandler: Sendable {
             finished: statistics.finished, failed: statistics.failed, cancelled: statistics.cancelled,
             interrupted: statistics.interrupted,
             retained: scheduler.futures.count, connections: connectionCount.withLock { $0 }.count(),
-            uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+            uptimeSeconds: uptime.secondsAsDouble,
             stateStore: launcher.persistence.location,
             nextFirings: schedules.upcoming(5).map { StatusPayload.UpcomingFiring(schedule: $0.name, at: $0.at.timeIntervalSince1970) })
     }

@@ -1,3 +1,4 @@
+import PyBackground
 import PyBackgroundProtocol
 
 #if canImport(FoundationEssentials)
@@ -17,8 +18,7 @@ enum SubmissionTime {
     static func runAt(_ timing: SubmitOptions.Timing, now: Date, zone: TimeZone) -> Result<Date, ProtocolError> {
         switch timing {
         case .after(let span):
-            let (seconds, attoseconds) = span.components
-            return .success(now.addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18))
+            return .success(now.addingTimeInterval(span.secondsAsDouble))
         case .at(let time):
             let date = time.date(in: zone)
             guard date.timeIntervalSince(now) <= horizonSeconds else {

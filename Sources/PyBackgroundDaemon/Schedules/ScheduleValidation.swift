@@ -25,7 +25,7 @@ struct ScheduleValidation {
         let trigger: ScheduleTrigger
         switch spec.trigger {
         case .every(let span):
-            let seconds = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
+            let seconds = span.secondsAsDouble
             guard seconds >= 1 else {
                 return .failure(ProtocolError(.badRequest, "every=\(TimeSpan.format(span)) is shorter than a second, the shortest interval"))
             }

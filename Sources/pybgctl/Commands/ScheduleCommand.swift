@@ -81,10 +81,9 @@ struct ScheduleCommand: ParsableCommand {
         }
 
         func run() throws {
-            let client = try options.client(replyTimeout: reply.timeout)
-            let (schedule, json) = try client.request(.schedule(.add(name: name, spec: try spec())), as: SchedulePayload.self)
-            if options.json { return Output.json(json) }
-            Output.line("added \(schedule.name): \(schedule.trigger), next \(schedule.nextRun.map { Output.when($0) } ?? "never")")
+            try ScheduleCommand.send(.add(name: name, spec: try spec()), options, reply) { schedule in
+                Output.line("added \(schedule.name): \(schedule.trigger), next \(schedule.nextRun.map { Output.when($0) } ?? "never")")
+            }
         }
     }
 
@@ -123,9 +122,7 @@ struct ScheduleCommand: ParsableCommand {
         @Argument(help: "The schedule's name.") var name: String
 
         func run() throws {
-            let (schedule, json) = try options.client(replyTimeout: reply.timeout).request(.schedule(.show(name: name)), as: SchedulePayload.self)
-            if options.json { return Output.json(json) }
-            ScheduleCommand.describe(schedule)
+            try ScheduleCommand.send(.show(name: name), options, reply, then: ScheduleCommand.describe)
         }
     }
 
@@ -137,9 +134,7 @@ struct ScheduleCommand: ParsableCommand {
         @Argument(help: "The schedule's name.") var name: String
 
         func run() throws {
-            let (schedule, json) = try options.client(replyTimeout: reply.timeout).request(.schedule(.pause(name: name)), as: SchedulePayload.self)
-            if options.json { return Output.json(json) }
-            Output.line("paused \(schedule.name)")
+            try ScheduleCommand.send(.pause(name: name), options, reply) { Output.line("paused \($0.name)") }
         }
     }
 
@@ -151,9 +146,9 @@ struct ScheduleCommand: ParsableCommand {
         @Argument(help: "The schedule's name.") var name: String
 
         func run() throws {
-            let (schedule, json) = try options.client(replyTimeout: reply.timeout).request(.schedule(.resume(name: name)), as: SchedulePayload.self)
-            if options.json { return Output.json(json) }
-            Output.line("resumed \(schedule.name), next \(schedule.nextRun.map { Output.when($0) } ?? "never")")
+            try ScheduleCommand.send(.resume(name: name), options, reply) { schedule in
+                Output.line("resumed \(schedule.name), next \(schedule.nextRun.map { Output.when($0) } ?? "never")")
+            }
         }
     }
 
@@ -165,10 +160,17 @@ struct ScheduleCommand: ParsableCommand {
         @Argument(help: "The schedule's name.") var name: String
 
         func run() throws {
-            let (schedule, json) = try options.client(replyTimeout: reply.timeout).request(.schedule(.remove(name: name)), as: SchedulePayload.self)
-            if options.json { return Output.json(json) }
-            Output.line("removed \(schedule.name)")
+            try ScheduleCommand.send(.remove(name: name), options, reply) { Output.line("removed \($0.name)") }
         }
+    }
+
+    /// Sends a request whose reply is one schedule: its JSON with --json, else what `say` prints.
+    static func send(
+        _ request: ScheduleRequest, _ options: GlobalOptions, _ reply: ReplyTimeoutOption, then say: (SchedulePayload) -> Void
+    ) throws {
+        let (schedule, json) = try options.client(replyTimeout: reply.timeout).request(.schedule(request), as: SchedulePayload.self)
+        if options.json { return Output.json(json) }
+        say(schedule)
     }
 
     /// `schedule show`: a field per line.
