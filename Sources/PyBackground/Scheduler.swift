@@ -105,7 +105,7 @@ public class Scheduler: @unchecked Sendable {
         let cancelled = store.cancelledCount.load(ordering: .acquiring) + restored[.cancelled, default: 0]
         let interrupted = restored[.interrupted, default: 0]
         let submitted = store.acceptedCount
-        let scheduled = Swift.max(0, store.scheduledCount.load(ordering: .acquiring))
+        let scheduled = scheduledCount
         return SchedulerStatistics(
             submitted: submitted,
             scheduled: scheduled,
