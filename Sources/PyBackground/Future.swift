@@ -38,11 +38,25 @@ public final class Future: Sendable, CustomStringConvertible {
         /// side table and slows every retain of it); dropped when the future ends, so no cycle
         /// outlives the pending work.
         var store: TaskStore?
+        /// The scheduler, for a task with a timeout or retries (its timer and queue); nil for the
+        /// rest. Dropped when the future ends, as `store` is.
+        var host: Scheduler?
+        /// The attempt running or last run: 1 for the first, 0 before it.
+        var attempt = 0
+        /// Earlier attempts that failed and were followed by another, oldest first.
+        var attempts: [TaskAttempt] = []
+        /// When a `retrying` future runs again.
+        var retryAt: Date?
+        /// The running attempt was asked to stop.
+        var stop: StopRequest?
+        var stopHandlers: [(token: Int, handler: @Sendable () -> Void)] = []
+        /// The timer entry of the running attempt's timeout.
+        var timeoutToken: Int?
     }
 
     init(
-        record: TaskRecord, sequence: Int, store: TaskStore, scheduled: Bool = false,
-        body: @escaping @Sendable () throws -> any Sendable
+        record: TaskRecord, sequence: Int, store: TaskStore, host: Scheduler?, scheduled: Bool = false,
+        history: AttemptHistory? = nil, body: @escaping @Sendable () throws -> any Sendable
     ) {
         self.record = record
         self.sequence = sequence
@@ -50,13 +64,22 @@ public final class Future: Sendable, CustomStringConvertible {
         storage.state = scheduled ? .scheduled : .pending
         storage.body = body
         storage.store = store
+        storage.host = record.hasOptions ? host : nil
+        if let history {
+            storage.attempt = history.attempts.last?.number ?? 0
+            storage.attempts = history.attempts
+            if let retryAt = history.retryAt {
+                storage.state = .retrying
+                storage.retryAt = retryAt
+            }
+        }
         self.storage = Mutex(storage)
     }
 
     /// An ended future as it was recorded before: the tables' history, brought back by a host.
     init(
         restoring record: TaskRecord, sequence: Int, state: FutureState, startedAt: Date?, endedAt: Date?,
-        outcome: Result<any Sendable, any Error>
+        outcome: Result<any Sendable, any Error>, attempts: [TaskAttempt] = []
     ) {
         precondition(state.isDone, "only an ended task can be restored, not a \(state) one")
         self.record = record
@@ -66,6 +89,8 @@ public final class Future: Sendable, CustomStringConvertible {
         storage.startedAt = startedAt
         storage.endedAt = endedAt
         storage.outcome = outcome
+        storage.attempts = attempts
+        storage.attempt = (attempts.last?.number ?? 0) + (startedAt == nil ? 0 : 1)
         self.storage = Mutex(storage)
     }
 
@@ -78,8 +103,24 @@ public final class Future: Sendable, CustomStringConvertible {
     /// True once the task finished, failed or was cancelled.
     public var isDone: Bool { state.isDone }
 
-    /// When a worker began running it; nil while pending or if cancelled.
+    /// When a worker began running its latest attempt; nil while pending or if cancelled.
     public var startedAt: Date? { storage.withLock { $0.startedAt } }
+
+    /// The attempt running or last run: 1 for the first, 0 before it ran.
+    public var attempt: Int { storage.withLock { $0.attempt } }
+
+    /// Earlier attempts, oldest first, each of which failed and was followed by another (see
+    /// ``RetryPolicy``); the latest attempt is this future's own start, end and outcome.
+    public var attempts: [TaskAttempt] { storage.withLock { $0.attempts } }
+
+    /// When a ``FutureState/retrying`` task runs again; nil otherwise.
+    public var retryAt: Date? { storage.withLock { $0.retryAt } }
+
+    /// The request to stop the running attempt, if one was made (see ``kill(by:)``, ``TaskOptions/timeout``).
+    public var stopRequest: StopRequest? { storage.withLock { $0.stop } }
+
+    /// Whether the running attempt was asked to stop: a cooperative task checks it and ends.
+    public var isStopRequested: Bool { storage.withLock { $0.stop != nil } }
 
     /// When it finished, failed or was cancelled; nil until then.
     public var endedAt: Date? { storage.withLock { $0.endedAt } }
@@ -106,15 +147,28 @@ public final class Future: Sendable, CustomStringConvertible {
         public let endedAt: Date?
         /// The value or error; nil while pending or running.
         public let outcome: Result<any Sendable, any Error>?
+        /// 1 for the first attempt, 0 before it ran.
+        public let attempt: Int
+        /// Earlier attempts, oldest first.
+        public let attempts: [TaskAttempt]
+        /// When a retrying task runs again.
+        public let retryAt: Date?
+        /// The running attempt's stop request, if any.
+        public let stopRequest: StopRequest?
     }
 
     /// ``Snapshot`` of this future, read under one lock.
     public var snapshot: Snapshot {
-        storage.withLock { Snapshot(state: $0.state, startedAt: $0.startedAt, endedAt: $0.endedAt, outcome: $0.outcome) }
+        storage.withLock {
+            Snapshot(
+                state: $0.state, startedAt: $0.startedAt, endedAt: $0.endedAt, outcome: $0.outcome, attempt: $0.attempt,
+                attempts: $0.attempts, retryAt: $0.retryAt, stopRequest: $0.stop)
+        }
     }
 
-    /// Cancels the task if it has not started (scheduled or pending). Returns true if it is now cancelled
-    /// (also when it already was), false if it is running or has ended otherwise.
+    /// Cancels the task if it is not running (scheduled, pending or retrying). Returns true if it is
+    /// now cancelled (also when it already was), false if it is running or has ended otherwise.
+    /// A running task is stopped with ``kill(by:)``.
     @discardableResult
     public func cancel() -> Bool {
         cancel(because: SchedulerError(.cancelled, "task \(record.id) was cancelled before it ran"))
@@ -123,27 +177,30 @@ public final class Future: Sendable, CustomStringConvertible {
     /// ``cancel()`` with the error its outcome keeps: the shutdown's own reason for a scheduled task.
     @discardableResult
     func cancel(because reason: SchedulerError) -> Bool {
-        let (cancelled, callbacks, store, wasScheduled) = storage.withLock {
-            storage -> (Bool, [(token: Int, callback: @Sendable (Future) -> Void)], TaskStore?, Bool) in
+        let (cancelled, callbacks, store, waited) = storage.withLock {
+            storage -> (Bool, [(token: Int, callback: @Sendable (Future) -> Void)], TaskStore?, FutureState?) in
             switch storage.state {
             case .cancelled:
-                return (true, [], nil, false)
+                return (true, [], nil, nil)
             case .running, .finished, .failed, .interrupted:
-                return (false, [], nil, false)
-            case .scheduled, .pending:
-                let wasScheduled = storage.state == .scheduled
+                return (false, [], nil, nil)
+            case .scheduled, .pending, .retrying:
+                let waited = storage.state
                 storage.state = .cancelled
                 storage.body = nil
                 storage.outcome = .failure(reason)
                 storage.endedAt = Date()
+                storage.retryAt = nil
                 defer {
                     storage.callbacks = []
                     storage.store = nil
+                    storage.host = nil
                 }
-                return (true, storage.callbacks, storage.store, wasScheduled)
+                return (true, storage.callbacks, storage.store, waited)
             }
         }
-        if wasScheduled { store?.scheduledCount.add(-1, ordering: .relaxed) }
+        if waited == .scheduled { store?.scheduledCount.add(-1, ordering: .relaxed) }
+        if waited == .retrying { store?.retryingCount.add(-1, ordering: .relaxed) }
         store?.futureWasCancelled(self)
         for entry in callbacks { entry.callback(self) }
         return cancelled
@@ -207,43 +264,204 @@ public final class Future: Sendable, CustomStringConvertible {
 
     // MARK: - Driven by the worker pool
 
-    /// A scheduled future's time has come: it becomes pending. False if it was cancelled first.
+    /// A scheduled or retrying future's time has come: it becomes pending. False if it was
+    /// cancelled first.
     func becomeDue() -> Bool {
-        let (due, store) = storage.withLock { storage -> (Bool, TaskStore?) in
-            guard storage.state == .scheduled else { return (false, nil) }
-            storage.state = .pending
-            return (true, storage.store)
+        let (waited, store) = storage.withLock { storage -> (FutureState?, TaskStore?) in
+            guard storage.state == .scheduled || storage.state == .retrying else { return (nil, nil) }
+            defer {
+                storage.state = .pending
+                storage.retryAt = nil
+            }
+            return (storage.state, storage.store)
         }
-        if due { store?.scheduledCount.add(-1, ordering: .relaxed) }
-        return due
+        switch waited {
+        case .scheduled?: store?.scheduledCount.add(-1, ordering: .relaxed)
+        case .retrying?: store?.retryingCount.add(-1, ordering: .relaxed)
+        default: return false
+        }
+        return true
     }
 
     /// Runs the body on the calling worker thread, unless the future was cancelled first.
-    /// Returns the final state, or nil if it did not run.
+    /// Returns the state it left the future in (final, or `retrying`), or nil if it did not run.
     func run() -> FutureState? {
-        let body: (@Sendable () throws -> any Sendable)? = storage.withLock { storage in
-            guard storage.state == .pending else { return nil }
+        let (body, host) = storage.withLock { storage -> ((@Sendable () throws -> any Sendable)?, Scheduler?) in
+            guard storage.state == .pending else { return (nil, nil) }
             storage.state = .running
             storage.startedAt = Date()
-            defer { storage.body = nil }
-            return storage.body
+            storage.attempt += 1
+            // Kept for the next attempt while a retry policy may ask for one.
+            if storage.host == nil {
+                defer { storage.body = nil }
+                return (storage.body, nil)
+            }
+            return (storage.body, storage.host)
         }
         guard let body else { return nil }
+        if let host, let timeout = record.options.timeout { host.armTimeout(of: self, after: timeout) }
+        let previous = CurrentFuture.replace(with: self)
         let outcome: Result<any Sendable, any Error>
         do { outcome = .success(try body()) } catch { outcome = .failure(error) }
-        let final: FutureState = if case .success = outcome { .finished } else { .failed }
-        let callbacks = storage.withLock { storage in
-            storage.state = final
+        CurrentFuture.restore(previous)
+        if let host { return end(attempt: outcome, host: host) }
+        let (final, callbacks) = storage.withLock { storage in
+            var final: FutureState = if case .success = outcome { .finished } else { .failed }
             storage.outcome = outcome
+            if let stop = storage.stop {
+                final = stop.finalState
+                if case .success = outcome { storage.outcome = .failure(stop.error) }
+                storage.stop = nil
+                storage.stopHandlers = []
+            }
+            storage.state = final
             storage.endedAt = Date()
             defer {
                 storage.callbacks = []
                 storage.store = nil
             }
-            return storage.callbacks
+            return (final, storage.callbacks)
         }
         for entry in callbacks { entry.callback(self) }
         return final
+    }
+
+    /// How an attempt of a task with options ends: asked to stop (killed: cancelled; timed out:
+    /// failed), retried if its policy says so, or ended as it returned or threw.
+    private func end(attempt outcome: Result<any Sendable, any Error>, host: Scheduler) -> FutureState {
+        let endedAt = Date()
+        let retry = record.options.retry
+        let (state, callbacks, timeoutToken, retryAt) = storage.withLock {
+            storage -> (FutureState, [(token: Int, callback: @Sendable (Future) -> Void)], Int?, Date?) in
+            var state: FutureState
+            var outcome = outcome
+            if let stop = storage.stop {
+                state = stop.finalState
+                // A body that noticed the request threw its own account of it (with a command's
+                // output, say); one that returned anyway gets the request's error.
+                if case .success = outcome { outcome = .failure(stop.error) }
+            } else {
+                state = if case .success = outcome { .finished } else { .failed }
+            }
+            let timeoutToken = storage.timeoutToken
+            storage.timeoutToken = nil
+            storage.stop = nil
+            storage.stopHandlers = []
+            if state == .failed, case .failure(let error) = outcome, let retry,
+                retry.retries(afterAttempt: storage.attempt, failure: error), !host.stopped
+            {
+                storage.attempts.append(
+                    TaskAttempt(number: storage.attempt, startedAt: storage.startedAt, endedAt: endedAt, error: error))
+                let delay = retry.backoff.delay(afterAttempt: storage.attempt, random: Double.random(in: 0..<1))
+                let retryAt = host.clock.now.addingTimeInterval(delay.secondsAsDouble)
+                storage.state = .retrying
+                storage.retryAt = retryAt
+                storage.startedAt = nil
+                state = .retrying
+                return (state, [], timeoutToken, retryAt)
+            }
+            storage.state = state
+            storage.outcome = outcome
+            storage.endedAt = endedAt
+            storage.body = nil
+            defer {
+                storage.callbacks = []
+                storage.store = nil
+                storage.host = nil
+            }
+            return (state, storage.callbacks, timeoutToken, nil)
+        }
+        if let timeoutToken { host.timer.cancel(timeoutToken) }
+        if let retryAt {
+            host.retry(self, at: retryAt)
+            return state
+        }
+        for entry in callbacks { entry.callback(self) }
+        return state
+    }
+
+    // MARK: - Stopping a running task
+
+    /// The future whose task runs on the calling thread; nil outside a task. A task reads its own
+    /// stop request through it:
+    ///
+    /// ```swift
+    /// try scheduler.start({
+    ///     for chunk in chunks {
+    ///         try Future.current?.checkStop()
+    ///         process(chunk)
+    ///     }
+    /// }, options: TaskOptions(timeout: .seconds(60)))
+    /// ```
+    public static var current: Future? { CurrentFuture.value }
+
+    /// Stops the task: one that has not started (scheduled, pending, retrying) is cancelled at
+    /// once; a running one is asked to stop (``StopRequest``) and ends `cancelled` with
+    /// ``SchedulerError/Code/killed`` once its body returns. `who` says who asked, for the record.
+    /// Returns the state right after: `cancelled`, `running` (asked to stop), or the final
+    /// state it had already reached.
+    @discardableResult
+    public func kill(by who: String) -> FutureState {
+        if cancel(because: SchedulerError(.killed, "cancelled before it ran: killed by \(who)")) { return .cancelled }
+        requestStop(.killed(by: who))
+        return state
+    }
+
+    /// Asks the running attempt to stop; nothing if it is not running or was asked already.
+    /// `attempt` (when given) must be the running one: a timeout never stops a later attempt.
+    func requestStop(_ reason: StopRequest.Reason, attempt: Int? = nil) {
+        let handlers = storage.withLock { storage -> [(token: Int, handler: @Sendable () -> Void)] in
+            guard storage.state == .running, storage.stop == nil, attempt == nil || attempt == storage.attempt else { return [] }
+            storage.stop = StopRequest(reason: reason, requestedAt: Date())
+            defer { storage.stopHandlers = [] }
+            return storage.stopHandlers
+        }
+        for entry in handlers { entry.handler() }
+    }
+
+    /// Throws the stop request's error (``StopRequest/error``) if the running attempt was asked to stop.
+    public func checkStop() throws(SchedulerError) {
+        if let stop = stopRequest { throw stop.error }
+    }
+
+    /// Runs `handler` when the running attempt is asked to stop (at once, on this thread, if it
+    /// was already); returns a token for ``removeStopHandler(_:)``, nil when it ran at once.
+    /// Handlers are dropped when the attempt ends. A host that runs a process kills it here.
+    @discardableResult
+    public func onStopRequest(_ handler: @escaping @Sendable () -> Void) -> Int? {
+        let token: Int? = storage.withLock { storage in
+            guard storage.stop == nil else { return nil }
+            storage.nextToken += 1
+            storage.stopHandlers.append((storage.nextToken, handler))
+            return storage.nextToken
+        }
+        if token == nil { handler() }
+        return token
+    }
+
+    /// Drops a handler added by ``onStopRequest(_:)``.
+    public func removeStopHandler(_ token: Int) {
+        storage.withLock { storage in storage.stopHandlers.removeAll { $0.token == token } }
+    }
+
+    /// Sleeps for `duration`, or less if the running attempt is asked to stop meanwhile. Returns
+    /// true if it slept the whole time. (``Scheduler/sleep(for:)`` also wakes at the scheduler's stop.)
+    @discardableResult
+    public func sleep(for duration: Duration) -> Bool {
+        let latch = Latch()
+        let token = onStopRequest { latch.open() }
+        defer { token.map(removeStopHandler) }
+        return !latch.wait(until: MonotonicInstant.after(duration)) && !isStopRequested
+    }
+
+    /// Records the timer entry of the running attempt's timeout, for its end to cancel; false (and
+    /// the caller drops it) if the attempt ended first.
+    func setTimeoutToken(_ token: Int, attempt: Int) -> Bool {
+        storage.withLock { storage in
+            guard storage.state == .running, storage.attempt == attempt else { return false }
+            storage.timeoutToken = token
+            return true
+        }
     }
 
     // MARK: - Callbacks

@@ -1,4 +1,5 @@
-/// Where a task is in its life. Only `scheduled` and `pending` can be cancelled; the last four are final.
+/// Where a task is in its life. `scheduled`, `pending` and `retrying` can be cancelled, `running` can be
+/// killed (``Future/kill(by:)``); the last four are final.
 ///
 /// ```swift
 /// if scheduler.futures[id]?.state == .failed { … }
@@ -10,6 +11,9 @@ public enum FutureState: String, Sendable, Hashable, CaseIterable, CustomStringC
     case pending
     /// A worker is running it.
     case running
+    /// An attempt failed and its retry policy gives it another: it waits for its ``Future/retryAt``,
+    /// holding no worker, then becomes `pending`.
+    case retrying
     /// It returned a value.
     case finished
     /// It threw; the error is kept as the result.
@@ -24,7 +28,7 @@ public enum FutureState: String, Sendable, Hashable, CaseIterable, CustomStringC
     /// True for `finished`, `failed`, `cancelled` and `interrupted`.
     public var isDone: Bool {
         switch self {
-        case .scheduled, .pending, .running: false
+        case .scheduled, .pending, .running, .retrying: false
         case .finished, .failed, .cancelled, .interrupted: true
         }
     }

@@ -15,18 +15,21 @@ extension Scheduler {
     /// ```
     @discardableResult
     public func start<Value: Sendable>(
-        at date: Date, name: String = "task", _ fn: @escaping @Sendable () throws -> Value
+        at date: Date, name: String = "task", options: TaskOptions = TaskOptions(),
+        _ fn: @escaping @Sendable () throws -> Value
     ) throws(SchedulerError) -> TaskID {
-        let record = TaskRecord(id: newTaskID(), name: name, args: [], kwargs: [], submittedAt: clock.now, runAt: date)
+        let record = TaskRecord(
+            id: newTaskID(), name: name, args: [], kwargs: [], submittedAt: clock.now, runAt: date, options: options)
         return try start(record) { _ in try fn() }.id
     }
 
     /// Starts `fn` as a task that waits `delay` first (see ``start(at:name:_:)``).
     @discardableResult
     public func start<Value: Sendable>(
-        after delay: Duration, name: String = "task", _ fn: @escaping @Sendable () throws -> Value
+        after delay: Duration, name: String = "task", options: TaskOptions = TaskOptions(),
+        _ fn: @escaping @Sendable () throws -> Value
     ) throws(SchedulerError) -> TaskID {
-        try start(at: clock.now.addingTimeInterval(delay.secondsAsDouble), name: name, fn)
+        try start(at: clock.now.addingTimeInterval(delay.secondsAsDouble), name: name, options: options, fn)
     }
 
     /// Runs `fn` as a new task every `period`, the first at `start` (default: one period from

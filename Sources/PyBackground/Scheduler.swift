@@ -37,7 +37,7 @@ public class Scheduler: @unchecked Sendable {
 
     let store: TaskStore
     let pool: WorkerPool
-    /// Scheduled futures whose time has not come, for shutdown to cancel.
+    /// Scheduled and retrying futures whose time has not come, for shutdown to cancel.
     private let scheduledFutures = Mutex<[TaskID: Future]>([:])
     /// The time of day for schedules.
     public let clock: any SchedulerClock
@@ -93,24 +93,29 @@ public class Scheduler: @unchecked Sendable {
     /// Tasks waiting for the time they were started to run at: cheaper to read than ``statistics``.
     public var scheduledCount: Int { Swift.max(0, store.scheduledCount.load(ordering: .acquiring)) }
 
+    /// Tasks waiting for their next attempt.
+    public var retryingCount: Int { Swift.max(0, store.retryingCount.load(ordering: .acquiring)) }
+
     /// Counts of tasks per state. Pending is what is neither running nor ended; a task changing
     /// state during the read may be counted on either side of the change.
     public var statistics: SchedulerStatistics {
         // Worker counts first: tasks submitted after them only raise `submitted`, so pending
         // cannot come out below zero from the order of the reads.
-        let (running, ranAndReturned, ranAndThrew) = pool.counts
+        let (running, ranAndReturned, ranAndThrew, killed) = pool.counts
         let restored = store.restoredCounts
         let finished = ranAndReturned + restored[.finished, default: 0]
         let failed = ranAndThrew + restored[.failed, default: 0]
-        let cancelled = store.cancelledCount.load(ordering: .acquiring) + restored[.cancelled, default: 0]
+        let cancelled = store.cancelledCount.load(ordering: .acquiring) + killed + restored[.cancelled, default: 0]
         let interrupted = restored[.interrupted, default: 0]
         let submitted = store.acceptedCount
         let scheduled = scheduledCount
+        let retrying = retryingCount
         return SchedulerStatistics(
             submitted: submitted,
             scheduled: scheduled,
-            pending: Swift.max(0, submitted - scheduled - running - finished - failed - cancelled - interrupted),
+            pending: Swift.max(0, submitted - scheduled - retrying - running - finished - failed - cancelled - interrupted),
             running: running,
+            retrying: retrying,
             finished: finished,
             failed: failed,
             cancelled: cancelled,
@@ -125,17 +130,20 @@ public class Scheduler: @unchecked Sendable {
     /// try scheduler.start(now, args: 1.0)
     /// try scheduler.start({ (path: String, count: Int) in try copy(path, count) }, args: "/tmp/x", 3)
     /// ```
-    /// - Parameter name: recorded in the task table; defaults to `"task"`.
+    /// - Parameters:
+    ///   - name: recorded in the task table; defaults to `"task"`.
+    ///   - options: a timeout and a retry policy (``TaskOptions``); none by default.
     /// - Throws: ``SchedulerError/Code/shutDown`` after ``shutdown(wait:cancelPending:)``.
     @discardableResult
     public func start<each Arg: Sendable, Value: Sendable>(
         _ fn: @escaping @Sendable (repeat each Arg) throws -> Value,
         args: repeat each Arg,
-        name: String? = nil
+        name: String? = nil,
+        options: TaskOptions = TaskOptions()
     ) throws(SchedulerError) -> TaskID {
         var recorded: [any Sendable] = []
         for argument in repeat each args { recorded.append(argument) }
-        return try start(name: name ?? "task", args: recorded, kwargs: []) { _ in try fn(repeat each args) }
+        return try start(name: name ?? "task", args: recorded, kwargs: [], options: options) { _ in try fn(repeat each args) }
     }
 
     /// Starts `fn` with keyword arguments gathered in one value, the Swift shape of Python's
@@ -156,11 +164,12 @@ public class Scheduler: @unchecked Sendable {
         _ fn: @escaping @Sendable (Options, repeat each Arg) throws -> Value,
         args: repeat each Arg,
         kwargs: Options,
-        name: String? = nil
+        name: String? = nil,
+        options: TaskOptions = TaskOptions()
     ) throws(SchedulerError) -> TaskID {
         var recorded: [any Sendable] = []
         for argument in repeat each args { recorded.append(argument) }
-        return try start(name: name ?? "task", args: recorded, kwargs: KeywordArgument.fields(of: kwargs)) { _ in
+        return try start(name: name ?? "task", args: recorded, kwargs: KeywordArgument.fields(of: kwargs), options: options) { _ in
             try fn(kwargs, repeat each args)
         }
     }
@@ -175,12 +184,13 @@ public class Scheduler: @unchecked Sendable {
         name: String,
         args: [any Sendable],
         kwargs: [KeywordArgument],
+        options: TaskOptions = TaskOptions(),
         _ body: @escaping @Sendable (TaskID) throws -> any Sendable
     ) throws(SchedulerError) -> TaskID {
         let submittedAt = Date()
         let future = store.insert { id, sequence in
-            let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt)
-            return Future(record: record, sequence: sequence, store: store) { try body(id) }
+            let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt, options: options)
+            return Future(record: record, sequence: sequence, store: store, host: self) { try body(id) }
         }
         try enqueue(future)
         return future.id
@@ -208,21 +218,30 @@ public class Scheduler: @unchecked Sendable {
     package func start(
         _ record: TaskRecord,
         wakingWorker: Bool,
+        history: AttemptHistory? = nil,
         _ body: @escaping @Sendable (TaskID) throws -> any Sendable
     ) throws(SchedulerError) -> Future {
         let id = record.id
-        let later = isLater(record)
-        if later && pool.isClosed { throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks") }
+        let retrying = history?.retryAt != nil
+        let later = !retrying && isLater(record)
+        if (later || retrying) && pool.isClosed {
+            throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
+        }
         guard
             let future = store.insert(
                 id: id,
                 { sequence in
-                    Future(record: record, sequence: sequence, store: store, scheduled: later) { try body(id) }
+                    Future(record: record, sequence: sequence, store: store, host: self, scheduled: later, history: history) {
+                        try body(id)
+                    }
                 })
         else {
             throw SchedulerError(.duplicateID, "a task with id \(id) is in the tables already")
         }
-        if later {
+        if let retryAt = history?.retryAt {
+            store.retryingCount.add(1, ordering: .relaxed)
+            runWhenDue(future, at: retryAt)
+        } else if later {
             startWhenDue(future)
             if blocksCallerOnStart { waitUntilStopped() }
         } else {
@@ -240,12 +259,43 @@ public class Scheduler: @unchecked Sendable {
     /// holding no worker. One cancelled meanwhile is not queued; one due after the pool closed
     /// is cancelled.
     private func startWhenDue(_ future: Future) {
-        let id = future.id
         store.scheduledCount.add(1, ordering: .relaxed)
+        runWhenDue(future, at: future.record.runAt!)
+    }
+
+    /// An attempt of `future` failed and its policy gives it another at `retryAt`: it waits as
+    /// a scheduled task does, holding no worker, and is cancelled by a shutdown that comes first.
+    func retry(_ future: Future, at retryAt: Date) {
+        store.retryingCount.add(1, ordering: .relaxed)
+        onRetrying.withLock { $0 }?(future)
+        runWhenDue(future, at: retryAt)
+        if timer.isClosed { future.cancel(because: Self.notRunAtShutdown) }
+    }
+
+    /// Told of every attempt that failed and will be retried, once its future is `retrying`: a
+    /// host that keeps tasks on disk records it there.
+    package func onRetrying(_ handler: @escaping @Sendable (Future) -> Void) {
+        onRetrying.withLock { $0 = handler }
+    }
+
+    private let onRetrying = Mutex<(@Sendable (Future) -> Void)?>(nil)
+
+    /// Asks the running attempt of `future` to stop once it has run `timeout`.
+    func armTimeout(of future: Future, after timeout: Duration) {
+        let attempt = future.attempt
+        let token = timer.schedule(at: clock.now.addingTimeInterval(timeout.secondsAsDouble)) { [weak future] in
+            future?.requestStop(.timedOut(after: timeout), attempt: attempt)
+        }
+        if !future.setTimeoutToken(token, attempt: attempt) { timer.cancel(token) }
+    }
+
+    /// Queues `future` (scheduled or retrying) on the timer at `due`.
+    private func runWhenDue(_ future: Future, at due: Date) {
+        let id = future.id
         scheduledFutures.withLock { $0[id] = future }
         // Weak: the tables hold a future until it ends, and one cancelled long before its time
         // leaves only this small closure in the timer's heap, not the task.
-        let token = timer.schedule(at: future.record.runAt!) { [weak self, weak future] in
+        let token = timer.schedule(at: due) { [weak self, weak future] in
             guard let self, let future else { return }
             self.scheduledFutures.withLock { _ = $0.removeValue(forKey: id) }
             if future.becomeDue() && !self.pool.submit(future) { future.cancel(because: Self.notRunAtShutdown) }
@@ -273,7 +323,7 @@ public class Scheduler: @unchecked Sendable {
         let inserted = store.insert(ids: batch.map(\.record.id)) { index, sequence in
             let (record, body) = batch[index]
             let id = record.id
-            return Future(record: record, sequence: sequence, store: store, scheduled: later[index]) { try body(id) }
+            return Future(record: record, sequence: sequence, store: store, host: self, scheduled: later[index]) { try body(id) }
         }
         var queued: [Future] = []
         var waiting: [Future] = []
@@ -317,7 +367,7 @@ public class Scheduler: @unchecked Sendable {
     @discardableResult
     public func restore(
         _ record: TaskRecord, state: FutureState, startedAt: Date?, endedAt: Date?,
-        outcome: Result<any Sendable, any Error>
+        outcome: Result<any Sendable, any Error>, attempts: [TaskAttempt] = []
     ) throws(SchedulerError) -> Future {
         precondition(state.isDone, "only an ended task can be restored, not a \(state) one")
         guard
@@ -326,7 +376,7 @@ public class Scheduler: @unchecked Sendable {
                 { sequence in
                     Future(
                         restoring: record, sequence: sequence, state: state, startedAt: startedAt, endedAt: endedAt,
-                        outcome: outcome)
+                        outcome: outcome, attempts: attempts)
                 })
         else {
             throw SchedulerError(.duplicateID, "a task with id \(record.id) is in the tables already")
@@ -406,9 +456,10 @@ public class Scheduler: @unchecked Sendable {
         }
     }
 
-    /// Sleeps for `duration`, or less if the scheduler stops meanwhile: the sleep for cooperative
-    /// loops, so that `shutdown(wait: true)` does not wait out a whole interval.
-    /// Returns true if it slept the whole time, false if woken by the stop.
+    /// Sleeps for `duration`, or less if the scheduler stops meanwhile, or (called from a task)
+    /// the task is asked to stop (``Future/kill(by:)``, its timeout): the sleep for cooperative
+    /// loops, so that neither `shutdown(wait: true)` nor a kill waits out a whole interval.
+    /// Returns true if it slept the whole time, false if woken by a stop.
     ///
     /// ```swift
     /// try scheduler.start({ (interval: Duration) in
@@ -421,9 +472,14 @@ public class Scheduler: @unchecked Sendable {
     @discardableResult
     public func sleep(for duration: Duration) -> Bool {
         let deadline = MonotonicInstant.after(duration)
+        let task = Future.current
+        let stopSignal = self.stopSignal
+        let token = task?.onStopRequest { stopSignal.withLock { stopSignal.broadcast() } }
+        defer { if let task, let token { task.removeStopHandler(token) } }
+        let interrupted = { [self] in stopped || (task?.isStopRequested ?? false) }
         return stopSignal.withLock {
-            while !stopped {
-                if !stopSignal.wait(until: deadline) { return !stopped }
+            while !interrupted() {
+                if !stopSignal.wait(until: deadline) { return !interrupted() }
             }
             return false
         }

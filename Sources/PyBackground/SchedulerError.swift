@@ -15,10 +15,12 @@ public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible
 
         /// `start` was called after `shutdown`.
         public static let shutDown = Code("shut-down")
-        /// A blocking wait for a result ran out of time.
+        /// A blocking wait for a result ran out of time, or a task ran longer than its timeout.
         public static let timedOut = Code("timed-out")
         /// The task was cancelled before it ran.
         public static let cancelled = Code("cancelled")
+        /// The task was stopped while it ran (``Future/kill(by:)``): it ended `cancelled`.
+        public static let killed = Code("killed")
         /// The result exists but is not of the type asked for.
         public static let resultTypeMismatch = Code("result-type-mismatch")
         /// A task was started or restored under an id the tables already hold.

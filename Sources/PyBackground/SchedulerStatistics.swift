@@ -14,24 +14,27 @@ public struct SchedulerStatistics: Sendable, Hashable, Codable {
     public var pending: Int
     /// On a worker now.
     public var running: Int
+    /// Waiting for their next attempt after a failure.
+    public var retrying: Int
     /// Returned a value.
     public var finished: Int
     /// Threw an error.
     public var failed: Int
-    /// Cancelled before they ran.
+    /// Cancelled before they ran, or killed while they ran.
     public var cancelled: Int
     /// Restored as interrupted: running when their host stopped.
     public var interrupted: Int
 
     /// Counts as given (for tests and hosts that aggregate them).
     public init(
-        submitted: Int, scheduled: Int = 0, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
-        interrupted: Int = 0
+        submitted: Int, scheduled: Int = 0, pending: Int, running: Int, retrying: Int = 0, finished: Int, failed: Int,
+        cancelled: Int, interrupted: Int = 0
     ) {
         self.submitted = submitted
         self.scheduled = scheduled
         self.pending = pending
         self.running = running
+        self.retrying = retrying
         self.finished = finished
         self.failed = failed
         self.cancelled = cancelled

@@ -31,11 +31,19 @@ public struct TaskRecord: Sendable, CustomStringConvertible {
     public let schedule: String?
     /// The tick (planned firing time) it was started for, when its schedule's host records it.
     public let tick: Date?
+    /// Nil when the options ask for nothing: most tasks, which then carry one empty word.
+    private let optionsBox: TaskOptionsBox?
+
+    /// Its timeout and retry policy.
+    public var options: TaskOptions { optionsBox?.options ?? TaskOptions() }
+
+    /// Whether it has a timeout or a retry policy.
+    var hasOptions: Bool { optionsBox != nil }
 
     /// A record as the scheduler makes one at `start`.
     public init(
         id: TaskID, name: String, args: [any Sendable], kwargs: [KeywordArgument], submittedAt: Date, runAt: Date? = nil,
-        schedule: String? = nil, tick: Date? = nil
+        schedule: String? = nil, tick: Date? = nil, options: TaskOptions = TaskOptions()
     ) {
         self.id = id
         self.name = name
@@ -45,6 +53,7 @@ public struct TaskRecord: Sendable, CustomStringConvertible {
         self.runAt = runAt
         self.schedule = schedule
         self.tick = tick
+        self.optionsBox = options.isDefault ? nil : TaskOptionsBox(options)
     }
 
     /// `name(arg, …, key=value, …)`, the way a person would write the call.

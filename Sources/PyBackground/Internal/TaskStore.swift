@@ -15,6 +15,8 @@ final class TaskStore: Sendable {
     let cancelledCount = Atomic<Int>(0)
     /// Futures waiting for their time (``FutureState/scheduled``).
     let scheduledCount = Atomic<Int>(0)
+    /// Futures waiting for their next attempt (``FutureState/retrying``).
+    let retryingCount = Atomic<Int>(0)
 
     private struct Slot {
         let sequence: Int

@@ -63,6 +63,9 @@ final class TimerQueue: @unchecked Sendable {
         }
     }
 
+    /// Closed: nothing scheduled from now on runs.
+    var isClosed: Bool { lock.withLock { closed } }
+
     /// Entries waiting (cancelled ones not yet dropped included).
     var count: Int { lock.withLock { heap.count } }
 

@@ -36,6 +36,8 @@ final class WorkerPool: @unchecked Sendable {
     /// cache line cost more than the lock they would save.
     private var finishedCount = 0
     private var failedCount = 0
+    /// Killed while they ran: they end cancelled.
+    private var killedCount = 0
     /// Given the tasks a worker ran, once they ended, in batches; nil when there is nothing to do.
     private let onEnded: (@Sendable ([Future]) -> Void)?
     /// A worker hands over its ended tasks once this many gathered, or before the queue is empty
@@ -52,9 +54,9 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Tasks running now (a worker that just took a cancelled one counts for an instant), and
-    /// how many ran and returned, and ran and threw.
-    var counts: (running: Int, finished: Int, failed: Int) {
-        lock.withLock { (activeWorkers, finishedCount, failedCount) }
+    /// how many ran and returned, ran and threw (or timed out), and were killed while they ran.
+    var counts: (running: Int, finished: Int, failed: Int, killed: Int) {
+        lock.withLock { (activeWorkers, finishedCount, failedCount, killedCount) }
     }
 
     /// Queues a future and, unless `wakingWorker` is false, wakes an idle worker for it. Returns
@@ -225,7 +227,7 @@ final class WorkerPool: @unchecked Sendable {
             activeWorkers += 1
             lock.unlock()
             let final = future.run()
-            if final != nil && onEnded != nil {
+            if let final, final.isDone, onEnded != nil {
                 ended.append(future)
                 if ended.count >= Self.endedBatchSize || queuedHint.load(ordering: .relaxed) == 0 { handOverEnded() }
             }
@@ -240,6 +242,7 @@ final class WorkerPool: @unchecked Sendable {
             switch final {
             case .finished?: finishedCount += 1
             case .failed?: failedCount += 1
+            case .cancelled?: killedCount += 1
             default: break
             }
             if phase == .closed {
