@@ -62,6 +62,7 @@ public final class Future: Sendable, CustomStringConvertible {
         self.sequence = sequence
         var storage = Storage()
         storage.state = scheduled ? .scheduled : .pending
+        if record.hasOptions && !record.options.after.isEmpty { storage.state = .waiting }
         storage.body = body
         storage.store = store
         storage.host = record.hasOptions ? host : nil
@@ -184,7 +185,7 @@ public final class Future: Sendable, CustomStringConvertible {
                 return (true, [], nil, nil)
             case .running, .finished, .failed, .interrupted:
                 return (false, [], nil, nil)
-            case .scheduled, .pending, .retrying:
+            case .scheduled, .waiting, .pending, .retrying:
                 let waited = storage.state
                 storage.state = .cancelled
                 storage.body = nil
@@ -199,8 +200,12 @@ public final class Future: Sendable, CustomStringConvertible {
                 return (true, storage.callbacks, storage.store, waited)
             }
         }
-        if waited == .scheduled { store?.scheduledCount.add(-1, ordering: .relaxed) }
-        if waited == .retrying { store?.retryingCount.add(-1, ordering: .relaxed) }
+        switch waited {
+        case .scheduled?: store?.scheduledCount.add(-1, ordering: .relaxed)
+        case .retrying?: store?.retryingCount.add(-1, ordering: .relaxed)
+        case .waiting?: store?.waitingCount.add(-1, ordering: .relaxed)
+        default: break
+        }
         store?.futureWasCancelled(self)
         for entry in callbacks { entry.callback(self) }
         return cancelled
@@ -263,6 +268,19 @@ public final class Future: Sendable, CustomStringConvertible {
     }
 
     // MARK: - Driven by the worker pool
+
+    /// The tasks a waiting future runs after have all finished: it becomes scheduled (`later`) or
+    /// pending. False if it was cancelled first.
+    func becomeReady(later: Bool) -> Bool {
+        let (ready, store) = storage.withLock { storage -> (Bool, TaskStore?) in
+            guard storage.state == .waiting else { return (false, nil) }
+            storage.state = later ? .scheduled : .pending
+            return (true, storage.store)
+        }
+        guard ready else { return false }
+        store?.waitingCount.add(-1, ordering: .relaxed)
+        return true
+    }
 
     /// A scheduled or retrying future's time has come: it becomes pending. False if it was
     /// cancelled first.

@@ -1,4 +1,4 @@
-/// Where a task is in its life. `scheduled`, `pending` and `retrying` can be cancelled, `running` can be
+/// Where a task is in its life. `scheduled`, `waiting`, `pending` and `retrying` can be cancelled, `running` can be
 /// killed (``Future/kill(by:)``); the last four are final.
 ///
 /// ```swift
@@ -7,6 +7,8 @@
 public enum FutureState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Accepted to run at a later time (its record's `runAt`); then it becomes `pending`.
     case scheduled
+    /// Accepted and waiting for the tasks it runs after (``TaskOptions/after``) to finish.
+    case waiting
     /// Accepted and waiting for a free worker.
     case pending
     /// A worker is running it.
@@ -28,7 +30,7 @@ public enum FutureState: String, Sendable, Hashable, CaseIterable, CustomStringC
     /// True for `finished`, `failed`, `cancelled` and `interrupted`.
     public var isDone: Bool {
         switch self {
-        case .scheduled, .pending, .running, .retrying: false
+        case .scheduled, .waiting, .pending, .running, .retrying: false
         case .finished, .failed, .cancelled, .interrupted: true
         }
     }

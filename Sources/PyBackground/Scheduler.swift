@@ -110,10 +110,13 @@ public class Scheduler: @unchecked Sendable {
         let submitted = store.acceptedCount
         let scheduled = scheduledCount
         let retrying = retryingCount
+        let waiting = Swift.max(0, store.waitingCount.load(ordering: .acquiring))
         return SchedulerStatistics(
             submitted: submitted,
             scheduled: scheduled,
-            pending: Swift.max(0, submitted - scheduled - retrying - running - finished - failed - cancelled - interrupted),
+            waiting: waiting,
+            pending: Swift.max(
+                0, submitted - scheduled - waiting - retrying - running - finished - failed - cancelled - interrupted),
             running: running,
             retrying: retrying,
             finished: finished,
@@ -188,11 +191,16 @@ public class Scheduler: @unchecked Sendable {
         _ body: @escaping @Sendable (TaskID) throws -> any Sendable
     ) throws(SchedulerError) -> TaskID {
         let submittedAt = Date()
+        guard options.isDefault else {
+            let record = TaskRecord(id: newTaskID(), name: name, args: args, kwargs: kwargs, submittedAt: submittedAt, options: options)
+            return try start(record, wakingWorker: true, body).id
+        }
         let future = store.insert { id, sequence in
-            let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt, options: options)
+            let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt)
             return Future(record: record, sequence: sequence, store: store, host: self) { try body(id) }
         }
         try enqueue(future)
+        if blocksCallerOnStart { waitUntilStopped() }
         return future.id
     }
 
@@ -221,10 +229,22 @@ public class Scheduler: @unchecked Sendable {
         history: AttemptHistory? = nil,
         _ body: @escaping @Sendable (TaskID) throws -> any Sendable
     ) throws(SchedulerError) -> Future {
+        let future = try insert(record, wakingWorker: wakingWorker, history: history, body)
+        if blocksCallerOnStart && future.state != .cancelled { waitUntilStopped() }
+        return future
+    }
+
+    /// Checks a record's options, puts its future in the tables and sends it on its way: to the
+    /// timer (scheduled, retrying), to wait for the tasks it runs after, or to the queue.
+    private func insert(
+        _ record: TaskRecord, wakingWorker: Bool, history: AttemptHistory?,
+        _ body: @escaping @Sendable (TaskID) throws -> any Sendable
+    ) throws(SchedulerError) -> Future {
         let id = record.id
         let retrying = history?.retryAt != nil
+        let prerequisites = retrying ? [] : try prerequisites(of: record)
         let later = !retrying && isLater(record)
-        if (later || retrying) && pool.isClosed {
+        if (later || retrying || !prerequisites.isEmpty) && pool.isClosed {
             throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
         }
         guard
@@ -241,13 +261,77 @@ public class Scheduler: @unchecked Sendable {
         if let retryAt = history?.retryAt {
             store.retryingCount.add(1, ordering: .relaxed)
             runWhenDue(future, at: retryAt)
+        } else if !prerequisites.isEmpty {
+            store.waitingCount.add(1, ordering: .relaxed)
+            start(future, after: prerequisites)
         } else if later {
             startWhenDue(future)
-            if blocksCallerOnStart { waitUntilStopped() }
         } else {
             try enqueue(future, wakingWorker: wakingWorker)
         }
         return future
+    }
+
+    /// The futures a record runs after; throws for a queue or a task the scheduler does not have.
+    private func prerequisites(of record: TaskRecord) throws(SchedulerError) -> [Future] {
+        guard record.hasOptions else { return [] }
+        let options = record.options
+        if let queue = options.queue, queue != ReadyQueues.defaultName, !pool.hasQueue(queue) {
+            throw SchedulerError(
+                .unknownQueue, "no queue named \"\(queue)\"; queues: \(pool.queueStatistics.map(\.name).joined(separator: ", "))")
+        }
+        var futures: [Future] = []
+        for id in options.after {
+            guard let future = store.future(id, before: .max) else {
+                throw SchedulerError(.unknownDependency, "task \(record.id) is to run after task \(id), which the tables do not hold")
+            }
+            futures.append(future)
+        }
+        return futures
+    }
+
+    /// Starts a waiting future once every one of `prerequisites` has ended: if all finished, it is
+    /// queued (or scheduled, for a time still to come); otherwise it is cancelled, naming which did
+    /// not finish. A prerequisite the shutdown cancelled passes the shutdown on.
+    private func start(_ future: Future, after prerequisites: [Future]) {
+        let remaining = Mutex((count: prerequisites.count, unfinished: [(TaskID, FutureState, SchedulerError.Code?)]()))
+        for prerequisite in prerequisites {
+            prerequisite.addDoneCallback { [weak self] ended in
+                let snapshot = ended.snapshot
+                let code: SchedulerError.Code? =
+                    if case .failure(let error as SchedulerError)? = snapshot.outcome { error.code } else { nil }
+                let done = remaining.withLock { remaining -> [(TaskID, FutureState, SchedulerError.Code?)]? in
+                    remaining.count -= 1
+                    if snapshot.state != .finished { remaining.unfinished.append((ended.id, snapshot.state, code)) }
+                    return remaining.count == 0 ? remaining.unfinished : nil
+                }
+                guard let done else { return }
+                guard let self else {
+                    future.cancel(because: Self.notRunAtShutdown)
+                    return
+                }
+                self.release(future, unfinished: done)
+            }
+        }
+    }
+
+    private func release(_ future: Future, unfinished: [(TaskID, FutureState, SchedulerError.Code?)]) {
+        if unfinished.contains(where: { $0.2 == .shutDown }) {
+            future.cancel(because: Self.notRunAtShutdown)
+            return
+        }
+        guard unfinished.isEmpty else {
+            let which = unfinished.map { "task \($0.0) \($0.1)" }.joined(separator: ", ")
+            future.cancel(because: SchedulerError(.dependencyFailed, "not run: \(which) (it was to run after them)"))
+            return
+        }
+        let later = isLater(future.record)
+        guard future.becomeReady(later: later) else { return }
+        if later {
+            startWhenDue(future)
+        } else if !pool.submit(future) {
+            future.cancel(because: Self.notRunAtShutdown)
+        }
     }
 
     /// Whether the record asks to run at a time still to come.
@@ -307,6 +391,37 @@ public class Scheduler: @unchecked Sendable {
         }
     }
 
+    // MARK: - Queues
+
+    /// Adds a named queue, or changes its limit: at most `maxRunning` of its tasks run at once
+    /// (nil: as many as there are workers). `default` is always there.
+    ///
+    /// ```swift
+    /// scheduler.configureQueue("uploads", maxRunning: 2)
+    /// try scheduler.start({ try upload(file) }, options: TaskOptions(queue: "uploads", priority: 10))
+    /// ```
+    public func configureQueue(_ name: String, maxRunning: Int?) {
+        pool.configureQueue(name, maxRunning: maxRunning.map { Swift.max(1, $0) })
+    }
+
+    /// Pauses a queue: none of its pending tasks starts until ``resumeQueue(_:)``; running ones
+    /// finish. At shutdown its pending tasks end cancelled (``SchedulerError/Code/shutDown``).
+    public func pauseQueue(_ name: String) throws(SchedulerError) {
+        guard pool.setPaused(name, true) else { throw unknownQueue(name) }
+    }
+
+    /// Lets a paused queue start tasks again.
+    public func resumeQueue(_ name: String) throws(SchedulerError) {
+        guard pool.setPaused(name, false) else { throw unknownQueue(name) }
+    }
+
+    /// Every queue with its limit, state and counts, `default` first.
+    public var queues: [QueueStatistics] { pool.queueStatistics }
+
+    private func unknownQueue(_ name: String) -> SchedulerError {
+        SchedulerError(.unknownQueue, "no queue named \"\(name)\"; queues: \(queues.map(\.name).joined(separator: ", "))")
+    }
+
     /// Wakes sleeping workers for the tasks queued by ``start(_:wakingWorker:_:)``.
     package func wakeWorkers() {
         pool.wakeIdleWorkers()
@@ -318,6 +433,38 @@ public class Scheduler: @unchecked Sendable {
     /// (``SchedulerError/Code/duplicateID``, ``SchedulerError/Code/shutDown``).
     public func start(
         contentsOf batch: [(record: TaskRecord, body: @Sendable (TaskID) throws -> any Sendable)]
+    ) -> [Result<Future, SchedulerError>] {
+        // Tasks with options (queues, dependencies…) go one by one, in their place in the order.
+        guard batch.allSatisfy({ !$0.record.hasOptions }) else {
+            var results: [Result<Future, SchedulerError>] = []
+            var plain: [(record: TaskRecord, body: @Sendable (TaskID) throws -> any Sendable)] = []
+            for entry in batch {
+                if !entry.record.hasOptions {
+                    plain.append(entry)
+                    continue
+                }
+                if !plain.isEmpty {
+                    results += startPlain(plain)
+                    plain.removeAll()
+                }
+                do throws(SchedulerError) {
+                    results.append(.success(try insert(entry.record, wakingWorker: true, history: nil, entry.body)))
+                } catch {
+                    results.append(.failure(error))
+                }
+            }
+            if !plain.isEmpty { results += startPlain(plain) }
+            if blocksCallerOnStart && results.contains(where: { if case .success = $0 { true } else { false } }) { waitUntilStopped() }
+            return results
+        }
+        let results = startPlain(batch)
+        if blocksCallerOnStart && results.contains(where: { if case .success = $0 { true } else { false } }) { waitUntilStopped() }
+        return results
+    }
+
+    /// ``start(contentsOf:)`` for records without options, under one lock of the tables and one of the queue.
+    private func startPlain(
+        _ batch: [(record: TaskRecord, body: @Sendable (TaskID) throws -> any Sendable)]
     ) -> [Result<Future, SchedulerError>] {
         let later = batch.map { isLater($0.record) }
         let inserted = store.insert(ids: batch.map(\.record.id)) { index, sequence in
@@ -338,7 +485,7 @@ public class Scheduler: @unchecked Sendable {
         } else {
             for future in inserted.compactMap({ $0 }).reversed() { store.withdraw(future) }
         }
-        let results = zip(batch, inserted).map { entry, future -> Result<Future, SchedulerError> in
+        return zip(batch, inserted).map { entry, future -> Result<Future, SchedulerError> in
             guard let future else {
                 return .failure(SchedulerError(.duplicateID, "a task with id \(entry.record.id) is in the tables already"))
             }
@@ -346,8 +493,6 @@ public class Scheduler: @unchecked Sendable {
                 ? .success(future)
                 : .failure(SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks"))
         }
-        if accepted && !queued.isEmpty && blocksCallerOnStart { waitUntilStopped() }
-        return results
     }
 
     /// A fresh task id, from the same source as the ids `start` draws: for hosts that record a
@@ -410,7 +555,6 @@ public class Scheduler: @unchecked Sendable {
             store.withdraw(future)
             throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
         }
-        if blocksCallerOnStart { waitUntilStopped() }
     }
 
     /// The outcome of a task whose time came only after the shutdown.
@@ -436,8 +580,11 @@ public class Scheduler: @unchecked Sendable {
         }) {
             future.cancel(because: Self.notRunAtShutdown)
         }
-        let queued = pool.close(takingQueued: cancelPending)
+        let (queued, held) = pool.close(takingQueued: cancelPending)
         for future in queued { future.cancel() }
+        // A paused queue's tasks never start in this scheduler: like scheduled ones, they are the
+        // next life's.
+        for future in held { future.cancel(because: Self.notRunAtShutdown) }
         stopSignal.withLock { stopSignal.broadcast() }
         if wait { _ = pool.awaitDrained(until: nil) }
     }

@@ -25,6 +25,12 @@ public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible
         public static let resultTypeMismatch = Code("result-type-mismatch")
         /// A task was started or restored under an id the tables already hold.
         public static let duplicateID = Code("duplicate-id")
+        /// A task it was to run after failed or was cancelled: it was cancelled without running.
+        public static let dependencyFailed = Code("dependency-failed")
+        /// A task named a task to run after that the tables do not hold.
+        public static let unknownDependency = Code("unknown-dependency")
+        /// A task named a queue the scheduler does not have.
+        public static let unknownQueue = Code("unknown-queue")
         /// The task was running when its host stopped (``FutureState/interrupted``).
         public static let interrupted = Code("interrupted")
     }

@@ -10,6 +10,8 @@ public struct SchedulerStatistics: Sendable, Hashable, Codable {
     public var submitted: Int
     /// Waiting for their time (submitted to run later).
     public var scheduled: Int
+    /// Waiting for the tasks they run after.
+    public var waiting: Int
     /// Accepted and waiting for a worker.
     public var pending: Int
     /// On a worker now.
@@ -27,11 +29,12 @@ public struct SchedulerStatistics: Sendable, Hashable, Codable {
 
     /// Counts as given (for tests and hosts that aggregate them).
     public init(
-        submitted: Int, scheduled: Int = 0, pending: Int, running: Int, retrying: Int = 0, finished: Int, failed: Int,
+        submitted: Int, scheduled: Int = 0, waiting: Int = 0, pending: Int, running: Int, retrying: Int = 0, finished: Int, failed: Int,
         cancelled: Int, interrupted: Int = 0
     ) {
         self.submitted = submitted
         self.scheduled = scheduled
+        self.waiting = waiting
         self.pending = pending
         self.running = running
         self.retrying = retrying

@@ -1,6 +1,6 @@
-/// What a task asks for beyond running once, as soon as a worker is free: a timeout for each
-/// attempt and a retry policy. The defaults ask for nothing, and a task that asks for nothing
-/// pays nothing for them.
+/// What a task asks for beyond running once, in the default queue, as soon as a worker is free: a
+/// timeout for each attempt, a retry policy, a queue and a priority, tasks to wait for. The
+/// defaults ask for nothing, and a task that asks for nothing pays nothing for them.
 ///
 /// ```swift
 /// let options = TaskOptions(timeout: .seconds(30), retry: RetryPolicy(maxAttempts: 3))
@@ -12,14 +12,28 @@ public struct TaskOptions: Sendable {
     public var timeout: Duration?
     /// Whether and when a failed attempt is followed by another; nil: a failure is final.
     public var retry: RetryPolicy?
+    /// The queue it waits in (``Scheduler/configureQueue(_:maxRunning:)``); nil: `default`.
+    public var queue: String?
+    /// Higher runs first within the queue; equal priorities run in submission order.
+    public var priority: Int
+    /// Tasks that must all finish before it starts (it waits ``FutureState/waiting``); if one
+    /// fails or is cancelled, it is cancelled with ``SchedulerError/Code/dependencyFailed``.
+    public var after: [TaskID]
 
-    public init(timeout: Duration? = nil, retry: RetryPolicy? = nil) {
+    public init(
+        timeout: Duration? = nil, retry: RetryPolicy? = nil, queue: String? = nil, priority: Int = 0, after: [TaskID] = []
+    ) {
         self.timeout = timeout
         self.retry = retry
+        self.queue = queue
+        self.priority = priority
+        self.after = after
     }
 
     /// True when nothing is asked for.
-    public var isDefault: Bool { timeout == nil && retry == nil }
+    public var isDefault: Bool {
+        timeout == nil && retry == nil && (queue == nil || queue == ReadyQueues.defaultName) && priority == 0 && after.isEmpty
+    }
 }
 
 /// Holds a record's options once, by reference: a record (copied into every future and view)

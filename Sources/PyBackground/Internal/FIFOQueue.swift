@@ -11,6 +11,9 @@ struct FIFOQueue<Element> {
 
     mutating func push(_ element: Element) { storage.append(element) }
 
+    /// The oldest element, left in place.
+    var first: Element? { head < storage.count ? storage[head] : nil }
+
     mutating func pop() -> Element? {
         guard head < storage.count else { return nil }
         let element = storage[head]

@@ -17,6 +17,8 @@ final class TaskStore: Sendable {
     let scheduledCount = Atomic<Int>(0)
     /// Futures waiting for their next attempt (``FutureState/retrying``).
     let retryingCount = Atomic<Int>(0)
+    /// Futures waiting for the tasks they run after (``FutureState/waiting``).
+    let waitingCount = Atomic<Int>(0)
 
     private struct Slot {
         let sequence: Int

@@ -8,7 +8,7 @@ import Musl
 import Darwin
 #endif
 
-/// A fixed set of real threads taking futures from one FIFO queue.
+/// A fixed set of real threads taking futures from named queues by priority (``ReadyQueues``).
 ///
 /// Threads (not Swift concurrency tasks) because tasks may block: sleep, file I/O, a child process.
 /// Threads start with the first submission, like `ThreadPoolExecutor`, and exit once the pool is
@@ -23,7 +23,7 @@ final class WorkerPool: @unchecked Sendable {
     // Everything below is guarded by `lock`.
     private let lock = ConditionLock()
     private var phase = Phase.idle
-    private var queue = FIFOQueue<Future>()
+    private var queue = ReadyQueues()
     private var idleWorkers = 0
     /// Idle workers signalled but not yet awake: another submission need not wake them again.
     private var wakeupsInFlight = 0
@@ -79,6 +79,34 @@ final class WorkerPool: @unchecked Sendable {
         return true
     }
 
+    /// Adds a queue or changes its limit; wakes the workers, who may now start more.
+    func configureQueue(_ name: String, maxRunning: Int?) {
+        lock.withLock {
+            queue.configure(name, maxRunning: maxRunning)
+            lock.broadcast()
+        }
+    }
+
+    /// Pauses or resumes a queue (false: no such queue); a resume wakes the workers.
+    func setPaused(_ name: String, _ paused: Bool) -> Bool {
+        lock.withLock {
+            guard queue.setPaused(name, paused) else { return false }
+            if !paused { lock.broadcast() }
+            return true
+        }
+    }
+
+    func hasQueue(_ name: String) -> Bool { lock.withLock { queue.index(of: name) != nil } }
+
+    /// Every queue's limit, state and counts, the default queue first.
+    var queueStatistics: [QueueStatistics] {
+        lock.withLock {
+            queue.lanes.map {
+                QueueStatistics(name: $0.name, maxRunning: $0.maxRunning, paused: $0.paused, pending: $0.count, running: $0.running)
+            }
+        }
+    }
+
     /// Wakes as many idle workers as the queued futures can keep busy (none already being woken).
     func wakeIdleWorkers() {
         lock.lock()
@@ -130,18 +158,21 @@ final class WorkerPool: @unchecked Sendable {
     var queuedCount: Int { lock.withLock { queue.count } }
 
     /// Refuses further submissions. Queued futures still run, unless `takingQueued`: then they are
-    /// removed and returned, oldest first, for the caller to cancel.
+    /// removed and returned, oldest first, for the caller to cancel. Those of paused queues, which
+    /// would never run, are removed either way and returned as `held`.
     @discardableResult
-    func close(takingQueued: Bool) -> [Future] {
-        let (taken, callbacks) = lock.withLock {
+    func close(takingQueued: Bool) -> (taken: [Future], held: [Future]) {
+        let (taken, held, callbacks) = lock.withLock {
             phase = .closed
             isAccepting.store(false, ordering: .releasing)
+            let held = queue.removePaused()
             let taken = takingQueued ? queue.removeAll() : []
+            queuedHint.store(queue.count, ordering: .relaxed)
             lock.broadcast()
-            return (taken, takeDrainedCallbacksIfDrained())
+            return (taken, held, takeDrainedCallbacksIfDrained())
         }
         for callback in callbacks { callback() }
-        return taken
+        return (taken, held)
     }
 
     /// Blocks until the pool is closed, its queue is empty and no worker but the caller is running
@@ -216,13 +247,16 @@ final class WorkerPool: @unchecked Sendable {
                 }
                 lock.lock()
             }
-            while queue.isEmpty && phase != .closed {
+            // A queue that holds futures may still be unable to start one (paused, at its limit).
+            var next = queue.pop()
+            while next == nil && !(phase == .closed && queue.isEmpty) {
                 idleWorkers += 1
                 lock.wait()
                 idleWorkers -= 1
                 if wakeupsInFlight > 0 { wakeupsInFlight -= 1 }
+                next = queue.pop()
             }
-            guard let future = queue.pop() else { break }
+            guard let (future, lane) = next else { break }
             queuedHint.store(queue.count, ordering: .relaxed)
             activeWorkers += 1
             lock.unlock()
@@ -239,6 +273,7 @@ final class WorkerPool: @unchecked Sendable {
                 lock.lock()
             }
             activeWorkers -= 1
+            queue.ended(lane: lane)
             switch final {
             case .finished?: finishedCount += 1
             case .failed?: failedCount += 1
