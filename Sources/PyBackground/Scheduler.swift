@@ -247,6 +247,8 @@ public class Scheduler: @unchecked Sendable {
         if (later || retrying || !prerequisites.isEmpty) && pool.isClosed {
             throw SchedulerError(.shutDown, "the scheduler is shut down and accepts no new tasks")
         }
+        let uniqueKey = record.hasOptions ? record.options.uniqueKey : nil
+        if let uniqueKey { try claim(uniqueKey, for: id) }
         guard
             let future = store.insert(
                 id: id,
@@ -256,7 +258,11 @@ public class Scheduler: @unchecked Sendable {
                     }
                 })
         else {
+            if let uniqueKey { release(uniqueKey, heldBy: id) }
             throw SchedulerError(.duplicateID, "a task with id \(id) is in the tables already")
+        }
+        if let uniqueKey {
+            future.addDoneCallback { [weak self] _ in self?.release(uniqueKey, heldBy: id) }
         }
         if let retryAt = history?.retryAt {
             store.retryingCount.add(1, ordering: .relaxed)
@@ -267,9 +273,39 @@ public class Scheduler: @unchecked Sendable {
         } else if later {
             startWhenDue(future)
         } else {
-            try enqueue(future, wakingWorker: wakingWorker)
+            do {
+                try enqueue(future, wakingWorker: wakingWorker)
+            } catch {
+                if let uniqueKey { release(uniqueKey, heldBy: id) }
+                throw error
+            }
         }
         return future
+    }
+
+    /// Unique keys held by live tasks.
+    private let uniqueKeys = Mutex<[String: TaskID]>([:])
+
+    /// The live task (scheduled, waiting, pending, running or retrying) that holds `uniqueKey`.
+    public func task(uniqueKey: String) -> TaskID? {
+        uniqueKeys.withLock { $0[uniqueKey] }
+    }
+
+    private func claim(_ key: String, for id: TaskID) throws(SchedulerError) {
+        let holder: TaskID? = uniqueKeys.withLock { keys in
+            if let holder = keys[key] { return holder }
+            keys[key] = id
+            return nil
+        }
+        if let holder {
+            throw SchedulerError(.duplicateKey, "task \(holder) holds the unique key \"\(key)\" and has not ended")
+        }
+    }
+
+    private func release(_ key: String, heldBy id: TaskID) {
+        uniqueKeys.withLock { keys in
+            if keys[key] == id { keys[key] = nil }
+        }
     }
 
     /// The futures a record runs after; throws for a queue or a task the scheduler does not have.

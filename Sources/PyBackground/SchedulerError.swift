@@ -29,6 +29,8 @@ public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible
         public static let dependencyFailed = Code("dependency-failed")
         /// A task named a task to run after that the tables do not hold.
         public static let unknownDependency = Code("unknown-dependency")
+        /// Another live task holds the unique key a task was started with.
+        public static let duplicateKey = Code("duplicate-key")
         /// A task named a queue the scheduler does not have.
         public static let unknownQueue = Code("unknown-queue")
         /// The task was running when its host stopped (``FutureState/interrupted``).

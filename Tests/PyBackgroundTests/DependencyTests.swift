@@ -81,3 +81,23 @@ struct DependencyTests {
         #expect(ran.count == 0 && scheduler.futures[second]?.state == .cancelled && scheduler.statistics.waiting == 0)
     }
 }
+
+@Suite("Unique keys")
+struct UniqueKeyTests {
+    @Test("while a task holds a unique key a second start with it is refused, naming the holder; once it ends the key is free")
+    func uniqueWhileLive() throws {
+        let scheduler = BackgroundScheduler(maxWorkers: 1)
+        defer { scheduler.shutdown(wait: true) }
+        let release = Gate()
+        let first = try scheduler.start({ release.wait() }, options: TaskOptions(uniqueKey: "report"))
+        #expect(scheduler.task(uniqueKey: "report") == first)
+        #expect {
+            try scheduler.start({ 1 }, options: TaskOptions(uniqueKey: "report"))
+        } throws: { ($0 as? SchedulerError)?.code == .duplicateKey && "\($0)".contains("\(first)") }
+        release.open()
+        #expect(scheduler.futures[first]!.wait(timeout: .seconds(30)))
+        #expect(eventually { scheduler.task(uniqueKey: "report") == nil })
+        let second = try scheduler.start({ 2 }, options: TaskOptions(uniqueKey: "report"))
+        #expect(try scheduler.futures[second]!.result(as: Int.self, timeout: .seconds(30)) == 2)
+    }
+}

@@ -19,20 +19,30 @@ public struct TaskOptions: Sendable {
     /// Tasks that must all finish before it starts (it waits ``FutureState/waiting``); if one
     /// fails or is cancelled, it is cancelled with ``SchedulerError/Code/dependencyFailed``.
     public var after: [TaskID]
+    /// A key no other task of the scheduler holds while it is scheduled, waiting, pending,
+    /// running or retrying: a second start with it throws ``SchedulerError/Code/duplicateKey``
+    /// (``Scheduler/task(uniqueKey:)`` gives the holder). Free again once the holder ends.
+    public var uniqueKey: String?
+    /// The task this one runs again, when a host starts an ended task anew: a label for the tables.
+    public var retryOf: TaskID?
 
     public init(
-        timeout: Duration? = nil, retry: RetryPolicy? = nil, queue: String? = nil, priority: Int = 0, after: [TaskID] = []
+        timeout: Duration? = nil, retry: RetryPolicy? = nil, queue: String? = nil, priority: Int = 0, after: [TaskID] = [],
+        uniqueKey: String? = nil, retryOf: TaskID? = nil
     ) {
         self.timeout = timeout
         self.retry = retry
         self.queue = queue
         self.priority = priority
         self.after = after
+        self.uniqueKey = uniqueKey
+        self.retryOf = retryOf
     }
 
     /// True when nothing is asked for.
     public var isDefault: Bool {
         timeout == nil && retry == nil && (queue == nil || queue == ReadyQueues.defaultName) && priority == 0 && after.isEmpty
+            && uniqueKey == nil && retryOf == nil
     }
 }
 
