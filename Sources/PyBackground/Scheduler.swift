@@ -363,6 +363,7 @@ public class Scheduler: @unchecked Sendable {
         }
         let later = isLater(future.record)
         guard future.becomeReady(later: later) else { return }
+        onReleased.withLock { $0 }?(future)
         if later {
             startWhenDue(future)
         } else if !pool.submit(future) {
@@ -399,6 +400,13 @@ public class Scheduler: @unchecked Sendable {
     }
 
     private let onRetrying = Mutex<(@Sendable (Future) -> Void)?>(nil)
+
+    /// Told of every waiting task whose prerequisites all finished, once it is queued or scheduled.
+    package func onReleased(_ handler: @escaping @Sendable (Future) -> Void) {
+        onReleased.withLock { $0 = handler }
+    }
+
+    private let onReleased = Mutex<(@Sendable (Future) -> Void)?>(nil)
 
     /// Asks the running attempt of `future` to stop once it has run `timeout`.
     func armTimeout(of future: Future, after timeout: Duration) {
@@ -583,6 +591,14 @@ public class Scheduler: @unchecked Sendable {
             guard let cutoff else { return true }
             return (snapshot.endedAt ?? .distantPast) < cutoff
         }
+    }
+
+    /// Removes the chosen tasks from the tables if they have ended; returns the ids removed,
+    /// oldest first (those not ended, or not in the tables, are not).
+    @discardableResult
+    public func removeEnded(_ ids: Set<TaskID>) -> [TaskID] {
+        guard !ids.isEmpty else { return [] }
+        return store.removeEnded { id, _ in ids.contains(id) }
     }
 
     /// Queues a future just inserted in the store; takes it back if the pool is closed.

@@ -38,7 +38,7 @@ public struct TaskRecord: Sendable, CustomStringConvertible {
     public var options: TaskOptions { optionsBox?.options ?? TaskOptions() }
 
     /// Whether it has a timeout or a retry policy.
-    var hasOptions: Bool { optionsBox != nil }
+    package var hasOptions: Bool { optionsBox != nil }
 
     /// A record as the scheduler makes one at `start`.
     public init(

@@ -46,8 +46,16 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible, Codable {
     public static let tooManyConnections = ErrorCode("too-many-connections")
     /// WAIT ran out of time before the task ended.
     public static let timedOut = ErrorCode("timed-out")
-    /// CANCEL named a task that is no longer pending.
+    /// CANCEL named a task that is running or has ended.
     public static let notPending = ErrorCode("not-pending")
+    /// KILL named a task that has already ended.
+    public static let alreadyEnded = ErrorCode("already-ended")
+    /// KILL asked a running task to stop and it did not end within the kill grace: it still runs.
+    public static let stillRunning = ErrorCode("still-running")
+    /// RETRY or REMOVE named a task that has not ended.
+    public static let notEnded = ErrorCode("not-ended")
+    /// A submission or PAUSE/RESUME named a queue that is not configured.
+    public static let unknownQueue = ErrorCode("unknown-queue")
     /// No request came within the server's idle timeout; the connection is closed after this reply.
     public static let idleTimeout = ErrorCode("idle-timeout")
     /// The peer's uid or group is not allowed to use the socket.

@@ -20,22 +20,29 @@ public struct SubmitPayload: Codable, Hashable, Sendable {
     public var task: String
     /// When a scheduled task may start (absent: at once).
     public var runAt: Double?
+    /// True when the submission's unique key is held by a live task: `id` is that task's, and no
+    /// new task was made. Absent otherwise.
+    public var existing: Bool?
+    /// The existing task's state, with `existing`.
+    public var state: String?
 
-    public init(id: String, task: String, runAt: Double? = nil) {
+    public init(id: String, task: String, runAt: Double? = nil, existing: Bool? = nil, state: String? = nil) {
         self.id = id
         self.task = task
         self.runAt = runAt
+        self.existing = existing
+        self.state = state
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, task
+        case id, task, existing, state
         case runAt = "run_at"
     }
 
     /// The reply's JSON, written directly: SUBMIT is the hot path, and neither field can hold a
     /// character JSON must escape (a hex id, a registered name) — anything else goes through the encoder.
     public var json: String {
-        guard runAt == nil, Self.isPlain(id), Self.isPlain(task) else { return ProtocolJSON.encode(self) }
+        guard runAt == nil, existing == nil, state == nil, Self.isPlain(id), Self.isPlain(task) else { return ProtocolJSON.encode(self) }
         return #"{"id":""# + id + #"","task":""# + task + #""}"#
     }
 
@@ -76,8 +83,12 @@ public struct StatusPayload: Codable, Hashable, Sendable {
     public var submitted: Int
     /// Waiting for the time they were submitted to run at.
     public var scheduled: Int
+    /// Waiting for the tasks they run after.
+    public var waiting: Int
     public var pending: Int
     public var running: Int
+    /// Waiting for their next attempt after a failure.
+    public var retrying: Int
     public var finished: Int
     public var failed: Int
     public var cancelled: Int
@@ -105,8 +116,9 @@ public struct StatusPayload: Codable, Hashable, Sendable {
 
     public init(
         version: String, pid: Int32, stopped: Bool, shuttingDown: Bool, latestID: String?, workers: Int,
-        submitted: Int, scheduled: Int, pending: Int, running: Int, finished: Int, failed: Int, cancelled: Int,
-        interrupted: Int, retained: Int, connections: Int, uptimeSeconds: Double, stateStore: String, nextFirings: [UpcomingFiring] = []
+        submitted: Int, scheduled: Int, waiting: Int = 0, pending: Int, running: Int, retrying: Int = 0, finished: Int, failed: Int,
+        cancelled: Int, interrupted: Int, retained: Int, connections: Int, uptimeSeconds: Double, stateStore: String,
+        nextFirings: [UpcomingFiring] = [], queues: [QueuePayload] = []
     ) {
         self.version = version
         self.pid = pid
@@ -116,8 +128,10 @@ public struct StatusPayload: Codable, Hashable, Sendable {
         self.workers = workers
         self.submitted = submitted
         self.scheduled = scheduled
+        self.waiting = waiting
         self.pending = pending
         self.running = running
+        self.retrying = retrying
         self.finished = finished
         self.failed = failed
         self.cancelled = cancelled
@@ -127,11 +141,15 @@ public struct StatusPayload: Codable, Hashable, Sendable {
         self.uptimeSeconds = uptimeSeconds
         self.stateStore = stateStore
         self.nextFirings = nextFirings
+        self.queues = queues
     }
 
+    /// The queues, `default` first.
+    public var queues: [QueuePayload]
+
     enum CodingKeys: String, CodingKey {
-        case version, pid, stopped, workers, submitted, scheduled, pending, running, finished, failed, cancelled, interrupted
-        case retained, connections
+        case version, pid, stopped, workers, submitted, scheduled, waiting, pending, running, retrying, finished, failed, cancelled
+        case interrupted, retained, connections, queues
         case stateStore = "state_store"
         case nextFirings = "next_firings"
         case shuttingDown = "shutting_down"
@@ -152,10 +170,12 @@ public struct TaskPayload: Codable, Hashable, Sendable {
     /// The schedule whose firing made it, and the tick it is for (absent for a plain submission).
     public var schedule: String?
     public var tick: Double?
+    /// What it asked for beyond the defaults (absent: the default queue, priority 0, no retries…).
+    public var flow: FlowPayload?
 
     public init(
         id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], submittedAt: Double, runAt: Double? = nil,
-        schedule: String? = nil, tick: Double? = nil
+        schedule: String? = nil, tick: Double? = nil, flow: FlowPayload? = nil
     ) {
         self.id = id
         self.name = name
@@ -165,6 +185,7 @@ public struct TaskPayload: Codable, Hashable, Sendable {
         self.runAt = runAt
         self.schedule = schedule
         self.tick = tick
+        self.flow = flow
     }
 
     enum CodingKeys: String, CodingKey {
@@ -172,6 +193,147 @@ public struct TaskPayload: Codable, Hashable, Sendable {
         case submittedAt = "submitted_at"
         case runAt = "run_at"
     }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        name = try container.decode(String.self, forKey: .name)
+        args = try container.decode([JSONValue].self, forKey: .args)
+        kwargs = try container.decode([String: JSONValue].self, forKey: .kwargs)
+        submittedAt = try container.decode(Double.self, forKey: .submittedAt)
+        runAt = try container.decodeIfPresent(Double.self, forKey: .runAt)
+        schedule = try container.decodeIfPresent(String.self, forKey: .schedule)
+        tick = try container.decodeIfPresent(Double.self, forKey: .tick)
+        flow = try FlowPayload(from: decoder)
+        if flow == FlowPayload() { flow = nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(args, forKey: .args)
+        try container.encode(kwargs, forKey: .kwargs)
+        try container.encode(submittedAt, forKey: .submittedAt)
+        try container.encodeIfPresent(runAt, forKey: .runAt)
+        try container.encodeIfPresent(schedule, forKey: .schedule)
+        try container.encodeIfPresent(tick, forKey: .tick)
+        try flow?.encode(to: encoder)
+    }
+}
+
+/// A task's flow options, flattened into its TASKS and FUTURES rows; each field is absent when it
+/// is the default (the default queue, priority 0, one attempt, no timeout, no key).
+public struct FlowPayload: Codable, Hashable, Sendable {
+    public var queue: String?
+    public var priority: Int?
+    /// The ids of the tasks it runs after.
+    public var after: [String]?
+    public var maxAttempts: Int?
+    public var timeoutSeconds: Double?
+    public var unique: String?
+    /// The ended task it runs again.
+    public var retryOf: String?
+
+    public init(
+        queue: String? = nil, priority: Int? = nil, after: [String]? = nil, maxAttempts: Int? = nil, timeoutSeconds: Double? = nil,
+        unique: String? = nil, retryOf: String? = nil
+    ) {
+        self.queue = queue
+        self.priority = priority
+        self.after = after
+        self.maxAttempts = maxAttempts
+        self.timeoutSeconds = timeoutSeconds
+        self.unique = unique
+        self.retryOf = retryOf
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case queue, priority, after, unique
+        case maxAttempts = "max_attempts"
+        case timeoutSeconds = "timeout_seconds"
+        case retryOf = "retry_of"
+    }
+}
+
+/// One earlier attempt of a task that ran more than once.
+public struct AttemptPayload: Codable, Hashable, Sendable {
+    /// 1 for the first.
+    public var attempt: Int
+    public var startedAt: Double?
+    public var endedAt: Double
+    public var error: ErrorPayload
+
+    public init(attempt: Int, startedAt: Double?, endedAt: Double, error: ErrorPayload) {
+        self.attempt = attempt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case attempt, error
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+    }
+}
+
+/// A request to stop a running task (KILL, or its timeout) that it has not yet answered by ending.
+public struct StopPayload: Codable, Hashable, Sendable {
+    /// `killed` or `timed-out`.
+    public var reason: String
+    /// Who asked, for a kill.
+    public var by: String?
+    public var requestedAt: Double
+
+    public init(reason: String, by: String?, requestedAt: Double) {
+        self.reason = reason
+        self.by = by
+        self.requestedAt = requestedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case reason, by
+        case requestedAt = "requested_at"
+    }
+}
+
+/// One queue: `QUEUES` rows and STATUS's `queues`.
+public struct QueuePayload: Codable, Hashable, Sendable {
+    public var name: String
+    /// At most this many of its tasks run at once.
+    public var maxRunning: Int
+    public var paused: Bool
+    /// Waiting for a worker (not counting those waiting for a time, a retry or other tasks).
+    public var pending: Int
+    public var running: Int
+
+    public init(name: String, maxRunning: Int, paused: Bool, pending: Int, running: Int) {
+        self.name = name
+        self.maxRunning = maxRunning
+        self.paused = paused
+        self.pending = pending
+        self.running = running
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, paused, pending, running
+        case maxRunning = "max_running"
+    }
+}
+
+/// `QUEUES` → `{"queues":[…]}`, `default` first.
+public struct QueuesPayload: Codable, Hashable, Sendable {
+    public var queues: [QueuePayload]
+
+    public init(queues: [QueuePayload]) { self.queues = queues }
+}
+
+/// `REMOVE` → `{"removed":["id",…]}`: the tasks removed, oldest first.
+public struct RemovePayload: Codable, Hashable, Sendable {
+    public var removed: [String]
+
+    public init(removed: [String]) { self.removed = removed }
 }
 
 /// An error kept as a failed or cancelled task's outcome.
@@ -188,13 +350,13 @@ public struct ErrorPayload: Codable, Hashable, Sendable {
     }
 }
 
-/// A row of the future table, and the reply to `RESULT`, `WAIT` and `CANCEL`.
+/// A row of the future table, and the reply to `RESULT`, `WAIT`, `CANCEL` and `KILL`.
 public struct FuturePayload: Codable, Hashable, Sendable {
     public var id: String
     public var name: String
     public var args: [JSONValue]
     public var kwargs: [String: JSONValue]
-    /// scheduled, pending, running, finished, failed, cancelled or interrupted.
+    /// scheduled, waiting, pending, running, retrying, finished, failed, cancelled or interrupted.
     public var state: String
     public var submittedAt: Double
     /// When it may start, for a task submitted to run later.
@@ -202,19 +364,31 @@ public struct FuturePayload: Codable, Hashable, Sendable {
     /// The schedule whose firing made it, and the tick it is for.
     public var schedule: String?
     public var tick: Double?
+    /// When its latest attempt started.
     public var startedAt: Double?
     public var endedAt: Double?
-    /// Running time: end − start once ended, now − start while running.
+    /// Running time of the latest attempt: end − start once ended, now − start while running.
     public var durationSeconds: Double?
     /// The value of a finished task.
     public var result: JSONValue?
     /// The error of a failed or cancelled task.
     public var error: ErrorPayload?
+    /// Its flow options (absent: the defaults).
+    public var flow: FlowPayload?
+    /// The attempt running or last run, when more than one ran or may run (absent: one attempt).
+    public var attempt: Int?
+    /// Earlier attempts, oldest first (absent: none).
+    public var attempts: [AttemptPayload]?
+    /// When a retrying task runs again.
+    public var retryAt: Double?
+    /// A stop request the running task has not answered yet.
+    public var stop: StopPayload?
 
     public init(
         id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], state: String,
         submittedAt: Double, runAt: Double? = nil, schedule: String? = nil, tick: Double? = nil, startedAt: Double?, endedAt: Double?,
-        durationSeconds: Double?, result: JSONValue?, error: ErrorPayload?
+        durationSeconds: Double?, result: JSONValue?, error: ErrorPayload?, flow: FlowPayload? = nil, attempt: Int? = nil,
+        attempts: [AttemptPayload]? = nil, retryAt: Double? = nil, stop: StopPayload? = nil
     ) {
         self.id = id
         self.name = name
@@ -230,15 +404,68 @@ public struct FuturePayload: Codable, Hashable, Sendable {
         self.durationSeconds = durationSeconds
         self.result = result
         self.error = error
+        self.flow = flow
+        self.attempt = attempt
+        self.attempts = attempts
+        self.retryAt = retryAt
+        self.stop = stop
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, args, kwargs, state, result, error, schedule, tick
+        case id, name, args, kwargs, state, result, error, schedule, tick, attempt, attempts, stop
         case submittedAt = "submitted_at"
         case runAt = "run_at"
         case startedAt = "started_at"
         case endedAt = "ended_at"
         case durationSeconds = "duration_seconds"
+        case retryAt = "retry_at"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        name = try container.decode(String.self, forKey: .name)
+        args = try container.decode([JSONValue].self, forKey: .args)
+        kwargs = try container.decode([String: JSONValue].self, forKey: .kwargs)
+        state = try container.decode(String.self, forKey: .state)
+        submittedAt = try container.decode(Double.self, forKey: .submittedAt)
+        runAt = try container.decodeIfPresent(Double.self, forKey: .runAt)
+        schedule = try container.decodeIfPresent(String.self, forKey: .schedule)
+        tick = try container.decodeIfPresent(Double.self, forKey: .tick)
+        startedAt = try container.decodeIfPresent(Double.self, forKey: .startedAt)
+        endedAt = try container.decodeIfPresent(Double.self, forKey: .endedAt)
+        durationSeconds = try container.decodeIfPresent(Double.self, forKey: .durationSeconds)
+        result = try container.decodeIfPresent(JSONValue.self, forKey: .result)
+        error = try container.decodeIfPresent(ErrorPayload.self, forKey: .error)
+        attempt = try container.decodeIfPresent(Int.self, forKey: .attempt)
+        attempts = try container.decodeIfPresent([AttemptPayload].self, forKey: .attempts)
+        retryAt = try container.decodeIfPresent(Double.self, forKey: .retryAt)
+        stop = try container.decodeIfPresent(StopPayload.self, forKey: .stop)
+        flow = try FlowPayload(from: decoder)
+        if flow == FlowPayload() { flow = nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(args, forKey: .args)
+        try container.encode(kwargs, forKey: .kwargs)
+        try container.encode(state, forKey: .state)
+        try container.encode(submittedAt, forKey: .submittedAt)
+        try container.encodeIfPresent(runAt, forKey: .runAt)
+        try container.encodeIfPresent(schedule, forKey: .schedule)
+        try container.encodeIfPresent(tick, forKey: .tick)
+        try container.encodeIfPresent(startedAt, forKey: .startedAt)
+        try container.encodeIfPresent(endedAt, forKey: .endedAt)
+        try container.encodeIfPresent(durationSeconds, forKey: .durationSeconds)
+        try container.encodeIfPresent(result, forKey: .result)
+        try container.encodeIfPresent(error, forKey: .error)
+        try container.encodeIfPresent(attempt, forKey: .attempt)
+        try container.encodeIfPresent(attempts, forKey: .attempts)
+        try container.encodeIfPresent(retryAt, forKey: .retryAt)
+        try container.encodeIfPresent(stop, forKey: .stop)
+        try flow?.encode(to: encoder)
     }
 }
 

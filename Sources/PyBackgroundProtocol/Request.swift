@@ -24,8 +24,22 @@ public enum Request: Hashable, Sendable {
     case result(id: String)
     /// `WAIT id [seconds]`: reply once the task has ended, or `ERR timed-out` after `seconds`.
     case wait(id: String, timeout: Double?)
-    /// `CANCEL id`: cancel a pending task.
+    /// `CANCEL id`: cancel a task that is not running (scheduled, waiting, pending, retrying).
     case cancel(id: String)
+    /// `KILL id`: stop a task whatever its state: one not running is cancelled; a running one is
+    /// asked to stop (a command gets SIGTERM, then SIGKILL) and the reply comes once it ended, or
+    /// `ERR still-running` if it does not within the daemon's kill grace.
+    case kill(id: String)
+    /// `RETRY id`: run an ended task again, as a new task that names the old (`retry_of`).
+    case retry(id: String)
+    /// `REMOVE id…`: remove chosen ended tasks from the tables.
+    case remove(ids: [String])
+    /// `QUEUES`: each queue's limit, state and counts.
+    case queues
+    /// `PAUSE queue`: start none of its tasks until RESUME; running ones finish.
+    case pauseQueue(String)
+    /// `RESUME queue`
+    case resumeQueue(String)
     /// `LIST`: the registered tasks and their parameters.
     case list
     /// `CLEAN [seconds]`: remove ended tasks from the tables; with `seconds`, only those that
@@ -52,8 +66,11 @@ public enum Request: Hashable, Sendable {
 
     /// Every verb with its arguments, as HELP lists them.
     public static let synopsis: [String] = [
-        "PING", "SUBMIT [in=span|at=time] task [arg…] [key=value…] [-- value…]", "STATUS", "TASKS [limit|all]", "FUTURES [limit|all]",
-        "LATEST", "RESULT id", "WAIT id [seconds]", "CANCEL id", "LIST", "CLEAN [seconds]", "SHUTDOWN [wait|nowait]",
+        "PING",
+        "SUBMIT [in=span|at=time] [queue=name] [priority=n] [after=id,…] [attempts=n] [timeout=span] [unique=key] task [arg…] [key=value…] [-- value…]",
+        "STATUS", "TASKS [limit|all]", "FUTURES [limit|all]",
+        "LATEST", "RESULT id", "WAIT id [seconds]", "CANCEL id", "KILL id", "RETRY id", "REMOVE id…", "QUEUES", "PAUSE queue",
+        "RESUME queue", "LIST", "CLEAN [seconds]", "SHUTDOWN [wait|nowait]",
         "SCHEDULE ADD name every=SPAN|cron=EXPR [tz=ZONE] [start=TIME] [misfire=skip|once|all[:N]] [overlap=allow|skip|queue] task [arg…]",
         "SCHEDULE LIST", "SCHEDULE SHOW|PAUSE|RESUME|REMOVE name", "HELP",
     ]
@@ -99,6 +116,18 @@ public enum Request: Hashable, Sendable {
             }
             self = .wait(id: arguments[0], timeout: timeout)
         case "CANCEL": self = .cancel(id: try Request.id(arguments, usage: "CANCEL id"))
+        case "KILL": self = .kill(id: try Request.id(arguments, usage: "KILL id"))
+        case "RETRY": self = .retry(id: try Request.id(arguments, usage: "RETRY id"))
+        case "REMOVE":
+            guard !arguments.isEmpty, arguments.count <= Request.maxRemoveIDs else {
+                throw ProtocolError(.badRequest, "REMOVE takes 1 to \(Request.maxRemoveIDs) task ids: REMOVE id…")
+            }
+            self = .remove(ids: arguments)
+        case "QUEUES":
+            try Request.expect(arguments, none: "QUEUES")
+            self = .queues
+        case "PAUSE": self = .pauseQueue(try Request.queueName(arguments, usage: "PAUSE queue"))
+        case "RESUME": self = .resumeQueue(try Request.queueName(arguments, usage: "RESUME queue"))
         case "LIST":
             try Request.expect(arguments, none: "LIST")
             self = .list
@@ -148,6 +177,12 @@ public enum Request: Hashable, Sendable {
         case .result(let id): LineTokenizer.join(["RESULT", id])
         case .wait(let id, let timeout): LineTokenizer.join(["WAIT", id] + (timeout.map { ["\($0)"] } ?? []))
         case .cancel(let id): LineTokenizer.join(["CANCEL", id])
+        case .kill(let id): LineTokenizer.join(["KILL", id])
+        case .retry(let id): LineTokenizer.join(["RETRY", id])
+        case .remove(let ids): LineTokenizer.join(["REMOVE"] + ids)
+        case .queues: "QUEUES"
+        case .pauseQueue(let name): LineTokenizer.join(["PAUSE", name])
+        case .resumeQueue(let name): LineTokenizer.join(["RESUME", name])
         case .list: "LIST"
         case .clean(let seconds): seconds.map { "CLEAN \($0)" } ?? "CLEAN"
         case .shutdown(let wait): wait ? "SHUTDOWN wait" : "SHUTDOWN nowait"
@@ -157,13 +192,24 @@ public enum Request: Hashable, Sendable {
     }
 
     static var verbList: String {
-        "PING SUBMIT STATUS TASKS FUTURES LATEST RESULT WAIT CANCEL LIST CLEAN SHUTDOWN SCHEDULE HELP"
+        "PING SUBMIT STATUS TASKS FUTURES LATEST RESULT WAIT CANCEL KILL RETRY REMOVE QUEUES PAUSE RESUME LIST CLEAN SHUTDOWN SCHEDULE HELP"
     }
 
     private static func expect(_ arguments: [String], none verb: String) throws(ProtocolError) {
         guard arguments.isEmpty else {
             throw ProtocolError(.badRequest, "\(verb) takes no arguments, got \"\(arguments.joined(separator: " "))\"")
         }
+    }
+
+    /// The most ids one REMOVE takes.
+    public static let maxRemoveIDs = 1000
+
+    private static func queueName(_ arguments: [String], usage: String) throws(ProtocolError) -> String {
+        guard arguments.count == 1 else { throw ProtocolError(.badRequest, "expected \(usage)") }
+        guard SubmitOptions.isName(arguments[0][...]) else {
+            throw ProtocolError(.badRequest, "\"\(arguments[0])\" is not a queue name: letters, digits, - _ . (up to 64)")
+        }
+        return arguments[0]
     }
 
     private static func id(_ arguments: [String], usage: String) throws(ProtocolError) -> String {

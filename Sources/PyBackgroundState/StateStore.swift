@@ -96,7 +96,7 @@ public final class StateStore: Sendable {
                     db,
                     sql: """
                         SELECT sequence, id, name, words, args, kwargs, state, submitted_at, run_at, schedule, tick, started_at, ended_at,
-                            result, error
+                            result, error, options, attempt, attempts
                         FROM task ORDER BY sequence
                         """)
                 while let row = try cursor.next() {
@@ -130,6 +130,15 @@ public final class StateStore: Sendable {
             }
         } catch let error as StateStoreError {
             throw error
+        } catch {
+            throw StateStoreError.opening(path, error)
+        }
+    }
+
+    /// The queues paused (by PAUSE) and not resumed since, by name.
+    public func pausedQueues() throws(StateStoreError) -> [String] {
+        do {
+            return try database.read { db in try String.fetchAll(db, sql: "SELECT name FROM queue_state WHERE paused ORDER BY name") }
         } catch {
             throw StateStoreError.opening(path, error)
         }
@@ -242,6 +251,17 @@ public final class StateStore: Sendable {
                     CREATE UNIQUE INDEX task_by_tick ON task(schedule, tick) WHERE schedule IS NOT NULL;
                     """)
         }
+        // Failure and flow: the submission's options (queue, priority, after, attempts, timeout,
+        // unique key) as words, the attempts started and the failed ones, paused queues.
+        migrator.registerMigration("v5 flow") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE task ADD COLUMN options TEXT;
+                    ALTER TABLE task ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE task ADD COLUMN attempts TEXT;
+                    CREATE TABLE queue_state (name TEXT PRIMARY KEY, paused INTEGER NOT NULL) STRICT;
+                    """)
+        }
         return migrator
     }
 
@@ -274,7 +294,7 @@ public final class StateStore: Sendable {
             runAt: runAt.map(Date.init(timeIntervalSince1970:)), schedule: row["schedule"],
             tick: (row["tick"] as Double?).map(Date.init(timeIntervalSince1970:)), startedAt: started.map(Date.init(timeIntervalSince1970:)),
             endedAt: ended.map(Date.init(timeIntervalSince1970:)),
-            result: row["result"], error: row["error"])
+            result: row["result"], error: row["error"], options: row["options"], attempt: row["attempt"], attempts: row["attempts"])
     }
 
     // One prepared statement per kind of change, run once per row within the commit's single
@@ -287,12 +307,12 @@ public final class StateStore: Sendable {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO task (sequence, id, name, words, args, kwargs, state, submitted_at, run_at, schedule, tick, started_at, ended_at,
-                    result, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    result, error, options, attempt, attempts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         // Concrete DatabaseValues: an array literal of existentials cost a metadata lookup per value.
         var values: [DatabaseValue] = []
-        values.reserveCapacity(15)
+        values.reserveCapacity(18)
         values.append(task.sequence.databaseValue)
         values.append(task.id.description.databaseValue)
         values.append(task.name.databaseValue)
@@ -308,6 +328,9 @@ public final class StateStore: Sendable {
         values.append(task.endedAt?.timeIntervalSince1970.databaseValue ?? .null)
         values.append(task.result?.databaseValue ?? .null)
         values.append(task.error?.databaseValue ?? .null)
+        values.append(task.options?.databaseValue ?? .null)
+        values.append(task.attempt.databaseValue)
+        values.append(task.attempts?.databaseValue ?? .null)
         try statement.execute(arguments: StatementArguments(values))
     }
 
@@ -335,9 +358,24 @@ public final class StateStore: Sendable {
         switch change {
         case .insert(let task):
             try insert(task, in: db)
-        case .started(let id, let at):
-            try db.cachedStatement(sql: "UPDATE task SET state = 'running', started_at = ? WHERE id = ?")
-                .execute(arguments: [at.timeIntervalSince1970, id.description])
+        case .started(let id, let at, let attempt):
+            try db.cachedStatement(sql: "UPDATE task SET state = 'running', started_at = ?, attempt = ? WHERE id = ?")
+                .execute(arguments: [at.timeIntervalSince1970, attempt, id.description])
+        case .retrying(let id, let attempt, let attempts, let runAt):
+            try db.cachedStatement(
+                sql: "UPDATE task SET state = 'retrying', started_at = NULL, attempt = ?, attempts = ?, run_at = ? WHERE id = ?"
+            )
+            .execute(arguments: [attempt, attempts, runAt.timeIntervalSince1970, id.description])
+        case .released(let id):
+            try db.cachedStatement(sql: "UPDATE task SET state = 'pending' WHERE id = ? AND state = 'waiting'")
+                .execute(arguments: [id.description])
+        case .removeTasks(let ids):
+            let statement = try db.cachedStatement(sql: "DELETE FROM task WHERE id = ? AND ended_at IS NOT NULL")
+            for id in ids { try statement.execute(arguments: [id.description]) }
+        case .pauseQueue(let name, let paused):
+            try db.execute(
+                sql: "INSERT INTO queue_state (name, paused) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET paused = excluded.paused",
+                arguments: [name, paused])
         case .ended(let id, let state, let startedAt, let endedAt, let result, let error):
             try recordEnd(id, state: state, startedAt: startedAt, endedAt: endedAt, result: result, error: error, in: db)
         case .removeEnded(let cutoff?):

@@ -34,12 +34,19 @@ public struct StoredTask: Sendable, Hashable {
     public var result: String?
     /// The error (JSON) of a failed, cancelled or interrupted task.
     public var error: String?
+    /// The submission's flow options as option words (JSON array of strings: `queue=io`, …); nil: none.
+    public var options: String?
+    /// Attempts started so far (recorded at each start of a task that may run more than once).
+    public var attempt: Int
+    /// Earlier attempts (JSON array), for a task that ran more than once; nil: none.
+    public var attempts: String?
 
     /// A row as given.
     public init(
         sequence: Int64, id: TaskID, name: String, words: String, args: String, kwargs: String,
         state: FutureState, submittedAt: Date, runAt: Date? = nil, schedule: String? = nil, tick: Date? = nil,
-        startedAt: Date? = nil, endedAt: Date? = nil, result: String? = nil, error: String? = nil
+        startedAt: Date? = nil, endedAt: Date? = nil, result: String? = nil, error: String? = nil, options: String? = nil,
+        attempt: Int = 0, attempts: String? = nil
     ) {
         self.sequence = sequence
         self.id = id
@@ -56,6 +63,9 @@ public struct StoredTask: Sendable, Hashable {
         self.endedAt = endedAt
         self.result = result
         self.error = error
+        self.options = options
+        self.attempt = attempt
+        self.attempts = attempts
     }
 }
 
@@ -63,8 +73,17 @@ public struct StoredTask: Sendable, Hashable {
 public enum StateChange: Sendable, Hashable {
     /// A newly accepted task (pending, or scheduled with its `runAt`).
     case insert(StoredTask)
-    /// A task began on a worker.
-    case started(TaskID, at: Date)
+    /// A task began on a worker; `attempt` is 1 for its first run.
+    case started(TaskID, at: Date, attempt: Int)
+    /// An attempt failed and the task waits `retrying` until `runAt`; `attempts` (JSON array) is
+    /// its history of failed attempts, this one included.
+    case retrying(TaskID, attempt: Int, attempts: String, runAt: Date)
+    /// A waiting task's prerequisites all finished: it is pending (or scheduled) now.
+    case released(TaskID)
+    /// Chosen ended tasks are removed.
+    case removeTasks([TaskID])
+    /// A queue paused or resumed.
+    case pauseQueue(String, paused: Bool)
     /// A task reached a final state (`state.isDone`).
     case ended(TaskID, state: FutureState, startedAt: Date?, endedAt: Date, result: String?, error: String?)
     /// Ended tasks are removed: all of them, or those that ended before the date.

@@ -89,7 +89,7 @@ struct PybgctlContractTests {
             Set(keys) == [
                 "version", "pid", "stopped", "shutting_down", "latest_id", "workers", "submitted", "scheduled", "pending",
                 "running", "finished", "failed", "cancelled", "interrupted", "retained", "connections",
-                "uptime_seconds", "state_store", "next_firings",
+                "uptime_seconds", "state_store", "next_firings", "waiting", "retrying", "queues",
             ])
     }
 

@@ -210,7 +210,7 @@ struct PybgctlTests {
         let cancelled = try run("cancel", queued)
         #expect(cancelled.status == 0 && cancelled.stdout == "cancelled \(queued) (noop)\n")
         let refused = try run("cancel", blocker)
-        #expect(refused.status == 6 && refused.stderr.contains("only a scheduled or pending task can be cancelled"))
+        #expect(refused.status == 6 && refused.stderr.contains("only a scheduled, waiting, pending or retrying task can be cancelled"))
         #expect(try run("wait", queued).status == 1, "waiting on a cancelled task reports it")
         _ = second
     }

@@ -92,7 +92,16 @@ struct SubmitOptionsTests {
     @Test(
         "an unknown, repeated or conflicting option is refused",
         arguments: [
-            (["queue=io", "noop"], "unknown option \"queue\" before the task name; options: in=…, at=…"),
+            (["colour=red", "noop"], "unknown option \"colour\" before the task name; options: in=…, at=…, queue=…"),
+            (["queue=-io", "noop"], "queue=-io is not a queue name"),
+            (["priority=high", "noop"], "priority=high is not a whole number from -1000000 to 1000000"),
+            (["priority=1000001", "noop"], "priority=1000001 is not a whole number"),
+            (["after=xyz", "noop"], "after=xyz must be task ids or id prefixes"),
+            (["after=ab,,cd", "noop"], "after=ab,,cd must be task ids"),
+            (["attempts=0", "noop"], "attempts=0 is not a whole number from 1 to 1000"),
+            (["timeout=0s", "noop"], "is not a length of time"),
+            (["unique=", "noop"], "unique= must be 1 to 200 bytes"),
+            (["retry_of=abc", "noop"], "retry_of=abc must be a whole task id"),
             (["in=1s", "in=2s", "noop"], "option in= is given twice"),
             (["in=1s", "at=2026-12-01T03:00", "noop"], "in= and at= both say when to run"),
             (["in=soon", "noop"], "\"soon\" is not a length of time"),
@@ -103,6 +112,17 @@ struct SubmitOptionsTests {
         } throws: { error in
             (error as? ProtocolError)?.message.contains(fragment) == true
         }
+    }
+
+    @Test("flow options are read with their limits; a submission without any stays one empty word")
+    func flowOptions() throws {
+        let (options, rest) = try SubmitOptions.take(
+            from: ["queue=io", "priority=-5", "after=3f2a,77C1", "attempts=3", "timeout=1m30s", "unique=nightly", "backup", "/srv"])
+        #expect(options.queue == "io" && options.priority == -5 && options.after == ["3f2a", "77C1"])
+        #expect(options.attempts == 3 && options.timeout == .seconds(90) && options.unique == "nightly" && rest == ["backup", "/srv"])
+        #expect(options.hasFlowOptions && options.flowWords == ["queue=io", "priority=-5", "after=3f2a,77C1", "attempts=3", "timeout=1m30s", "unique=nightly"])
+        #expect(!SubmitOptions(timing: .after(.seconds(1))).hasFlowOptions)
+        #expect(MemoryLayout<SubmitOptions>.size == MemoryLayout<Int>.size)
     }
 
     @Test("property: options written as words are read back the same")
@@ -122,6 +142,14 @@ struct SubmitOptionsTests {
                         nanosecond: Int.random(in: 0...1, using: &random) * Int.random(in: 0..<1_000_000_000, using: &random),
                         offsetSeconds: Bool.random(using: &random) ? nil : Int.random(in: -95...95, using: &random) * 900))
             }
+            if Bool.random(using: &random) { options.queue = ["io", "default", "q.1"][Int.random(in: 0..<3, using: &random)] }
+            if Bool.random(using: &random) { options.priority = Int.random(in: SubmitOptions.priorityRange, using: &random) }
+            if Bool.random(using: &random) {
+                options.after = (0..<Int.random(in: 1...3, using: &random)).map { _ in String(UInt64.random(in: 1...UInt64.max, using: &random), radix: 16) }
+            }
+            if Bool.random(using: &random) { options.attempts = Int.random(in: SubmitOptions.attemptsRange, using: &random) }
+            if Bool.random(using: &random) { options.timeout = .milliseconds(Int64.random(in: 1...86_400_000, using: &random)) }
+            if Bool.random(using: &random) { options.unique = "key-\(Int.random(in: 0...99, using: &random))" }
             let (read, rest) = try SubmitOptions.take(from: options.words + ["noop", "a=1"])
             #expect(read == options && rest == ["noop", "a=1"], "\(options.words)")
         }

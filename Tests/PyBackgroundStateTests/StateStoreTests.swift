@@ -46,9 +46,9 @@ struct StateStoreTests {
         let end = Date(timeIntervalSince1970: 1_700_000_101.5)
         try store.apply([.insert(first), .insert(second), .insert(third)])
         try store.apply([
-            .started(first.id, at: start),
+            .started(first.id, at: start, attempt: 1),
             .ended(first.id, state: .finished, startedAt: nil, endedAt: end, result: #""done""#, error: nil),
-            .started(second.id, at: start),
+            .started(second.id, at: start, attempt: 1),
         ])
         store.close()
 
@@ -111,7 +111,7 @@ struct StateStoreTests {
         #expect(try store.latestID() == nil)
         let first = row(1)
         let second = row(2, state: .finished, ended: 10)
-        try store.apply([.insert(first), .insert(second), .started(first.id, at: Date())])
+        try store.apply([.insert(first), .insert(second), .started(first.id, at: Date(), attempt: 1)])
         #expect(try store.latestID() == second.id)
         try store.apply([.removeEnded(endedBefore: nil)])
         #expect(try store.load().map(\.id) == [first.id])
@@ -136,7 +136,9 @@ struct StateStoreTests {
             try db.execute(
                 sql: """
                     DROP TABLE meta; ALTER TABLE task DROP COLUMN run_at; DROP INDEX task_by_tick; ALTER TABLE task DROP COLUMN schedule;
-                    ALTER TABLE task DROP COLUMN tick; DROP TABLE schedule; DELETE FROM grdb_migrations WHERE identifier != 'v1 task table'
+                    ALTER TABLE task DROP COLUMN tick; DROP TABLE schedule; ALTER TABLE task DROP COLUMN options;
+                    ALTER TABLE task DROP COLUMN attempt; ALTER TABLE task DROP COLUMN attempts; DROP TABLE queue_state;
+                    DELETE FROM grdb_migrations WHERE identifier != 'v1 task table'
                     """)
         }
         let migrated = try StateStore.open(path: directory.storePath)

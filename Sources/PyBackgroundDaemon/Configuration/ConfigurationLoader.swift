@@ -47,7 +47,7 @@ public enum ConfigurationLoader {
         var configuration = DaemonConfiguration()
         guard let root, !(root.null != nil) else { return configuration }  // an empty file: all defaults
         let reader = NodeReader(file: file)
-        let top = try reader.mapping(root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "tasks", "schedules"])
+        let top = try reader.mapping(root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "queues", "tasks", "schedules"])
 
         if let socket = top["socket"], socket.null == nil {
             let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])
@@ -84,8 +84,11 @@ public enum ConfigurationLoader {
             let keys = try reader.mapping(
                 scheduler, key: "scheduler",
                 allowed: [
-                    "max_workers", "keep_finished", "keep_finished_seconds", "max_pending", "max_scheduled",
+                    "max_workers", "keep_finished", "keep_finished_seconds", "max_pending", "max_scheduled", "kill_grace_seconds",
                 ])
+            if let node = keys["kill_grace_seconds"] {
+                configuration.scheduler.killGraceSeconds = try reader.double(node, key: "scheduler.kill_grace_seconds", minimum: 0.1)
+            }
             if let node = keys["max_workers"] {
                 configuration.scheduler.maxWorkers = try reader.optionalInt(node, key: "scheduler.max_workers", range: 1...4096)
             }
@@ -149,6 +152,10 @@ public enum ConfigurationLoader {
                 }
                 configuration.logLevel = level
             }
+        }
+
+        if let queues = top["queues"], queues.null == nil {
+            configuration.queues = try readQueues(queues, reader: reader)
         }
 
         if let tasks = top["tasks"], tasks.null == nil {
@@ -243,7 +250,7 @@ public enum ConfigurationLoader {
             node, key: key,
             allowed: [
                 "name", "description", "argv", "parameters", "timeout_seconds", "working_directory",
-                "environment", "inherit_environment", "max_output_bytes", "retry_if_interrupted",
+                "environment", "inherit_environment", "max_output_bytes", "retry_if_interrupted", "queue", "priority", "retry",
             ])
         guard let nameNode = keys["name"] else { throw reader.error(node, key: "\(key).name", "is required", code: .missingKey) }
         let name = try reader.string(nameNode, key: "\(key).name")
@@ -309,7 +316,8 @@ public enum ConfigurationLoader {
             inheritEnvironment: try keys["inherit_environment"].map { try reader.bool($0, key: "\(key).inherit_environment") } ?? true,
             maxOutputBytes: try keys["max_output_bytes"].map { try reader.int($0, key: "\(key).max_output_bytes", range: 0...(1 << 30)) }
                 ?? CommandTaskDefinition.defaultMaxOutputBytes,
-            retryIfInterrupted: try keys["retry_if_interrupted"].map { try reader.bool($0, key: "\(key).retry_if_interrupted") } ?? false)
+            retryIfInterrupted: try keys["retry_if_interrupted"].map { try reader.bool($0, key: "\(key).retry_if_interrupted") } ?? false,
+            policy: try readPolicy(keys, key: key, reader: reader))
     }
 
     private static func readParameter(_ node: Node, key: String, reader: NodeReader) throws -> TaskParameter {

@@ -40,6 +40,9 @@ public struct DaemonConfiguration: Sendable {
         public var maxPending = 100_000
         /// Tasks allowed to wait for their time (`SUBMIT in=…`/`at=…`); past it, `ERR queue-full`.
         public var maxScheduled = 100_000
+        /// How long a KILL of a running task waits for it to end before it answers `still-running`
+        /// (a command gets SIGTERM at once and SIGKILL 2 s later, so it ends well within this).
+        public var killGraceSeconds: Double = 10
 
         public init() {}
     }
@@ -113,6 +116,21 @@ public struct DaemonConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Log each accepted submission at info level with the peer's uid and pid (`log.submissions`).
     public var logSubmissions = true
+    /// A named queue of `queues:`: at most `maxRunning` of its tasks run at once (nil: as many as
+    /// there are workers). `default` always exists; naming it here sets its limit.
+    public struct Queue: Sendable, Hashable {
+        public var name: String
+        public var maxRunning: Int?
+
+        public init(name: String, maxRunning: Int?) {
+            self.name = name
+            self.maxRunning = maxRunning
+        }
+    }
+
+    /// The queues of `queues:`, in file order.
+    public var queues: [Queue] = []
+
     /// The command tasks, in the order the file lists them.
     public var commands: [CommandTaskDefinition] = []
     /// The recurring schedules of `schedules:`, in file order; reconciled at start and on reload.
@@ -120,10 +138,28 @@ public struct DaemonConfiguration: Sendable {
 
     public init() {}
 
+    /// Checks each queue's limit against the number of workers (known only at start when
+    /// `max_workers` is null).
+    public func checkQueues(workers: Int) throws(ConfigurationError) {
+        for queue in queues {
+            if let limit = queue.maxRunning, limit > workers {
+                throw ConfigurationError(
+                    .invalidValue, file: nil, line: nil, key: "queues.\(queue.name).max_running",
+                    message: "is \(limit), more than the \(workers) workers; at most \(workers) (or null: as many as there are workers)")
+            }
+        }
+    }
+
     /// The built-in tasks plus the command tasks.
     public func makeRegistry() throws(ConfigurationError) -> TaskRegistry {
         var registry = TaskRegistry.builtins
+        let queueNames = Set(queues.map(\.name) + ["default"])
         for command in commands {
+            if let queue = command.policy.queue, !queueNames.contains(queue) {
+                throw ConfigurationError(
+                    .invalidValue, file: nil, line: nil, key: "tasks.\(command.name).queue",
+                    message: "no queue named \"\(queue)\" in queues: (\(queueNames.sorted().joined(separator: ", ")))")
+            }
             do {
                 try registry.register(command.registeredTask)
             } catch {

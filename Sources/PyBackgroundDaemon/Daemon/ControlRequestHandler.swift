@@ -18,13 +18,15 @@ import Glibc
 final class ControlRequestHandler: Sendable {
     static let version = PyBackgroundVersion.current
 
-    private let scheduler: Scheduler
-    private let launcher: TaskLauncher
+    let scheduler: Scheduler
+    let launcher: TaskLauncher
     private let schedules: ScheduleBook
-    private let registry: Mutex<TaskRegistry>
+    let registry: Mutex<TaskRegistry>
     private let maxPending: Int
     private let maxScheduled: Int
-    private let logger: Logger
+    /// How long a KILL waits for a running task to end before it answers `still-running`.
+    let killGraceSeconds: Double
+    let logger: Logger
     private let startedAt = ContinuousClock.now
     private let shuttingDown = Atomic<Bool>(false)
     private let requestShutdown: @Sendable () -> Void
@@ -41,8 +43,9 @@ final class ControlRequestHandler: Sendable {
 
     init(
         launcher: TaskLauncher, schedules: ScheduleBook, registry: TaskRegistry, maxPending: Int, maxScheduled: Int,
-        logger: Logger, requestShutdown: @escaping @Sendable () -> Void
+        killGraceSeconds: Double = 10, logger: Logger, requestShutdown: @escaping @Sendable () -> Void
     ) {
+        self.killGraceSeconds = killGraceSeconds
         self.scheduler = launcher.scheduler
         self.launcher = launcher
         self.schedules = schedules
@@ -80,6 +83,12 @@ final class ControlRequestHandler: Sendable {
         case .result(let id): .now(withFuture(id) { ok(FuturePayload($0)) })
         case .wait(let id, let timeout): wait(id, timeout: timeout, eventLoop: eventLoop)
         case .cancel(let id): .now(cancel(id))
+        case .kill(let id): kill(id, connection: connection, eventLoop: eventLoop)
+        case .retry(let id): retry(id, connection: connection, eventLoop: eventLoop)
+        case .remove(let ids): remove(ids, eventLoop: eventLoop)
+        case .queues: .now(ok(QueuesPayload(queues: queuePayloads)))
+        case .pauseQueue(let name): setPaused(name, true, eventLoop: eventLoop)
+        case .resumeQueue(let name): setPaused(name, false, eventLoop: eventLoop)
         case .list: .now(ok(ListPayload(tasks: registry.withLock { $0.tasks }.map(\.payload))))
         case .clean(let seconds): clean(olderThan: seconds, eventLoop: eventLoop)
         case .shutdown(let wait): shutdown(wait: wait, connection: connection, eventLoop: eventLoop)
@@ -118,7 +127,7 @@ final class ControlRequestHandler: Sendable {
 
     // MARK: - Verbs
 
-    private func submit(
+    func submit(
         _ name: String, _ words: [String], options: SubmitOptions, connection: ConnectionInfo, eventLoop: any EventLoop, wake: WorkerWake
     ) -> ControlReply {
         guard !isShuttingDown else {
@@ -154,11 +163,32 @@ final class ControlRequestHandler: Sendable {
                     .error(.queueFull, "\(scheduled) tasks wait for their time, the configured maximum (scheduler.max_scheduled); try again later"))
             }
         }
-        switch launcher.submit(task, arguments, words: words, runAt: runAt, replyOn: eventLoop, wake: wake) {
+        var after: [TaskID] = []
+        if !options.isEmpty {
+            if let refusal = checkFlow(options, task: task) { return .now(refusal) }
+            for prefix in options.after {
+                switch resolve(prefix) {
+                case .success(let future): after.append(future.id)
+                case .failure(let error):
+                    return .now(.error(error.code, "after=\(prefix): \(error.message); a task can only run after tasks the tables hold"))
+                }
+            }
+        }
+        switch launcher.submit(task, arguments, words: words, runAt: runAt, options: options, after: after, replyOn: eventLoop, wake: wake) {
         case .accepted(let id):
             return .now(Self.accepted(id, task: name, runAt: runAt, connection: connection))
         case .refused(let error):
             return .now(Response(error))
+        case .existing(let id, let state):
+            return .now(.ok(ProtocolJSON.encode(SubmitPayload(id: id.description, task: name, existing: true, state: state.rawValue))))
+        case .existingPending(let id):
+            return .durable(
+                DurableReply(id) { result in
+                    switch result {
+                    case .success(let id): .ok(ProtocolJSON.encode(SubmitPayload(id: id.description, task: name, existing: true, state: "pending")))
+                    case .failure(let error): .error(.storeFailed, "the task was not accepted: \(error)")
+                    }
+                })
         case .pending(let id):
             // Acknowledged once the store has it; the requests after it are read meanwhile.
             return .durable(
@@ -172,7 +202,7 @@ final class ControlRequestHandler: Sendable {
     }
 
     /// The reply to an accepted submission, logged in the connection's audit.
-    private static func accepted(_ id: TaskID, task: String, runAt: Date?, connection: ConnectionInfo) -> Response {
+    static func accepted(_ id: TaskID, task: String, runAt: Date?, connection: ConnectionInfo) -> Response {
         connection.audit.record(id, task: task)
         return .ok(SubmitPayload(id: id.description, task: task, runAt: runAt?.timeIntervalSince1970).json)
     }
@@ -194,13 +224,15 @@ final class ControlRequestHandler: Sendable {
         return StatusPayload(
             version: Self.version, pid: getpid(), stopped: scheduler.stopped, shuttingDown: isShuttingDown,
             latestID: scheduler.latestID?.description, workers: scheduler.maxWorkers,
-            submitted: statistics.submitted, scheduled: statistics.scheduled, pending: statistics.pending, running: statistics.running,
+            submitted: statistics.submitted, scheduled: statistics.scheduled, waiting: statistics.waiting, pending: statistics.pending,
+            running: statistics.running, retrying: statistics.retrying,
             finished: statistics.finished, failed: statistics.failed, cancelled: statistics.cancelled,
             interrupted: statistics.interrupted,
             retained: scheduler.futures.count, connections: connectionCount.withLock { $0 }.count(),
             uptimeSeconds: uptime.secondsAsDouble,
             stateStore: launcher.persistence.location,
-            nextFirings: schedules.upcoming(5).map { StatusPayload.UpcomingFiring(schedule: $0.name, at: $0.at.timeIntervalSince1970) })
+            nextFirings: schedules.upcoming(5).map { StatusPayload.UpcomingFiring(schedule: $0.name, at: $0.at.timeIntervalSince1970) },
+            queues: queuePayloads)
     }
 
     private func tasks(_ limit: Request.Limit) -> Response {
@@ -248,8 +280,11 @@ final class ControlRequestHandler: Sendable {
     private func cancel(_ id: String) -> Response {
         withFuture(id) { future in
             // A task cancelled already has ended, like a finished one: not-pending, the same answer.
-            guard future.state == .pending || future.state == .scheduled, future.cancel() else {
-                return .error(.notPending, "task \(future.id) is \(future.state); only a scheduled or pending task can be cancelled")
+            guard [.pending, .scheduled, .waiting, .retrying].contains(future.state), future.cancel() else {
+                return .error(
+                    .notPending,
+                    "task \(future.id) is \(future.state); only a scheduled, waiting, pending or retrying task can be cancelled (KILL stops a running one)"
+                )
             }
             return ok(FuturePayload(future))
         }
@@ -279,7 +314,7 @@ final class ControlRequestHandler: Sendable {
     // MARK: - Ids
 
     /// An id, or a unique prefix of one, to its future.
-    private func resolve(_ text: String) -> Result<Future, ProtocolError> {
+    func resolve(_ text: String) -> Result<Future, ProtocolError> {
         let futures = scheduler.futures
         if let id = TaskID(text) {
             guard let future = futures[id] else { return .failure(ProtocolError(.unknownID, "no task has id \(text)")) }
@@ -303,14 +338,14 @@ final class ControlRequestHandler: Sendable {
         }
     }
 
-    private func withFuture(_ id: String, _ body: (Future) -> Response) -> Response {
+    func withFuture(_ id: String, _ body: (Future) -> Response) -> Response {
         switch resolve(id) {
         case .failure(let error): Response(error)
         case .success(let future): body(future)
         }
     }
 
-    private func ok<Payload: Encodable>(_ payload: Payload) -> Response {
+    func ok<Payload: Encodable>(_ payload: Payload) -> Response {
         .ok(ProtocolJSON.encode(payload))
     }
 }

@@ -70,6 +70,12 @@ public final class Daemon: Service, Sendable {
         self.scheduler = BackgroundScheduler(
             maxWorkers: configuration.scheduler.maxWorkers,
             keepFinished: configuration.scheduler.keepFinished)
+        do {
+            try configuration.checkQueues(workers: scheduler.maxWorkers)
+        } catch {
+            throw DaemonError(.configuration, error.description)
+        }
+        for queue in configuration.queues { scheduler.configureQueue(queue.name, maxRunning: queue.maxRunning) }
         let persistence: any TaskPersistence
         do {
             persistence = try PersistenceBackend.open(configuration.state, logger: logger)
@@ -82,7 +88,7 @@ public final class Daemon: Service, Sendable {
         self.schedules = ScheduleBook(launcher: launcher, registry: registry, logger: logger)
         self.requests = ControlRequestHandler(
             launcher: launcher, schedules: schedules, registry: registry, maxPending: configuration.scheduler.maxPending,
-            maxScheduled: configuration.scheduler.maxScheduled,
+            maxScheduled: configuration.scheduler.maxScheduled, killGraceSeconds: configuration.scheduler.killGraceSeconds,
             logger: logger, requestShutdown: { continuation.yield() })
     }
 
@@ -169,6 +175,14 @@ public final class Daemon: Service, Sendable {
     /// (or an upgrade) goes on where the last one stopped.
     private func recover() throws(DaemonError) {
         do {
+            // Before the tasks: a recovered task of a paused queue must not start.
+            for name in try launcher.persistence.pausedQueues() {
+                do {
+                    try scheduler.pauseQueue(name)
+                } catch {
+                    logger.warning("a queue paused before the restart is no longer configured", metadata: ["queue": "\(name)"])
+                }
+            }
             let summary = try TaskRecovery(launcher: launcher, registry: registry).recover()
             logger.info("state store opened", metadata: ["path": "\(launcher.persistence.location)", "recovered": "\(summary)"])
         } catch {
@@ -231,11 +245,15 @@ public final class Daemon: Service, Sendable {
         }
         do {
             let fresh = try ConfigurationLoader.load(path: configurationPath)
+            try fresh.checkQueues(workers: scheduler.maxWorkers)
             var registry = try fresh.makeRegistry()
             for task in customTasks { try registry.register(task) }
             if case .failure(let error) = schedules.reconcile(fresh.schedules, registry: registry) {
                 throw DaemonError(.configuration, error.message)
             }
+            // New queues and limits apply at once; a queue dropped from the file stays until a restart
+            // (tasks may still wait in it).
+            for queue in fresh.queues { scheduler.configureQueue(queue.name, maxRunning: queue.maxRunning) }
             requests.replaceRegistry(registry)
             logger.info(
                 "reloaded the command tasks",

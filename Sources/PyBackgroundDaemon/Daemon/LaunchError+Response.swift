@@ -3,9 +3,6 @@ import PyBackgroundProtocol
 extension Response {
     /// The launcher's refusal as the protocol's error reply.
     init(_ error: LaunchError) {
-        switch error.code {
-        case .shuttingDown: self = .error(.shuttingDown, error.message)
-        case .storeFailed: self = .error(.storeFailed, error.message)
-        }
+        self = .error(ErrorCode(error.code.rawValue), error.message)
     }
 }

@@ -30,7 +30,39 @@ extension TaskPayload {
             args: record.args.map(JSONValue.init(recorded:)),
             kwargs: Dictionary(record.kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }),
             submittedAt: record.submittedAt.timeIntervalSince1970, runAt: record.runAt?.timeIntervalSince1970,
-            schedule: record.schedule, tick: record.tick?.timeIntervalSince1970)
+            schedule: record.schedule, tick: record.tick?.timeIntervalSince1970, flow: FlowPayload(record))
+    }
+}
+
+extension FlowPayload {
+    /// A record's options, each absent when it is the default; nil when all are.
+    init?(_ record: TaskRecord) {
+        let options = record.options
+        guard !options.isDefault else { return nil }
+        self.init(
+            queue: options.queue.flatMap { $0 == "default" ? nil : $0 }, priority: options.priority == 0 ? nil : options.priority,
+            after: options.after.isEmpty ? nil : options.after.map(\.description),
+            maxAttempts: options.retry.map(\.maxAttempts), timeoutSeconds: options.timeout.map(\.secondsAsDouble),
+            unique: options.uniqueKey, retryOf: options.retryOf?.description)
+    }
+}
+
+extension AttemptPayload {
+    init(_ attempt: TaskAttempt) {
+        self.init(
+            attempt: attempt.number, startedAt: attempt.startedAt?.timeIntervalSince1970, endedAt: attempt.endedAt.timeIntervalSince1970,
+            error: ErrorPayload(attempt.error))
+    }
+}
+
+extension StopPayload {
+    init(_ request: StopRequest) {
+        switch request.reason {
+        case .killed(let who):
+            self.init(reason: "killed", by: who, requestedAt: request.requestedAt.timeIntervalSince1970)
+        case .timedOut:
+            self.init(reason: "timed-out", by: nil, requestedAt: request.requestedAt.timeIntervalSince1970)
+        }
     }
 }
 
@@ -67,6 +99,9 @@ extension FuturePayload {
             startedAt: started?.timeIntervalSince1970,
             endedAt: ended?.timeIntervalSince1970,
             durationSeconds: started.map { (ended ?? now).timeIntervalSince($0) },
-            result: result, error: error)
+            result: result, error: error, flow: task.flow,
+            attempt: snapshot.attempt > 1 || future.record.options.retry != nil ? snapshot.attempt : nil,
+            attempts: snapshot.attempts.isEmpty ? nil : snapshot.attempts.map(AttemptPayload.init),
+            retryAt: snapshot.retryAt?.timeIntervalSince1970, stop: snapshot.stopRequest.map(StopPayload.init))
     }
 }

@@ -2,6 +2,7 @@ import Dispatch
 import Logging
 import NIOCore
 import PyBackground
+import PyBackgroundProtocol
 import PyBackgroundState
 import Synchronization
 
@@ -23,6 +24,9 @@ final class TaskLauncher: Sendable {
     private let ends = EndRecording()
     /// Made once: handed to the store with every task.
     private let shouldRecordEnd: @Sendable (Future.Snapshot) -> Bool
+    /// Unique keys of submissions accepted but not yet durable, with the holder's id once durable:
+    /// a repeat of the key meanwhile waits for the holder's acceptance.
+    private let uniqueInFlight = Mutex<[String: EventLoopFuture<TaskID>]>([:])
 
     init(scheduler: Scheduler, persistence: any TaskPersistence, cancellation: TaskCancellation, logger: Logger) {
         self.scheduler = scheduler
@@ -30,6 +34,8 @@ final class TaskLauncher: Sendable {
         self.cancellation = cancellation
         self.logger = logger
         self.shouldRecordEnd = { [ends] in ends.shouldRecord($0) }
+        scheduler.onRetrying { [persistence] future in persistence.recordRetrying(future) }
+        scheduler.onReleased { [persistence] future in persistence.recordReleased(future.id) }
         persistence.begin { [self] batch in run(batch) }
     }
 
@@ -47,29 +53,73 @@ final class TaskLauncher: Sendable {
         /// Accepted once the store has it: the future gets the id then (on the event loop given),
         /// or fails with the store's error, and then nothing was accepted.
         case pending(EventLoopFuture<TaskID>)
+        /// Its unique key is held by a live task: that task's id (and state), no new task.
+        case existing(TaskID, state: FutureState)
+        /// Its unique key is held by a submission the store has not made durable yet: its id once
+        /// it is (or the store's failure).
+        case existingPending(EventLoopFuture<TaskID>)
     }
 
-    /// Accepts a checked submission, to start at `runAt` (nil: at once); replies that wait for the
-    /// store come on `eventLoop`. A task started at once wakes a worker as `wake` says.
+    /// Accepts a checked submission, to start at `runAt` (nil: at once) with `options` (over the
+    /// task's policy; `after` resolved to ids); replies that wait for the store come on
+    /// `eventLoop`. A task started at once wakes a worker as `wake` says.
     func submit(
-        _ task: RegisteredTask, _ arguments: BoundArguments, words: [String], runAt: Date? = nil, replyOn eventLoop: any EventLoop,
+        _ task: RegisteredTask, _ arguments: BoundArguments, words: [String], runAt: Date? = nil,
+        options: SubmitOptions = SubmitOptions(), after: [TaskID] = [], replyOn eventLoop: any EventLoop,
         wake: WorkerWake = .now
     ) -> Outcome {
+        let taskOptions = options.isEmpty && task.policy == TaskPolicy() ? TaskOptions() : task.policy.options(for: options, after: after)
         let record = TaskRecord(
             id: scheduler.newTaskID(), name: task.name, args: arguments.positional,
-            kwargs: arguments.keywordArguments, submittedAt: Date(), runAt: runAt)
-        let submission = Submission(record: record, task: task, arguments: arguments, words: words)
+            kwargs: arguments.keywordArguments, submittedAt: Date(), runAt: runAt, options: taskOptions)
+        var stored = options
+        stored.after = after.map(\.description)  // whole ids: a prefix may match more tasks later
+        let submission = Submission(record: record, task: task, arguments: arguments, words: words, optionWords: stored.flowWords)
+        guard let key = options.unique else { return accept(submission, replyOn: eventLoop, wake: wake) }
+        // One lock around look-up and acceptance: of racing submissions of one key, exactly one
+        // is accepted and the others get its id.
+        return uniqueInFlight.withLock { inFlight in
+            if let holder = inFlight[key] { return .existingPending(holder.hop(to: eventLoop)) }
+            if let holder = scheduler.task(uniqueKey: key), let future = scheduler.futures[holder] {
+                return .existing(holder, state: future.state)
+            }
+            let outcome = accept(submission, replyOn: eventLoop, wake: wake)
+            if case .pending(let id) = outcome {
+                inFlight[key] = id
+                // Once durable the scheduler holds the key (run(_:) starts it first); once failed, no one does.
+                id.whenComplete { [weak self] _ in self?.uniqueInFlight.withLock { _ = $0.removeValue(forKey: key) } }
+            }
+            return outcome
+        }
+    }
+
+    private func accept(_ submission: Submission, replyOn eventLoop: any EventLoop, wake: WorkerWake) -> Outcome {
         switch persistence.accept(submission, replyOn: eventLoop) {
         case .pending(let id):
             return .pending(id)
         case .durable:
             do {
-                let future = try scheduler.start(record, wakingWorker: wake == .now, body(of: submission))
+                let future = try scheduler.start(submission.record, wakingWorker: wake == .now, body(of: submission))
                 persistence.recordEnd(of: future, if: shouldRecordEnd)
-                return .accepted(record.id)
-            } catch {
+                return .accepted(submission.record.id)
+            } catch let error where error.code == .shutDown {
                 return .refused(.shuttingDown)
+            } catch {
+                return .refused(LaunchError(error))
             }
+        }
+    }
+
+    /// Starts a task an earlier life accepted that had failed attempts, as `retrying` at its next
+    /// run time: recovery's way for a row that was retrying, or running when pybgd died and is
+    /// retried for that. The store is told it is retrying.
+    func resume(_ submission: Submission, history: AttemptHistory) {
+        do {
+            let future = try scheduler.start(submission.record, wakingWorker: true, history: history, body(of: submission))
+            persistence.recordEnd(of: future, if: shouldRecordEnd)
+            persistence.recordRetrying(future)
+        } catch {
+            logger.info("not resumed during shutdown; it runs at the next start", metadata: ["id": "\(submission.record.id)"])
         }
     }
 
@@ -86,8 +136,15 @@ final class TaskLauncher: Sendable {
             switch result {
             case .success(let future):
                 persistence.recordEnd(of: future, if: shouldRecordEnd)
-            case .failure:
+            case .failure(let error) where error.code == .shutDown:
                 logger.info("accepted during shutdown; it runs at the next start", metadata: ["id": "\(submission.record.id)"])
+            case .failure(let error):
+                // Checked before it was accepted (queue, prerequisites): only a reload or a removal
+                // in between gets here. It is durable, so it ends, recorded, with the reason.
+                logger.warning("an accepted task could not start", metadata: ["id": "\(submission.record.id)", "error": "\(error)"])
+                let now = Date()
+                _ = try? scheduler.restore(submission.record, state: .cancelled, startedAt: nil, endedAt: now, outcome: .failure(error))
+                persistence.recordEnd(submission.record.id, state: .cancelled, startedAt: nil, endedAt: now, error: error)
             }
         }
     }
@@ -95,22 +152,27 @@ final class TaskLauncher: Sendable {
     /// The body a worker runs: with a store, a task that is not retry-safe is on disk as running
     /// before any side effect, so a crash from there on leaves it running and the next start marks
     /// it interrupted instead of running it twice.
-    private func body(of submission: Submission) -> @Sendable (TaskID) throws -> any Sendable {
+    ///
+    /// A task that may run more than once (it has a retry policy) records every start, with its
+    /// attempt number, so that an attempt a crash interrupted still counts.
+    func body(of submission: Submission) -> @Sendable (TaskID) throws -> any Sendable {
         let scheduler = self.scheduler
         let cancellation = self.cancellation
         let logger = self.logger
         let task = submission.task
         let arguments = submission.arguments
-        guard persistence.recordsStarts && !task.retryIfInterrupted else {
+        let retries = submission.record.hasOptions && submission.record.options.retry != nil
+        guard persistence.recordsStarts && (!task.retryIfInterrupted || retries) else {
             return { id in
                 try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation), arguments)
             }
         }
         let persistence = self.persistence
         return { id in
-            let startedAt = scheduler.futures[id]?.startedAt ?? Date()
+            let future = Future.current
+            let startedAt = future?.startedAt ?? Date()
             try Self.recordStart(
-                id, at: startedAt, name: task.name, persistence: persistence,
+                id, at: startedAt, attempt: future?.attempt ?? 1, name: task.name, persistence: persistence,
                 cancellation: cancellation, logger: logger)
             return try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation), arguments)
         }
@@ -121,14 +183,14 @@ final class TaskLauncher: Sendable {
     /// Only the shutdown's cancellation ends the wait, and then its row stays pending for the next
     /// start.
     private static func recordStart(
-        _ id: TaskID, at startedAt: Date, name: String, persistence: any TaskPersistence,
+        _ id: TaskID, at startedAt: Date, attempt: Int, name: String, persistence: any TaskPersistence,
         cancellation: TaskCancellation, logger: Logger
     ) throws(TaskFailure) {
         var delay = 0.1
         var firstFailure: ContinuousClock.Instant?
         while true {
             do {
-                try persistence.recordStart(id, at: startedAt)
+                try persistence.recordStart(id, at: startedAt, attempt: attempt)
                 if let firstFailure {
                     logger.notice(
                         "the state store recorded a start it had refused; the task runs now",
@@ -185,6 +247,25 @@ final class TaskLauncher: Sendable {
                         .storeFailed,
                         "nothing was removed: the state store could not write (\(error.message)); free space on its file system and try again")
                 })
+        }
+    }
+
+    /// Removes chosen ended tasks from the store and, once that is durable, from the tables;
+    /// `reply` gets the ids removed (a task whose end is not yet on disk stays in both).
+    func remove(_ ids: [TaskID], reply: @escaping @Sendable (Result<[TaskID], LaunchError>) -> Void) {
+        let scheduler = self.scheduler
+        persistence.removeTasks(ids) { result in
+            switch result {
+            case .success(let kept):
+                let removed = scheduler.removeEnded(Set(ids).subtracting(kept))
+                reply(.success(removed))
+            case .failure(let error):
+                reply(
+                    .failure(
+                        LaunchError(
+                            .storeFailed,
+                            "nothing was removed: the state store could not write (\(error.message)); free space on its file system and try again")))
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import PyBackground
+import PyBackgroundProtocol
 import PyBackgroundState
 
 #if canImport(FoundationEssentials)
@@ -43,33 +44,42 @@ struct TaskRecovery {
             requeued.removeAll()
         }
         for row in tables.tasks {
-            let record = try RowJSON.record(row, path: location)
+            let task = registry[row.name]
+            let optionWords = try RowJSON.optionWords(row, path: location)
+            let options = try Self.options(optionWords, row: row, path: location)
+            let after = options.after.compactMap(TaskID.init)
+            let taskOptions = (task?.policy ?? TaskPolicy()).options(for: options, after: after)
+            let record = try RowJSON.record(row, options: optionWords.isEmpty && task?.policy == TaskPolicy() ? TaskOptions() : taskOptions, path: location)
+            let attempts = try RowJSON.attempts(row, path: location)
             if row.state.isDone {
                 runRequeued()
                 let outcome = try RowJSON.restoredOutcome(row, path: location)
-                _ = try? scheduler.restore(record, state: row.state, startedAt: row.startedAt, endedAt: row.endedAt, outcome: outcome)
+                _ = try? scheduler.restore(
+                    record, state: row.state, startedAt: row.startedAt, endedAt: row.endedAt, outcome: outcome, attempts: attempts)
                 summary.restored += 1
                 continue
             }
-            guard let task = registry[row.name] else {
+            guard let task else {
                 runRequeued()
                 end(
                     record, row, as: .failed,
                     TaskFailure(
                         .notRestartable,
                         "not run again after the restart: no task named \"\(row.name)\" is registered now (registered: \(registry.names.joined(separator: ", ")))"
-                    ))
+                    ), attempts: attempts)
                 summary.unrunnable += 1
                 continue
             }
-            if row.state == .running && !task.retryIfInterrupted {
+            // A prerequisite removed from the tables ended long ago; whether it finished is unknown.
+            if row.state == .waiting, let gone = after.first(where: { scheduler.futures[$0] == nil }) {
                 runRequeued()
                 end(
-                    record, row, as: .interrupted,
+                    record, row, as: .cancelled,
                     SchedulerError(
-                        .interrupted,
-                        "pybgd stopped while this task ran; it was not run again, since task \"\(row.name)\" is not declared retry_if_interrupted"))
-                summary.interrupted += 1
+                        .dependencyFailed,
+                        "not run: task \(gone), which it was to run after, is no longer in the tables (removed after it ended), so whether it finished is unknown"
+                    ), attempts: attempts)
+                summary.unrunnable += 1
                 continue
             }
             let words = try RowJSON.words(row, path: location)
@@ -78,11 +88,45 @@ struct TaskRecovery {
                 arguments = try BoundArguments.bind(words, to: task.parameters, task: row.name)
             } catch {
                 runRequeued()
-                end(record, row, as: .failed, TaskFailure(.notRestartable, "not run again after the restart: \(error.message)"))
+                end(record, row, as: .failed, TaskFailure(.notRestartable, "not run again after the restart: \(error.message)"), attempts: attempts)
                 summary.unrunnable += 1
                 continue
             }
-            requeued.append(Submission(record: record, task: task, arguments: arguments, words: words))
+            let submission = Submission(record: record, task: task, arguments: arguments, words: words, optionWords: optionWords)
+            if row.state == .retrying {
+                runRequeued()
+                launcher.resume(submission, history: AttemptHistory(attempts: attempts, retryAt: row.runAt ?? Date()))
+                summary.requeued += 1
+                continue
+            }
+            if row.state == .running {
+                // The attempt pybgd died in counts: retried if the policy allows it, else ended.
+                let interrupted = SchedulerError(
+                    .interrupted, "pybgd stopped while attempt \(max(row.attempt, 1)) ran; whether it completed is unknown")
+                if let retry = taskOptions.retry, retry.retries(afterAttempt: max(row.attempt, 1), failure: interrupted) {
+                    runRequeued()
+                    let attempt = TaskAttempt(number: max(row.attempt, 1), startedAt: row.startedAt, endedAt: Date(), error: interrupted)
+                    let delay = retry.backoff.delay(afterAttempt: attempt.number, random: Double.random(in: 0..<1))
+                    launcher.resume(
+                        submission, history: AttemptHistory(attempts: attempts + [attempt], retryAt: Date().addingTimeInterval(delay.secondsAsDouble)))
+                    summary.requeued += 1
+                    continue
+                }
+                if !task.retryIfInterrupted || taskOptions.retry != nil {
+                    runRequeued()
+                    end(
+                        record, row, as: .interrupted,
+                        SchedulerError(
+                            .interrupted,
+                            taskOptions.retry != nil
+                                ? "pybgd stopped while attempt \(max(row.attempt, 1)) ran; its retry policy gives it no further attempt"
+                                : "pybgd stopped while this task ran; it was not run again, since task \"\(row.name)\" is not declared retry_if_interrupted"
+                        ), attempts: attempts)
+                    summary.interrupted += 1
+                    continue
+                }
+            }
+            requeued.append(submission)
             summary.requeued += 1
         }
         runRequeued()
@@ -92,10 +136,24 @@ struct TaskRecovery {
         return summary
     }
 
+    /// A row's stored flow options; words this version cannot read make the store corrupt.
+    private static func options(_ words: [String], row: StoredTask, path: String) throws(StateStoreError) -> SubmitOptions {
+        guard !words.isEmpty else { return SubmitOptions() }
+        do {
+            return try SubmitOptions.take(from: words + ["-"]).options
+        } catch {
+            throw StateStoreError(
+                .corrupt, path: path,
+                "row \(row.sequence) (task \(row.id)): column options holds \(words), which is not a set of submission options (\(error.message)). \(StateStoreError.leftAloneAdvice(path))"
+            )
+        }
+    }
+
     /// Restores a row that cannot run as ended, and records that end.
-    private func end(_ record: TaskRecord, _ row: StoredTask, as state: FutureState, _ error: any Error) {
+    private func end(_ record: TaskRecord, _ row: StoredTask, as state: FutureState, _ error: any Error, attempts: [TaskAttempt] = []) {
         let endedAt = Date()
-        _ = try? launcher.scheduler.restore(record, state: state, startedAt: row.startedAt, endedAt: endedAt, outcome: .failure(error))
+        _ = try? launcher.scheduler.restore(
+            record, state: state, startedAt: row.startedAt, endedAt: endedAt, outcome: .failure(error), attempts: attempts)
         launcher.persistence.recordEnd(row.id, state: state, startedAt: row.startedAt, endedAt: endedAt, error: error)
     }
 }

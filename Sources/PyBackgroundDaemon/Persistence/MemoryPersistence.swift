@@ -19,7 +19,18 @@ final class MemoryPersistence: TaskPersistence {
     func recover() -> RecoveredTables { RecoveredTables() }
     func begin(running: @escaping @Sendable ([Submission]) -> Void) {}
     func accept(_ submission: Submission, replyOn eventLoop: any EventLoop) -> Acceptance { .durable }
-    func recordStart(_ id: TaskID, at startedAt: Date) {}
+    func recordStart(_ id: TaskID, at startedAt: Date, attempt: Int) {}
+    func recordRetrying(_ future: Future) {}
+    func recordReleased(_ id: TaskID) {}
+    func pausedQueues() -> [String] { [] }
+
+    func removeTasks(_ ids: [TaskID], completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void) {
+        DispatchQueue.global().async { completion(.success([])) }
+    }
+
+    func recordQueue(_ name: String, paused: Bool, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
+        completion(.success(()))
+    }
     func recordEnd(of future: Future, if shouldRecord: @escaping @Sendable (Future.Snapshot) -> Bool) {}
     func recordEnd(_ id: TaskID, state: FutureState, startedAt: Date?, endedAt: Date, error: any Error) {}
 

@@ -26,6 +26,28 @@ enum RowJSON {
                 Dictionary(kwargs.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last }))
     }
 
+    /// The `attempts` column: earlier attempts with their errors as the protocol reports them.
+    static func attempts(_ attempts: [TaskAttempt]) -> String {
+        ProtocolJSON.encode(attempts.map(AttemptPayload.init))
+    }
+
+    /// The earlier attempts of a row, as the scheduler keeps them.
+    static func attempts(_ row: StoredTask, path: String) throws(StateStoreError) -> [TaskAttempt] {
+        guard let text = row.attempts else { return [] }
+        return try decode([AttemptPayload].self, text, row: row, column: "attempts", path: path).map { payload in
+            TaskAttempt(
+                number: payload.attempt, startedAt: payload.startedAt.map(Date.init(timeIntervalSince1970:)),
+                endedAt: Date(timeIntervalSince1970: payload.endedAt),
+                error: TaskFailure(TaskFailure.Code(payload.error.code), payload.error.message, detail: payload.error.detail))
+        }
+    }
+
+    /// The flow option words of a row (none for a row without options).
+    static func optionWords(_ row: StoredTask, path: String) throws(StateStoreError) -> [String] {
+        guard let text = row.options else { return [] }
+        return try decode([String].self, text, row: row, column: "options", path: path)
+    }
+
     /// The `result` and `error` columns of an outcome.
     static func outcome(_ outcome: Result<any Sendable, any Error>?) -> (result: String?, error: String?) {
         switch outcome {
@@ -42,13 +64,15 @@ enum RowJSON {
     // MARK: - Reading back
 
     /// The task record of a row. Keyword arguments come back in name order (a JSON object keeps none).
-    static func record(_ row: StoredTask, path: String) throws(StateStoreError) -> TaskRecord {
+    static func record(_ row: StoredTask, options: TaskOptions = TaskOptions(), path: String) throws(StateStoreError) -> TaskRecord {
         let args = try decode([JSONValue].self, row.args, row: row, column: "args", path: path)
         let kwargs = try decode([String: JSONValue].self, row.kwargs, row: row, column: "kwargs", path: path)
+        // A retrying row's run_at is its next attempt's time, not a time it was submitted for.
         return TaskRecord(
             id: row.id, name: row.name, args: args,
             kwargs: kwargs.sorted { $0.key < $1.key }.map { KeywordArgument(name: $0.key, value: $0.value) },
-            submittedAt: row.submittedAt, runAt: row.runAt, schedule: row.schedule, tick: row.tick)
+            submittedAt: row.submittedAt, runAt: row.state == .retrying ? nil : row.runAt, schedule: row.schedule, tick: row.tick,
+            options: options)
     }
 
     /// The words a client typed, to bind again.

@@ -71,18 +71,48 @@ final class SQLitePersistence: TaskPersistence {
         writer.record(stateChange, completion: completion)
     }
 
-    /// A submission's row as first stored: pending, or scheduled with its run time.
+    /// A submission's row as first stored: pending, waiting for its prerequisites, or scheduled
+    /// with its run time.
     private static func row(_ submission: Submission) -> StoredTask {
         let record = submission.record
+        let state: FutureState =
+            if record.runAt != nil { .scheduled } else if !submission.optionWords.isEmpty && !record.options.after.isEmpty { .waiting } else { .pending }
         return StoredTask(
             sequence: 0, id: record.id, name: record.name, words: RowJSON.words(submission.words),
             args: RowJSON.args(record.args), kwargs: RowJSON.kwargs(record.kwargs),
-            state: record.runAt == nil ? .pending : .scheduled, submittedAt: record.submittedAt, runAt: record.runAt,
-            schedule: record.schedule, tick: record.tick)
+            state: state, submittedAt: record.submittedAt, runAt: record.runAt,
+            schedule: record.schedule, tick: record.tick,
+            options: submission.optionWords.isEmpty ? nil : RowJSON.words(submission.optionWords))
     }
 
-    func recordStart(_ id: TaskID, at startedAt: Date) throws(StateStoreError) {
-        try writer.recordAndWait(.started(id, at: startedAt))
+    func recordStart(_ id: TaskID, at startedAt: Date, attempt: Int) throws(StateStoreError) {
+        try writer.recordAndWait(.started(id, at: startedAt, attempt: attempt))
+    }
+
+    func recordRetrying(_ future: Future) {
+        let snapshot = future.snapshot
+        guard let retryAt = snapshot.retryAt else { return }
+        writer.recordUntilDurable(
+            .retrying(future.id, attempt: snapshot.attempt, attempts: RowJSON.attempts(snapshot.attempts), runAt: retryAt))
+    }
+
+    func recordReleased(_ id: TaskID) {
+        writer.record(.released(id))
+    }
+
+    func removeTasks(_ ids: [TaskID], completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void) {
+        let writer = self.writer
+        writer.record(.removeTasks(ids)) { result in
+            completion(result.map { writer.unwrittenEnds })
+        }
+    }
+
+    func recordQueue(_ name: String, paused: Bool, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
+        writer.record(.pauseQueue(name, paused: paused), completion: completion)
+    }
+
+    func pausedQueues() throws(StateStoreError) -> [String] {
+        try writer.store.pausedQueues()
     }
 
     func recordEnd(of future: Future, if shouldRecord: @escaping @Sendable (Future.Snapshot) -> Bool) {

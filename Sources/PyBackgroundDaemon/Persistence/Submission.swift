@@ -1,11 +1,13 @@
 import PyBackground
 
 /// A checked submission on its way to a worker: its record (id, arguments as the tables show
-/// them, submission time), the registered task and arguments it runs with, and the words the
-/// client typed (what a store keeps, to bind again after a restart).
+/// them, submission time, options), the registered task and arguments it runs with, and the words
+/// the client typed (what a store keeps, to bind again after a restart): the task's arguments and
+/// its flow options (``SubmitOptions/flowWords``).
 struct Submission: Sendable {
     let record: TaskRecord
     let task: RegisteredTask
     let arguments: BoundArguments
     let words: [String]
+    var optionWords: [String] = []
 }

@@ -44,8 +44,26 @@ protocol TaskPersistence: AnyObject, Sendable {
     /// ``StateStoreError`` that kept it from being accepted.
     func accept(_ submission: Submission, replyOn eventLoop: any EventLoop) -> Acceptance
 
-    /// Records that a task starts, durable when this returns (blocking, on the task's worker).
-    func recordStart(_ id: TaskID, at startedAt: Date) throws(StateStoreError)
+    /// Records that attempt `attempt` of a task starts, durable when this returns (blocking, on the
+    /// task's worker).
+    func recordStart(_ id: TaskID, at startedAt: Date, attempt: Int) throws(StateStoreError)
+
+    /// Records that an attempt of `future` failed and it waits `retrying` (its attempts and
+    /// next run time as the future has them now). Written again until it is durable.
+    func recordRetrying(_ future: Future)
+
+    /// Records that a waiting task's prerequisites all finished.
+    func recordReleased(_ id: TaskID)
+
+    /// Removes chosen ended tasks; `completion` gets, once that is durable, the ids whose end is
+    /// not durable yet (kept), or the failure, and then nothing was removed. Never on the caller's thread.
+    func removeTasks(_ ids: [TaskID], completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void)
+
+    /// Records that a queue is paused or resumed; `completion` runs once that is durable (or failed).
+    func recordQueue(_ name: String, paused: Bool, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void)
+
+    /// The queues an earlier life paused and did not resume.
+    func pausedQueues() throws(StateStoreError) -> [String]
 
     /// Records `future`'s end once it ends, unless `shouldRecord` says no at that moment; an end
     /// a client may have been told is written again until it is durable.

@@ -26,13 +26,15 @@ public struct RegisteredTask: Sendable {
     /// Safe to run again from the start when the daemon died while it ran (it is idempotent):
     /// recovery re-queues it. Otherwise it ends `interrupted`, since it may have done part of its work.
     public let retryIfInterrupted: Bool
+    /// Its queue, priority, timeout and retry policy unless a submission says otherwise.
+    public let policy: TaskPolicy
     /// Runs on a worker thread; may block. Its value is the task's result; an error is its failure.
     public let run: @Sendable (TaskContext, BoundArguments) throws -> JSONValue
 
     /// A task; `run` gets its context and checked arguments on a worker thread.
     public init(
         name: String, kind: Kind = .custom, description: String, parameters: [TaskParameter] = [],
-        retryIfInterrupted: Bool = false,
+        retryIfInterrupted: Bool = false, policy: TaskPolicy = TaskPolicy(),
         run: @escaping @Sendable (TaskContext, BoundArguments) throws -> JSONValue
     ) {
         self.name = name
@@ -40,6 +42,7 @@ public struct RegisteredTask: Sendable {
         self.description = description
         self.parameters = parameters
         self.retryIfInterrupted = retryIfInterrupted
+        self.policy = policy
         self.run = run
     }
 

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import PyBackground
+import PyBackgroundProtocol
 import Synchronization
 
 /// What a running registered task may ask of the daemon: whether it is stopping, a sleep that
@@ -8,7 +9,8 @@ import Synchronization
 ///
 /// A daemon's shutdown first *stops* (no new tasks; cooperative loops such as `timer` end), then,
 /// once its timeout has passed, *cancels* the tasks still running: their sleeps wake at once and
-/// their cancel handlers run (a command task kills its process there).
+/// their cancel handlers run (a command task kills its process there). A `KILL` of this task, or
+/// its timeout, cancels it the same way, alone (``stopRequest`` says which).
 ///
 /// ```swift
 /// RegisteredTask(name: "poll", parameters: [...]) { context, arguments in
@@ -26,41 +28,79 @@ public struct TaskContext: Sendable {
     public let logger: Logger
     let scheduler: Scheduler
     let cancellation: TaskCancellation
+    /// The task's own future (nil only for a body run outside a worker, as some tests do).
+    let future: Future?
+
+    init(id: TaskID, logger: Logger, scheduler: Scheduler, cancellation: TaskCancellation) {
+        self.id = id
+        self.logger = logger
+        self.scheduler = scheduler
+        self.cancellation = cancellation
+        self.future = Future.current
+    }
 
     /// True once the daemon began shutting down: loops should end.
     public var isStopping: Bool { scheduler.stopped }
 
-    /// True once the daemon gave up waiting for running tasks at shutdown.
-    public var isCancelled: Bool { cancellation.isCancelled }
+    /// True once the daemon gave up waiting for running tasks at shutdown, or this task was asked
+    /// to stop (KILL, its timeout).
+    public var isCancelled: Bool { cancellation.isCancelled || stopRequest != nil }
 
-    /// Sleeps `seconds`. Throws `cancelled-at-shutdown` if cancelled first; with `wakingOnStop`,
-    /// also returns early (returning false) when the daemon starts to stop.
-    /// Returns true when it slept the whole time.
+    /// Why this task was asked to stop, if it was: a KILL (and by whom) or its timeout.
+    public var stopRequest: StopRequest? { future?.stopRequest }
+
+    /// The failure a task asked to stop ends with: `killed` or `timed-out` with the request's
+    /// message, or `cancelled-at-shutdown`; `detail` is kept with it (a command's output).
+    public func stopFailure(detail: JSONValue? = nil) -> TaskFailure? {
+        if let stop = stopRequest {
+            return TaskFailure(TaskFailure.Code(stop.error.code.rawValue), stop.error.message, detail: detail)
+        }
+        if cancellation.isCancelled {
+            return TaskFailure(.cancelledAtShutdown, "stopped: the daemon's shutdown timeout ran out", detail: detail)
+        }
+        return nil
+    }
+
+    /// Sleeps `seconds`. Throws `cancelled-at-shutdown`, `killed` or `timed-out` if cancelled
+    /// first; with `wakingOnStop`, also returns early (returning false) when the daemon starts to
+    /// stop. Returns true when it slept the whole time.
     @discardableResult
     public func sleep(seconds: Double, wakingOnStop: Bool = false) throws(TaskFailure) -> Bool {
         guard seconds > 0 else { return true }
         let slept: Bool
         if wakingOnStop {
-            // The scheduler's sleep wakes at stop; cancellation always comes after the stop.
+            // The scheduler's sleep wakes at stop and at this task's stop request; cancellation
+            // always comes after the stop.
             slept = scheduler.sleep(for: .nanoseconds(Int64(min(seconds, 1e9) * 1e9)))
         } else {
-            slept = cancellation.sleep(seconds: seconds)
+            // Woken by the shutdown's cancellation or by this task's stop request, whichever first.
+            let wake = DispatchSemaphore(value: 0)
+            let registration = onCancel { wake.signal() }
+            defer { removeCancelHandler(registration) }
+            slept = wake.wait(timeout: .now() + .nanoseconds(Int(min(seconds, 1e9) * 1e9))) == .timedOut && !isCancelled
         }
-        if cancellation.isCancelled {
-            throw TaskFailure(.cancelledAtShutdown, "stopped: the daemon's shutdown timeout ran out")
-        }
+        if let failure = stopFailure() { throw failure }
         return slept
     }
 
     /// Runs `handler` when the task is cancelled (at once if it already is) until the returned
     /// registration is dropped by `removeCancelHandler`.
-    public func onCancel(_ handler: @escaping @Sendable () -> Void) -> Int {
-        cancellation.addHandler(handler)
+    public func onCancel(_ handler: @escaping @Sendable () -> Void) -> CancelRegistration {
+        let stopToken = future?.onStopRequest(handler)
+        return CancelRegistration(shutdown: cancellation.addHandler(handler), stop: stopToken)
     }
 
     /// Drops a handler added by ``onCancel(_:)`` once it is no longer needed.
-    public func removeCancelHandler(_ token: Int) {
-        cancellation.removeHandler(token)
+    public func removeCancelHandler(_ registration: CancelRegistration) {
+        cancellation.removeHandler(registration.shutdown)
+        if let stop = registration.stop { future?.removeStopHandler(stop) }
+    }
+
+    /// A handler registered by ``onCancel(_:)``: for the shutdown's cancellation and for this
+    /// task's stop request.
+    public struct CancelRegistration: Sendable {
+        let shutdown: Int
+        let stop: Int?
     }
 }
 

@@ -11,7 +11,7 @@ import Glibc
 ///
 /// The command is started by `pybgd-exec` (``CommandExecHelper``), which puts it in a session and
 /// process group of its own and holds a pipe whose other end only this process keeps: stopping the
-/// task (timeout, cancel, shutdown) sends the helper SIGTERM, and the helper takes the whole group
+/// task (its timeout or a KILL, both stop requests of its future; the shutdown) sends the helper SIGTERM, and the helper takes the whole group
 /// and every descendant down (SIGTERM, then SIGKILL after ``terminationGrace``); when pybgd dies,
 /// even by SIGKILL, the pipe ends and the helper does the same. Processes the command leaves
 /// behind when it exits are stopped too: a task's processes end with the task.
@@ -34,7 +34,7 @@ enum CommandRunner {
         }
         let handoff = BlockingHandoff<Completed>()
         let task = Task {
-            do { handoff.deliver(.success(try await runWithTimeout(definition, helper: helper, argv: argv))) } catch { handoff.deliver(.failure(error)) }
+            do { handoff.deliver(.success(try await spawn(definition, helper: helper, argv: argv))) } catch { handoff.deliver(.failure(error)) }
         }
         let cancelToken = context.onCancel { task.cancel() }
         let outcome = handoff.wait()  // this worker thread is the task's slot: it waits, the process runs
@@ -64,13 +64,9 @@ enum CommandRunner {
         case .signaled(let signal): fields["signal"] = .int(Int(signal))
         }
         let detail = JSONValue.object(fields)
-        if completed.timedOut {
-            throw TaskFailure(
-                .timedOut, "\(definition.name) outlived its timeout of \(definition.timeoutSeconds ?? 0) s and was stopped",
-                detail: detail)
-        }
-        if context.isCancelled {
-            throw TaskFailure(.cancelledAtShutdown, "\(definition.name) was stopped: the daemon's shutdown timeout ran out", detail: detail)
+        // Its timeout, a KILL or the shutdown stopped it: that is why it ended, whatever its status.
+        if let stopped = context.stopFailure(detail: detail) {
+            throw TaskFailure(stopped.code, "\(definition.name): \(stopped.message)", detail: detail)
         }
         switch completed.status {
         case .exited(0):
@@ -87,32 +83,6 @@ enum CommandRunner {
         var status: TerminationStatus
         var stdout: CommandOutput
         var stderr: CommandOutput
-        var timedOut: Bool
-    }
-
-    /// Races the process against its timeout; when the timeout wins, cancelling the run makes
-    /// Subprocess send the helper SIGTERM (and SIGKILL if it outstays the grace and its slack).
-    private static func runWithTimeout(_ definition: CommandTaskDefinition, helper: String, argv: [String]) async throws -> Completed {
-        try await withThrowingTaskGroup(of: Completed?.self) { group in
-            group.addTask { try await spawn(definition, helper: helper, argv: argv) }
-            if let seconds = definition.timeoutSeconds {
-                group.addTask {
-                    try await Task.sleep(for: .nanoseconds(Int64(seconds * 1e9)))
-                    return nil
-                }
-            }
-            var timedOut = false
-            while let next = try await group.next() {
-                if var completed = next {
-                    group.cancelAll()
-                    completed.timedOut = timedOut
-                    return completed
-                }
-                timedOut = true
-                group.cancelAll()  // the timeout fired: stop the process, then collect what it left
-            }
-            throw CancellationError()
-        }
     }
 
     private static func spawn(_ definition: CommandTaskDefinition, helper: String, argv: [String]) async throws -> Completed {
@@ -151,7 +121,7 @@ enum CommandRunner {
         }
         return Completed(
             pid: result.processIdentifier.value, status: result.terminationStatus,
-            stdout: result.closureResult.0, stderr: result.closureResult.1, timedOut: false)
+            stdout: result.closureResult.0, stderr: result.closureResult.1)
     }
 
     private static func tail(_ stderr: String) -> String {

@@ -15,8 +15,11 @@ public struct CommandTaskDefinition: Sendable, Hashable {
     public var argv: ArgvTemplate
     /// Declared parameters, in positional order.
     public var parameters: [TaskParameter]
-    /// Stopped (its process group gets SIGTERM, then SIGKILL 2 s later) after this long; nil: no limit.
-    public var timeoutSeconds: Double?
+    /// Stopped (its process group gets SIGTERM, then SIGKILL 2 s later) after this long; nil: no
+    /// limit. Each attempt gets it anew.
+    public var timeoutSeconds: Double? {
+        didSet { policy.timeoutSeconds = timeoutSeconds }
+    }
     /// Where the command runs; nil: the daemon's working directory.
     public var workingDirectory: String?
     /// Set on top of the daemon's environment, or instead of it without `inheritEnvironment`.
@@ -28,6 +31,8 @@ public struct CommandTaskDefinition: Sendable, Hashable {
 
     /// Run again after a restart if the daemon died while it ran; otherwise it ends `interrupted`.
     public var retryIfInterrupted: Bool
+    /// Its queue, priority and retry policy (its timeout is `timeoutSeconds`).
+    public var policy: TaskPolicy
 
     /// Kept of each output stream unless configured: 1 MiB.
     public static let defaultMaxOutputBytes = 1 << 20
@@ -37,7 +42,7 @@ public struct CommandTaskDefinition: Sendable, Hashable {
         name: String, description: String, argv: ArgvTemplate, parameters: [TaskParameter],
         timeoutSeconds: Double? = nil, workingDirectory: String? = nil, environment: [String: String] = [:],
         inheritEnvironment: Bool = true, maxOutputBytes: Int = defaultMaxOutputBytes,
-        retryIfInterrupted: Bool = false
+        retryIfInterrupted: Bool = false, policy: TaskPolicy = TaskPolicy()
     ) {
         self.name = name
         self.description = description
@@ -49,6 +54,8 @@ public struct CommandTaskDefinition: Sendable, Hashable {
         self.inheritEnvironment = inheritEnvironment
         self.maxOutputBytes = maxOutputBytes
         self.retryIfInterrupted = retryIfInterrupted
+        self.policy = policy
+        self.policy.timeoutSeconds = timeoutSeconds
     }
 
     /// The registration that runs this command.
@@ -56,7 +63,7 @@ public struct CommandTaskDefinition: Sendable, Hashable {
         let definition = self
         return RegisteredTask(
             name: name, kind: .command, description: description, parameters: parameters,
-            retryIfInterrupted: retryIfInterrupted
+            retryIfInterrupted: retryIfInterrupted, policy: policy
         ) { context, arguments in
             try CommandRunner.run(definition, argv: definition.argv.render(arguments), context: context)
         }

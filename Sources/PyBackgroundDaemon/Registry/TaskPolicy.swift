@@ -1,0 +1,82 @@
+import PyBackground
+import PyBackgroundProtocol
+
+/// What a registered task asks for unless a submission says otherwise: its queue, priority,
+/// timeout and retry policy (config: a command task's `queue`, `priority`, `timeout_seconds` and
+/// `retry`). Each submission option (``SubmitOptions``) overrides its counterpart.
+///
+/// ```swift
+/// var policy = TaskPolicy()
+/// policy.retry = RetrySettings(maxAttempts: 5, backoff: .exponential(base: .seconds(1), maxDelay: .seconds(60)))
+/// RegisteredTask(name: "fetch", description: "…", policy: policy) { context, arguments in … }
+/// ```
+public struct TaskPolicy: Sendable, Hashable {
+    /// Nil: `default`.
+    public var queue: String?
+    public var priority = 0
+    /// Each attempt is stopped after this long; nil: no limit.
+    public var timeoutSeconds: Double?
+    /// Nil: a failure is final.
+    public var retry: RetrySettings?
+
+    public init(queue: String? = nil, priority: Int = 0, timeoutSeconds: Double? = nil, retry: RetrySettings? = nil) {
+        self.queue = queue
+        self.priority = priority
+        self.timeoutSeconds = timeoutSeconds
+        self.retry = retry
+    }
+
+    /// The options a submission of the task runs with: this policy, overridden by the
+    /// submission's options; `after` are the prerequisites' ids, resolved from its prefixes.
+    func options(for submission: SubmitOptions, after: [TaskID]) -> TaskOptions {
+        var retry = self.retry
+        if let attempts = submission.attempts {
+            retry = RetrySettings(maxAttempts: attempts, backoff: retry?.backoff ?? .default, codes: retry?.codes)
+        }
+        let timeout = submission.timeout ?? timeoutSeconds.map { Duration.nanoseconds(Int64(($0 * 1e9).rounded())) }
+        return TaskOptions(
+            timeout: timeout, retry: retry?.policy, queue: submission.queue ?? queue, priority: submission.priority ?? priority,
+            after: after, uniqueKey: submission.unique, retryOf: submission.retryOf.flatMap(TaskID.init))
+    }
+}
+
+/// When a failed task of the daemon runs again: at most `maxAttempts` attempts, `backoff` between
+/// them, for the failure codes in `codes` (nil: every failure; a kill, a cancel or the shutdown
+/// never retries). `interrupted` in `codes` (or nil) also retries a task pybgd died while running.
+public struct RetrySettings: Sendable, Hashable {
+    public var maxAttempts: Int
+    public var backoff: Backoff
+    public var codes: Set<String>?
+
+    public init(maxAttempts: Int, backoff: Backoff = .default, codes: Set<String>? = nil) {
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.codes = codes
+    }
+
+    /// Failures that never retry, whatever `codes` says: someone or something stopped the task on purpose.
+    static let neverRetried: Set<String> = [
+        TaskFailure.Code.cancelledAtShutdown.rawValue, SchedulerError.Code.killed.rawValue, SchedulerError.Code.cancelled.rawValue,
+        SchedulerError.Code.shutDown.rawValue,
+    ]
+
+    /// Whether a failure with this code is retried.
+    func retries(code: String) -> Bool {
+        !Self.neverRetried.contains(code) && (codes?.contains(code) ?? true)
+    }
+
+    /// The core's policy for these settings.
+    var policy: RetryPolicy {
+        let settings = self
+        return RetryPolicy(maxAttempts: maxAttempts, backoff: backoff) { error in settings.retries(code: Self.code(of: error)) }
+    }
+
+    /// The code a failure is stored and reported with.
+    static func code(of error: any Error) -> String {
+        switch error {
+        case let failure as TaskFailure: failure.code.rawValue
+        case let failure as SchedulerError: failure.code.rawValue
+        default: "task-error"
+        }
+    }
+}
