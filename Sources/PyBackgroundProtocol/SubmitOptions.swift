@@ -177,7 +177,8 @@ public struct SubmitOptions: Hashable, Sendable {
             fields.after = ids.map(String.init)
         case "attempts":
             guard let attempts = Int(value), attemptsRange.contains(attempts) else {
-                throw ProtocolError(.badRequest, "attempts=\(value) is not a whole number from 1 to \(attemptsRange.upperBound) (attempts in all, the first included)")
+                throw ProtocolError(
+                    .badRequest, "attempts=\(value) is not a whole number from 1 to \(attemptsRange.upperBound) (attempts in all, the first included)")
             }
             fields.attempts = attempts
         case "timeout": fields.timeout = try TimeSpan.parse(value)

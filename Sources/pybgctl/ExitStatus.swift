@@ -15,10 +15,13 @@ enum ExitStatus: Int32 {
     case badArgument = 4
     /// No task has that id, or the prefix matches several.
     case unknownID = 5
-    /// `cancel` of a task that is no longer pending.
+    /// The task is not in a state the command applies to: `cancel` of a running or ended task,
+    /// `kill` of an ended one, `retry` or `clean ID` of one that has not ended.
     case notPending = 6
     /// The daemon refused for now: shutting down, queue full, too many connections.
     case busy = 7
+    /// `kill`: the task was asked to stop and still runs after the daemon's kill grace.
+    case stillRunning = 8
     /// The daemon's reply was unexpected, or it reported an internal fault.
     case protocolError = 70
     /// No daemon answers on the socket: none runs there, or it did not reply in time.
@@ -31,10 +34,11 @@ enum ExitStatus: Int32 {
 
     init(_ code: ErrorCode) {
         switch code {
-        case .unknownTask: self = .unknownTask
+        case .unknownTask, .unknownQueue: self = .unknownTask
         case .badArgument, .badRequest, .lineTooLong, .invalidUTF8, .unknownVerb: self = .badArgument
         case .unknownID, .ambiguousID: self = .unknownID
-        case .notPending: self = .notPending
+        case .notPending, .alreadyEnded, .notEnded: self = .notPending
+        case .stillRunning: self = .stillRunning
         case .timedOut: self = .timedOut
         case .shuttingDown, .queueFull, .tooManyConnections: self = .busy
         case .permissionDenied: self = .permissionDenied
@@ -55,9 +59,9 @@ enum ExitStatus: Int32 {
     /// The table for `--help`.
     static var summary: String {
         """
-        Exit status: 0 success; 1 the task failed or was cancelled; 2 wait timed out; 3 unknown task; \
-        4 bad argument; 5 unknown or ambiguous id; 6 task not pending; 7 daemon busy (shutting down, \
-        queue full, too many connections); 64 usage; 69 daemon not running or not answering; 70 protocol \
+        Exit status: 0 success; 1 the task failed or was cancelled; 2 wait timed out; 3 unknown task or queue; \
+        4 bad argument; 5 unknown or ambiguous id; 6 the task is not in a state the command applies to; \
+        7 daemon busy (shutting down, queue full, too many connections); 8 a killed task still runs; 64 usage; 69 daemon not running or not answering; 70 protocol \
         error; 74 the daemon's state store could not write (disk full?): nothing was done; 77 permission denied.
         """
     }

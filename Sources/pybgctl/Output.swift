@@ -142,6 +142,14 @@ enum Output {
 
     private static func outcomeText(_ future: FuturePayload) -> String {
         if future.state == "scheduled", let runAt = future.runAt { return "runs \(when(runAt))" }
+        if future.state == "waiting", let after = future.flow?.after { return "after \(after.map { String($0.prefix(7)) }.joined(separator: ", "))" }
+        if future.state == "retrying", let retryAt = future.retryAt {
+            let last = future.attempts?.last.map { ": \(failure($0.error, state: "failed"))" } ?? ""
+            return "attempt \((future.attempt ?? 1) + 1) \(when(retryAt))\(last)"
+        }
+        if future.state == "running", let stop = future.stop {
+            return "asked to stop \(when(stop.requestedAt)) (\(stop.reason)\(stop.by.map { " by \($0)" } ?? ""))"
+        }
         if let error = future.error { return failure(error, state: future.state) }
         guard let result = future.result else { return "" }
         if case .object(let fields) = result, let stdout = fields["stdout"] {
@@ -162,7 +170,8 @@ enum Output {
             futures.map { future in
                 [
                     short[future.id] ?? future.id, VisibleText.cell(future.name, width: nameWidth), arguments(future.args, future.kwargs),
-                    future.state, duration(future.durationSeconds), outcome(future),
+                    future.attempt.map { $0 > 1 ? "\(future.state) #\($0)" : future.state } ?? future.state,
+                    duration(future.durationSeconds), outcome(future),
                 ]
             })
     }

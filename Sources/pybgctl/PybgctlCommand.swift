@@ -24,6 +24,8 @@ struct PybgctlCommand: ParsableCommand {
               pybgctl wait 3f2a                wait for the task whose id starts 3f2a
               pybgctl wait --all               wait for every task not yet ended
               pybgctl status                   counts and the most recent tasks
+              pybgctl kill 3f2a                stop a task, running or not
+              pybgctl queues                   each queue's limit, running, pending, paused
               pybgctl futures --json           the future table, for scripts
 
             \(ExitStatus.summary)
@@ -31,7 +33,8 @@ struct PybgctlCommand: ParsableCommand {
         version: PyBackgroundVersion.current,
         subcommands: [
             SubmitCommand.self, StatusCommand.self, TasksCommand.self, FuturesCommand.self, LatestCommand.self,
-            ResultCommand.self, WaitCommand.self, CancelCommand.self, ListCommand.self, CleanCommand.self,
+            ResultCommand.self, WaitCommand.self, CancelCommand.self, KillCommand.self, RetryCommand.self, ListCommand.self,
+            CleanCommand.self, QueuesCommand.self, PauseCommand.self, ResumeCommand.self,
             PingCommand.self, ShutdownCommand.self, ScheduleCommand.self,
         ])
 

@@ -47,7 +47,8 @@ public enum ConfigurationLoader {
         var configuration = DaemonConfiguration()
         guard let root, !(root.null != nil) else { return configuration }  // an empty file: all defaults
         let reader = NodeReader(file: file)
-        let top = try reader.mapping(root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "queues", "tasks", "schedules"])
+        let top = try reader.mapping(
+            root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "queues", "tasks", "schedules"])
 
         if let socket = top["socket"], socket.null == nil {
             let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])

@@ -1,4 +1,5 @@
 import PyBackground
+
 /// Why the launcher did not accept a submission, or could not clean: a stable code and a message
 /// for people. The daemon maps it to the protocol's error codes; the launcher knows nothing of
 /// the wire.

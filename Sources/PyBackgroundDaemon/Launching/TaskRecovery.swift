@@ -70,9 +70,10 @@ struct TaskRecovery {
                 summary.unrunnable += 1
                 continue
             }
+            // Its prerequisites come earlier in the order: start those queued so far, so the tables hold them.
+            if !after.isEmpty { runRequeued() }
             // A prerequisite removed from the tables ended long ago; whether it finished is unknown.
             if row.state == .waiting, let gone = after.first(where: { scheduler.futures[$0] == nil }) {
-                runRequeued()
                 end(
                     record, row, as: .cancelled,
                     SchedulerError(

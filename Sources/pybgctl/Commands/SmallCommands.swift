@@ -26,7 +26,8 @@ struct LatestCommand: ParsableCommand {
 }
 
 struct CancelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a pending task (exit 6 if it already runs or ended).")
+    static let configuration = CommandConfiguration(
+        commandName: "cancel", abstract: "Cancel a task that has not started: scheduled, waiting, pending or retrying (exit 6 if it runs or ended).")
 
     @OptionGroup var options: GlobalOptions
     @OptionGroup var reply: ReplyTimeoutOption
@@ -94,8 +95,13 @@ struct CleanCommand: ParsableCommand {
         commandName: "clean",
         abstract: "Remove ended tasks (finished, failed, cancelled, interrupted) from the tables and the state store.",
         discussion: """
-            Pending and running tasks stay. Prints how many were removed. When the state store cannot \
-            write (a full disk) nothing is removed, from the store or the tables, and it exits 74.
+            Without ids, every ended task (or those older than --older-than); with ids, those tasks \
+            only (exit 6, removing none, if one has not ended). Pending and running tasks stay. When \
+            the state store cannot write (a full disk) nothing is removed, from the store or the \
+            tables, and it exits 74.
+              pybgctl clean                 every ended task
+              pybgctl clean --older-than 7d
+              pybgctl clean 3f2a 77c1       these two
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -107,14 +113,23 @@ struct CleanCommand: ParsableCommand {
             "Only tasks that ended longer ago than this: seconds, or a number with s, m, h or d (90m, 7d).", valueName: "age"))
     var olderThan: String?
 
+    @Argument(help: "Ended tasks to remove, by id or unique prefix (none: every ended task).")
+    var ids: [String] = []
+
     func validate() throws {
         if let olderThan, Self.seconds(olderThan) == nil {
             throw ValidationError("--older-than takes an age like 3600, 90m, 12h or 7d, got \"\(olderThan)\"")
         }
+        if olderThan != nil && !ids.isEmpty { throw ValidationError("give ids or --older-than, not both") }
     }
 
     func run() throws {
         let client = try options.client(replyTimeout: reply.timeout)
+        if !ids.isEmpty {
+            let (payload, json) = try client.request(.remove(ids: ids), as: RemovePayload.self)
+            if options.json { Output.json(json) } else { for id in payload.removed { Output.line("removed \(id)") } }
+            return
+        }
         let (payload, json) = try client.request(.clean(olderThan: olderThan.flatMap(Self.seconds)), as: CleanPayload.self)
         if options.json {
             Output.json(json)

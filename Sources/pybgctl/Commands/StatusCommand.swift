@@ -30,9 +30,19 @@ struct StatusCommand: ParsableCommand {
         )
         Output.line("latest: \(status.latestID ?? "none")")
         let interrupted = status.interrupted > 0 ? ", \(status.interrupted) interrupted" : ""
+        let waitingForTime = status.scheduled > 0 ? "\(status.scheduled) scheduled, " : ""
+        let waitingForTasks = status.waiting > 0 ? "\(status.waiting) waiting, " : ""
+        let retrying = status.retrying > 0 ? ", \(status.retrying) retrying" : ""
         Output.line(
-            "tasks:  \(status.scheduled > 0 ? "\(status.scheduled) scheduled, " : "")\(status.pending) pending, \(status.running) running, \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled\(interrupted) (\(status.submitted) submitted, \(status.retained) kept)"
+            "tasks:  \(waitingForTime)\(waitingForTasks)\(status.pending) pending, \(status.running) running\(retrying), \(status.finished) finished, \(status.failed) failed, \(status.cancelled) cancelled\(interrupted) (\(status.submitted) submitted, \(status.retained) kept)"
         )
+        // Queues only once there is more than the default one, or it is paused.
+        if status.queues.count > 1 || status.queues.contains(where: \.paused) {
+            let queues = status.queues.map {
+                "\($0.name) \($0.running)/\($0.maxRunning)\($0.pending > 0 ? " +\($0.pending)" : "")\($0.paused ? " paused" : "")"
+            }
+            Output.line("queues: " + queues.joined(separator: ", "))
+        }
         Output.line("state:  \(status.stateStore == "memory" ? "memory only (lost at exit)" : status.stateStore)")
         if !status.nextFirings.isEmpty {
             Output.line("next:   " + status.nextFirings.map { "\($0.schedule) \(Output.when($0.at))" }.joined(separator: ", "))

@@ -16,9 +16,12 @@ struct SubmitCommand: ParsableCommand {
               pybgctl submit echo -- -n a=b
               pybgctl submit backup /srv --in 10m
               pybgctl submit backup /srv --at 2026-12-01T03:00
+              pybgctl submit backup /srv --queue io --priority 5 --attempts 3 --time-limit 10m
+              pybgctl submit report --after 3f2a,77c1 --unique nightly-report
             With --in or --at the task waits, scheduled, until then: `pybgctl cancel ID` \
             withdraws it, and it survives a restart of pybgd. --at without an offset is your \
-            local time (TZ).
+            local time (TZ). With --unique, a key a live task holds gives that task's id back \
+            (on stderr: "already submitted") instead of a second task.
             """)
 
     @OptionGroup var options: GlobalOptions
@@ -34,6 +37,26 @@ struct SubmitCommand: ParsableCommand {
 
     @Option(name: .customLong("at"), parsing: .unconditional, help: ArgumentHelp("Run at this time: 2026-12-01T03:00[:SS][Z|±HH:MM].", valueName: "time"))
     var time: String?
+
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("The queue it waits in (see pybgctl queues).", valueName: "name"))
+    var queue: String?
+
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Higher runs first within its queue (default: the task's, else 0).", valueName: "n"))
+    var priority: Int?
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Run once these tasks finished; cancelled if one fails.", valueName: "id,…"))
+    var after: [String] = []
+
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("At most this many attempts in all: a failure is retried with backoff.", valueName: "n"))
+    var attempts: Int?
+
+    @Option(
+        name: .customLong("time-limit"), parsing: .unconditional,
+        help: ArgumentHelp("Stop each attempt after this long (10s, 5m, 1h): it fails timed-out.", valueName: "span"))
+    var timeLimit: String?
+
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("No second live task with this key: a repeat gets the first's id.", valueName: "key"))
+    var unique: String?
 
     @Flag(name: .long, help: "Wait for the task and print its result; exit 1 if it failed.")
     var wait = false
@@ -53,15 +76,24 @@ struct SubmitCommand: ParsableCommand {
     }
 
     /// `--in` as `in=`, `--at` as `at=` with the offset of the user's zone at that time, so that
-    /// the daemon's zone plays no part.
+    /// the daemon's zone plays no part; the flow options as their words, checked by the same
+    /// parser the daemon uses.
     func submitOptions() throws -> SubmitOptions {
+        var words: [String] = []
         do {
             switch (delay, time) {
-            case (nil, nil): return SubmitOptions()
-            case (let delay?, nil): return SubmitOptions(timing: .after(try TimeSpan.parse(delay[...])))
-            case (nil, let time?): return SubmitOptions(timing: .at(LocalTime.withOffset(try Timestamp.parse(time[...]))))
+            case (nil, nil): break
+            case (let delay?, nil): words.append("in=\(TimeSpan.format(try TimeSpan.parse(delay[...])))")
+            case (nil, let time?): words.append("at=\(LocalTime.withOffset(try Timestamp.parse(time[...])))")
             case (.some, .some): throw ValidationError("--in and --at both say when to run: give one")
             }
+            if let queue { words.append("queue=\(queue)") }
+            if let priority { words.append("priority=\(priority)") }
+            if !after.isEmpty { words.append("after=\(after.joined(separator: ","))") }
+            if let attempts { words.append("attempts=\(attempts)") }
+            if let timeLimit { words.append("timeout=\(timeLimit)") }
+            if let unique { words.append("unique=\(unique)") }
+            return try SubmitOptions.take(from: words + ["-"]).options
         } catch let error as ProtocolError {
             throw ValidationError(error.message)
         }
@@ -87,6 +119,9 @@ struct SubmitCommand: ParsableCommand {
         let submitted = try SubmitPayload(plainJSON: json) ?? client.decode(SubmitPayload.self, from: json, replyingTo: request)
         if let runAt = submitted.runAt, !client.json {
             Output.error("scheduled for \(Output.when(runAt))")
+        }
+        if submitted.existing == true, !client.json {
+            Output.error("already submitted: task \(submitted.id) holds the unique key (\(submitted.state ?? "live")); no new task")
         }
         guard wait else {
             if client.json { Output.json(json) } else { Output.line(submitted.id) }
