@@ -97,6 +97,11 @@ struct PybgdCommand: AsyncParsableCommand {
             fail("config error: \(error)", status: 78)
         }
         if let maxWorkers { configuration.scheduler.maxWorkers = maxWorkers }
+        do {
+            try configuration.checkQueues(workers: configuration.scheduler.maxWorkers ?? max(1, ProcessInfo.processInfo.activeProcessorCount))
+        } catch {
+            fail("config error: \(error)", status: 78)
+        }
         if let logLevel { configuration.logLevel = Logger.Level(rawValue: logLevel.lowercased())! }
         if let state {
             if state == "memory" {

@@ -1,4 +1,5 @@
 import Foundation
+import PyBackground
 import PyBackgroundProtocol
 import PyBackgroundTesting
 import Testing
@@ -23,6 +24,10 @@ struct ConfigurationLoaderTests {
             .deletingLastPathComponent().appendingPathComponent("config/pybgd.yaml").path
         let configuration = try ConfigurationLoader.load(path: path)
         #expect(configuration.commands.map(\.name) == ["echo", "disk-usage"])
+        #expect(configuration.queues == [DaemonConfiguration.Queue(name: "disk", maxRunning: 1)])
+        let usage = configuration.commands[1].policy
+        #expect(usage.queue == "disk" && usage.retry?.maxAttempts == 3 && usage.retry?.codes == ["exit-status", "timed-out", "interrupted"])
+        #expect(usage.retry?.backoff == .exponential(base: .seconds(2), maxDelay: .seconds(60), jitter: 0.1) && usage.timeoutSeconds == 60)
         #expect(try configuration.makeRegistry().names.contains("echo"))
         #expect(configuration.schedules.map(\.name) == ["heartbeat", "nightly-usage"])
         #expect(configuration.schedules[0].spec == ScheduleSpec(trigger: .every(.seconds(300)), overlap: .skip, task: "noop"))
@@ -36,7 +41,11 @@ struct ConfigurationLoaderTests {
             """
             socket: {path: /run/x.sock, mode: "0660", group: root}
             access: {allow_users: [root, 1234], allow_groups: [nogroup, "42"]}
-            scheduler: {max_workers: 3, keep_finished: null, max_pending: 5}
+            scheduler: {max_workers: 3, keep_finished: null, max_pending: 5, kill_grace_seconds: 2.5}
+            queues:
+              default: {max_running: 2}
+              io: {max_running: null}
+              net:
             server: {max_connections: 2, max_line_bytes: 128, idle_timeout_seconds: null}
             shutdown: {timeout_seconds: 1.5}
             log: {level: DEBUG, submissions: false}
@@ -53,6 +62,9 @@ struct ConfigurationLoaderTests {
                 environment: {LANG: C}
                 inherit_environment: false
                 max_output_bytes: 10
+                queue: io
+                priority: -7
+                retry: {max_attempts: 4, backoff: fixed, base: 250ms, max_delay: 10, jitter: 0, codes: [exit-status]}
             """)
         #expect(
             configuration.socket
@@ -71,6 +83,13 @@ struct ConfigurationLoaderTests {
         #expect(copy.parameters.map(\.signature) == ["from:string", "to:string=/tmp", "times:int=2"])
         #expect(copy.timeoutSeconds == 9 && copy.workingDirectory == "/srv" && copy.environment == ["LANG": "C"])
         #expect(!copy.inheritEnvironment && copy.maxOutputBytes == 10)
+        #expect(configuration.scheduler.killGraceSeconds == 2.5)
+        #expect(configuration.queues.map(\.name) == ["default", "io", "net"] && configuration.queues.map(\.maxRunning) == [2, nil, nil])
+        #expect(
+            copy.policy
+                == TaskPolicy(
+                    queue: "io", priority: -7, timeoutSeconds: 9,
+                    retry: RetrySettings(maxAttempts: 4, backoff: Backoff(.fixed, base: .milliseconds(250), maxDelay: .seconds(10)), codes: ["exit-status"])))
     }
 
     @Test(
@@ -125,6 +144,31 @@ struct ConfigurationLoaderTests {
                 .invalidValue
             ),
             ("scheduler: [1, 2]", 1, "scheduler", "must be a mapping", .invalidValue),
+            ("queues: [io]", 1, "queues", "must be a mapping of queue name", .invalidValue),
+            ("queues:\n  -io: {max_running: 1}", 2, "queues.-io", "is not a queue name", .invalidValue),
+            ("queues:\n  io: {max_running: 0}", 2, "queues.io.max_running", "from 1 to 4096", .invalidValue),
+            ("queues:\n  io: {limit: 1}", 2, "queues.io.limit", "unknown key", .unknownKey),
+            ("tasks:\n  - name: a\n    argv: [x]\n    priority: high", 4, "tasks[0].priority", "whole number", .invalidValue),
+            ("tasks:\n  - name: a\n    argv: [x]\n    retry: {backoff: fixed}", 4, "tasks[0].retry.max_attempts", "is required", .missingKey),
+            ("tasks:\n  - name: a\n    argv: [x]\n    retry: {max_attempts: 0}", 4, "tasks[0].retry.max_attempts", "from 1 to 1000", .invalidValue),
+            (
+                "tasks:\n  - name: a\n    argv: [x]\n    retry: {max_attempts: 2, backoff: linear}", 4, "tasks[0].retry.backoff", "exponential or fixed",
+                .invalidValue
+            ),
+            (
+                "tasks:\n  - name: a\n    argv: [x]\n    retry: {max_attempts: 2, base: soon}", 4, "tasks[0].retry.base", "is not a length of time",
+                .invalidValue
+            ),
+            (
+                "tasks:\n  - name: a\n    argv: [x]\n    retry: {max_attempts: 2, base: 10s, max_delay: 1s}", 4, "tasks[0].retry.max_delay", "at least base",
+                .invalidValue
+            ),
+            ("tasks:\n  - name: a\n    argv: [x]\n    retry: {max_attempts: 2, jitter: 2}", 4, "tasks[0].retry.jitter", "fraction from 0 to 1", .invalidValue),
+            (
+                "tasks:\n  - name: a\n    argv: [x]\n    retry: {max_attempts: 2, codes: exit-status}", 4, "tasks[0].retry.codes", "list of failure codes",
+                .invalidValue
+            ),
+            ("scheduler:\n  kill_grace_seconds: 0", 2, "scheduler.kill_grace_seconds", "must be a number", .invalidValue),
             ("key: [unclosed", nil, "", "not valid YAML", .invalidYAML),
             ("scheduler:\n  max_workers: 1\n  max_workers: 2", nil, "", "duplicated key", .invalidYAML),
         ] as [(String, Int?, String, String, ConfigurationError.Code)])
@@ -133,6 +177,15 @@ struct ConfigurationLoaderTests {
             guard let error = error as? ConfigurationError else { return false }
             return error.code == code && error.file == "test.yaml" && error.line == line && error.key == key && error.message.contains(fragment)
         }
+    }
+
+    @Test("a task's queue must be configured, and a queue's limit fit the workers")
+    func queueChecks() throws {
+        let unknown = try ConfigurationLoader.parse("tasks:\n  - name: a\n    argv: [x]\n    queue: io")
+        #expect(throws: ConfigurationError.self) { try unknown.makeRegistry() }
+        let tooWide = try ConfigurationLoader.parse("queues:\n  io: {max_running: 8}")
+        #expect { try tooWide.checkQueues(workers: 4) } throws: { "\($0)".contains("queues.io.max_running") && "\($0)".contains("more than the 4 workers") }
+        try tooWide.checkQueues(workers: 8)
     }
 
     @Test("a YAML error is one line: position and reason, without the excerpt and its caret")
