@@ -191,6 +191,27 @@ def load_python(path):
     return python
 
 
+def core_baseline_table(path):
+    lines = [json.loads(line) for line in open(path) if line.strip()]
+    timed = [l for l in lines if "tasks_per_second" in l]
+    counted = {l["side"]: l["instructions"] for l in lines if "instructions" in l}
+    name = os.environ.get("PYBGD_BASELINE_NAME", "the baseline")
+    rows = [f"### Before and after: the scheduler core as built from {name} (before) and this tree (after)", "",
+            "| measurement | before | after | after ÷ before |", "|---|---:|---:|---:|"]
+    for label, key in (("100,000 no-op tasks, tasks/s (median of the rounds)", "tasks_per_second"),
+                       ("10,000 no-op tasks, tasks/s (median of the rounds)", "tasks_per_second_10k")):
+        before = statistics.median(l[key] for l in timed if l["side"] == "before")
+        after = statistics.median(l[key] for l in timed if l["side"] == "after")
+        rows.append(f"| {label} | {before:,.0f} | {after:,.0f} | {after / before:.2f} |")
+    if "before" in counted and "after" in counted:
+        b, a = counted["before"], counted["after"]
+        rows.append(f"| instructions of the whole core benchmark (callgrind, N = 20,000; every contender) | {b:,} | {a:,} | {a / b:.3f} |")
+    rows += ["", "Per round (100,000 tasks/s, before / after): " + ", ".join(
+        f"{b['tasks_per_second']:,.0f} / {a['tasks_per_second']:,.0f}"
+        for b, a in zip([l for l in timed if l["side"] == "before"], [l for l in timed if l["side"] == "after"])) + ".", ""]
+    return rows
+
+
 def main():
     swift = json.load(open(sys.argv[1]))
     python = load_python(sys.argv[2]) if len(sys.argv) > 2 else {}
@@ -198,6 +219,9 @@ def main():
     if len(sys.argv) > 4:
         print()
         print("\n".join(schedule_table(sys.argv[4])))
+    if len(sys.argv) > 5:
+        print()
+        print("\n".join(core_baseline_table(sys.argv[5])))
     if len(sys.argv) > 3:
         print()
         print("\n".join(daemon_tables(sys.argv[3])))

@@ -196,8 +196,11 @@ public class Scheduler: @unchecked Sendable {
             return try start(record, wakingWorker: true, body).id
         }
         let future = store.insert { id, sequence in
-            let record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt)
-            return Future(record: record, sequence: sequence, store: store, host: self) { try body(id) }
+            // Made in place: a record bound to a local first was copied into the future, not moved.
+            Future(
+                record: TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt), sequence: sequence,
+                store: store, host: nil
+            ) { try body(id) }
         }
         try enqueue(future)
         if blocksCallerOnStart { waitUntilStopped() }

@@ -26,19 +26,22 @@ public struct TaskRecord: Sendable, CustomStringConvertible {
     /// When `start` accepted the task.
     public let submittedAt: Date
     /// When it may start, if it was submitted to run later; nil: as soon as a worker is free.
-    public let runAt: Date?
+    public var runAt: Date? { runAtSeconds.isNaN ? nil : Date(timeIntervalSinceReferenceDate: runAtSeconds) }
     /// The recurring schedule whose firing started it, if one did.
     public let schedule: String?
     /// The tick (planned firing time) it was started for, when its schedule's host records it.
-    public let tick: Date?
-    /// Nil when the options ask for nothing: most tasks, which then carry one empty word.
-    private let optionsBox: TaskOptionsBox?
+    public var tick: Date? { tickSeconds.isNaN ? nil : Date(timeIntervalSinceReferenceDate: tickSeconds) }
+    // Optional times kept as seconds, NaN for none: 8 bytes each instead of a padded 16, so that
+    // a record stays small enough to be copied inline (measured: a few bytes more made every
+    // copy an outlined value-witness call, three per task, and cost the core's start path).
+    private let runAtSeconds: Double
+    private let tickSeconds: Double
+    /// Its timeout, retry policy, queue, priority, prerequisites and unique key: one word, empty
+    /// for most tasks.
+    public let options: TaskOptions
 
-    /// Its timeout and retry policy.
-    public var options: TaskOptions { optionsBox?.options ?? TaskOptions() }
-
-    /// Whether it has a timeout or a retry policy.
-    package var hasOptions: Bool { optionsBox != nil }
+    /// Whether it asks for anything beyond the defaults.
+    package var hasOptions: Bool { !options.isDefault }
 
     /// A record as the scheduler makes one at `start`.
     public init(
@@ -50,10 +53,10 @@ public struct TaskRecord: Sendable, CustomStringConvertible {
         self.args = args
         self.kwargs = kwargs
         self.submittedAt = submittedAt
-        self.runAt = runAt
+        self.runAtSeconds = runAt?.timeIntervalSinceReferenceDate ?? .nan
         self.schedule = schedule
-        self.tick = tick
-        self.optionsBox = options.isDefault ? nil : TaskOptionsBox(options)
+        self.tickSeconds = tick?.timeIntervalSinceReferenceDate ?? .nan
+        self.options = options
     }
 
     /// `name(arg, …, key=value, …)`, the way a person would write the call.

@@ -101,8 +101,11 @@ final class WorkerPool: @unchecked Sendable {
     /// Every queue's limit, state and counts, the default queue first.
     var queueStatistics: [QueueStatistics] {
         lock.withLock {
-            queue.lanes.map {
-                QueueStatistics(name: $0.name, maxRunning: $0.maxRunning, paused: $0.paused, pending: $0.count, running: $0.running)
+            let uncounted = queue.uncountedDefaultRunning(active: activeWorkers)
+            return queue.lanes.enumerated().map { index, lane in
+                QueueStatistics(
+                    name: lane.name, maxRunning: lane.maxRunning, paused: lane.paused, pending: queue.count(ofLane: index),
+                    running: lane.running + (index == 0 ? uncounted : 0))
             }
         }
     }
@@ -227,6 +230,8 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func workLoop() {
+        let slot = CurrentFuture.register()
+        defer { withExtendedLifetime(slot) {} }
         // The tasks this worker ended and has not handed to `onEnded` yet: its own, no lock.
         var ended: [Future] = []
         func handOverEnded() {
@@ -260,7 +265,7 @@ final class WorkerPool: @unchecked Sendable {
             queuedHint.store(queue.count, ordering: .relaxed)
             activeWorkers += 1
             lock.unlock()
-            let final = future.run()
+            let final = future.run(in: slot)
             if let final, final.isDone, onEnded != nil {
                 ended.append(future)
                 if ended.count >= Self.endedBatchSize || queuedHint.load(ordering: .relaxed) == 0 { handOverEnded() }
@@ -273,7 +278,7 @@ final class WorkerPool: @unchecked Sendable {
                 lock.lock()
             }
             activeWorkers -= 1
-            queue.ended(lane: lane)
+            if let lane { queue.ended(lane: lane) }
             switch final {
             case .finished?: finishedCount += 1
             case .failed?: failedCount += 1
