@@ -272,7 +272,7 @@ public class Scheduler: @unchecked Sendable {
             runWhenDue(future, at: retryAt)
         } else if !prerequisites.isEmpty {
             store.waitingCount.add(1, ordering: .relaxed)
-            start(future, after: prerequisites)
+            waitForPrerequisites(of: future, prerequisites)
         } else if later {
             startWhenDue(future)
         } else {
@@ -332,7 +332,7 @@ public class Scheduler: @unchecked Sendable {
     /// Starts a waiting future once every one of `prerequisites` has ended: if all finished, it is
     /// queued (or scheduled, for a time still to come); otherwise it is cancelled, naming which did
     /// not finish. A prerequisite the shutdown cancelled passes the shutdown on.
-    private func start(_ future: Future, after prerequisites: [Future]) {
+    private func waitForPrerequisites(of future: Future, _ prerequisites: [Future]) {
         let remaining = Mutex((count: prerequisites.count, unfinished: [(TaskID, FutureState, SchedulerError.Code?)]()))
         for prerequisite in prerequisites {
             prerequisite.addDoneCallback { [weak self] ended in

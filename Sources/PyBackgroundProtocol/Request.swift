@@ -206,7 +206,7 @@ public enum Request: Hashable, Sendable {
 
     private static func queueName(_ arguments: [String], usage: String) throws(ProtocolError) -> String {
         guard arguments.count == 1 else { throw ProtocolError(.badRequest, "expected \(usage)") }
-        guard SubmitOptions.isName(arguments[0][...]) else {
+        guard Name.isValid(arguments[0]) else {
             throw ProtocolError(.badRequest, "\"\(arguments[0])\" is not a queue name: letters, digits, - _ . (up to 64)")
         }
         return arguments[0]

@@ -41,10 +41,7 @@ public enum ScheduleRequest: Hashable, Sendable {
 
     /// A schedule name: 1 to 64 letters, digits, `-`, `_`, `.`, starting with a letter or digit.
     public static func validate(name: String) throws(ProtocolError) {
-        let allowed = name.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x2D || byte == 0x5F || byte == 0x2E
-        }
-        guard (1...64).contains(name.utf8.count), allowed, let first = name.utf8.first, first != 0x2D, first != 0x5F, first != 0x2E else {
+        guard Name.isValid(name) else {
             throw ProtocolError(
                 .badRequest, "\"\(name)\" is not a schedule name: 1 to 64 letters, digits, -, _ or ., starting with a letter or digit")
         }

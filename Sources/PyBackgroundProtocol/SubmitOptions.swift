@@ -159,7 +159,7 @@ public struct SubmitOptions: Hashable, Sendable {
         case "in": fields.timing = .after(try TimeSpan.parse(value))
         case "at": fields.timing = .at(try Timestamp.parse(value))
         case "queue":
-            guard isName(value) else {
+            guard Name.isValid(value) else {
                 throw ProtocolError(.badRequest, "queue=\(value) is not a queue name: letters, digits, - _ . (up to 64), starting with a letter or digit")
             }
             fields.queue = String(value)
@@ -193,16 +193,6 @@ public struct SubmitOptions: Hashable, Sendable {
             }
             fields.retryOf = String(value)
         }
-    }
-
-    /// Letters, digits, `-`, `_`, `.`, up to 64, starting with a letter or digit: a queue's or a task's name.
-    public static func isName(_ text: Substring) -> Bool {
-        guard let first = text.unicodeScalars.first, text.unicodeScalars.count <= 64 else { return false }
-        let allowed = { (scalar: Unicode.Scalar) in
-            ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "-"
-                || scalar == "_" || scalar == "."
-        }
-        return first != "-" && first != "_" && first != "." && text.unicodeScalars.allSatisfy(allowed)
     }
 
     private static func isIDPrefix(_ text: Substring) -> Bool {

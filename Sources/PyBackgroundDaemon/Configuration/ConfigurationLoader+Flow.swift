@@ -12,7 +12,7 @@ extension ConfigurationLoader {
         var queues: [DaemonConfiguration.Queue] = []
         for (nameNode, value) in mapping {
             let name = try reader.string(nameNode, key: "queues")
-            guard SubmitOptions.isName(name[...]) else {
+            guard Name.isValid(name) else {
                 throw reader.error(nameNode, key: "queues.\(name)", "\"\(name)\" is not a queue name: letters, digits, - _ . (up to 64)")
             }
             var maxRunning: Int?
@@ -30,7 +30,7 @@ extension ConfigurationLoader {
         var policy = TaskPolicy()
         if let node = keys["queue"], node.null == nil {
             let queue = try reader.string(node, key: "\(key).queue")
-            guard SubmitOptions.isName(queue[...]) else {
+            guard Name.isValid(queue) else {
                 throw reader.error(node, key: "\(key).queue", "\"\(queue)\" is not a queue name: letters, digits, - _ . (up to 64)")
             }
             policy.queue = queue
@@ -44,9 +44,10 @@ extension ConfigurationLoader {
         return policy
     }
 
-    /// `retry: {max_attempts, backoff: exponential|fixed, base, max_delay, jitter, codes}`.
+    /// `retry: {max_attempts, backoff: exponential|fixed, base, max_delay, jitter, codes, exit_statuses}`.
     static func readRetry(_ node: Node, key: String, reader: NodeReader) throws -> RetrySettings {
-        let keys = try reader.mapping(node, key: key, allowed: ["max_attempts", "backoff", "base", "max_delay", "jitter", "codes"])
+        let keys = try reader.mapping(
+            node, key: key, allowed: ["max_attempts", "backoff", "base", "max_delay", "jitter", "codes", "exit_statuses"])
         guard let attemptsNode = keys["max_attempts"] else {
             throw reader.error(node, key: "\(key).max_attempts", "is required: attempts in all, the first included (2 retries once)", code: .missingKey)
         }
@@ -76,7 +77,17 @@ extension ConfigurationLoader {
             }
             codes = Set(try list.enumerated().map { index, item in try reader.string(item, key: "\(key).codes[\(index)]") })
         }
-        return RetrySettings(maxAttempts: maxAttempts, backoff: Backoff(kind, base: base, maxDelay: maxDelay, jitter: jitter), codes: codes)
+        var exitStatuses: Set<Int>?
+        if let node = keys["exit_statuses"], node.null == nil {
+            guard let list = node.sequence else {
+                throw reader.error(node, key: "\(key).exit_statuses", "must be a list of exit statuses, e.g. [75, 111]")
+            }
+            exitStatuses = Set(
+                try list.enumerated().map { index, item in try reader.int(item, key: "\(key).exit_statuses[\(index)]", range: 1...255) })
+        }
+        return RetrySettings(
+            maxAttempts: maxAttempts, backoff: Backoff(kind, base: base, maxDelay: maxDelay, jitter: jitter), codes: codes,
+            exitStatuses: exitStatuses)
     }
 
     /// A length of time: a span (`500ms`, `10s`, `5m`) or a number of seconds.

@@ -68,7 +68,7 @@ final class TaskLauncher: Sendable {
         options: SubmitOptions = SubmitOptions(), after: [TaskID] = [], replyOn eventLoop: any EventLoop,
         wake: WorkerWake = .now
     ) -> Outcome {
-        let taskOptions = options.isEmpty && task.policy == TaskPolicy() ? TaskOptions() : task.policy.options(for: options, after: after)
+        let taskOptions = options.isEmpty && task.policy.isDefault ? TaskOptions() : task.policy.options(for: options, after: after)
         let record = TaskRecord(
             id: scheduler.newTaskID(), name: task.name, args: arguments.positional,
             kwargs: arguments.keywordArguments, submittedAt: Date(), runAt: runAt, options: taskOptions)

@@ -49,7 +49,7 @@ struct TaskRecovery {
             let options = try Self.options(optionWords, row: row, path: location)
             let after = options.after.compactMap(TaskID.init)
             let taskOptions = (task?.policy ?? TaskPolicy()).options(for: options, after: after)
-            let record = try RowJSON.record(row, options: optionWords.isEmpty && task?.policy == TaskPolicy() ? TaskOptions() : taskOptions, path: location)
+            let record = try RowJSON.record(row, options: optionWords.isEmpty && (task?.policy.isDefault ?? true) ? TaskOptions() : taskOptions, path: location)
             let attempts = try RowJSON.attempts(row, path: location)
             if row.state.isDone {
                 runRequeued()

@@ -54,14 +54,7 @@ public struct RegisteredTask: Sendable {
     }
 
     /// Names a client can type: letters, digits, `-`, `_`, `.`, starting with a letter or digit.
-    public static func isValidName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, name.unicodeScalars.count <= 64 else { return false }
-        let allowed = { (scalar: Unicode.Scalar) in
-            scalar.properties.isASCIIHexDigit || ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
-                || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_" || scalar == "."
-        }
-        return allowed(first) && first != "-" && first != "_" && first != "." && name.unicodeScalars.allSatisfy(allowed)
-    }
+    public static func isValidName(_ name: String) -> Bool { Name.isValid(name) }
 }
 
 /// The tasks a daemon can run, by name. A value: the daemon swaps in a new one on reload,

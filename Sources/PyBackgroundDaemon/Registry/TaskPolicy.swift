@@ -26,12 +26,17 @@ public struct TaskPolicy: Sendable, Hashable {
         self.retry = retry
     }
 
+    /// Whether it asks for nothing (the default queue, priority 0, no timeout, no retries): then a
+    /// submission without options runs with none, checked without building any.
+    public var isDefault: Bool { queue == nil && priority == 0 && timeoutSeconds == nil && retry == nil }
+
     /// The options a submission of the task runs with: this policy, overridden by the
     /// submission's options; `after` are the prerequisites' ids, resolved from its prefixes.
     func options(for submission: SubmitOptions, after: [TaskID]) -> TaskOptions {
         var retry = self.retry
         if let attempts = submission.attempts {
-            retry = RetrySettings(maxAttempts: attempts, backoff: retry?.backoff ?? .default, codes: retry?.codes)
+            retry = RetrySettings(
+                maxAttempts: attempts, backoff: retry?.backoff ?? .default, codes: retry?.codes, exitStatuses: retry?.exitStatuses)
         }
         let timeout = submission.timeout ?? timeoutSeconds.map { Duration.nanoseconds(Int64(($0 * 1e9).rounded())) }
         return TaskOptions(
@@ -42,16 +47,20 @@ public struct TaskPolicy: Sendable, Hashable {
 
 /// When a failed task of the daemon runs again: at most `maxAttempts` attempts, `backoff` between
 /// them, for the failure codes in `codes` (nil: every failure; a kill, a cancel or the shutdown
-/// never retries). `interrupted` in `codes` (or nil) also retries a task pybgd died while running.
+/// never retries) and, for a command that exited non-zero, only the statuses in `exitStatuses`
+/// (nil: any). `interrupted` in `codes` (or nil) also retries a task pybgd died while running.
 public struct RetrySettings: Sendable, Hashable {
     public var maxAttempts: Int
     public var backoff: Backoff
     public var codes: Set<String>?
+    /// The exit statuses of a command that retry (`EX_TEMPFAIL`, 75, say); nil: every non-zero one.
+    public var exitStatuses: Set<Int>?
 
-    public init(maxAttempts: Int, backoff: Backoff = .default, codes: Set<String>? = nil) {
+    public init(maxAttempts: Int, backoff: Backoff = .default, codes: Set<String>? = nil, exitStatuses: Set<Int>? = nil) {
         self.maxAttempts = maxAttempts
         self.backoff = backoff
         self.codes = codes
+        self.exitStatuses = exitStatuses
     }
 
     /// Failures that never retry, whatever `codes` says: someone or something stopped the task on purpose.
@@ -65,10 +74,20 @@ public struct RetrySettings: Sendable, Hashable {
         !Self.neverRetried.contains(code) && (codes?.contains(code) ?? true)
     }
 
+    /// Whether `error` is retried: its code, and a command's exit status.
+    func retries(_ error: any Error) -> Bool {
+        let code = Self.code(of: error)
+        guard retries(code: code) else { return false }
+        guard let exitStatuses, code == TaskFailure.Code.exitStatus.rawValue else { return true }
+        guard let failure = error as? TaskFailure, case .object(let detail)? = failure.detail, case .int(let status)? = detail["exit_status"]
+        else { return false }
+        return exitStatuses.contains(status)
+    }
+
     /// The core's policy for these settings.
     var policy: RetryPolicy {
         let settings = self
-        return RetryPolicy(maxAttempts: maxAttempts, backoff: backoff) { error in settings.retries(code: Self.code(of: error)) }
+        return RetryPolicy(maxAttempts: maxAttempts, backoff: backoff) { error in settings.retries(error) }
     }
 
     /// The code a failure is stored and reported with.
