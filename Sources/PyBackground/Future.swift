@@ -431,8 +431,10 @@ public final class Future: Sendable, CustomStringConvertible {
             storage.timeoutToken = nil
             storage.stop = nil
             storage.stopHandlers = []
+            // Retried even once the scheduler stops: the retry is then cancelled by the shutdown,
+            // and a host that keeps tasks on disk runs it in its next life instead of losing it.
             if state == .failed, case .failure(let error) = outcome, let retry,
-                retry.retries(afterAttempt: storage.attempt, failure: error), !host.stopped
+                retry.retries(afterAttempt: storage.attempt, failure: error)
             {
                 storage.attempts.append(
                     TaskAttempt(number: storage.attempt, startedAt: storage.startedAt, endedAt: endedAt, error: error))

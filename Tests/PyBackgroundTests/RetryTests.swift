@@ -99,6 +99,30 @@ struct RetryTests {
         #expect(error.code == .shutDown && attempts.count == 1 && secondAttempts.count == 1)
     }
 
+    @Test("an attempt that fails after the shutdown began is not given up: its retry is cancelled by the shutdown, for a host to run later")
+    func failureDuringShutdown() throws {
+        let scheduler = BackgroundScheduler(maxWorkers: 1)
+        let started = Gate()
+        let release = Gate()
+        let policy = RetryPolicy(maxAttempts: 3, backoff: .fixed(.seconds(1)))
+        let id = try scheduler.start(
+            { () throws -> Int in
+                started.open()
+                release.wait()
+                throw Failure(reason: "late")
+            }, options: TaskOptions(retry: policy))
+        let future = try #require(scheduler.futures[id])
+        started.wait()
+        scheduler.shutdown(wait: false)
+        release.open()
+        #expect(future.wait(timeout: .seconds(30)) && future.state == .cancelled)
+        guard case .failure(let error as SchedulerError)? = future.outcome else {
+            Issue.record("no outcome")
+            return
+        }
+        #expect(error.code == .shutDown && future.attempts.map(\.number) == [1])
+    }
+
     @Test("with a timeout too, each attempt that runs too long is stopped and retried")
     func timedOutAttemptsRetry() throws {
         let clock = ManualClock(now: Self.start)
