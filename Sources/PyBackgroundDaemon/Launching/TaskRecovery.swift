@@ -104,7 +104,11 @@ struct TaskRecovery {
                 // The attempt pybgd died in counts: retried if the policy allows it, else ended.
                 let interrupted = SchedulerError(
                     .interrupted, "pybgd stopped while attempt \(max(row.attempt, 1)) ran; whether it completed is unknown")
-                if let retry = taskOptions.retry, retry.retries(afterAttempt: max(row.attempt, 1), failure: interrupted) {
+                // A retry-safe task is retried on interruption whatever its codes; its attempts still count.
+                if let retry = taskOptions.retry,
+                    retry.retries(afterAttempt: max(row.attempt, 1), failure: interrupted)
+                        || (task.retryIfInterrupted && max(row.attempt, 1) < retry.maxAttempts)
+                {
                     runRequeued()
                     let attempt = TaskAttempt(number: max(row.attempt, 1), startedAt: row.startedAt, endedAt: Date(), error: interrupted)
                     let delay = retry.backoff.delay(afterAttempt: attempt.number, random: Double.random(in: 0..<1))
