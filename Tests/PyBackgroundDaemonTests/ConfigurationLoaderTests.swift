@@ -48,7 +48,7 @@ struct ConfigurationLoaderTests {
               net:
             server: {max_connections: 2, max_line_bytes: 128, idle_timeout_seconds: null}
             shutdown: {timeout_seconds: 1.5}
-            log: {level: DEBUG, submissions: false}
+            log: {level: DEBUG, submissions: false, format: json}
             tasks:
               - name: copy
                 description: copy a file
@@ -83,7 +83,7 @@ struct ConfigurationLoaderTests {
         #expect(copy.parameters.map(\.signature) == ["from:string", "to:string=/tmp", "times:int=2"])
         #expect(copy.timeoutSeconds == 9 && copy.workingDirectory == "/srv" && copy.environment == ["LANG": "C"])
         #expect(!copy.inheritEnvironment && copy.maxOutputBytes == 10)
-        #expect(configuration.scheduler.killGraceSeconds == 2.5)
+        #expect(configuration.scheduler.killGraceSeconds == 2.5 && configuration.logFormat == .json)
         #expect(configuration.queues.map(\.name) == ["default", "io", "net"] && configuration.queues.map(\.maxRunning) == [2, nil, nil])
         #expect(
             copy.policy
@@ -107,6 +107,7 @@ struct ConfigurationLoaderTests {
             ("socket:\n  mode: \"0660\"", 2, "socket.group", "name the group", .invalidValue),
             ("server:\n  max_line_bytes: 10", 2, "server.max_line_bytes", "from 64", .invalidValue),
             ("log:\n  level: loud", 2, "log.level", "must be one of trace", .invalidValue),
+            ("log:\n  format: xml", 2, "log.format", "must be text or json", .invalidValue),
             ("tasks: {}", 1, "tasks", "must be a list", .invalidValue),
             ("schedules: {}", 1, "schedules", "must be a list of schedules", .invalidValue),
             ("schedules:\n  - {task: noop, every: 1m}", 2, "schedules[0].name", "is required", .missingKey),

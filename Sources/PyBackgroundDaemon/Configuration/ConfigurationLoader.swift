@@ -141,7 +141,14 @@ public enum ConfigurationLoader {
         }
 
         if let log = top["log"], log.null == nil {
-            let keys = try reader.mapping(log, key: "log", allowed: ["level", "submissions"])
+            let keys = try reader.mapping(log, key: "log", allowed: ["level", "submissions", "format"])
+            if let node = keys["format"] {
+                let text = try reader.string(node, key: "log.format")
+                guard let format = DaemonConfiguration.LogFormat(rawValue: text.lowercased()) else {
+                    throw reader.error(node, key: "log.format", "must be text or json, got \"\(text)\"")
+                }
+                configuration.logFormat = format
+            }
             if let node = keys["submissions"] {
                 configuration.logSubmissions = try reader.bool(node, key: "log.submissions")
             }

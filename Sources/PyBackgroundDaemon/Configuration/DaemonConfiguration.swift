@@ -116,6 +116,13 @@ public struct DaemonConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Log each accepted submission at info level with the peer's uid and pid (`log.submissions`).
     public var logSubmissions = true
+    /// How log lines are written: `text` (swift-log's stream handler) or `json` (``JSONLogHandler``).
+    public var logFormat = LogFormat.text
+
+    /// `log.format`.
+    public enum LogFormat: String, Sendable, Hashable, CaseIterable {
+        case text, json
+    }
     /// A named queue of `queues:`: at most `maxRunning` of its tasks run at once (nil: as many as
     /// there are workers). `default` always exists; naming it here sets its limit.
     public struct Queue: Sendable, Hashable {
