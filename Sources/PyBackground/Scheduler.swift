@@ -315,10 +315,7 @@ public class Scheduler: @unchecked Sendable {
     private func prerequisites(of record: TaskRecord) throws(SchedulerError) -> [Future] {
         guard record.hasOptions else { return [] }
         let options = record.options
-        if let queue = options.queue, queue != ReadyQueues.defaultName, !pool.hasQueue(queue) {
-            throw SchedulerError(
-                .unknownQueue, "no queue named \"\(queue)\"; queues: \(pool.queueStatistics.map(\.name).joined(separator: ", "))")
-        }
+        if let queue = options.queue, queue != ReadyQueues.defaultName, !pool.hasQueue(queue) { throw unknownQueue(queue) }
         var futures: [Future] = []
         for id in options.after {
             guard let future = store.future(id, before: .max) else {

@@ -14,12 +14,13 @@ import Foundation
 extension ControlRequestHandler {
     /// Why a submission's options cannot be honoured (nil: they can): a queue that is not configured.
     func checkFlow(_ options: SubmitOptions, task: RegisteredTask) -> Response? {
-        guard let queue = options.queue else { return nil }
-        let names = scheduler.queues.map(\.name)
-        guard names.contains(queue) else {
-            return .error(.unknownQueue, "no queue named \"\(queue)\"; configured queues: \(names.joined(separator: ", "))")
-        }
-        return nil
+        guard let queue = options.queue, !scheduler.queues.contains(where: { $0.name == queue }) else { return nil }
+        return unknownQueue(queue)
+    }
+
+    /// The reply naming a queue the config does not have, and those it has.
+    func unknownQueue(_ name: String) -> Response {
+        .error(.unknownQueue, "no queue named \"\(name)\"; configured queues: \(scheduler.queues.map(\.name).joined(separator: ", "))")
     }
 
     /// Every queue as QUEUES and STATUS show it.
@@ -45,27 +46,17 @@ extension ControlRequestHandler {
         logger.notice("kill requested", metadata: ["id": "\(future.id)", "task": "\(future.record.name)", "state": "\(before)", "by": "\(who)"])
         future.kill(by: who)
         if future.isDone { return .now(ok(FuturePayload(future))) }
-        let promise = eventLoop.makePromise(of: Response.self)
-        let answered = OnceFlag()
-        let answer: @Sendable (Response) -> Void = { response in
-            guard answered.claim() else { return }
-            promise.succeed(response)
-        }
         let grace = killGraceSeconds
         let logger = self.logger
-        let timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(grace * 1e9))) {
+        return replyWhenEnded(future, within: grace, eventLoop: eventLoop) {
             logger.warning(
                 "a killed task did not stop within the kill grace; it still runs",
                 metadata: ["id": "\(future.id)", "task": "\(future.record.name)", "grace_seconds": "\(grace)"])
-            answer(
-                .error(
-                    .stillRunning,
-                    "task \(future.id) (\(future.record.name)) was asked to stop \(grace) s ago and still runs: it does not check for stop requests; it ends cancelled when it returns"
-                ))
+            return .error(
+                .stillRunning,
+                "task \(future.id) (\(future.record.name)) was asked to stop \(grace) s ago and still runs: it does not check for stop requests; it ends cancelled when it returns"
+            )
         }
-        promise.futureResult.whenComplete { _ in timer.cancel() }
-        future.addDoneCallback { ended in answer(self.ok(FuturePayload(ended))) }
-        return .later(promise.futureResult)
     }
 
     /// Runs an ended task again: a new task with the same task, arguments and options, labelled
@@ -116,9 +107,7 @@ extension ControlRequestHandler {
 
     /// Pauses or resumes a queue, durably: the reply comes once the store has it.
     func setPaused(_ name: String, _ paused: Bool, eventLoop: any EventLoop) -> ControlReply {
-        guard scheduler.queues.contains(where: { $0.name == name }) else {
-            return .now(.error(.unknownQueue, "no queue named \"\(name)\"; configured queues: \(scheduler.queues.map(\.name).joined(separator: ", "))"))
-        }
+        guard scheduler.queues.contains(where: { $0.name == name }) else { return .now(unknownQueue(name)) }
         let promise = eventLoop.makePromise(of: Response.self)
         let scheduler = self.scheduler
         let logger = self.logger
@@ -133,7 +122,7 @@ extension ControlRequestHandler {
                 }
                 logger.notice(paused ? "queue paused" : "queue resumed", metadata: ["queue": "\(name)"])
                 let queue = self.queuePayloads.first { $0.name == name }
-                promise.succeed(queue.map { self.ok($0) } ?? .error(.unknownQueue, "no queue named \"\(name)\""))
+                promise.succeed(queue.map { self.ok($0) } ?? self.unknownQueue(name))
             case .failure(let error):
                 promise.succeed(.error(.storeFailed, "the queue was not \(paused ? "paused" : "resumed"): \(error)"))
             }

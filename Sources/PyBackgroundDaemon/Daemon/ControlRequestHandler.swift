@@ -261,16 +261,24 @@ final class ControlRequestHandler: Sendable {
         case .success(let found): future = found
         }
         if future.isDone { return .now(ok(FuturePayload(future))) }
+        return replyWhenEnded(future, within: timeout, eventLoop: eventLoop) {
+            .error(.timedOut, "task \(future.id) has not ended after \(timeout ?? 0) s; it is \(future.state)")
+        }
+    }
+
+    /// The future's payload once it has ended, or `late()` if `seconds` (nil: no limit) pass
+    /// first: WAIT's reply, and KILL's.
+    func replyWhenEnded(
+        _ future: Future, within seconds: Double?, eventLoop: any EventLoop, late: @escaping @Sendable () -> Response
+    ) -> ControlReply {
         let promise = eventLoop.makePromise(of: Response.self)
         let answered = OnceFlag()
         let answer: @Sendable (Response) -> Void = { response in
             guard answered.claim() else { return }
             promise.succeed(response)
         }
-        if let timeout {
-            let timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(min(timeout, 1e9) * 1e9))) {
-                answer(.error(.timedOut, "task \(future.id) has not ended after \(timeout) s; it is \(future.state)"))
-            }
+        if let seconds {
+            let timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(min(seconds, 1e9) * 1e9))) { answer(late()) }
             promise.futureResult.whenComplete { _ in timer.cancel() }
         }
         future.addDoneCallback { ended in answer(self.ok(FuturePayload(ended))) }

@@ -72,9 +72,13 @@ final class TaskLauncher: Sendable {
         let record = TaskRecord(
             id: scheduler.newTaskID(), name: task.name, args: arguments.positional,
             kwargs: arguments.keywordArguments, submittedAt: Date(), runAt: runAt, options: taskOptions)
-        var stored = options
-        stored.after = after.map(\.description)  // whole ids: a prefix may match more tasks later
-        let submission = Submission(record: record, task: task, arguments: arguments, words: words, optionWords: stored.flowWords)
+        var optionWords: [String] = []
+        if !options.isEmpty {
+            var stored = options
+            stored.after = after.map(\.description)  // whole ids: a prefix may match more tasks later
+            optionWords = stored.flowWords
+        }
+        let submission = Submission(record: record, task: task, arguments: arguments, words: words, optionWords: optionWords)
         guard let key = options.unique else { return accept(submission, replyOn: eventLoop, wake: wake) }
         // One lock around look-up and acceptance: of racing submissions of one key, exactly one
         // is accepted and the others get its id.

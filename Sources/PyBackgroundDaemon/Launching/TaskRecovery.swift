@@ -102,15 +102,14 @@ struct TaskRecovery {
             }
             if row.state == .running {
                 // The attempt pybgd died in counts: retried if the policy allows it, else ended.
-                let interrupted = SchedulerError(
-                    .interrupted, "pybgd stopped while attempt \(max(row.attempt, 1)) ran; whether it completed is unknown")
+                let number = max(row.attempt, 1)
+                let interrupted = SchedulerError(.interrupted, "pybgd stopped while attempt \(number) ran; whether it completed is unknown")
                 // A retry-safe task is retried on interruption whatever its codes; its attempts still count.
                 if let retry = taskOptions.retry,
-                    retry.retries(afterAttempt: max(row.attempt, 1), failure: interrupted)
-                        || (task.retryIfInterrupted && max(row.attempt, 1) < retry.maxAttempts)
+                    retry.retries(afterAttempt: number, failure: interrupted) || (task.retryIfInterrupted && number < retry.maxAttempts)
                 {
                     runRequeued()
-                    let attempt = TaskAttempt(number: max(row.attempt, 1), startedAt: row.startedAt, endedAt: Date(), error: interrupted)
+                    let attempt = TaskAttempt(number: number, startedAt: row.startedAt, endedAt: Date(), error: interrupted)
                     let delay = retry.backoff.delay(afterAttempt: attempt.number, random: Double.random(in: 0..<1))
                     launcher.resume(
                         submission, history: AttemptHistory(attempts: attempts + [attempt], retryAt: Date().addingTimeInterval(delay.secondsAsDouble)))
@@ -124,7 +123,7 @@ struct TaskRecovery {
                         SchedulerError(
                             .interrupted,
                             taskOptions.retry != nil
-                                ? "pybgd stopped while attempt \(max(row.attempt, 1)) ran; its retry policy gives it no further attempt"
+                                ? "pybgd stopped while attempt \(number) ran; its retry policy gives it no further attempt"
                                 : "pybgd stopped while this task ran; it was not run again, since task \"\(row.name)\" is not declared retry_if_interrupted"
                         ), attempts: attempts)
                     summary.interrupted += 1

@@ -90,12 +90,8 @@ public struct RetrySettings: Sendable, Hashable {
         return RetryPolicy(maxAttempts: maxAttempts, backoff: backoff) { error in settings.retries(error) }
     }
 
-    /// The code a failure is stored and reported with.
+    /// The code a failure is stored and reported with (``ErrorPayload``'s).
     static func code(of error: any Error) -> String {
-        switch error {
-        case let failure as TaskFailure: failure.code.rawValue
-        case let failure as SchedulerError: failure.code.rawValue
-        default: "task-error"
-        }
+        ErrorPayload(error).code
     }
 }

@@ -67,6 +67,12 @@ struct QueuesCommand: ParsableCommand {
         QueuesCommand.table(payload.queues).forEach(Output.line)
     }
 
+    /// PAUSE or RESUME: the reply's JSON, or one line saying what was `done`.
+    static func send(_ request: Request, done: String, options: GlobalOptions, reply: ReplyTimeoutOption) throws {
+        let (payload, json) = try options.client(replyTimeout: reply.timeout).request(request, as: QueuePayload.self)
+        if options.json { Output.json(json) } else { Output.line("\(done) \(payload.name) (\(payload.running) running, \(payload.pending) pending)") }
+    }
+
     /// The queues as a table for people.
     static func table(_ queues: [QueuePayload]) -> [String] {
         let header = ["QUEUE", "RUNNING", "LIMIT", "PENDING", "STATE"]
@@ -86,8 +92,7 @@ struct PauseCommand: ParsableCommand {
     var queue: String
 
     func run() throws {
-        let (payload, json) = try options.client(replyTimeout: reply.timeout).request(.pauseQueue(queue), as: QueuePayload.self)
-        if options.json { Output.json(json) } else { Output.line("paused \(payload.name) (\(payload.running) running, \(payload.pending) pending)") }
+        try QueuesCommand.send(.pauseQueue(queue), done: "paused", options: options, reply: reply)
     }
 }
 
@@ -101,7 +106,6 @@ struct ResumeCommand: ParsableCommand {
     var queue: String
 
     func run() throws {
-        let (payload, json) = try options.client(replyTimeout: reply.timeout).request(.resumeQueue(queue), as: QueuePayload.self)
-        if options.json { Output.json(json) } else { Output.line("resumed \(payload.name) (\(payload.running) running, \(payload.pending) pending)") }
+        try QueuesCommand.send(.resumeQueue(queue), done: "resumed", options: options, reply: reply)
     }
 }
