@@ -12,7 +12,12 @@ public final class BackgroundScheduler: Scheduler, @unchecked Sendable {
     ///   - maxWorkers: worker threads; nil (the default) uses ``Scheduler/activeProcessorCount``.
     ///   - keepFinished: how many ended tasks the tables keep; nil (the default) keeps all.
     ///   - clock: the time of day for recurring schedules; a ``ManualClock`` in tests.
-    override public init(maxWorkers: Int? = nil, keepFinished: Int? = nil, clock: any SchedulerClock = SystemClock()) {
+    public init(maxWorkers: Int? = nil, keepFinished: Int? = nil, clock: any SchedulerClock = SystemClock()) {
         super.init(maxWorkers: maxWorkers, keepFinished: keepFinished, clock: clock)
+    }
+
+    /// A scheduler whose every task start and end is told to `observer` (a host's events, metrics).
+    package init(maxWorkers: Int?, keepFinished: Int?, clock: any SchedulerClock = SystemClock(), observer: any TaskObserver) {
+        super.init(maxWorkers: maxWorkers, keepFinished: keepFinished, clock: clock, observer: observer)
     }
 }

@@ -15,7 +15,7 @@ public final class BlockingScheduler: Scheduler, @unchecked Sendable {
     ///   - maxWorkers: worker threads; nil (the default) uses ``Scheduler/activeProcessorCount``.
     ///   - keepFinished: how many ended tasks the tables keep; nil (the default) keeps all.
     ///   - clock: the time of day for recurring schedules; a ``ManualClock`` in tests.
-    override public init(maxWorkers: Int? = nil, keepFinished: Int? = nil, clock: any SchedulerClock = SystemClock()) {
+    public init(maxWorkers: Int? = nil, keepFinished: Int? = nil, clock: any SchedulerClock = SystemClock()) {
         super.init(maxWorkers: maxWorkers, keepFinished: keepFinished, clock: clock)
     }
 

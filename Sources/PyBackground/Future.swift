@@ -271,6 +271,7 @@ public final class Future: Sendable, CustomStringConvertible {
         }
         store?.futureWasCancelled(self)
         for entry in callbacks { entry.callback(self) }
+        if waited != nil { store?.observer?.taskEnded(self) }
         return cancelled
     }
 
@@ -367,21 +368,23 @@ public final class Future: Sendable, CustomStringConvertible {
     /// Runs the body on the calling worker thread, unless the future was cancelled first.
     /// Returns the state it left the future in (final, or `retrying`), or nil if it did not run.
     func run(in slot: CurrentFuture? = nil) -> FutureState? {
-        let (body, host) = storage.withLock { storage -> ((@Sendable () throws -> any Sendable)?, Scheduler?) in
-            guard storage.state == .pending else { return (nil, nil) }
+        let (body, host, store) = storage.withLock { storage -> ((@Sendable () throws -> any Sendable)?, Scheduler?, TaskStore?) in
+            guard storage.state == .pending else { return (nil, nil, nil) }
             storage.state = .running
             // A plain task's one attempt is implied by its start; only a task with options counts.
             guard let flow = storage.flow, let host = flow.host else {
                 storage.startedAt = Date()
                 defer { storage.body = nil }
-                return (storage.body, nil)
+                return (storage.body, nil, storage.store)
             }
             flow.attempt += 1
             storage.startedAt = Date()
             // Kept for the next attempt while a retry policy may ask for one.
-            return (storage.body, host)
+            return (storage.body, host, storage.store)
         }
         guard let body else { return nil }
+        let observer = store?.observer
+        observer?.taskStarted(self)
         if let host, let timeout = record.options.timeout { host.armTimeout(of: self, after: timeout) }
         let previous = slot?.future
         slot?.future = self
@@ -407,6 +410,7 @@ public final class Future: Sendable, CustomStringConvertible {
             return (final, storage.callbacks)
         }
         for entry in callbacks { entry.callback(self) }
+        observer?.taskEnded(self)
         return final
     }
 
@@ -463,6 +467,7 @@ public final class Future: Sendable, CustomStringConvertible {
             return state
         }
         for entry in callbacks { entry.callback(self) }
+        host.store.observer?.taskEnded(self)
         return state
     }
 

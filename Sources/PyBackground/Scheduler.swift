@@ -46,14 +46,14 @@ public class Scheduler: @unchecked Sendable {
     /// Wakes ``sleep(for:)`` and a blocking `start` when the scheduler stops.
     private let stopSignal = ConditionLock()
 
-    init(maxWorkers: Int?, keepFinished: Int?, clock: any SchedulerClock = SystemClock()) {
+    init(maxWorkers: Int?, keepFinished: Int?, clock: any SchedulerClock = SystemClock(), observer: (any TaskObserver)? = nil) {
         self.clock = clock
         self.timer = TimerQueue(clock: clock)
         let workers = maxWorkers ?? Scheduler.activeProcessorCount
         precondition(workers > 0, "maxWorkers must be at least 1, got \(workers)")
         self.maxWorkers = workers
         self.keepFinished = keepFinished
-        let store = TaskStore(keepFinished: keepFinished)
+        let store = TaskStore(keepFinished: keepFinished, observer: observer)
         self.store = store
         var onEnded: (@Sendable ([Future]) -> Void)?
         if keepFinished != nil { onEnded = { store.futuresEnded($0) } }

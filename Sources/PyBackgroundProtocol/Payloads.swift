@@ -598,3 +598,28 @@ public struct HelpPayload: Codable, Hashable, Sendable {
 
     public init(verbs: [String] = Request.synopsis) { self.verbs = verbs }
 }
+
+/// `LOG` and `FOLLOW` → `{"ids":[…]}`: the whole ids of the tasks whose output follows.
+public struct FollowPayload: Codable, Hashable, Sendable {
+    public var ids: [String]
+
+    public init(ids: [String]) { self.ids = ids }
+}
+
+/// `EVENTS` → `{"buffer":N,"on_lag":"skip"|"close"}`: how many events wait for a reader that does not
+/// read before some are dropped, and what then happens (a `lagged` event and going on, or a
+/// `lagged` event and the end of the connection).
+public struct EventsPayload: Codable, Hashable, Sendable {
+    public var buffer: Int
+    public var onLag: String
+
+    public init(buffer: Int, onLag: String) {
+        self.buffer = buffer
+        self.onLag = onLag
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case buffer
+        case onLag = "on_lag"
+    }
+}

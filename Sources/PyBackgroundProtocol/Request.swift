@@ -52,6 +52,15 @@ public enum Request: Hashable, Sendable {
     /// schedule's definition is large, and every request (a SUBMIT above all) would be as large,
     /// copied through the connection's state machine (measured: 4% of the event loop in memmove).
     indirect case schedule(ScheduleRequest)
+    /// `LOG id [stream=stdout|stderr|all]`: a task's output as kept so far, streamed as `OUT`
+    /// lines, then `END`.
+    case log(id: String, streams: OutputSelection)
+    /// `FOLLOW id… [stream=…]`: tasks' output as it is written (what was written before first),
+    /// an `ENDED` line as each ends, `END` once all have.
+    case follow(ids: [String], streams: OutputSelection)
+    /// `EVENTS [task=…] [queue=…] [id=…] [event=…]`: one `EVENT` line per state change until the
+    /// client closes. Boxed: a filter is larger than a request may be.
+    indirect case events(EventFilter)
     /// `HELP`: the verbs.
     case help
 
@@ -72,7 +81,9 @@ public enum Request: Hashable, Sendable {
         "LATEST", "RESULT id", "WAIT id [seconds]", "CANCEL id", "KILL id", "RETRY id", "REMOVE id…", "QUEUES", "PAUSE queue",
         "RESUME queue", "LIST", "CLEAN [seconds]", "SHUTDOWN [wait|nowait]",
         "SCHEDULE ADD name every=SPAN|cron=EXPR [tz=ZONE] [start=TIME] [misfire=skip|once|all[:N]] [overlap=allow|skip|queue] task [arg…]",
-        "SCHEDULE LIST", "SCHEDULE SHOW|PAUSE|RESUME|REMOVE name", "HELP",
+        "SCHEDULE LIST", "SCHEDULE SHOW|PAUSE|RESUME|REMOVE name",
+        "LOG id [stream=stdout|stderr|all]", "FOLLOW id… [stream=stdout|stderr|all]",
+        "EVENTS [task=name,…] [queue=name,…] [id=prefix] [event=kind,…]", "HELP",
     ]
 
     /// Parses one line (without its line feed; a trailing carriage return is ignored).
@@ -149,6 +160,16 @@ public enum Request: Hashable, Sendable {
             default: throw ProtocolError(.badRequest, "SHUTDOWN takes wait or nowait, got \"\(arguments.joined(separator: " "))\"")
             }
         case "SCHEDULE": self = .schedule(try ScheduleRequest.parse(arguments))
+        case "LOG":
+            let (streams, rest) = try OutputSelection.take(from: arguments, verb: "LOG")
+            self = .log(id: try Request.id(rest, usage: "LOG id [stream=stdout|stderr|all]"), streams: streams)
+        case "FOLLOW":
+            let (streams, rest) = try OutputSelection.take(from: arguments, verb: "FOLLOW")
+            guard !rest.isEmpty, rest.count <= Request.maxFollowIDs else {
+                throw ProtocolError(.badRequest, "FOLLOW takes 1 to \(Request.maxFollowIDs) task ids: FOLLOW id… [stream=stdout|stderr|all]")
+            }
+            self = .follow(ids: rest, streams: streams)
+        case "EVENTS": self = .events(try EventFilter(words: arguments))
         case "HELP": self = .help
         default:
             throw ProtocolError(.unknownVerb, "unknown verb \"\(verb)\"; verbs: \(Request.verbList)")
@@ -187,12 +208,23 @@ public enum Request: Hashable, Sendable {
         case .clean(let seconds): seconds.map { "CLEAN \($0)" } ?? "CLEAN"
         case .shutdown(let wait): wait ? "SHUTDOWN wait" : "SHUTDOWN nowait"
         case .schedule(let request): LineTokenizer.join(["SCHEDULE"] + request.words)
+        case .log(let id, let streams): LineTokenizer.join(["LOG", id] + (streams.word.map { [$0] } ?? []))
+        case .follow(let ids, let streams): LineTokenizer.join(["FOLLOW"] + ids + (streams.word.map { [$0] } ?? []))
+        case .events(let filter): LineTokenizer.join(["EVENTS"] + filter.words)
         case .help: "HELP"
         }
     }
 
+    /// True for the verbs whose reply is a stream (``StreamLine``) after its `OK` line.
+    public var isStreaming: Bool {
+        switch self {
+        case .log, .follow, .events: true
+        default: false
+        }
+    }
+
     static var verbList: String {
-        "PING SUBMIT STATUS TASKS FUTURES LATEST RESULT WAIT CANCEL KILL RETRY REMOVE QUEUES PAUSE RESUME LIST CLEAN SHUTDOWN SCHEDULE HELP"
+        "PING SUBMIT STATUS TASKS FUTURES LATEST RESULT WAIT CANCEL KILL RETRY REMOVE QUEUES PAUSE RESUME LIST CLEAN SHUTDOWN SCHEDULE LOG FOLLOW EVENTS HELP"
     }
 
     private static func expect(_ arguments: [String], none verb: String) throws(ProtocolError) {
@@ -203,6 +235,9 @@ public enum Request: Hashable, Sendable {
 
     /// The most ids one REMOVE takes.
     public static let maxRemoveIDs = 1000
+
+    /// The most tasks one FOLLOW follows.
+    public static let maxFollowIDs = 100
 
     private static func queueName(_ arguments: [String], usage: String) throws(ProtocolError) -> String {
         guard arguments.count == 1 else { throw ProtocolError(.badRequest, "expected \(usage)") }

@@ -43,7 +43,7 @@ struct DaemonClient {
     func readTimeout(for request: Request) -> Double? {
         switch request {
         case .wait(_, let seconds?): replyTimeout.map { seconds + $0 }
-        case .wait(_, nil), .shutdown(wait: true): nil
+        case .wait(_, nil), .shutdown(wait: true), .follow, .events: nil
         default: replyTimeout
         }
     }
@@ -81,6 +81,29 @@ struct DaemonClient {
             return try connection.send(request)
         } catch {
             throw report(error, path: connection.path)
+        }
+    }
+
+    /// Sends a streaming request (LOG, FOLLOW, EVENTS) and returns its connection and `OK` JSON;
+    /// read the stream with ``nextStreamLine(on:)``.
+    func openStream(_ request: Request) throws -> (ControlConnection, String) {
+        let connection = try connect()
+        return (connection, try send(request, on: connection))
+    }
+
+    /// The next line of a stream; nil when the daemon closed the connection.
+    func nextStreamLine(on connection: ControlConnection) throws -> StreamLine? {
+        let line: String?
+        do {
+            line = try connection.readLine()
+        } catch {
+            throw report(error, path: connection.path)
+        }
+        guard let line else { return nil }
+        do {
+            return try StreamLine(parsing: line[...])
+        } catch {
+            throw fail(ExitStatus(error.code), error.message, code: error.code.rawValue)
         }
     }
 

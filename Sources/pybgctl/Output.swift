@@ -18,6 +18,11 @@ enum Output {
         write(VisibleText.escaped(text, keepingLineBreaks: true) + "\n", to: 1)
     }
 
+    /// A screen for `watch`: the terminal's cursor home and clear, then `text` made visible.
+    static func screen(_ text: String) {
+        write("\u{1B}[H\u{1B}[J" + VisibleText.escaped(text, keepingLineBreaks: true) + "\n", to: 1)
+    }
+
     /// A line of JSON for scripts, exactly as given.
     static func json(_ text: String) {
         write(text + "\n", to: 1)

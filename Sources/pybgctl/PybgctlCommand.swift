@@ -26,6 +26,8 @@ struct PybgctlCommand: ParsableCommand {
               pybgctl status                   counts and the most recent tasks
               pybgctl kill 3f2a                stop a task, running or not
               pybgctl queues                   each queue's limit, running, pending, paused
+              pybgctl follow 3f2a 9c1d         the output of two tasks, live, until they end
+              pybgctl watch                    tasks as they change, live
               pybgctl futures --json           the future table, for scripts
 
             \(ExitStatus.summary)
@@ -35,7 +37,7 @@ struct PybgctlCommand: ParsableCommand {
             SubmitCommand.self, StatusCommand.self, TasksCommand.self, FuturesCommand.self, LatestCommand.self,
             ResultCommand.self, WaitCommand.self, CancelCommand.self, KillCommand.self, RetryCommand.self, ListCommand.self,
             CleanCommand.self, QueuesCommand.self, PauseCommand.self, ResumeCommand.self,
-            PingCommand.self, ShutdownCommand.self, ScheduleCommand.self,
+            PingCommand.self, ShutdownCommand.self, ScheduleCommand.self, LogCommand.self, FollowCommand.self, WatchCommand.self,
         ])
 
     /// The command line after the program's name, leading options moved behind the subcommand.

@@ -17,7 +17,10 @@ struct ConnectionHandlerTests {
     static func channel(maxLineBytes: Int = 64) throws -> (EmbeddedChannel, BackgroundScheduler) {
         let scheduler = BackgroundScheduler(maxWorkers: 1, keepFinished: nil)
         let logger = Logger(label: "test")
-        let launcher = TaskLauncher(scheduler: scheduler, persistence: MemoryPersistence(), cancellation: TaskCancellation(), logger: logger)
+        let launcher = TaskLauncher(
+            scheduler: scheduler, persistence: MemoryPersistence(),
+            outputs: TaskOutputs(storage: MemoryOutputStorage(), maxBytes: 1024, logger: logger), events: TaskEvents(),
+            cancellation: TaskCancellation(), logger: logger)
         let requests = ControlRequestHandler(
             launcher: launcher, schedules: ScheduleBook(launcher: launcher, registry: TaskRegistry.builtins, logger: logger),
             registry: TaskRegistry.builtins, maxPending: 10, maxScheduled: 10,

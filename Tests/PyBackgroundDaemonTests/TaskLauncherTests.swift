@@ -21,8 +21,9 @@ struct TaskLauncherTests {
         let writer = persistence.writer
         let scheduler = BackgroundScheduler(maxWorkers: 1, keepFinished: nil)
         let launcher = TaskLauncher(
-            scheduler: scheduler, persistence: persistence, cancellation: TaskCancellation(),
-            logger: Logger(label: "test"))
+            scheduler: scheduler, persistence: persistence,
+            outputs: TaskOutputs(storage: MemoryOutputStorage(), maxBytes: 1024, logger: Logger(label: "test")), events: TaskEvents(),
+            cancellation: TaskCancellation(), logger: Logger(label: "test"))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let loop = group.next()

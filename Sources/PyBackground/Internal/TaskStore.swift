@@ -43,9 +43,13 @@ final class TaskStore: Sendable {
         var restored: [FutureState: Int] = [:]
     }
 
-    init(keepFinished: Int?) {
+    /// Told of every start and end (the host's events and metrics); nil for most schedulers.
+    let observer: (any TaskObserver)?
+
+    init(keepFinished: Int?, observer: (any TaskObserver)? = nil) {
         precondition(keepFinished.map { $0 >= 0 } ?? true, "keepFinished must not be negative")
         self.keepFinished = keepFinished
+        self.observer = observer
     }
 
     /// A fresh random task id.

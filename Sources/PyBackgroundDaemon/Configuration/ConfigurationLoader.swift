@@ -48,7 +48,7 @@ public enum ConfigurationLoader {
         guard let root, !(root.null != nil) else { return configuration }  // an empty file: all defaults
         let reader = NodeReader(file: file)
         let top = try reader.mapping(
-            root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "queues", "tasks", "schedules"])
+            root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "output", "events", "queues", "tasks", "schedules"])
 
         if let socket = top["socket"], socket.null == nil {
             let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])
@@ -159,6 +159,31 @@ public enum ConfigurationLoader {
                         node, key: "log.level", "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
                 }
                 configuration.logLevel = level
+            }
+        }
+
+        if let output = top["output"], output.null == nil {
+            let keys = try reader.mapping(output, key: "output", allowed: ["max_bytes"])
+            if let node = keys["max_bytes"] {
+                let bytes = try reader.int(node, key: "output.max_bytes", range: 0...(1 << 40))
+                guard bytes == 0 || bytes >= 1024 else {
+                    throw reader.error(node, key: "output.max_bytes", "must be 0 (keep no output) or at least 1024, got \(bytes)")
+                }
+                configuration.output.maxBytes = bytes
+            }
+        }
+
+        if let events = top["events"], events.null == nil {
+            let keys = try reader.mapping(events, key: "events", allowed: ["buffer", "on_lag"])
+            if let node = keys["buffer"] {
+                configuration.events.buffer = try reader.int(node, key: "events.buffer", range: 1...10_000_000)
+            }
+            if let node = keys["on_lag"] {
+                let text = try reader.string(node, key: "events.on_lag")
+                guard let policy = DaemonConfiguration.Events.LagPolicy(rawValue: text.lowercased()) else {
+                    throw reader.error(node, key: "events.on_lag", "must be skip or close, got \"\(text)\"")
+                }
+                configuration.events.onLag = policy
             }
         }
 

@@ -123,6 +123,36 @@ public struct DaemonConfiguration: Sendable {
     public enum LogFormat: String, Sendable, Hashable, CaseIterable {
         case text, json
     }
+
+    /// Tasks' stdout and stderr as `pybgctl log` and `follow` show them.
+    public var output = Output()
+    /// The event stream (`EVENTS`, `pybgctl watch`).
+    public var events = Events()
+
+    /// `output:`.
+    public struct Output: Sendable, Hashable {
+        /// Bytes kept of each stream of each task (`output.max_bytes`); past it the middle is
+        /// dropped (the first half and the last quarter or more are kept). 0 keeps none.
+        public var maxBytes = 10 << 20
+
+        public init() {}
+    }
+
+    /// `events:`.
+    public struct Events: Sendable, Hashable {
+        /// Events held for a reader that does not keep up before some are dropped (`events.buffer`).
+        public var buffer = 10_000
+        /// What a reader that fell behind gets (`events.on_lag`).
+        public var onLag = LagPolicy.skip
+
+        /// `events.on_lag`: `skip` (a `lagged` event with the count, then the events from there
+        /// on) or `close` (a `lagged` event, then the connection ends).
+        public enum LagPolicy: String, Sendable, Hashable, CaseIterable {
+            case skip, close
+        }
+
+        public init() {}
+    }
     /// A named queue of `queues:`: at most `maxRunning` of its tasks run at once (nil: as many as
     /// there are workers). `default` always exists; naming it here sets its limit.
     public struct Queue: Sendable, Hashable {

@@ -26,6 +26,8 @@ final class ControlRequestHandler: Sendable {
     private let maxScheduled: Int
     /// How long a KILL waits for a running task to end before it answers `still-running`.
     let killGraceSeconds: Double
+    /// How each EVENTS reader is buffered.
+    let eventSettings: DaemonConfiguration.Events
     let logger: Logger
     private let startedAt = ContinuousClock.now
     private let shuttingDown = Atomic<Bool>(false)
@@ -43,9 +45,11 @@ final class ControlRequestHandler: Sendable {
 
     init(
         launcher: TaskLauncher, schedules: ScheduleBook, registry: TaskRegistry, maxPending: Int, maxScheduled: Int,
-        killGraceSeconds: Double = 10, logger: Logger, requestShutdown: @escaping @Sendable () -> Void
+        killGraceSeconds: Double = 10, eventSettings: DaemonConfiguration.Events = .init(), logger: Logger,
+        requestShutdown: @escaping @Sendable () -> Void
     ) {
         self.killGraceSeconds = killGraceSeconds
+        self.eventSettings = eventSettings
         self.scheduler = launcher.scheduler
         self.launcher = launcher
         self.schedules = schedules
@@ -93,6 +97,9 @@ final class ControlRequestHandler: Sendable {
         case .clean(let seconds): clean(olderThan: seconds, eventLoop: eventLoop)
         case .shutdown(let wait): shutdown(wait: wait, connection: connection, eventLoop: eventLoop)
         case .schedule(let request): schedule(request, eventLoop: eventLoop)
+        case .log(let id, let streams): output(of: [id], streams: streams, following: false, eventLoop: eventLoop)
+        case .follow(let ids, let streams): output(of: ids, streams: streams, following: true, eventLoop: eventLoop)
+        case .events(let filter): events(filter, eventLoop: eventLoop)
         case .help: .now(ok(HelpPayload()))
         }
     }

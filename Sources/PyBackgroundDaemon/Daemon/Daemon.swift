@@ -37,6 +37,8 @@ public final class Daemon: Service, Sendable {
     private let logger: Logger
     private let scheduler: BackgroundScheduler
     private let cancellation = TaskCancellation()
+    /// Every task's state changes, for EVENTS readers and the metrics.
+    private let events = TaskEvents()
     private let launcher: TaskLauncher
     private let schedules: ScheduleBook
     private let registry: TaskRegistry
@@ -69,7 +71,7 @@ public final class Daemon: Service, Sendable {
         }
         self.scheduler = BackgroundScheduler(
             maxWorkers: configuration.scheduler.maxWorkers,
-            keepFinished: configuration.scheduler.keepFinished)
+            keepFinished: configuration.scheduler.keepFinished, observer: events)
         do {
             try configuration.checkQueues(workers: scheduler.maxWorkers)
         } catch {
@@ -77,19 +79,27 @@ public final class Daemon: Service, Sendable {
         }
         for queue in configuration.queues { scheduler.configureQueue(queue.name, maxRunning: queue.maxRunning) }
         let persistence: any TaskPersistence
+        let outputs: TaskOutputs
         do {
             persistence = try PersistenceBackend.open(configuration.state, logger: logger)
         } catch {
             throw DaemonError(.stateStore, error.description)
         }
-        self.launcher = TaskLauncher(scheduler: scheduler, persistence: persistence, cancellation: cancellation, logger: logger)
+        do {
+            outputs = TaskOutputs(
+                storage: try PersistenceBackend.openOutput(configuration.state), maxBytes: configuration.output.maxBytes, logger: logger)
+        } catch {
+            throw DaemonError(.stateStore, "tasks' output cannot be kept: \(error)")
+        }
+        self.launcher = TaskLauncher(
+            scheduler: scheduler, persistence: persistence, outputs: outputs, events: events, cancellation: cancellation, logger: logger)
         (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let continuation = shutdownContinuation
         self.schedules = ScheduleBook(launcher: launcher, registry: registry, logger: logger)
         self.requests = ControlRequestHandler(
             launcher: launcher, schedules: schedules, registry: registry, maxPending: configuration.scheduler.maxPending,
             maxScheduled: configuration.scheduler.maxScheduled, killGraceSeconds: configuration.scheduler.killGraceSeconds,
-            logger: logger, requestShutdown: { continuation.yield() })
+            eventSettings: configuration.events, logger: logger, requestShutdown: { continuation.yield() })
     }
 
     /// Starts the graceful shutdown, as SIGTERM would.
@@ -183,8 +193,18 @@ public final class Daemon: Service, Sendable {
                     logger.warning("a queue paused before the restart is no longer configured", metadata: ["queue": "\(name)"])
                 }
             }
+            // Before the tasks too: a task run again appends to what its earlier attempts wrote.
+            let outputs = launcher.outputs.recover()
             let summary = try TaskRecovery(launcher: launcher, registry: registry).recover()
-            logger.info("state store opened", metadata: ["path": "\(launcher.persistence.location)", "recovered": "\(summary)"])
+            // Output of tasks the tables no longer hold (retention ran, the store was replaced) goes.
+            let futures = scheduler.futures
+            launcher.outputs.removeAll { futures[$0] != nil }
+            logger.info(
+                "state store opened",
+                metadata: [
+                    "path": "\(launcher.persistence.location)", "recovered": "\(summary)",
+                    "output": "\(launcher.outputs.location) (\(outputs) tasks)",
+                ])
         } catch {
             throw DaemonError(.stateStore, error.description)
         }

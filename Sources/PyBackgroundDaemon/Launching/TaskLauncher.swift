@@ -19,6 +19,10 @@ import Foundation
 final class TaskLauncher: Sendable {
     let scheduler: Scheduler
     let persistence: any TaskPersistence
+    /// Tasks' stdout and stderr.
+    let outputs: TaskOutputs
+    /// Where state changes go (the scheduler was made with it as its observer).
+    let events: TaskEvents
     private let cancellation: TaskCancellation
     private let logger: Logger
     private let ends = EndRecording()
@@ -28,13 +32,21 @@ final class TaskLauncher: Sendable {
     /// a repeat of the key meanwhile waits for the holder's acceptance.
     private let uniqueInFlight = Mutex<[String: EventLoopFuture<TaskID>]>([:])
 
-    init(scheduler: Scheduler, persistence: any TaskPersistence, cancellation: TaskCancellation, logger: Logger) {
+    init(
+        scheduler: Scheduler, persistence: any TaskPersistence, outputs: TaskOutputs, events: TaskEvents,
+        cancellation: TaskCancellation, logger: Logger
+    ) {
         self.scheduler = scheduler
         self.persistence = persistence
+        self.outputs = outputs
+        self.events = events
         self.cancellation = cancellation
         self.logger = logger
         self.shouldRecordEnd = { [ends] in ends.shouldRecord($0) }
-        scheduler.onRetrying { [persistence] future in persistence.recordRetrying(future) }
+        scheduler.onRetrying { [persistence, events] future in
+            persistence.recordRetrying(future)
+            events.retrying(future)
+        }
         scheduler.onReleased { [persistence] future in persistence.recordReleased(future.id) }
         persistence.begin { [self] batch in run(batch) }
     }
@@ -105,6 +117,7 @@ final class TaskLauncher: Sendable {
             do {
                 let future = try scheduler.start(submission.record, wakingWorker: wake == .now, body(of: submission))
                 persistence.recordEnd(of: future, if: shouldRecordEnd)
+                events.accepted(future)
                 return .accepted(submission.record.id)
             } catch let error where error.code == .shutDown {
                 return .refused(.shuttingDown)
@@ -140,6 +153,7 @@ final class TaskLauncher: Sendable {
             switch result {
             case .success(let future):
                 persistence.recordEnd(of: future, if: shouldRecordEnd)
+                events.accepted(future)
             case .failure(let error) where error.code == .shutDown:
                 logger.info("accepted during shutdown; it runs at the next start", metadata: ["id": "\(submission.record.id)"])
             case .failure(let error):
@@ -163,12 +177,13 @@ final class TaskLauncher: Sendable {
         let scheduler = self.scheduler
         let cancellation = self.cancellation
         let logger = self.logger
+        let outputs = self.outputs
         let task = submission.task
         let arguments = submission.arguments
         let retries = submission.record.hasOptions && submission.record.options.retry != nil
         guard persistence.recordsStarts && (!task.retryIfInterrupted || retries) else {
             return { id in
-                try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation), arguments)
+                try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation, outputs: outputs), arguments)
             }
         }
         let persistence = self.persistence
@@ -178,7 +193,7 @@ final class TaskLauncher: Sendable {
             try Self.recordStart(
                 id, at: startedAt, attempt: future?.attempt ?? 1, name: task.name, persistence: persistence,
                 cancellation: cancellation, logger: logger)
-            return try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation), arguments)
+            return try task.run(TaskContext(id: id, logger: logger, scheduler: scheduler, cancellation: cancellation, outputs: outputs), arguments)
         }
     }
 
@@ -258,10 +273,12 @@ final class TaskLauncher: Sendable {
     /// `reply` gets the ids removed (a task whose end is not yet on disk stays in both).
     func remove(_ ids: [TaskID], reply: @escaping @Sendable (Result<[TaskID], LaunchError>) -> Void) {
         let scheduler = self.scheduler
+        let outputs = self.outputs
         persistence.removeTasks(ids) { result in
             switch result {
             case .success(let kept):
                 let removed = scheduler.removeEnded(Set(ids).subtracting(kept))
+                outputs.remove(removed)
                 reply(.success(removed))
             case .failure(let error):
                 reply(
@@ -287,6 +304,11 @@ final class TaskLauncher: Sendable {
         if let keepFinished, ends.sinceRetention.exchange(0, ordering: .relaxed) > 0 {
             persistence.keepEnded(keepFinished)
         }
+        if keepFinished != nil {
+            // The scheduler dropped the oldest from the tables as tasks ended: their output goes too.
+            let futures = scheduler.futures
+            outputs.removeAll { futures[$0] != nil }
+        }
     }
 
     /// Removes the tasks that ended before `cutoff` from the store and, once that is durable, the
@@ -299,12 +321,14 @@ final class TaskLauncher: Sendable {
     /// rounds (measured, old and new alternated).
     private func removeEnded(before cutoff: Date, completion: @escaping @Sendable (Result<Int, StateStoreError>) -> Void) {
         let scheduler = self.scheduler
+        let outputs = self.outputs
         persistence.removeEnded(before: cutoff) { result in
             switch result {
             case .success(let kept):
-                let removed = scheduler.removeEnded(endedBefore: cutoff, keeping: kept).count
-                if removed > 0 { HeapTrim.now() }
-                completion(.success(removed))
+                let removed = scheduler.removeEnded(endedBefore: cutoff, keeping: kept)
+                outputs.remove(removed)
+                if !removed.isEmpty { HeapTrim.now() }
+                completion(.success(removed.count))
             case .failure(let error):
                 completion(.failure(error))
             }

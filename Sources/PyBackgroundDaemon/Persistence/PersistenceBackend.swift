@@ -18,10 +18,22 @@ enum PersistenceBackend {
         case .memory:
             return MemoryPersistence()
         case .sqlite:
-            let path =
-                state.path
-                ?? DaemonConfiguration.State.defaultPath(environment: ProcessInfo.processInfo.environment, userID: getuid())
-            return try SQLitePersistence(path: path, groupID: state.group.flatMap(SystemAccounts.groupID), logger: logger)
+            return try SQLitePersistence(path: sqlitePath(state), groupID: state.group.flatMap(SystemAccounts.groupID), logger: logger)
         }
+    }
+
+    /// Where tasks' output is kept, with the tables: files beside the SQLite file, or memory.
+    static func openOutput(_ state: DaemonConfiguration.State) throws(OutputStorageError) -> any OutputStorage {
+        switch state.store {
+        case .memory:
+            return MemoryOutputStorage()
+        case .sqlite:
+            return try FileOutputStorage(
+                root: FileOutputStorage.root(forStore: sqlitePath(state)), groupID: state.group.flatMap(SystemAccounts.groupID))
+        }
+    }
+
+    private static func sqlitePath(_ state: DaemonConfiguration.State) -> String {
+        state.path ?? DaemonConfiguration.State.defaultPath(environment: ProcessInfo.processInfo.environment, userID: getuid())
     }
 }

@@ -30,13 +30,28 @@ public struct TaskContext: Sendable {
     let cancellation: TaskCancellation
     /// The task's own future (nil only for a body run outside a worker, as some tests do).
     let future: Future?
+    /// Where the task's stdout and stderr are kept (nil: nowhere, as in some tests).
+    let outputs: TaskOutputs?
 
-    init(id: TaskID, logger: Logger, scheduler: Scheduler, cancellation: TaskCancellation) {
+    init(id: TaskID, logger: Logger, scheduler: Scheduler, cancellation: TaskCancellation, outputs: TaskOutputs? = nil) {
         self.id = id
         self.logger = logger
         self.scheduler = scheduler
         self.cancellation = cancellation
         self.future = Future.current
+        self.outputs = outputs
+    }
+
+    /// Adds to the task's output, as a command's process writes to its stdout or stderr: `pybgctl
+    /// log` and `follow` show it, followers see it at once, and it is kept up to `output.max_bytes`
+    /// per stream as a command's is.
+    public func write(_ bytes: some Collection<UInt8>, to stream: StandardStream = .stdout) {
+        outputs?.append(bytes, id: id, stream: stream)
+    }
+
+    /// Adds a line of text to the task's output (a line feed is added).
+    public func print(_ text: String, to stream: StandardStream = .stdout) {
+        write(Array((text + "\n").utf8), to: stream)
     }
 
     /// True once the daemon began shutting down: loops should end.

@@ -29,6 +29,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var inRead = false
     /// Tasks were started without waking a worker: wake the pool when this turn's flush runs.
     private var wakeOwed = false
+    /// The streaming reply running, if any.
+    private var stream: (any ControlStream)?
 
     init(requests: ControlRequestHandler, maxLineBytes: Int, idleTimeoutSeconds: Double? = nil, info: ConnectionInfo, logger: Logger) {
         self.requests = requests
@@ -52,7 +54,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         machine.writabilityChanged(writable)
         if writable {
             // Not from inside NIO's write path, which fired this event.
-            context.eventLoop.assumeIsolated().execute { self.perform(context: context) }
+            context.eventLoop.assumeIsolated().execute {
+                self.stream?.writable()
+                self.perform(context: context)
+            }
         }
         context.fireChannelWritabilityChanged()
     }
@@ -67,6 +72,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         info.audit.flush()
+        if let stream {
+            self.stream = nil
+            stream.stop(reason: nil)
+        }
         context.fireChannelInactive()
     }
 
@@ -80,6 +89,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             machine.inputClosed()
         case is CloseWhenDone:
             machine.closeWhenRepliesWritten()
+            // A stream of events never ends by itself: the shutdown ends it.
+            stream?.stop(reason: "shutdown")
         case let idle as IdleStateHandler.IdleStateEvent where idle == .read:
             switch machine.idleTimeout() {
             case .closedUnread:
@@ -153,6 +164,26 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 self.perform(context: context)
             }
             return .later
+        case .stream(let json, let stream):
+            // Nothing is owed before a stream (it is not a SUBMIT): its OK goes out first.
+            context.write(wrapOutboundOut(.reply(.ok(json))), promise: nil)
+            scheduleFlush(context: context)
+            self.stream = stream
+            let output = StreamOutput(
+                context: context, flush: { self.scheduleFlush(context: context) },
+                ended: {
+                    guard self.stream === stream else { return }
+                    self.stream = nil
+                    self.machine.streamEnded()
+                    // Not inside the stream's own call: it may still be on the stack.
+                    context.eventLoop.assumeIsolated().execute { self.perform(context: context) }
+                })
+            // Started once the state machine knows it streams: a stream may end at once.
+            context.eventLoop.assumeIsolated().execute {
+                guard self.stream === stream else { return }
+                stream.start(output)
+            }
+            return .stream
         case .durable(let reply):
             let position = machine.owedPosition
             reply.id.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in

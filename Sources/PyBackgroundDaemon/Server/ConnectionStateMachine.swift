@@ -18,6 +18,9 @@ import PyBackgroundProtocol
 ///   the connection closes at the client's end (nothing after it can be framed).
 /// - At the client's end of input (or the daemon's shutdown) the replies owed are written, then
 ///   the connection closes.
+/// - A streaming reply (LOG, FOLLOW, EVENTS) is awaited like a later one until the handler ends
+///   it, but reads go on meanwhile (up to ``maxHeldWhileStreaming`` lines are held), so that the
+///   client's end is seen.
 struct ConnectionStateMachine {
     /// A line as the codec hands it over.
     enum Line: Equatable {
@@ -36,6 +39,8 @@ struct ConnectionStateMachine {
         /// Once durable; further SUBMITs are evaluated meanwhile. The handler passes ``owedPosition``
         /// back with ``durableReplyReady(at:_:)``.
         case durable
+        /// Its `OK` is written and its stream runs; the requests after it wait for ``streamEnded()``.
+        case stream
     }
 
     enum Action: Equatable {
@@ -64,6 +69,8 @@ struct ConnectionStateMachine {
 
     private(set) var isWritable = true
     private var awaiting = false
+    /// A streaming reply runs (``awaiting`` is true too).
+    private(set) var streaming = false
     private var evaluating = false
     private var held = CircularBuffer<Line>()
     private var readRequested = false
@@ -120,7 +127,21 @@ struct ConnectionStateMachine {
         case .durable:
             owed.append(nil)
             durableOutstanding += 1
+        case .stream:
+            awaiting = true
+            streaming = true
         }
+    }
+
+    /// Lines held while a stream runs before reads stop: a client that pipelines requests
+    /// behind a stream waits for it, and cannot make the daemon hold more than this.
+    static let maxHeldWhileStreaming = 64
+
+    /// The streaming reply ended: the held requests go on.
+    mutating func streamEnded() {
+        guard streaming else { return }
+        streaming = false
+        awaiting = false
     }
 
     /// The awaited reply of a `.later` evaluation.
@@ -153,6 +174,7 @@ struct ConnectionStateMachine {
     /// The channel asks for a read: true to pass it on now; otherwise it is passed on once the
     /// awaited reply is in.
     mutating func readWanted() -> Bool {
+        if streaming && held.count < Self.maxHeldWhileStreaming { return true }
         if awaiting {
             readRequested = true
             return false

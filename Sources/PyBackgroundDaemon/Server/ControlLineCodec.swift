@@ -41,6 +41,14 @@ final class ControlLineCodec: ChannelDuplexHandler {
             // A reply of megabytes (TASKS all) leaves several times its size free in the heap.
             if buffer.readableBytes > Self.largeReplyBytes { HeapTrim.request() }
             context.write(wrapOutboundOut(buffer), promise: promise)
+        case .stream(let line):
+            let text = line.line
+            var buffer = context.channel.allocator.buffer(capacity: text.utf8.count + 1)
+            buffer.writeString(text)
+            buffer.writeInteger(UInt8(ascii: "\n"))
+            context.write(wrapOutboundOut(buffer), promise: promise)
+        case .bytes(let buffer):
+            context.write(wrapOutboundOut(buffer), promise: promise)
         case .barrier:
             context.write(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
         }
@@ -76,6 +84,10 @@ final class ControlLineCodec: ChannelDuplexHandler {
 /// What ``ConnectionHandler`` writes through ``ControlLineCodec``.
 enum ControlOutbound {
     case reply(Response)
+    /// A line of a streaming reply, after its `OK`.
+    case stream(StreamLine)
+    /// Lines of a streaming reply, framed already.
+    case bytes(ByteBuffer)
     /// Nothing: its write completes once everything written before it is out.
     case barrier
 }

@@ -11,6 +11,9 @@ enum ControlReply {
     /// Ready once the submission is on disk. Further SUBMITs are evaluated meanwhile, so that a
     /// pipelined burst shares one commit; any other request waits for the replies owed before it.
     case durable(DurableReply)
+    /// `OK` with this JSON, then the stream's lines until it ends (LOG, FOLLOW, EVENTS): the
+    /// requests after it wait for its end.
+    case stream(String, any ControlStream)
 }
 
 /// What the server knows of a connection's peer.

@@ -28,11 +28,15 @@ struct CommandOutput: Sendable, Hashable {
         }
     }
 
-    /// Keeps the first `limit` bytes of `sequence`, reading it to its end.
-    static func collect(_ sequence: SubprocessOutputSequence, limit: Int) async throws -> CommandOutput {
+    /// Keeps the first `limit` bytes of `sequence`, reading it to its end; every byte also goes to
+    /// `whole` (the task's kept output), as it comes.
+    static func collect(
+        _ sequence: SubprocessOutputSequence, limit: Int, whole: (UnsafeRawBufferPointer) -> Void = { _ in }
+    ) async throws -> CommandOutput {
         var output = CommandOutput()
         for try await buffer in sequence {
             buffer.withUnsafeBytes { bytes in
+                whole(bytes)
                 let room = limit - output.bytes.count
                 if room >= bytes.count {
                     output.bytes.append(contentsOf: bytes)
@@ -49,15 +53,20 @@ struct CommandOutput: Sendable, Hashable {
     /// The cut may split a UTF-8 sequence: the partial character goes with the rest, so valid
     /// text stays valid when it is cut short.
     mutating func dropIncompleteCharacter() {
+        bytes.removeLast(Self.incompleteCharacterLength(bytes))
+    }
+
+    /// How many bytes at the end of `bytes` begin a UTF-8 character they do not finish (0 to 3).
+    static func incompleteCharacterLength(_ bytes: [UInt8]) -> Int {
         var start = bytes.count
         var continuation = 0
         while start > 0 && continuation < 3 && bytes[start - 1] & 0xC0 == 0x80 {
             start -= 1
             continuation += 1
         }
-        guard start > 0 else { return }
+        guard start > 0 else { return 0 }
         let lead = bytes[start - 1]
         let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
-        if length > 1 && continuation + 1 < length { bytes.removeLast(continuation + 1) }
+        return length > 1 && continuation + 1 < length ? continuation + 1 : 0
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import PyBackground
 import PyBackgroundProtocol
 import Subprocess
 import SystemPackage
@@ -33,12 +34,19 @@ enum CommandRunner {
                 detail: .object(["argv": .array(argv.map(JSONValue.string))]))
         }
         let handoff = BlockingHandoff<Completed>()
+        let id = context.id
+        let outputs = context.outputs
         let task = Task {
-            do { handoff.deliver(.success(try await spawn(definition, helper: helper, argv: argv))) } catch { handoff.deliver(.failure(error)) }
+            do {
+                handoff.deliver(.success(try await spawn(definition, helper: helper, argv: argv, id: id, outputs: outputs)))
+            } catch {
+                handoff.deliver(.failure(error))
+            }
         }
         let cancelToken = context.onCancel { task.cancel() }
         let outcome = handoff.wait()  // this worker thread is the task's slot: it waits, the process runs
         context.removeCancelHandler(cancelToken)
+        outputs?.endWriting(id)
 
         let completed: Completed
         switch outcome {
@@ -85,7 +93,9 @@ enum CommandRunner {
         var stderr: CommandOutput
     }
 
-    private static func spawn(_ definition: CommandTaskDefinition, helper: String, argv: [String]) async throws -> Completed {
+    private static func spawn(
+        _ definition: CommandTaskDefinition, helper: String, argv: [String], id: TaskID, outputs: TaskOutputs?
+    ) async throws -> Completed {
         var keys: [Environment.Key: String] = [:]
         for (key, value) in definition.environment { keys[Environment.Key(stringLiteral: key)] = value }
         let environment: Environment =
@@ -115,8 +125,8 @@ enum CommandRunner {
             output: .sequence,
             error: .sequence
         ) { execution in
-            async let stdout = CommandOutput.collect(execution.standardOutput, limit: limit)
-            async let stderr = CommandOutput.collect(execution.standardError, limit: limit)
+            async let stdout = CommandOutput.collect(execution.standardOutput, limit: limit) { outputs?.append($0, id: id, stream: .stdout) }
+            async let stderr = CommandOutput.collect(execution.standardError, limit: limit) { outputs?.append($0, id: id, stream: .stderr) }
             return try await (stdout, stderr)
         }
         return Completed(
