@@ -59,9 +59,8 @@ struct TaskEvent: Sendable {
     /// the largest cost of a watched burst (BENCHMARKS.md). Every field is a number, a hex id, a
     /// checked name or an error code; codes are escaped all the same.
     var json: String {
-        var text = "{"
+        var text = #"{"at":\#(Self.number(at.timeIntervalSince1970)),"#
         if let attempt { text += #""attempt":\#(attempt),"# }
-        text += #""at":\#(Self.number(at.timeIntervalSince1970)),"#
         if let durationSeconds { text += #""duration_seconds":\#(Self.number(durationSeconds)),"# }
         if let error { text += #""error":\#(Self.string(error)),"# }
         text += #""event":""# + kind.rawValue + #"","id":""# + id.description + #"","queue":"#

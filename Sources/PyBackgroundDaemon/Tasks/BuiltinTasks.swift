@@ -39,7 +39,7 @@ enum BuiltinTasks {
 
     static let timer = RegisteredTask(
         name: "timer", kind: .builtin,
-        description: "record the local time every interval seconds until the daemon stops (the seed's infinite loop)",
+        description: "record (and print) the local time every interval seconds until the daemon stops (the seed's infinite loop)",
         parameters: [
             TaskParameter(
                 "interval", .double, default: .double(3), minimum: 0.001,
@@ -56,6 +56,7 @@ enum BuiltinTasks {
             readings.append(reading)
             if readings.count > timerReadingsKept { readings.removeFirst(readings.count - timerReadingsKept) }
             context.logger.debug("timer tick", metadata: ["task": "\(context.id)", "time": "\(reading)"])
+            context.print(reading)
             try context.sleep(seconds: interval, wakingOnStop: true)
         }
         return .object(["ticks": .int(ticks), "readings": .array(readings.map(JSONValue.string))])

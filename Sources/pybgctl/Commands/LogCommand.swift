@@ -5,7 +5,7 @@ import PyBackgroundProtocol
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
-        abstract: "Print a task's output (stdout; --stderr for stderr), whole as pybgd keeps it.",
+        abstract: "Print a task's output (its stdout; --stderr: its stderr) on stdout, whole as pybgd keeps it.",
         discussion: """
             pybgd keeps each stream of a task up to output.max_bytes (10 MiB by default); of a longer one \
             it keeps the beginning and the end, and a line says how much of the middle was dropped. \
@@ -31,7 +31,6 @@ struct LogCommand: ParsableCommand {
 
     func run() throws {
         let client = try options.client(replyTimeout: reply.timeout)
-        let stream: StandardStream = stderr ? .stderr : .stdout
         let (connection, _) = try client.openStream(.log(id: id, streams: stderr ? .stderr : .stdout))
         var text = OutputText()
         while let line = try client.nextStreamLine(on: connection) {
@@ -41,7 +40,8 @@ struct LogCommand: ParsableCommand {
                 let piece = try client.decode(OutputChunkPayload.self, from: json, replyingTo: .log(id: id, streams: .all))
                 text.add(piece)
             case .end:
-                if !client.json { Output.taskOutput(tail.map { text.lastLines($0) } ?? text.bytes, to: stream == .stdout ? 1 : 2) }
+                // On stdout whichever stream it is: `pybgctl log ID --stderr | grep …`.
+                if !client.json { Output.taskOutput(tail.map { text.lastLines($0) } ?? text.bytes, to: 1) }
                 return
             case .ended, .event:
                 continue
