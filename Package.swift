@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Without its default traits: swift-configuration is not used, and would add to every build.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         // The scheduler core: standard library, Dispatch, Synchronization and Foundation only
@@ -42,7 +46,8 @@ let package = Package(
             dependencies: ["PyBackground", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // The daemon: core + protocol + registry + config + NIO control server + lifecycle
-        // (and the client, to tell a live daemon's socket from a stale file).
+        // (and the client, to tell a live daemon's socket from a stale file); its HTTP listener
+        // (Hummingbird) serves Prometheus metrics (swift-metrics + swift-prometheus) and the dashboard.
         .target(
             name: "PyBackgroundDaemon",
             dependencies: [
@@ -56,6 +61,9 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]),
 
         // A blocking line client over the Unix socket, for pybgctl and the tests: no NIO, starts fast.

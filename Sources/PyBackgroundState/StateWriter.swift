@@ -72,6 +72,13 @@ public final class StateWriter: Sendable {
 
     private let buffer: Mutex<Buffer>
     private let counts = Mutex(Statistics())
+    private let commitObserver = Mutex<(@Sendable (Duration) -> Void)?>(nil)
+
+    /// Tells `handler` how long each group commit took (its transaction and fsync), on the
+    /// writer's thread: the daemon's commit-latency metric.
+    public func observeCommits(_ handler: @escaping @Sendable (Duration) -> Void) {
+        commitObserver.withLock { $0 = handler }
+    }
 
     /// - Parameters:
     ///   - nextSequence: the sequence number the next inserted task gets (one past the stored maximum).
@@ -239,9 +246,11 @@ public final class StateWriter: Sendable {
             if retry { _ = tryRetained() }
             let changes = batch.compactMap(\.change)
             let result: Result<Void, StateStoreError>
+            let started = ContinuousClock.now
             do {
                 try store.apply(changes)
                 result = .success(())
+                if let observer = commitObserver.withLock({ $0 }) { observer(ContinuousClock.now - started) }
             } catch {
                 result = .failure(error)
                 onFailure(error, changes.count)

@@ -48,7 +48,8 @@ public enum ConfigurationLoader {
         guard let root, !(root.null != nil) else { return configuration }  // an empty file: all defaults
         let reader = NodeReader(file: file)
         let top = try reader.mapping(
-            root, key: "", allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "output", "events", "queues", "tasks", "schedules"])
+            root, key: "",
+            allowed: ["socket", "access", "scheduler", "state", "server", "shutdown", "log", "output", "events", "http", "queues", "tasks", "schedules"])
 
         if let socket = top["socket"], socket.null == nil {
             let keys = try reader.mapping(socket, key: "socket", allowed: ["path", "mode", "group"])
@@ -185,6 +186,10 @@ public enum ConfigurationLoader {
                 }
                 configuration.events.onLag = policy
             }
+        }
+
+        if let http = top["http"], http.null == nil {
+            configuration.http = try readHTTP(http, reader: reader)
         }
 
         if let queues = top["queues"], queues.null == nil {

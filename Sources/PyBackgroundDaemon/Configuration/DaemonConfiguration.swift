@@ -129,6 +129,67 @@ public struct DaemonConfiguration: Sendable {
     /// The event stream (`EVENTS`, `pybgctl watch`).
     public var events = Events()
 
+    /// The HTTP listener: Prometheus metrics and the dashboard.
+    public var http = HTTP()
+
+    /// `http:`. Off unless `listen` is set.
+    public struct HTTP: Sendable, Hashable {
+        /// Where it listens: `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`) or the path of a Unix
+        /// socket; nil: no listener.
+        public var listen: Listen?
+        /// Whether a non-loopback address may be bound (it needs `token` too).
+        public var allowRemote = false
+        /// The bearer token every request must carry (`Authorization: Bearer …`, or `?token=`
+        /// for the dashboard's page and event stream); nil: none asked.
+        public var token: String?
+
+        /// An address `http.listen` names.
+        public enum Listen: Sendable, Hashable, CustomStringConvertible {
+            case tcp(host: String, port: Int)
+            case unix(path: String)
+
+            public var description: String {
+                switch self {
+                case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+                case .unix(let path): path
+                }
+            }
+
+            /// Loopback addresses and Unix sockets: reachable from this machine only.
+            public var isLocal: Bool {
+                switch self {
+                case .unix: true
+                case .tcp(let host, _): host == "localhost" || host == "::1" || host.hasPrefix("127.")
+                }
+            }
+
+            /// `HOST:PORT`, `[IPV6]:PORT` or an absolute path; nil for anything else.
+            public init?(parsing text: String) {
+                if text.hasPrefix("/") {
+                    self = .unix(path: text)
+                    return
+                }
+                let host: Substring
+                let port: Substring
+                if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+                    host = text[text.index(after: text.startIndex)..<close]
+                    let rest = text[text.index(after: close)...]
+                    guard rest.hasPrefix(":") else { return nil }
+                    port = rest.dropFirst()
+                } else {
+                    guard let colon = text.lastIndex(of: ":") else { return nil }
+                    host = text[..<colon]
+                    port = text[text.index(after: colon)...]
+                    if host.contains(":") { return nil }
+                }
+                guard !host.isEmpty, let number = Int(port), (1...65535).contains(number) else { return nil }
+                self = .tcp(host: String(host), port: number)
+            }
+        }
+
+        public init() {}
+    }
+
     /// `output:`.
     public struct Output: Sendable, Hashable {
         /// Bytes kept of each stream of each task (`output.max_bytes`); past it the middle is

@@ -20,7 +20,7 @@ final class ControlRequestHandler: Sendable {
 
     let scheduler: Scheduler
     let launcher: TaskLauncher
-    private let schedules: ScheduleBook
+    let schedules: ScheduleBook
     let registry: Mutex<TaskRegistry>
     private let maxPending: Int
     private let maxScheduled: Int
@@ -225,7 +225,7 @@ final class ControlRequestHandler: Sendable {
         return .later(promise.futureResult)
     }
 
-    private func status() -> StatusPayload {
+    func status() -> StatusPayload {
         let statistics = scheduler.statistics
         let uptime = ContinuousClock.now - startedAt
         return StatusPayload(

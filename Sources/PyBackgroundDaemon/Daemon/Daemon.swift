@@ -39,6 +39,8 @@ public final class Daemon: Service, Sendable {
     private let cancellation = TaskCancellation()
     /// Every task's state changes, for EVENTS readers and the metrics.
     private let events = TaskEvents()
+    /// The metrics and the dashboard, when `http.listen` is set.
+    private let http: HTTPListener?
     private let launcher: TaskLauncher
     private let schedules: ScheduleBook
     private let registry: TaskRegistry
@@ -100,6 +102,17 @@ public final class Daemon: Service, Sendable {
             launcher: launcher, schedules: schedules, registry: registry, maxPending: configuration.scheduler.maxPending,
             maxScheduled: configuration.scheduler.maxScheduled, killGraceSeconds: configuration.scheduler.killGraceSeconds,
             eventSettings: configuration.events, logger: logger, requestShutdown: { continuation.yield() })
+        if configuration.http.listen != nil {
+            // Metrics count from the start: they listen to every event from here on.
+            let metrics = DaemonMetrics()
+            events.subscribe(metrics)
+            persistence.observeCommits { metrics.committed(in: $0) }
+            http = HTTPListener(
+                settings: configuration.http, requests: requests, metrics: metrics, events: events,
+                eventBuffer: configuration.events.buffer, logger: logger)
+        } else {
+            http = nil
+        }
     }
 
     /// Starts the graceful shutdown, as SIGTERM would.
@@ -129,7 +142,14 @@ public final class Daemon: Service, Sendable {
                 try await listen(server)
                 activated = false
             }
+            do {
+                try await http?.start()
+            } catch {
+                if !activated { SocketFile.remove(path: socketPath) }
+                throw DaemonError(.socketUnavailable, "cannot serve HTTP on \(configuration.http.listen.map { "\($0)" } ?? "-"): \(error)")
+            }
         } catch {
+            await http?.stop()
             try? await group.shutdownGracefully()
             // Recovered tasks may be queued already: they stay in the store for the next start.
             launcher.beginCancellingForShutdown()
@@ -330,6 +350,7 @@ public final class Daemon: Service, Sendable {
             }
         }
         await server.close(timeout: .seconds(2))
+        await http?.stop()
         // Every end recorded is on disk before the process goes; a store that still cannot write
         // (a full disk) gets a last ten seconds.
         let unwritten = launcher.close(retrying: .seconds(10))

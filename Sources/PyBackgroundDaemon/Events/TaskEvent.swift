@@ -21,6 +21,11 @@ struct TaskEvent: Sendable {
     var error: String?
     /// From the start of the attempt to the end, for an end after a start.
     var durationSeconds: Double?
+    /// For the start of a schedule's task: the tick it is for (its lateness is `at - tick`).
+    /// Not sent to readers; the metrics take it.
+    var scheduleTick: Date?
+    /// The schedule of that task.
+    var schedule: String?
 
     /// The event of a future's change to `kind`, read from the future now.
     init(_ kind: TaskEventKind, _ future: Future, at: Date = Date()) {
@@ -32,6 +37,8 @@ struct TaskEvent: Sendable {
         switch kind {
         case .started:
             attempt = future.record.hasOptions && future.record.options.retry != nil ? future.attempt : nil
+            scheduleTick = future.record.tick
+            schedule = future.record.schedule
         case .retrying:
             attempt = future.attempt
             retryAt = future.retryAt

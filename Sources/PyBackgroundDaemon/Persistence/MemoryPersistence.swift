@@ -31,6 +31,7 @@ final class MemoryPersistence: TaskPersistence {
     func recordQueue(_ name: String, paused: Bool, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
         completion(.success(()))
     }
+    func observeCommits(_ handler: @escaping @Sendable (Duration) -> Void) {}
     func recordEnd(of future: Future, if shouldRecord: @escaping @Sendable (Future.Snapshot) -> Bool) {}
     func recordEnd(_ id: TaskID, state: FutureState, startedAt: Date?, endedAt: Date, error: any Error) {}
 

@@ -115,6 +115,10 @@ final class SQLitePersistence: TaskPersistence {
         try writer.store.pausedQueues()
     }
 
+    func observeCommits(_ handler: @escaping @Sendable (Duration) -> Void) {
+        writer.observeCommits(handler)
+    }
+
     func recordEnd(of future: Future, if shouldRecord: @escaping @Sendable (Future.Snapshot) -> Bool) {
         let writer = self.writer
         future.addDoneCallback { future in

@@ -67,6 +67,9 @@ protocol TaskPersistence: AnyObject, Sendable {
 
     /// Records `future`'s end once it ends, unless `shouldRecord` says no at that moment; an end
     /// a client may have been told is written again until it is durable.
+    /// Tells `handler` how long each commit to the store takes (nothing for a store in memory).
+    func observeCommits(_ handler: @escaping @Sendable (Duration) -> Void)
+
     func recordEnd(of future: Future, if shouldRecord: @escaping @Sendable (Future.Snapshot) -> Bool)
 
     /// Records an end decided without running the task (recovery: interrupted, not restartable).

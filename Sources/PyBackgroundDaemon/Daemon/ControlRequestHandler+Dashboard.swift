@@ -1,0 +1,59 @@
+import PyBackground
+import PyBackgroundProtocol
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// What the dashboard reads, as the protocol's payloads: the same JSON a client gets from
+/// STATUS, FUTURES and SCHEDULE LIST, a page at a time.
+extension ControlRequestHandler {
+    /// STATUS's payload.
+    var statusJSON: String { ProtocolJSON.encode(status()) }
+
+    /// `{"futures":[…],"total":N,"offset":N}`: the futures newest first, `limit` from `offset`,
+    /// of the states given (none: all). A page of the newest costs its size, whatever the tables hold.
+    func futuresPage(offset: Int, limit: Int, states: Set<String>) -> String {
+        let table = scheduler.futures
+        let now = Date()
+        var page: [FuturePayload] = []
+        var matched = 0
+        if states.isEmpty {
+            let newest = table.recent(offset + limit).reversed().dropFirst(offset)
+            page = newest.map { FuturePayload($0.value, now: now) }
+            matched = table.count
+        } else {
+            for (_, future) in table.reversed() where states.contains(future.state.rawValue) {
+                if matched >= offset && page.count < limit { page.append(FuturePayload(future, now: now)) }
+                matched += 1
+            }
+        }
+        let futures = ProtocolJSON.encodeArray(page)
+        return #"{"futures":\#(futures),"offset":\#(offset),"total":\#(matched)}"#
+    }
+
+    /// SCHEDULE LIST's payload.
+    var schedulesJSON: String { ProtocolJSON.encode(SchedulesPayload(schedules: schedules.all)) }
+
+    /// A task's kept output of one stream, as text (bytes that are not UTF-8 shown as U+FFFD) with
+    /// the dropped middle marked; nil for an unknown id.
+    func outputText(_ id: String, stream: StandardStream, maxBytes: Int = 1 << 20) -> String? {
+        guard case .success(let future) = resolve(id) else { return nil }
+        var bytes: [UInt8] = []
+        var position = 0
+        reading: while bytes.count < maxBytes {
+            switch launcher.outputs.read(future.id, stream, from: position, count: OutputFollow.pieceBytes) {
+            case .none: break reading
+            case .dropped(let count):
+                bytes += Array("\n[pybgd: \(count) bytes of the middle not kept (output.max_bytes)]\n".utf8)
+                position += count
+            case .bytes(let piece):
+                bytes += piece
+                position += piece.count
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
