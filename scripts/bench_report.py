@@ -85,6 +85,16 @@ def daemon_tables(path):
              f"| pipelined submits ≥ beanstalkd's pipelined put | {pipe / bean:.2f}× | {'yes' if pipe >= bean else 'no'} |",
              "", "Per round (pipelined, pybgd / beanstalkd): "
              + ", ".join(f"{r['pybgd_pipelined']:,.0f} / {r['beanstalkd_pipelined']:,.0f}" for r in rounds) + ".", ""]
+    if "watched_pipelined" in rounds[0]:
+        watched = med("watched_pipelined")
+        rows += ["### Watched: metrics on and one EVENTS reader, beside the plain daemon, same rounds", "",
+                 "| measurement | per second | ratio |", "|---|---:|---:|",
+                 f"| pybgd pipelined `SUBMIT noop`, in memory, no listener | {pipe:,.0f} | 1.00 |",
+                 f"| the same with `http.listen` (metrics count every event) and `EVENTS` read by one client | {watched:,.0f} | {watched / pipe:.2f} |",
+                 "", f"| target | measured | met |", "|---|---|---|",
+                 f"| watched within 15% of the plain daemon | {watched / pipe:.2f}× | {'yes' if watched >= 0.85 * pipe else 'no'} |",
+                 "", "Per round (pipelined, plain / watched): "
+                 + ", ".join(f"{r['pybgd_pipelined']:,.0f} / {r['watched_pipelined']:,.0f}" for r in rounds) + ".", ""]
     if "durable_pipelined" in rounds[0]:
         durable, binlog = med("durable_pipelined"), med("binlog_pipelined")
         dseq, bseq = med("durable_sequential"), med("binlog_sequential")

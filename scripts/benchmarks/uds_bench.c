@@ -5,6 +5,8 @@
  *   uds_bench pingpong COUNT              raw ping-pong between two processes over a Unix socket
  *   uds_bench sequential PATH COUNT REQ   one request, wait for its reply, repeat
  *   uds_bench pipelined PATH COUNT REQ W  W requests per write, then read their W replies
+ *   uds_bench watch PATH REQ              send REQ (EVENTS) and read what comes until the end; prints
+ *                                         the count of lines (a reader that keeps up)
  *
  * REQ may contain \r and \n escapes; every reply is one line. Prints "<mode> <count> <seconds> <per-second>".
  */
@@ -138,6 +140,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "first reply: %s", first);
         return 0;
     }
-    fprintf(stderr, "usage: uds_bench pingpong COUNT | sequential PATH COUNT REQ | pipelined PATH COUNT REQ WINDOW\n");
+    if (argc >= 4 && strcmp(argv[1], "watch") == 0) {
+        int fd = connect_to(argv[2]);
+        char *request = unescape(argv[3]);
+        write_all(fd, request, strlen(request));
+        long lines = 0;
+        for (;;) {
+            ssize_t n = read(fd, buffer, sizeof buffer);
+            if (n < 0) { if (errno == EINTR) continue; die("read"); }
+            if (n == 0) break;
+            for (ssize_t i = 0; i < n; i++) if (buffer[i] == '\n') lines++;
+        }
+        printf("watch %ld lines\n", lines);
+        return 0;
+    }
+    fprintf(stderr, "usage: uds_bench pingpong COUNT | sequential PATH COUNT REQ | pipelined PATH COUNT REQ WINDOW | watch PATH REQ\n");
     return 2;
 }

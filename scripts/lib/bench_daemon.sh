@@ -64,6 +64,14 @@ bench_daemon() {
     local binlog=$!
     until [ -S "$dir/beanstalkd.sock" ] && [ -S "$dir/beanstalkd-binlog.sock" ]; do sleep 0.01; done
 
+    # Issue 18's "watched" daemon: in memory, its HTTP listener on (metrics count every event) and
+    # one EVENTS reader that keeps up, measured in the same rounds as the plain one.
+    local watched watcher http_port
+    http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    watched=$(pybgd_start "$dir" "http: {listen: \"127.0.0.1:$http_port\"}" memory watched)
+    "$uds" watch "$dir/watched.sock" EVENTS >/dev/null 2>&1 &
+    watcher=$!
+
     # With --baseline: the same two daemons as built from the older revision, measured in the same rounds.
     local base_pid="" base_durable=""
     if [ -n "${PYBGD_BASELINE:-}" ]; then
@@ -84,6 +92,7 @@ bench_daemon() {
              "\"pingpong\": $(rate pingpong "$sequential_count"),"\
              "\"pybgd_sequential\": $(rate sequential "$dir/pybgd.sock" "$sequential_count" 'SUBMIT noop'),"\
              "\"pybgd_pipelined\": $(rate pipelined "$dir/pybgd.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" pybgd),"\
+             "\"watched_pipelined\": $(rate pipelined "$dir/watched.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" watched),"\
              "\"beanstalkd_pipelined\": $(rate pipelined "$dir/beanstalkd.sock" "$pipelined_count" 'put 0 0 60 1\r\nx\r\n' $window),"\
              "\"beanstalkd_sequential\": $(rate sequential "$dir/beanstalkd.sock" "$sequential_count" 'put 0 0 60 1\r\nx\r\n'),"\
              "\"durable_pipelined\": $(rate pipelined "$dir/durable.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" durable),"\
@@ -92,6 +101,11 @@ bench_daemon() {
              "\"binlog_sequential\": $(rate sequential "$dir/beanstalkd-binlog.sock" "$durable_sequential_count" 'put 0 0 60 1\r\nx\r\n')}"
     done
     kill "$beanstalk" "$binlog"; wait "$beanstalk" "$binlog" 2>/dev/null || true
+    local scraped
+    scraped=$(python3 -c "import urllib.request; print(sum(1 for l in urllib.request.urlopen('http://127.0.0.1:$http_port/metrics').read().decode().splitlines() if l.startswith('pybgd_tasks_completed_total')))")
+    pybgd_stop "$dir" "$watched" watched
+    wait "$watcher" 2>/dev/null || true
+    [ "$scraped" -ge 1 ] || say "warning: the watched daemon's /metrics showed no completed tasks"
     pybgd_stop "$dir" "$durable" durable
     pybgd_stop "$dir" "$pid"
     if [ -n "$base_pid" ]; then
