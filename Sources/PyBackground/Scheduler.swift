@@ -363,7 +363,7 @@ public class Scheduler: @unchecked Sendable {
         }
         let later = isLater(future.record)
         guard future.becomeReady(later: later) else { return }
-        onReleased.withLock { $0 }?(future)
+        onReleased.withLock { $0 }?.call(future)
         if later {
             startWhenDue(future)
         } else if !pool.submit(future) {
@@ -388,7 +388,7 @@ public class Scheduler: @unchecked Sendable {
     /// a scheduled task does, holding no worker, and is cancelled by a shutdown that comes first.
     func retry(_ future: Future, at retryAt: Date) {
         store.retryingCount.add(1, ordering: .relaxed)
-        onRetrying.withLock { $0 }?(future)
+        onRetrying.withLock { $0 }?.call(future)
         runWhenDue(future, at: retryAt)
         if timer.isClosed { future.cancel(because: Self.notRunAtShutdown) }
     }
@@ -396,17 +396,17 @@ public class Scheduler: @unchecked Sendable {
     /// Told of every attempt that failed and will be retried, once its future is `retrying`: a
     /// host that keeps tasks on disk records it there.
     package func onRetrying(_ handler: @escaping @Sendable (Future) -> Void) {
-        onRetrying.withLock { $0 = handler }
+        onRetrying.withLock { $0 = StoredHandler(handler) }
     }
 
-    private let onRetrying = Mutex<(@Sendable (Future) -> Void)?>(nil)
+    private let onRetrying = Mutex<StoredHandler<Future>?>(nil)
 
     /// Told of every waiting task whose prerequisites all finished, once it is queued or scheduled.
     package func onReleased(_ handler: @escaping @Sendable (Future) -> Void) {
-        onReleased.withLock { $0 = handler }
+        onReleased.withLock { $0 = StoredHandler(handler) }
     }
 
-    private let onReleased = Mutex<(@Sendable (Future) -> Void)?>(nil)
+    private let onReleased = Mutex<StoredHandler<Future>?>(nil)
 
     /// Asks the running attempt of `future` to stop once it has run `timeout`.
     func armTimeout(of future: Future, after timeout: Duration) {

@@ -180,6 +180,11 @@ public final class ControlConnection {
         }
     }
 
+    /// Ends what this side sends (the daemon sees the end of input); replies can still be read.
+    public func shutdownWrite() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     /// Shuts the connection in both directions: a read or write blocked on another thread returns.
     public func shutdownBoth() {
         shutdown(descriptor, Int32(SHUT_RDWR))

@@ -68,9 +68,10 @@ public struct EventFilter: Hashable, Sendable {
         return words
     }
 
-    /// Whether an event of this kind, task id (32 hex digits), task and queue passes.
-    public func matches(_ kind: TaskEventKind, id: String, task: String, queue: String) -> Bool {
+    /// Whether an event of this kind, task id (32 hex digits; only made when an `id=` filter
+    /// needs it), task and queue passes.
+    public func matches(_ kind: TaskEventKind, id: @autoclosure () -> String, task: String, queue: String) -> Bool {
         (kinds.isEmpty || kinds.contains(kind)) && (tasks.isEmpty || tasks.contains(task))
-            && (queues.isEmpty || queues.contains(queue)) && (idPrefix.map { id.hasPrefix($0) } ?? true)
+            && (queues.isEmpty || queues.contains(queue)) && (idPrefix.map { id().hasPrefix($0) } ?? true)
     }
 }

@@ -72,12 +72,17 @@ public final class StateWriter: Sendable {
 
     private let buffer: Mutex<Buffer>
     private let counts = Mutex(Statistics())
-    private let commitObserver = Mutex<(@Sendable (Duration) -> Void)?>(nil)
+    /// In a struct: a bare closure in a `Mutex` is wrapped in one more thunk at every access.
+    private struct CommitObserver: Sendable {
+        let call: @Sendable (Duration) -> Void
+    }
+
+    private let commitObserver = Mutex<CommitObserver?>(nil)
 
     /// Tells `handler` how long each group commit took (its transaction and fsync), on the
     /// writer's thread: the daemon's commit-latency metric.
     public func observeCommits(_ handler: @escaping @Sendable (Duration) -> Void) {
-        commitObserver.withLock { $0 = handler }
+        commitObserver.withLock { $0 = CommitObserver(call: handler) }
     }
 
     /// - Parameters:
@@ -250,7 +255,7 @@ public final class StateWriter: Sendable {
             do {
                 try store.apply(changes)
                 result = .success(())
-                if let observer = commitObserver.withLock({ $0 }) { observer(ContinuousClock.now - started) }
+                if let observer = commitObserver.withLock({ $0 }) { observer.call(ContinuousClock.now - started) }
             } catch {
                 result = .failure(error)
                 onFailure(error, changes.count)

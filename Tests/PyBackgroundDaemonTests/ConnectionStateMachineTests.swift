@@ -29,6 +29,7 @@ struct ConnectionStateMachineTests {
         case inputClosed
         case shutdown
         case idle
+        case streamEnded
 
         var description: String {
             switch self {
@@ -40,6 +41,7 @@ struct ConnectionStateMachineTests {
             case .inputClosed: "input closed"
             case .shutdown: "shutdown"
             case .idle: "idle timeout"
+            case .streamEnded: "stream ended"
             }
         }
     }
@@ -61,6 +63,7 @@ struct ConnectionStateMachineTests {
             case .inputClosed: machine.inputClosed()
             case .shutdown: machine.closeWhenRepliesWritten()
             case .idle: _ = machine.idleTimeout()
+            case .streamEnded: machine.streamEnded()
             }
             var actions: [Action] = []
             while let action = machine.nextAction() {
@@ -168,6 +171,48 @@ struct ConnectionStateMachineTests {
     func rule(_ scenario: Scenario) {
         let actions = Self.run(scenario.steps)
         #expect(actions == scenario.expected, "\(scenario.name): \(zip(scenario.steps, actions).map { "\($0) → \($1)" })")
+    }
+
+    static let events = Request.events(EventFilter())
+
+    static let streamScenarios: [Scenario] = [
+        Scenario(
+            name: "requests behind a stream are held until it ends, then evaluated in order",
+            steps: [
+                .line(.request(events)), .evaluated(.stream), .line(.request(.ping)), .streamEnded, .evaluated(.now(ok1)),
+            ],
+            expected: [[.evaluate(events)], [], [], [.evaluate(.ping)], [.write(ok1)]]),
+        Scenario(
+            name: "the client's end during a stream closes the connection once the stream ends",
+            steps: [.line(.request(events)), .evaluated(.stream), .inputClosed, .streamEnded],
+            expected: [[.evaluate(events)], [], [], [.closeWhenWritten]]),
+        Scenario(
+            name: "the idle timer does not close a streaming connection",
+            steps: [.line(.request(events)), .evaluated(.stream), .idle],
+            expected: [[.evaluate(events)], [], []]),
+    ]
+
+    @Test("streaming replies: each rule, step by step", arguments: streamScenarios)
+    func streamRule(_ scenario: Scenario) {
+        let actions = Self.run(scenario.steps)
+        #expect(actions == scenario.expected, "\(scenario.name): \(zip(scenario.steps, actions).map { "\($0) → \($1)" })")
+    }
+
+    @Test("while a stream runs, reads go on (the client's end is seen) until 64 lines are held")
+    func readsWhileStreaming() {
+        var machine = Machine(tooLongReply: Self.tooLong, idleReply: Self.idle)
+        machine.lineReceived(.request(Self.events))
+        #expect(machine.nextAction() == .evaluate(Self.events))
+        machine.evaluated(.stream)
+        for _ in 0..<Machine.maxHeldWhileStreaming {
+            let wanted = machine.readWanted()
+            #expect(wanted)
+            machine.lineReceived(.request(.ping))
+        }
+        let past = machine.readWanted()
+        #expect(past == false)
+        machine.streamEnded()
+        #expect(machine.nextAction() == .evaluate(.ping))
     }
 
     @Test("a read the channel asks for while a reply is awaited is passed on once the reply is in")

@@ -146,6 +146,24 @@ struct VisibilityTests {
         }
     }
 
+    @Test("an EVENTS client that ends its input gets END and the connection closes; the daemon's shutdown ends a stream with its reason")
+    func eventsEnd() throws {
+        let daemon = try DaemonHarness(config: "", arguments: ["--state", "memory"])
+        let closing = try ControlConnection(path: daemon.socketPath)
+        try closing.write(line: "EVENTS")
+        #expect(try closing.readLine()?.hasPrefix("OK ") == true)
+        closing.shutdownWrite()
+        #expect(try closing.readLine() == #"END {"reason":"closed"}"#)
+        #expect(try closing.readLine() == nil)
+
+        let staying = try ControlConnection(path: daemon.socketPath)
+        try staying.write(line: "EVENTS")
+        #expect(try staying.readLine()?.hasPrefix("OK ") == true)
+        daemon.signal(SIGTERM)
+        #expect(try staying.readLine() == #"END {"reason":"shutdown"}"#)
+        #expect(daemon.waitForExit())
+    }
+
     @Test("pybgctl watch --json writes a task's events in order, filtered by task")
     func watchJSON() throws {
         let daemon = try DaemonHarness(config: "", arguments: ["--state", "memory"])

@@ -135,18 +135,18 @@ public final class Daemon: Service, Sendable {
         requests.connectionCount.withLock { $0 = .init { server.connectionCount } }
         let activated: Bool
         do {
+            // The HTTP listener first: once the control socket answers, everything does.
+            do {
+                try await http?.start()
+            } catch {
+                throw DaemonError(.socketUnavailable, "cannot serve HTTP on \(configuration.http.listen.map { "\($0)" } ?? "-"): \(error)")
+            }
             if let descriptor = try SystemdNotifier.passedListeningSocket() {
                 _ = try await server.adopt(descriptor: descriptor)
                 activated = true
             } else {
                 try await listen(server)
                 activated = false
-            }
-            do {
-                try await http?.start()
-            } catch {
-                if !activated { SocketFile.remove(path: socketPath) }
-                throw DaemonError(.socketUnavailable, "cannot serve HTTP on \(configuration.http.listen.map { "\($0)" } ?? "-"): \(error)")
             }
         } catch {
             await http?.stop()

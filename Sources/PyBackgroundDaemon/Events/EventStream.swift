@@ -1,4 +1,5 @@
 import NIOCore
+import PyBackground
 import PyBackgroundProtocol
 import Synchronization
 
@@ -9,13 +10,14 @@ import Foundation
 #endif
 
 /// The stream of one `EVENTS` request: the events that pass its filter, one `EVENT` line each,
-/// until the client closes or the daemon stops.
+/// until the client ends its input or the daemon stops.
 ///
-/// Events arrive on any thread and wait in a buffer of at most `capacity`; the event loop writes
-/// them while the channel takes them, many lines per write. A reader that does not keep up never
-/// slows anything: once the buffer is full, further events are dropped and counted, and when the
-/// reader has caught up with the buffer it gets `{"event":"lagged","missed":N}`, then the events
-/// from there on (`events.on_lag: skip`), or the connection ends after it (`close`).
+/// An event is encoded on the thread that publishes it (a worker, mostly) into the bytes waiting
+/// for this reader, at most `capacity` events of them; the event loop only hands what waits to the
+/// channel, in one write, while the channel takes it. A reader that does not keep up never slows
+/// anything: once `capacity` events wait, further ones are dropped and counted, and when what
+/// waited is out the reader gets `{"event":"lagged","missed":N}`, then the events from there on
+/// (`events.on_lag: skip`), or the connection ends after it (`close`).
 final class EventStream: ControlStream {
     private let buffer: Buffer
     private let closeOnLag: Bool
@@ -23,17 +25,18 @@ final class EventStream: ControlStream {
     private let eventLoop: any EventLoop
     private var output: StreamOutput?
 
-    /// The events waiting for the event loop: the part other threads touch.
+    /// The encoded events waiting for the event loop: the part other threads touch.
     private final class Buffer: TaskEventSink {
         let filter: EventFilter
         let capacity: Int
         let eventLoop: any EventLoop
         let state = Mutex(State())
         /// The event loop's pump, set while the stream runs.
-        let pump = Mutex<(@Sendable () -> Void)?>(nil)
+        let pump = Mutex<StoredHandler<Void>?>(nil)
 
         struct State {
-            var waiting: [TaskEvent] = []
+            var bytes = ByteBufferAllocator().buffer(capacity: 0)
+            var count = 0
             var missed = 0
             /// A pump is scheduled, or the channel is full and `writable()` will pump.
             var wakeScheduled = false
@@ -48,18 +51,22 @@ final class EventStream: ControlStream {
 
         func receive(_ event: TaskEvent) {
             guard filter.matches(event.kind, id: event.id.description, task: event.task, queue: event.queue) else { return }
+            // Encoded before the lock: the lock is held for a copy only, not shared with the encoding.
+            var line = ByteBufferAllocator().buffer(capacity: 256)
+            event.writeLine(into: &line)
             let wake = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
-                if state.waiting.count >= capacity {
+                if state.count >= capacity {
                     state.missed += 1
                 } else {
-                    state.waiting.append(event)
+                    state.bytes.writeImmutableBuffer(line)
+                    state.count += 1
                 }
                 defer { state.wakeScheduled = true }
                 return !state.wakeScheduled
             }
             guard wake, let pump = pump.withLock({ $0 }) else { return }
-            eventLoop.execute(pump)
+            eventLoop.execute { pump.call(()) }
         }
     }
 
@@ -70,10 +77,12 @@ final class EventStream: ControlStream {
         self.eventLoop = eventLoop
     }
 
+    var endsWithInput: Bool { true }
+
     func start(_ output: StreamOutput) {
         self.output = output
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        buffer.pump.withLock { $0 = { bound.value.pump() } }
+        buffer.pump.withLock { $0 = StoredHandler { _ in bound.value.pump() } }
         events.subscribe(buffer)
     }
 
@@ -91,43 +100,37 @@ final class EventStream: ControlStream {
         output = nil
     }
 
-    /// The most events encoded into one write.
-    private static let batch = 512
-
     private func pump() {
-        guard let output else { return }
-        while output.isWritable {
-            let closeOnLag = self.closeOnLag
-            let (taken, missed) = buffer.state.withLock { state -> ([TaskEvent], Int) in
-                let count = min(Self.batch, state.waiting.count)
-                let taken = Array(state.waiting.prefix(count))
-                state.waiting.removeFirst(count)
-                var missed = 0
-                // The gap is told once the events from before it are out.
-                if state.waiting.isEmpty && state.missed > 0 {
-                    missed = state.missed
-                    state.missed = 0
-                    if closeOnLag { state.stopped = true }
-                }
-                if taken.isEmpty && missed == 0 { state.wakeScheduled = false }
-                return (taken, missed)
-            }
-            if taken.isEmpty && missed == 0 { return }
-            var lines = taken.map { StreamLine.event($0.json) }
-            if missed > 0 {
-                lines.append(.event(ProtocolJSON.encode(TaskEventPayload(event: .lagged, at: Date().timeIntervalSince1970, missed: missed))))
-            }
-            output.write(lines)
-            if missed > 0 && closeOnLag {
-                events.unsubscribe(buffer)
-                buffer.pump.withLock { $0 = nil }
-                self.output = nil
-                output.closeWhenWritten()
-                return
-            }
+        guard let output, output.isWritable else {
+            // `writable()` pumps again. Until then no event schedules a pump (one hop per event
+            // would load the event loop the reader is not reading from).
+            buffer.state.withLock { $0.wakeScheduled = true }
+            return
         }
-        // Not writable: `writable()` pumps again. Until then no event schedules a pump (one hop
-        // per event would load the event loop the reader is not reading from).
-        buffer.state.withLock { $0.wakeScheduled = true }
+        let closeOnLag = self.closeOnLag
+        let (bytes, missed) = buffer.state.withLock { state -> (ByteBuffer, Int) in
+            let bytes = state.bytes
+            state.bytes = ByteBufferAllocator().buffer(capacity: 0)
+            state.count = 0
+            let missed = state.missed
+            state.missed = 0
+            if missed > 0 && closeOnLag { state.stopped = true }
+            // Events from here on schedule a pump of their own.
+            state.wakeScheduled = false
+            return (bytes, missed)
+        }
+        var lines = bytes
+        if missed > 0 {
+            // The gap is told after the events from before it.
+            let lagged = TaskEventPayload(event: .lagged, at: Date().timeIntervalSince1970, missed: missed)
+            lines.writeString(StreamLine.event(ProtocolJSON.encode(lagged)).line + "\n")
+        }
+        if lines.readableBytes > 0 { output.write(bytes: lines) }
+        if missed > 0 && closeOnLag {
+            events.unsubscribe(buffer)
+            buffer.pump.withLock { $0 = nil }
+            self.output = nil
+            output.closeWhenWritten()
+        }
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import PyBackground
 import PyBackgroundProtocol
 
@@ -53,6 +54,17 @@ struct TaskEvent: Sendable {
         }
     }
 
+    /// `submitted` or `scheduled` for a task about to start: made from its record, before the
+    /// scheduler has it, so that no worker's `started` can come first.
+    init(accepted record: TaskRecord, at: Date = Date()) {
+        self.kind = record.runAt == nil ? .submitted : .scheduled
+        self.id = record.id
+        self.task = record.name
+        self.queue = record.options.queue ?? "default"
+        self.at = at
+        self.runAt = record.runAt
+    }
+
     /// The protocol's payload.
     var payload: TaskEventPayload {
         TaskEventPayload(
@@ -61,35 +73,88 @@ struct TaskEvent: Sendable {
             durationSeconds: durationSeconds)
     }
 
-    /// The payload's JSON, as ``ProtocolJSON`` writes it (keys sorted), written directly: an event
-    /// is encoded on the event loop for each one of up to three per task, which JSONEncoder made
-    /// the largest cost of a watched burst (BENCHMARKS.md). Every field is a number, a hex id, a
-    /// checked name or an error code; codes are escaped all the same.
+    /// The payload's JSON, as ``ProtocolJSON`` writes it (keys sorted).
     var json: String {
-        var text = #"{"at":\#(Self.number(at.timeIntervalSince1970)),"#
-        if let attempt { text += #""attempt":\#(attempt),"# }
-        if let durationSeconds { text += #""duration_seconds":\#(Self.number(durationSeconds)),"# }
-        if let error { text += #""error":\#(Self.string(error)),"# }
-        text += #""event":""# + kind.rawValue + #"","id":""# + id.description + #"","queue":"#
-        text += Self.string(queue)
-        if let retryAt { text += #","retry_at":\#(Self.number(retryAt.timeIntervalSince1970))"# }
-        if let runAt { text += #","run_at":\#(Self.number(runAt.timeIntervalSince1970))"# }
-        text += #","task":"# + Self.string(task) + "}"
-        return text
+        var buffer = ByteBufferAllocator().buffer(capacity: 256)
+        write(into: &buffer)
+        return String(buffer: buffer)
+    }
+
+    /// Writes `EVENT <json>` and a line feed, the JSON as ``ProtocolJSON`` writes it, straight into
+    /// `buffer`: events are encoded on the thread that publishes them, up to three per task, and
+    /// building Strings with JSONEncoder (then by interpolation) was the watched event loop's
+    /// largest cost (BENCHMARKS.md, issue 18). Every field is a number, a hex id, a checked name
+    /// or an error code; a string that would need escaping goes through the encoder.
+    func writeLine(into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("EVENT ")
+        write(into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+    }
+
+    private func write(into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(#"{"at":"#)
+        Self.write(number: at.timeIntervalSince1970, into: &buffer)
+        if let attempt {
+            buffer.writeStaticString(#","attempt":"#)
+            buffer.writeString(String(attempt))
+        }
+        if let durationSeconds {
+            buffer.writeStaticString(#","duration_seconds":"#)
+            Self.write(number: durationSeconds, into: &buffer)
+        }
+        if let error {
+            buffer.writeStaticString(#","error":"#)
+            Self.write(string: error, into: &buffer)
+        }
+        buffer.writeStaticString(#","event":""#)
+        buffer.writeString(kind.rawValue)
+        buffer.writeStaticString(#"","id":""#)
+        Self.write(id: id, into: &buffer)
+        buffer.writeStaticString(#"","queue":"#)
+        Self.write(string: queue, into: &buffer)
+        if let retryAt {
+            buffer.writeStaticString(#","retry_at":"#)
+            Self.write(number: retryAt.timeIntervalSince1970, into: &buffer)
+        }
+        if let runAt {
+            buffer.writeStaticString(#","run_at":"#)
+            Self.write(number: runAt.timeIntervalSince1970, into: &buffer)
+        }
+        buffer.writeStaticString(#","task":"#)
+        Self.write(string: task, into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "}"))
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// The id's 32 hex digits, as `TaskID.description` spells them, without making a String.
+    private static func write(id: TaskID, into buffer: inout ByteBuffer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { bytes in
+            for index in 0..<32 {
+                let word = index < 16 ? id.high : id.low
+                bytes[index] = hexDigits[Int((word >> UInt64(60 - (index % 16) * 4)) & 0xF)]
+            }
+            return 32
+        }
     }
 
     /// A number as JSONEncoder writes a Double.
-    private static func number(_ value: Double) -> String {
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
+    private static func write(number value: Double, into buffer: inout ByteBuffer) {
+        if value == value.rounded(), abs(value) < 1e15 {
+            buffer.writeString(String(Int64(value)))
+        } else {
+            buffer.writeString(value.description)
+        }
     }
 
-    /// A string as JSONEncoder writes it (names and codes need no escaping; any that does goes
-    /// through the encoder).
-    private static func string(_ value: String) -> String {
+    /// A string as JSONEncoder writes it.
+    private static func write(string value: String, into buffer: inout ByteBuffer) {
         if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            return "\"" + value + "\""
+            buffer.writeInteger(UInt8(ascii: "\""))
+            buffer.writeString(value)
+            buffer.writeInteger(UInt8(ascii: "\""))
+        } else {
+            buffer.writeString(ProtocolJSON.encode(value))
         }
-        return ProtocolJSON.encode(value)
     }
 }

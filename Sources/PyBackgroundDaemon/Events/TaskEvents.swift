@@ -13,7 +13,7 @@ import Foundation
 /// subscribed (event streams, metrics). With no sink it reads nothing and makes nothing: one
 /// atomic load per change.
 final class TaskEvents: TaskObserver {
-    private let sinks = Mutex<[any TaskEventSink]>([])
+    private let sinks = ReadMostly<[any TaskEventSink]>([])
     private let sinkCount = Atomic<Int>(0)
 
     init() {}
@@ -22,14 +22,14 @@ final class TaskEvents: TaskObserver {
     var isActive: Bool { sinkCount.load(ordering: .relaxed) > 0 }
 
     func subscribe(_ sink: any TaskEventSink) {
-        sinks.withLock { sinks in
+        sinks.write { sinks in
             sinks.append(sink)
             sinkCount.store(sinks.count, ordering: .relaxed)
         }
     }
 
     func unsubscribe(_ sink: any TaskEventSink) {
-        sinks.withLock { sinks in
+        sinks.write { sinks in
             sinks.removeAll { $0 === sink }
             sinkCount.store(sinks.count, ordering: .relaxed)
         }
@@ -38,9 +38,10 @@ final class TaskEvents: TaskObserver {
     /// Hands an event to every sink; `event` is made only if one listens.
     func publish(_ event: @autoclosure () -> TaskEvent) {
         guard isActive else { return }
-        let current = sinks.withLock { $0 }
         let made = event()
-        for sink in current { sink.receive(made) }
+        sinks.read { sinks in
+            for sink in sinks { sink.receive(made) }
+        }
     }
 
     // MARK: - From the scheduler and the launcher
@@ -61,9 +62,11 @@ final class TaskEvents: TaskObserver {
         publish(TaskEvent(kind, future))
     }
 
-    /// A submission was accepted (and is durable): `submitted`, or `scheduled` for a later time.
-    func accepted(_ future: Future) {
-        publish(TaskEvent(future.record.runAt == nil ? .submitted : .scheduled, future))
+    /// A submission was accepted (and is durable) and is about to be started: `submitted`, or
+    /// `scheduled` for a later time. Told before the scheduler has it, so that it comes before
+    /// the task's `started`.
+    func accepted(_ record: TaskRecord) {
+        publish(TaskEvent(accepted: record))
     }
 
     /// An attempt failed and another is due.

@@ -37,8 +37,8 @@ final class DaemonMetrics: TaskEventSink {
         var outcome: String
     }
 
-    private let counters = Mutex<[Key: CoreMetrics.Counter]>([:])
-    private let timers = Mutex<[Key: CoreMetrics.Timer]>([:])
+    private let counters = ReadMostly<[Key: CoreMetrics.Counter]>([:])
+    private let timers = ReadMostly<[Key: CoreMetrics.Timer]>([:])
     private let commit: CoreMetrics.Timer
 
     init() {
@@ -117,18 +117,18 @@ final class DaemonMetrics: TaskEventSink {
 
     private func counter(_ name: String, _ event: TaskEvent, outcome: String? = nil) -> CoreMetrics.Counter {
         let key = Key(name: name, task: event.task, queue: event.queue, outcome: outcome ?? "")
-        if let counter = counters.withLock({ $0[key] }) { return counter }
+        if let counter = counters.read({ $0[key] }) { return counter }
         var dimensions = [("task", event.task), ("queue", event.queue)]
         if let outcome { dimensions.append(("outcome", outcome)) }
         let counter = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
-        counters.withLock { $0[key] = counter }
+        counters.write { $0[key] = counter }
         return counter
     }
 
     private func timer(_ key: Key, dimensions: [(String, String)]) -> CoreMetrics.Timer {
-        if let timer = timers.withLock({ $0[key] }) { return timer }
+        if let timer = timers.read({ $0[key] }) { return timer }
         let timer = CoreMetrics.Timer(label: key.name, dimensions: dimensions, factory: factory)
-        timers.withLock { $0[key] = timer }
+        timers.write { $0[key] = timer }
         return timer
     }
 

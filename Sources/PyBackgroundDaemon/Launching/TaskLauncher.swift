@@ -115,9 +115,9 @@ final class TaskLauncher: Sendable {
             return .pending(id)
         case .durable:
             do {
+                events.accepted(submission.record)
                 let future = try scheduler.start(submission.record, wakingWorker: wake == .now, body(of: submission))
                 persistence.recordEnd(of: future, if: shouldRecordEnd)
-                events.accepted(future)
                 return .accepted(submission.record.id)
             } catch let error where error.code == .shutDown {
                 return .refused(.shuttingDown)
@@ -148,12 +148,13 @@ final class TaskLauncher: Sendable {
     /// Starts tasks the store made durable, together. One the scheduler no longer takes (the
     /// shutdown began) stays in the store as accepted, and runs at the next start.
     func run(_ batch: [Submission]) {
+        // Durable already: they are accepted whether or not they start in this life.
+        for submission in batch { events.accepted(submission.record) }
         let results = scheduler.start(contentsOf: batch.map { ($0.record, body(of: $0)) })
         for (submission, result) in zip(batch, results) {
             switch result {
             case .success(let future):
                 persistence.recordEnd(of: future, if: shouldRecordEnd)
-                events.accepted(future)
             case .failure(let error) where error.code == .shutDown:
                 logger.info("accepted during shutdown; it runs at the next start", metadata: ["id": "\(submission.record.id)"])
             case .failure(let error):

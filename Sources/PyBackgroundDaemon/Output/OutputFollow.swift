@@ -33,7 +33,7 @@ final class OutputFollow: ControlStream {
     private final class Waker: Sendable {
         let scheduled = Atomic<Bool>(false)
         let eventLoop: any EventLoop
-        let pump: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
+        let pump = Mutex<StoredHandler<Void>?>(nil)
 
         init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
@@ -41,7 +41,7 @@ final class OutputFollow: ControlStream {
             guard !scheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
             eventLoop.execute {
                 self.scheduled.store(false, ordering: .releasing)
-                self.pump.withLock { $0 }?()
+                self.pump.withLock { $0 }?.call(())
             }
         }
     }
@@ -59,7 +59,7 @@ final class OutputFollow: ControlStream {
         self.output = output
         if following {
             let loopBound = NIOLoopBound(self, eventLoop: waker.eventLoop)
-            waker.pump.withLock { $0 = { loopBound.value.pump() } }
+            waker.pump.withLock { $0 = StoredHandler { _ in loopBound.value.pump() } }
             for index in tasks.indices {
                 let waker = self.waker
                 tasks[index].watchToken = outputs.watch(tasks[index].future.id) { waker.wake() }
@@ -68,6 +68,8 @@ final class OutputFollow: ControlStream {
         }
         pump()
     }
+
+    var endsWithInput: Bool { false }
 
     func writable() { pump() }
 

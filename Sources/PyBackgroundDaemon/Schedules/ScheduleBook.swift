@@ -146,9 +146,12 @@ final class ScheduleBook: Sendable {
         for (name, reason) in broken where current[name]?.stored.origin == .runtime {
             logger.warning(
                 "a schedule added at run time no longer checks after the reload; it does not fire", metadata: ["schedule": "\(name)", "reason": "\(reason)"])
-            if let entry = entries.withLock({ $0.removeValue(forKey: name) }) {
-                entry.handle?.cancel()
+            // Listed as unusable before it leaves the entries: a SHOW meanwhile (it looks at the
+            // unusable first) finds it in one or the other, never in neither.
+            if let entry = entries.withLock({ $0[name] }) {
                 unusable.withLock { $0[name] = (entry.stored, reason) }
+                _ = entries.withLock { $0.removeValue(forKey: name) }
+                entry.handle?.cancel()
             }
         }
         for (change, entry) in changes {

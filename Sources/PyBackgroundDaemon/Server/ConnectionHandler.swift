@@ -87,6 +87,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         switch event {
         case ChannelEvent.inputClosed:
             machine.inputClosed()
+            if let stream, stream.endsWithInput { stream.stop(reason: "closed") }
         case is CloseWhenDone:
             machine.closeWhenRepliesWritten()
             // A stream of events never ends by itself: the shutdown ends it.

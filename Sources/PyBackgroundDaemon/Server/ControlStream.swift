@@ -7,6 +7,11 @@ import PyBackgroundProtocol
 /// not read stops a pull stream (output is read from where it is kept when the reader catches
 /// up) and makes a push stream drop and count (EVENTS).
 protocol ControlStream: AnyObject {
+    /// Whether the client's end of input ends the stream. True for a stream with no end of its
+    /// own (EVENTS): a client that sent EVENTS and closed would otherwise hold its connection
+    /// until the next event's write failed. A stream that ends by itself (FOLLOW) goes on, so that
+    /// `echo "FOLLOW id" | socat - UNIX-CONNECT:…` works.
+    var endsWithInput: Bool { get }
     /// Begins writing to `output`, after the request's `OK` line.
     func start(_ output: StreamOutput)
     /// The channel can take more.
@@ -31,20 +36,9 @@ struct StreamOutput {
         flush()
     }
 
-    /// Writes several lines in one buffer: one write however many events a pump takes.
-    func write(_ lines: [StreamLine]) {
-        var size = 0
-        let texts = lines.map { line in
-            let text = line.line
-            size += text.utf8.count + 1
-            return text
-        }
-        var buffer = context.channel.allocator.buffer(capacity: size)
-        for text in texts {
-            buffer.writeString(text)
-            buffer.writeInteger(UInt8(ascii: "\n"))
-        }
-        context.write(NIOAny(ControlOutbound.bytes(buffer)), promise: nil)
+    /// Writes lines framed already (each ended by a line feed), in one write.
+    func write(bytes: ByteBuffer) {
+        context.write(NIOAny(ControlOutbound.bytes(bytes)), promise: nil)
         flush()
     }
 
