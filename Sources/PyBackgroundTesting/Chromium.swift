@@ -78,6 +78,12 @@ public final class Chromium {
         try? FileManager.default.removeItem(at: profile)
     }
 
+    /// The end of what the browser wrote on stderr, for a failure's message.
+    private var logTail: String {
+        let text = (try? String(contentsOf: profile.appendingPathComponent("chromium.log"), encoding: .utf8)) ?? ""
+        return String(text.suffix(2000))
+    }
+
     /// Opens `url` in a new tab; returns the session to address the page with.
     public func open(_ url: String) throws -> String {
         let target = try call("Target.createTarget", ["url": url])
@@ -115,7 +121,7 @@ public final class Chromium {
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { write(toBrowser, $0.baseAddress! + written, $0.count - written) }
-            guard count > 0 else { throw HarnessError("the browser's pipe closed") }
+            guard count > 0 else { throw HarnessError("the browser's pipe closed; its log ends: \(logTail)") }
             written += count
         }
         let deadline = Date().addingTimeInterval(timeout)
@@ -139,7 +145,7 @@ public final class Chromium {
             guard poll(&descriptor, 1, left) > 0 else { throw HarnessError("the browser did not answer in time") }
             var chunk = [UInt8](repeating: 0, count: 1 << 16)
             let count = chunk.withUnsafeMutableBytes { read(fromBrowser, $0.baseAddress!, $0.count) }
-            guard count > 0 else { throw HarnessError("the browser's pipe closed") }
+            guard count > 0 else { throw HarnessError("the browser's pipe closed; its log ends: \(logTail)") }
             buffer += chunk[..<count]
         }
     }
