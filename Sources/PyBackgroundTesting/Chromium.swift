@@ -56,7 +56,7 @@ public final class Chromium {
             "--user-data-dir=\(profile.path)", "about:blank",
         ]
         let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0
         let status = posix_spawn(&child, Self.path, &actions, nil, argv, environ)
         close(childRead)

@@ -41,9 +41,10 @@ struct PybgdCommand: AsyncParsableCommand {
             logged with their uid and pid; so is each accepted submission.
 
             Exit status: 0 after a graceful shutdown, 78 for a config error (--check-config finds every \
-            one, and warns of programs and directories that are missing here), 69 when the socket cannot \
-            be used (another pybgd on it, no permission) or pybgd-exec is not installed beside pybgd, 74 \
-            when the state store cannot be used (damaged, unreadable, or held by another pybgd; it is left \
+            one, and warns of programs and directories that are missing here), 69 when the socket or \
+            the HTTP listener's address cannot be used (another pybgd on it, no permission) or \
+            pybgd-exec is not installed beside pybgd, 74 when the state store cannot be used (damaged, \
+            unreadable, or held by another pybgd; it is left \
             untouched) or could not take the ends of tasks that ran before the shutdown, 1 otherwise.
 
             Command tasks run under pybgd-exec, each in a session and process group of its own: a \
