@@ -129,9 +129,11 @@ final class HTTPListener: Sendable {
         let events = self.events
         let capacity = eventBuffer
         router.get("/api/events") { _, _ in
-            let stream = ServerSentEvents(capacity: capacity)
-            events.subscribe(stream)
             let body = ResponseBody { writer in
+                // Subscribed here, where the unsubscription is sure to follow: a response whose
+                // body is never written (the client left first) leaves no reader behind.
+                let stream = ServerSentEvents(capacity: capacity)
+                events.subscribe(stream)
                 defer {
                     events.unsubscribe(stream)
                     stream.finish()
