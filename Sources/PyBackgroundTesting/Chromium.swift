@@ -43,11 +43,22 @@ public final class Chromium {
         _ = fcntl(toBrowser, F_SETFD, FD_CLOEXEC)
         _ = fcntl(fromBrowser, F_SETFD, FD_CLOEXEC)
 
+        // A browser that dies makes the next write to its pipe raise SIGPIPE, which would end the
+        // whole test process (every other test with it): ignored, the write fails and says so.
+        signal(SIGPIPE, SIG_IGN)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, childRead, 3)
         posix_spawn_file_actions_adddup2(&actions, childWrite, 4)
+        // Nothing else of the test process: other tests' pipes held open by the browser would
+        // keep their readers from ever seeing the end. (glibc's addclosefrom_np is not in Swift's
+        // Glibc module; a descriptor closed meanwhile is passed over by the child.)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            if let descriptor = Int32(name), descriptor > 4, descriptor != childRead, descriptor != childWrite {
+                posix_spawn_file_actions_addclose(&actions, descriptor)
+            }
+        }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, profile.appendingPathComponent("chromium.log").path, O_WRONLY | O_CREAT, 0o600)
         let arguments = [
@@ -57,8 +68,14 @@ public final class Chromium {
         ]
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        // A process group of its own: signals other tests send to theirs never reach it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         var child: pid_t = 0
-        let status = posix_spawn(&child, Self.path, &actions, nil, argv, environ)
+        let status = posix_spawn(&child, Self.path, &actions, &attributes, argv, environ)
         close(childRead)
         close(childWrite)
         guard status == 0 else { throw HarnessError("cannot start \(Self.path): \(String(cString: strerror(status)))") }
