@@ -34,6 +34,13 @@ public struct OutputChunkPayload: Codable, Hashable, Sendable {
         }
     }
 
+    /// The line that stands for a dropped middle of `count` bytes where output is shown whole
+    /// (`pybgctl log` and `follow`, the dashboard), with a line feed first unless the output
+    /// before it `endsLine`.
+    public static func droppedLine(_ count: Int, endsLine: Bool) -> [UInt8] {
+        Array(((endsLine ? "" : "\n") + "[pybgd: \(count) bytes of the middle not kept (output.max_bytes)]\n").utf8)
+    }
+
     /// The bytes of the piece as the task wrote them (empty for a `dropped` piece).
     public var bytes: [UInt8] {
         if let data { return Array(data.utf8) }

@@ -7,15 +7,10 @@ struct OutputText {
 
     mutating func add(_ piece: OutputChunkPayload) {
         if let dropped = piece.dropped {
-            bytes.append(contentsOf: Self.droppedLine(dropped, endsLine: bytes.last.map { $0 == UInt8(ascii: "\n") } ?? true))
+            bytes.append(contentsOf: OutputChunkPayload.droppedLine(dropped, endsLine: bytes.last.map { $0 == UInt8(ascii: "\n") } ?? true))
         } else {
             bytes.append(contentsOf: piece.bytes)
         }
-    }
-
-    /// The marker for a dropped middle, on a line of its own.
-    static func droppedLine(_ count: Int, endsLine: Bool) -> [UInt8] {
-        Array(((endsLine ? "" : "\n") + "[pybgd: \(count) bytes of the middle not kept (output.max_bytes)]\n").utf8)
     }
 
     /// The last `count` lines (a last line without a line feed counts).

@@ -47,7 +47,7 @@ extension ControlRequestHandler {
             switch launcher.outputs.read(future.id, stream, from: position, count: OutputFollow.pieceBytes) {
             case .none: break reading
             case .dropped(let count):
-                bytes += Array("\n[pybgd: \(count) bytes of the middle not kept (output.max_bytes)]\n".utf8)
+                bytes += OutputChunkPayload.droppedLine(count, endsLine: false)
                 position += count
             case .bytes(let piece):
                 bytes += piece

@@ -87,7 +87,7 @@ struct PrefixedLines {
         var bytes = piece.bytes
         if let dropped = piece.dropped {
             let key = piece.id + piece.stream.rawValue
-            bytes = OutputText.droppedLine(dropped, endsLine: partial[key, default: []].isEmpty)
+            bytes = OutputChunkPayload.droppedLine(dropped, endsLine: partial[key, default: []].isEmpty)
         }
         guard prefixed else {
             Output.taskOutput(bytes, to: descriptor)
