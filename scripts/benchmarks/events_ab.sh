@@ -3,8 +3,9 @@
 #   listener off: this tree's pybgd beside BASELINE (another build of pybgd), both in memory;
 #   watched: this tree's pybgd with http.listen and one EVENTS reader that keeps up, beside the
 #   same without listener.
-# Each round: 200,000 pipelined `SUBMIT noop` (window 1000) to each, in turn. Prints one line per
-# round and the medians' ratios.
+# Each round: 200,000 pipelined `SUBMIT noop` (window 1000) to each, in turn, starting one later
+# each round (whichever runs first runs faster on a 2-core machine: the same binary measured 8%
+# apart by position alone). Prints one line per round (base plain watched) and the medians' ratios.
 #   scripts/benchmarks/events_ab.sh ROUNDS BASELINE-PYBGD
 source "$(dirname "$0")/../lib/common.sh"
 rounds=${1:-5} baseline=${2:?give the baseline pybgd binary (scripts/bench --baseline REV builds one)}
@@ -22,8 +23,11 @@ for name in base plain watched; do until [ -S "$dir/$name.sock" ]; do sleep 0.05
 "$dir/uds" watch "$dir/watched.sock" EVENTS >/dev/null 2>&1 &
 sleep 0.5
 rate() { "$dir/uds" pipelined "$dir/$1.sock" 200000 'SUBMIT noop' 1000 2>/dev/null | awk '{print $4}'; sleep 1; }
+names=(base plain watched)
 for round in $(seq 1 "$rounds"); do
-    echo "$(rate base) $(rate plain) $(rate watched)"
+    declare -A measured=()
+    for k in 0 1 2; do name=${names[$(((k + round) % 3))]}; measured[$name]=$(rate "$name"); done
+    echo "${measured[base]} ${measured[plain]} ${measured[watched]}"
 done | tee "$dir/rounds"
 python3 - "$dir/rounds" <<'PY'
 import statistics, sys

@@ -73,88 +73,68 @@ struct TaskEvent: Sendable {
             durationSeconds: durationSeconds)
     }
 
-    /// The payload's JSON, as ``ProtocolJSON`` writes it (keys sorted).
+    /// The payload's JSON, as ``ProtocolJSON`` writes it (keys sorted; times to the microsecond,
+    /// durations to the nanosecond).
     var json: String {
-        var buffer = ByteBufferAllocator().buffer(capacity: 256)
-        write(into: &buffer)
+        var buffer = ByteBufferAllocator().buffer(capacity: lineCapacity)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: lineCapacity) { bytes in
+            var writer = JSONBytesWriter(bytes)
+            write(into: &writer)
+            return writer.count
+        }
         return String(buffer: buffer)
     }
 
-    /// Writes `EVENT <json>` and a line feed, the JSON as ``ProtocolJSON`` writes it, straight into
-    /// `buffer`: events are encoded on the thread that publishes them, up to three per task, and
-    /// building Strings with JSONEncoder (then by interpolation) was the watched event loop's
-    /// largest cost (BENCHMARKS.md, issue 18). Every field is a number, a hex id, a checked name
-    /// or an error code; a string that would need escaping goes through the encoder.
-    func writeLine(into buffer: inout ByteBuffer) {
-        buffer.writeStaticString("EVENT ")
-        write(into: &buffer)
-        buffer.writeInteger(UInt8(ascii: "\n"))
+    /// The most bytes ``writeLine(into:)`` writes.
+    var lineCapacity: Int {
+        // "EVENT ", every key, the id, four numbers and the event's name take under 300.
+        320 + JSONBytesWriter.stringCapacity(task) + JSONBytesWriter.stringCapacity(queue)
+            + (error.map(JSONBytesWriter.stringCapacity) ?? 0)
     }
 
-    private func write(into buffer: inout ByteBuffer) {
-        buffer.writeStaticString(#"{"at":"#)
-        Self.write(number: at.timeIntervalSince1970, into: &buffer)
+    /// Writes `EVENT <json>` and a line feed into memory of ``lineCapacity`` bytes or more.
+    /// Events are encoded on the thread that publishes them, up to three per task: JSONEncoder
+    /// and String building were the watched event loop's largest cost, then ByteBuffer's
+    /// per-call overhead and `Double.description` (BENCHMARKS.md, issue 18). Every field is a
+    /// number, a hex id, a checked name or an error code; a string that would need escaping
+    /// goes through the encoder.
+    func writeLine(into writer: inout JSONBytesWriter) {
+        writer.write("EVENT ")
+        write(into: &writer)
+        writer.write(byte: UInt8(ascii: "\n"))
+    }
+
+    private func write(into writer: inout JSONBytesWriter) {
+        writer.write(#"{"at":"#)
+        writer.write(number: at.timeIntervalSince1970, decimals: 6)
         if let attempt {
-            buffer.writeStaticString(#","attempt":"#)
-            buffer.writeString(String(attempt))
+            writer.write(#","attempt":"#)
+            writer.write(integer: Int64(attempt))
         }
         if let durationSeconds {
-            buffer.writeStaticString(#","duration_seconds":"#)
-            Self.write(number: durationSeconds, into: &buffer)
+            writer.write(#","duration_seconds":"#)
+            writer.write(number: durationSeconds, decimals: 9)
         }
         if let error {
-            buffer.writeStaticString(#","error":"#)
-            Self.write(string: error, into: &buffer)
+            writer.write(#","error":"#)
+            writer.write(string: error)
         }
-        buffer.writeStaticString(#","event":""#)
-        buffer.writeString(kind.rawValue)
-        buffer.writeStaticString(#"","id":""#)
-        Self.write(id: id, into: &buffer)
-        buffer.writeStaticString(#"","queue":"#)
-        Self.write(string: queue, into: &buffer)
+        writer.write(#","event":""#)
+        writer.write(raw: kind.rawValue)
+        writer.write(#"","id":""#)
+        writer.write(id: id)
+        writer.write(#"","queue":"#)
+        writer.write(string: queue)
         if let retryAt {
-            buffer.writeStaticString(#","retry_at":"#)
-            Self.write(number: retryAt.timeIntervalSince1970, into: &buffer)
+            writer.write(#","retry_at":"#)
+            writer.write(number: retryAt.timeIntervalSince1970, decimals: 6)
         }
         if let runAt {
-            buffer.writeStaticString(#","run_at":"#)
-            Self.write(number: runAt.timeIntervalSince1970, into: &buffer)
+            writer.write(#","run_at":"#)
+            writer.write(number: runAt.timeIntervalSince1970, decimals: 6)
         }
-        buffer.writeStaticString(#","task":"#)
-        Self.write(string: task, into: &buffer)
-        buffer.writeInteger(UInt8(ascii: "}"))
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    /// The id's 32 hex digits, as `TaskID.description` spells them, without making a String.
-    private static func write(id: TaskID, into buffer: inout ByteBuffer) {
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { bytes in
-            for index in 0..<32 {
-                let word = index < 16 ? id.high : id.low
-                bytes[index] = hexDigits[Int((word >> UInt64(60 - (index % 16) * 4)) & 0xF)]
-            }
-            return 32
-        }
-    }
-
-    /// A number as JSONEncoder writes a Double.
-    private static func write(number value: Double, into buffer: inout ByteBuffer) {
-        if value == value.rounded(), abs(value) < 1e15 {
-            buffer.writeString(String(Int64(value)))
-        } else {
-            buffer.writeString(value.description)
-        }
-    }
-
-    /// A string as JSONEncoder writes it.
-    private static func write(string value: String, into buffer: inout ByteBuffer) {
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            buffer.writeInteger(UInt8(ascii: "\""))
-            buffer.writeString(value)
-            buffer.writeInteger(UInt8(ascii: "\""))
-        } else {
-            buffer.writeString(ProtocolJSON.encode(value))
-        }
+        writer.write(#","task":"#)
+        writer.write(string: task)
+        writer.write(byte: UInt8(ascii: "}"))
     }
 }

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Prometheus
 import PyBackground
+import PyBackgroundProtocol
 import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -30,15 +31,45 @@ final class DaemonMetrics: TaskEventSink {
     private let factory: PrometheusMetricsFactory
     let throughput = ThroughputHistory()
 
-    private struct Key: Hashable {
-        var name: String
+    private struct Labels: Hashable {
         var task: String
         var queue: String
-        var outcome: String
     }
 
-    private let counters = ReadMostly<[Key: CoreMetrics.Counter]>([:])
-    private let timers = ReadMostly<[Key: CoreMetrics.Timer]>([:])
+    /// The series of one task name in one queue, made together at its first event (each
+    /// outcome at 0, so that a rate over it starts at the first task, not the first failure):
+    /// one lookup per event, by two short strings.
+    private struct TaskSeries {
+        let submitted: CoreMetrics.Counter
+        let retries: CoreMetrics.Counter
+        let duration: CoreMetrics.Timer
+        let finished, failed, cancelled, interrupted: CoreMetrics.Counter
+
+        init(_ labels: Labels, factory: PrometheusMetricsFactory) {
+            let dimensions = [("task", labels.task), ("queue", labels.queue)]
+            func completed(_ outcome: TaskEventKind) -> CoreMetrics.Counter {
+                CoreMetrics.Counter(
+                    label: "pybgd_tasks_completed_total", dimensions: dimensions + [("outcome", outcome.rawValue)], factory: factory)
+            }
+            submitted = CoreMetrics.Counter(label: "pybgd_tasks_submitted_total", dimensions: dimensions, factory: factory)
+            retries = CoreMetrics.Counter(label: "pybgd_task_retries_total", dimensions: dimensions, factory: factory)
+            duration = CoreMetrics.Timer(label: "pybgd_task_duration_seconds", dimensions: dimensions, factory: factory)
+            (finished, failed, cancelled, interrupted) = (completed(.finished), completed(.failed), completed(.cancelled), completed(.interrupted))
+        }
+
+        func completed(_ outcome: TaskEventKind) -> CoreMetrics.Counter? {
+            switch outcome {
+            case .finished: finished
+            case .failed: failed
+            case .cancelled: cancelled
+            case .interrupted: interrupted
+            default: nil
+            }
+        }
+    }
+
+    private let series = ReadMostly<[Labels: TaskSeries]>([:])
+    private let lateness = ReadMostly<[String: CoreMetrics.Timer]>([:])
     private let commit: CoreMetrics.Timer
 
     init() {
@@ -66,22 +97,17 @@ final class DaemonMetrics: TaskEventSink {
     func receive(_ event: TaskEvent) {
         switch event.kind {
         case .submitted, .scheduled:
-            counter("pybgd_tasks_submitted_total", event).increment()
+            series(event).submitted.increment()
         case .started:
             if let tick = event.scheduleTick, let schedule = event.schedule {
-                timer(Key(name: "pybgd_schedule_lateness_seconds", task: "", queue: "", outcome: schedule), dimensions: [("schedule", schedule)])
-                    .recordSeconds(max(0, event.at.timeIntervalSince(tick)))
+                lateness(schedule).recordSeconds(max(0, event.at.timeIntervalSince(tick)))
             }
         case .retrying:
-            counter("pybgd_task_retries_total", event).increment()
+            series(event).retries.increment()
         case .finished, .failed, .cancelled, .interrupted:
-            counter("pybgd_tasks_completed_total", event, outcome: event.kind.rawValue).increment()
-            if let duration = event.durationSeconds {
-                timer(
-                    Key(name: "pybgd_task_duration_seconds", task: event.task, queue: event.queue, outcome: ""),
-                    dimensions: [("task", event.task), ("queue", event.queue)]
-                ).recordSeconds(duration)
-            }
+            let series = series(event)
+            series.completed(event.kind)?.increment()
+            if let duration = event.durationSeconds { series.duration.recordSeconds(duration) }
             throughput.record(event.kind.rawValue, at: event.at)
         case .lagged:
             break
@@ -115,21 +141,25 @@ final class DaemonMetrics: TaskEventSink {
 
     // MARK: - Handles
 
-    private func counter(_ name: String, _ event: TaskEvent, outcome: String? = nil) -> CoreMetrics.Counter {
-        let key = Key(name: name, task: event.task, queue: event.queue, outcome: outcome ?? "")
-        if let counter = counters.read({ $0[key] }) { return counter }
-        var dimensions = [("task", event.task), ("queue", event.queue)]
-        if let outcome { dimensions.append(("outcome", outcome)) }
-        let counter = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
-        counters.write { $0[key] = counter }
-        return counter
+    private func series(_ event: TaskEvent) -> TaskSeries {
+        let labels = Labels(task: event.task, queue: event.queue)
+        if let series = series.read({ $0[labels] }) { return series }
+        return series.write { all in
+            if let series = all[labels] { return series }
+            let series = TaskSeries(labels, factory: factory)
+            all[labels] = series
+            return series
+        }
     }
 
-    private func timer(_ key: Key, dimensions: [(String, String)]) -> CoreMetrics.Timer {
-        if let timer = timers.read({ $0[key] }) { return timer }
-        let timer = CoreMetrics.Timer(label: key.name, dimensions: dimensions, factory: factory)
-        timers.write { $0[key] = timer }
-        return timer
+    private func lateness(_ schedule: String) -> CoreMetrics.Timer {
+        if let timer = lateness.read({ $0[schedule] }) { return timer }
+        return lateness.write { all in
+            if let timer = all[schedule] { return timer }
+            let timer = CoreMetrics.Timer(label: "pybgd_schedule_lateness_seconds", dimensions: [("schedule", schedule)], factory: factory)
+            all[schedule] = timer
+            return timer
+        }
     }
 
     private func gauge(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Gauge {
