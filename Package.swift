@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Without its default traits: swift-configuration is not used, and would add to every build.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // The scheduler core: standard library, Dispatch, Synchronization and Foundation only
@@ -44,6 +46,17 @@ let package = Package(
         .target(
             name: "PyBackgroundState",
             dependencies: ["PyBackground", .product(name: "GRDB", package: "GRDB.swift")]),
+
+        // The PostgreSQL store that several pybgd hosts share (postgres-nio): its connection
+        // settings, its versioned schema, and (as it grows) claims, leases and fencing.
+        .target(
+            name: "PyBackgroundPostgres",
+            dependencies: [
+                "PyBackground",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // The daemon: core + protocol + registry + config + NIO control server + lifecycle
         // (and the client, to tell a live daemon's socket from a stale file); its HTTP listener
@@ -110,6 +123,13 @@ let package = Package(
         .testTarget(
             name: "PyBackgroundStateTests",
             dependencies: ["PyBackgroundState", "PyBackground", "PyBackgroundTesting", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "PyBackgroundPostgresTests",
+            dependencies: [
+                "PyBackgroundPostgres", "PyBackgroundTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "PyBackgroundDaemonTests",
             dependencies: [
