@@ -48,6 +48,8 @@ public enum PostgresSchema {
                 submitted_on text NOT NULL,
                 unique_key text,
                 attempt integer NOT NULL DEFAULT 0,
+                max_attempts integer NOT NULL DEFAULT 1 CHECK (max_attempts > 0),
+                retry_safe boolean NOT NULL DEFAULT false,
                 attempts jsonb NOT NULL DEFAULT '[]',
                 host text,
                 lease_expires_at timestamptz,

@@ -1,0 +1,244 @@
+import Logging
+import PostgresNIO
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The statements by which hosts share the task table: insert, claim, renew, start, end and
+/// rescue, every time the database's own (`now()`), never a host's clock.
+///
+/// A claim hands a task to one host with a lease and a new fence (a token that grows with each
+/// claim). Every later write of that run (its start, its end) names the fence and applies only
+/// while the row still has it: a host that was presumed dead, whose task was rescued and claimed
+/// again, can never overwrite the new run. Each write returns whether it applied.
+public struct PostgresTaskQueue: Sendable {
+    /// The host this process is (`state.host_name`).
+    public let host: String
+    public let logger: Logger
+
+    public init(host: String, logger: Logger) {
+        self.host = host
+        self.logger = logger
+    }
+
+    /// A task as submitted: its record stays opaque JSON here (the daemon's row format).
+    public struct NewTask: Sendable {
+        public var id: UUID
+        public var name: String
+        public var record: String
+        public var queue: String
+        public var priority: Int
+        /// Nil: due now.
+        public var runAt: Date?
+        public var uniqueKey: String?
+        public var maxAttempts: Int
+        public var retrySafe: Bool
+
+        public init(
+            id: UUID, name: String, record: String = "{}", queue: String = "default", priority: Int = 0, runAt: Date? = nil,
+            uniqueKey: String? = nil, maxAttempts: Int = 1, retrySafe: Bool = false
+        ) {
+            self.id = id
+            self.name = name
+            self.record = record
+            self.queue = queue
+            self.priority = priority
+            self.runAt = runAt
+            self.uniqueKey = uniqueKey
+            self.maxAttempts = maxAttempts
+            self.retrySafe = retrySafe
+        }
+    }
+
+    /// A task this host claimed: run it, and name `fence` in every write about this run.
+    public struct Claim: Sendable, Equatable {
+        public var id: UUID
+        public var fence: Int64
+        public var attempt: Int
+        public var record: String
+    }
+
+    /// What a rescue did with the tasks whose lease ran out.
+    public struct Rescue: Sendable, Equatable {
+        /// Pending again, for another attempt (retry-safe, or attempts left).
+        public var retried: [UUID] = []
+        /// Ended `interrupted`: not retry-safe and no attempt left.
+        public var interrupted: [UUID] = []
+        /// Ended `quarantined`: their hosts died with them `crashLimit` times.
+        public var quarantined: [UUID] = []
+    }
+
+    /// Inserts tasks, pending (or scheduled, with a later `runAt`), in one statement.
+    public func insert(_ tasks: [NewTask], on connection: PostgresConnection) async throws {
+        guard !tasks.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO pybgd_tasks (id, name, record, queue, priority, state, run_at, submitted_on, unique_key, max_attempts, retry_safe)
+            SELECT id, name, record::jsonb, queue, priority,
+                   CASE WHEN due <= now() THEN 'pending' ELSE 'scheduled' END,
+                   greatest(due, now()), \(host), nullif(unique_key, ''), max_attempts, retry_safe
+            FROM unnest(\(tasks.map(\.id))::uuid[], \(tasks.map(\.name))::text[], \(tasks.map(\.record))::text[],
+                        \(tasks.map(\.queue))::text[], \(tasks.map(\.priority))::integer[],
+                        \(tasks.map { $0.runAt?.timeIntervalSince1970 ?? 0 })::double precision[],
+                        \(tasks.map { $0.uniqueKey ?? "" })::text[], \(tasks.map(\.maxAttempts))::integer[],
+                        \(tasks.map(\.retrySafe))::boolean[])
+                 AS t(id, name, record, queue, priority, run_at_epoch, unique_key, max_attempts, retry_safe)
+                 -- 0 stands for "now": an array of optionals cannot be bound.
+                 CROSS JOIN LATERAL (SELECT CASE WHEN run_at_epoch = 0 THEN now() ELSE to_timestamp(run_at_epoch) END AS due) AS d
+            """, logger: logger)
+    }
+
+    /// Claims up to `slots` due tasks whose name is in `names` (this host's registry), by
+    /// priority, then due time, then submission order; paused queues are passed over, and a
+    /// queue's `max_running` holds across all hosts. One transaction: the tasks of queues without
+    /// a limit in one statement (`FOR UPDATE SKIP LOCKED`, so that claiming hosts never wait for
+    /// each other); then each limited queue under its row's lock, so that two hosts never both
+    /// see its last free slot.
+    public func claim(slots: Int, names: [String], lease: Duration, on connection: PostgresConnection) async throws -> [Claim] {
+        guard slots > 0, !names.isEmpty else { return [] }
+        let leaseMilliseconds = Self.milliseconds(lease)
+        return try await connection.withTransaction(logger: logger) { connection in
+            var limited: [(name: String, maxRunning: Int)] = []
+            var excluded: [String] = []
+            for try await (name, maxRunning, paused) in try await connection.query(
+                "SELECT name, max_running, paused FROM pybgd_queues WHERE paused OR max_running IS NOT NULL", logger: logger
+            ).decode((String, Int?, Bool).self) {
+                excluded.append(name)
+                if !paused, let maxRunning { limited.append((name, maxRunning)) }
+            }
+            var claims = try await claim(slots, names: names, lease: leaseMilliseconds, queues: .allBut(excluded), on: connection)
+            for queue in limited where claims.count < slots {
+                try await connection.query("SELECT 1 FROM pybgd_queues WHERE name = \(queue.name) FOR UPDATE", logger: logger)
+                let running =
+                    try await connection.query(
+                        "SELECT count(*) FROM pybgd_tasks WHERE state = 'running' AND queue = \(queue.name)", logger: logger
+                    ).collect().first?.decode(Int.self) ?? 0
+                let free = min(slots - claims.count, queue.maxRunning - running)
+                guard free > 0 else { continue }
+                claims += try await claim(free, names: names, lease: leaseMilliseconds, queues: .only(queue.name), on: connection)
+            }
+            return claims
+        }
+    }
+
+    private enum QueueChoice {
+        case allBut([String])
+        case only(String)
+    }
+
+    private func claim(
+        _ slots: Int, names: [String], lease leaseMilliseconds: Int64, queues: QueueChoice, on connection: PostgresConnection
+    ) async throws -> [Claim] {
+        let (only, excluded): (String?, [String]) =
+            switch queues {
+            case .allBut(let excluded): (nil, excluded)
+            case .only(let name): (name, [])
+            }
+        var claims: [Claim] = []
+        for try await (id, fence, attempt, record) in try await connection.query(
+            """
+            WITH chosen AS (
+                SELECT id FROM pybgd_tasks
+                WHERE state = 'pending' AND run_at <= now() AND name = ANY(\(names))
+                  AND CASE WHEN \(only)::text IS NULL THEN queue <> ALL(\(excluded)) ELSE queue = \(only) END
+                ORDER BY priority DESC, run_at, sequence
+                LIMIT \(slots)
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE pybgd_tasks AS t
+            SET state = 'running', host = \(host), fence = t.fence + 1, attempt = t.attempt + 1,
+                lease_expires_at = now() + \(leaseMilliseconds) * interval '1 millisecond', started_at = NULL
+            FROM chosen WHERE t.id = chosen.id
+            RETURNING t.id, t.fence, t.attempt, t.record::text
+            """, logger: logger
+        ).decode((UUID, Int64, Int, String).self) {
+            claims.append(Claim(id: id, fence: fence, attempt: attempt, record: record))
+        }
+        return claims
+    }
+
+    /// Extends the lease of every task this host runs, in one statement; returns how many.
+    @discardableResult
+    public func renewLeases(_ lease: Duration, on connection: PostgresConnection) async throws -> Int {
+        try await connection.query(
+            """
+            WITH renewed AS (
+                UPDATE pybgd_tasks SET lease_expires_at = now() + \(Self.milliseconds(lease)) * interval '1 millisecond'
+                WHERE state = 'running' AND host = \(host)
+                RETURNING 1
+            )
+            SELECT count(*) FROM renewed
+            """, logger: logger
+        ).collect().first?.decode(Int.self) ?? 0
+    }
+
+    /// Records that the claimed run starts (its body is about to run); false when the fence is
+    /// no longer the row's (the task was rescued and claimed again meanwhile).
+    public func recordStart(_ claim: Claim, on connection: PostgresConnection) async throws -> Bool {
+        try await applied(
+            connection.query(
+                """
+                UPDATE pybgd_tasks SET started_at = now()
+                WHERE id = \(claim.id) AND fence = \(claim.fence) AND state = 'running'
+                RETURNING 1
+                """, logger: logger))
+    }
+
+    /// Records the run's end (`finished`, `failed`, `cancelled`) with its outcome JSON; false
+    /// when the fence is no longer the row's, and then nothing was written.
+    public func recordEnd(_ claim: Claim, state: String, outcome: String, on connection: PostgresConnection) async throws -> Bool {
+        try await applied(
+            connection.query(
+                """
+                UPDATE pybgd_tasks SET state = \(state), outcome = \(outcome)::jsonb, ended_at = now(), lease_expires_at = NULL
+                WHERE id = \(claim.id) AND fence = \(claim.fence) AND state = 'running'
+                RETURNING 1
+                """, logger: logger))
+    }
+
+    /// Takes back every task whose lease ran out (its host died, hung or lost the database):
+    /// another attempt if it is retry-safe or has attempts left, else `interrupted`; a task whose
+    /// hosts died with it `crashLimit` times is `quarantined` instead of tried again. Any host
+    /// may run this; each expired task is taken back once (`SKIP LOCKED`).
+    public func rescue(crashLimit: Int, on connection: PostgresConnection) async throws -> Rescue {
+        var rescue = Rescue()
+        for try await (id, state) in try await connection.query(
+            """
+            WITH expired AS (
+                SELECT id FROM pybgd_tasks
+                WHERE state = 'running' AND lease_expires_at < now()
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE pybgd_tasks AS t
+            SET crashes = t.crashes + 1, lease_expires_at = NULL, host = NULL,
+                state = CASE
+                    WHEN t.crashes + 1 >= \(crashLimit) THEN 'quarantined'
+                    WHEN t.retry_safe OR t.attempt < t.max_attempts THEN 'pending'
+                    ELSE 'interrupted' END,
+                ended_at = CASE
+                    WHEN t.crashes + 1 >= \(crashLimit) OR NOT (t.retry_safe OR t.attempt < t.max_attempts) THEN now() END
+            FROM expired WHERE t.id = expired.id
+            RETURNING t.id, t.state
+            """, logger: logger
+        ).decode((UUID, String).self) {
+            switch state {
+            case "pending": rescue.retried.append(id)
+            case "quarantined": rescue.quarantined.append(id)
+            default: rescue.interrupted.append(id)
+            }
+        }
+        return rescue
+    }
+
+    private func applied(_ rows: PostgresRowSequence) async throws -> Bool {
+        for try await _ in rows { return true }
+        return false
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+}

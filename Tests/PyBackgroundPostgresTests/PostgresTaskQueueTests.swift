@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import PostgresNIO
+import PyBackgroundTesting
+import Synchronization
+import Testing
+
+@testable import PyBackgroundPostgres
+
+/// Claims, leases, fencing and rescue against a real PostgreSQL, several connections standing for
+/// several hosts.
+@Suite("Hosts sharing the task table: claims, leases, fencing, rescue")
+struct PostgresTaskQueueTests {
+    static let logger = Logger(label: "test")
+
+    /// A migrated cluster and `hosts` connections, one per host name.
+    static func withHosts<Result>(
+        _ count: Int, _ body: ([(queue: PostgresTaskQueue, connection: PostgresConnection)]) async throws -> Result
+    ) async throws -> Result {
+        try await TemporaryPostgres.with { postgres in
+            var hosts: [(queue: PostgresTaskQueue, connection: PostgresConnection)] = []
+            defer { for host in hosts { Task { try? await host.connection.close() } } }
+            for index in 1...count {
+                let connection = try await PostgresSchemaTests.connect(postgres, id: index)
+                hosts.append((PostgresTaskQueue(host: "host-\(index)", logger: logger), connection))
+            }
+            try await PostgresSchema.migrate(hosts[0].connection, logger: logger)
+            return try await body(hosts)
+        }
+    }
+
+    static func tasks(_ count: Int, queue: String = "default", name: String = "noop") -> [PostgresTaskQueue.NewTask] {
+        (0..<count).map { _ in PostgresTaskQueue.NewTask(id: UUID(), name: name, queue: queue) }
+    }
+
+    static func state(_ id: UUID, _ connection: PostgresConnection) async throws -> (String, Int64) {
+        let row = try await connection.query("SELECT state, fence FROM pybgd_tasks WHERE id = \(id)", logger: logger).collect()
+        return try row[0].decode((String, Int64).self)
+    }
+
+    @Test("three hosts claiming at once from 600 tasks: each task claimed exactly once, by one host")
+    func exactlyOnce() async throws {
+        try await Self.withHosts(3) { hosts in
+            let tasks = Self.tasks(600)
+            try await hosts[0].queue.insert(tasks, on: hosts[0].connection)
+            let claimed = try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for host in hosts {
+                    group.addTask {
+                        var mine: [UUID] = []
+                        while true {
+                            let claims = try await host.queue.claim(
+                                slots: 7, names: ["noop"], lease: .seconds(30), on: host.connection)
+                            if claims.isEmpty { return mine }
+                            mine += claims.map(\.id)
+                        }
+                    }
+                }
+                return try await group.reduce(into: [[UUID]]()) { $0.append($1) }
+            }
+            let all = claimed.flatMap { $0 }
+            #expect(all.count == 600)
+            #expect(Set(all) == Set(tasks.map(\.id)))
+            #expect(claimed.allSatisfy { !$0.isEmpty }, "every host claimed some: \(claimed.map(\.count))")
+        }
+    }
+
+    @Test("a claim takes due tasks by priority, then due time, then submission; only names the host has; none of a paused queue")
+    func order() async throws {
+        try await Self.withHosts(1) { hosts in
+            let (queue, connection) = hosts[0]
+            let low = PostgresTaskQueue.NewTask(id: UUID(), name: "noop")
+            let high = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", priority: 5)
+            let later = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", priority: 9, runAt: Date().addingTimeInterval(3600))
+            let other = PostgresTaskQueue.NewTask(id: UUID(), name: "unknown-here", priority: 9)
+            let paused = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", queue: "held", priority: 9)
+            try await queue.insert([low, high, later, other, paused], on: connection)
+            try await connection.query("INSERT INTO pybgd_queues (name, paused) VALUES ('held', true)", logger: Self.logger)
+            let claims = try await queue.claim(slots: 10, names: ["noop"], lease: .seconds(30), on: connection)
+            #expect(claims.map(\.id) == [high.id, low.id])
+            #expect(try await Self.state(later.id, connection).0 == "scheduled")
+        }
+    }
+
+    @Test("a queue limit of 2 holds across three hosts claiming at once")
+    func queueLimit() async throws {
+        try await Self.withHosts(3) { hosts in
+            try await hosts[0].connection.query(
+                "INSERT INTO pybgd_queues (name, max_running) VALUES ('io', 2)", logger: Self.logger)
+            try await hosts[0].queue.insert(Self.tasks(50, queue: "io"), on: hosts[0].connection)
+            let claimed = try await withThrowingTaskGroup(of: [(host: String, claim: PostgresTaskQueue.Claim)].self) { group in
+                for host in hosts {
+                    group.addTask {
+                        try await host.queue.claim(slots: 5, names: ["noop"], lease: .seconds(30), on: host.connection)
+                            .map { (host.queue.host, $0) }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(claimed.count == 2)
+            // Ending one frees one slot, for whichever host claims next; no more.
+            let ender = try #require(hosts.first { $0.queue.host == claimed[0].host })
+            #expect(try await ender.queue.recordEnd(claimed[0].claim, state: "finished", outcome: "{}", on: ender.connection))
+            let next = try await hosts[2].queue.claim(slots: 5, names: ["noop"], lease: .seconds(30), on: hosts[2].connection)
+            #expect(next.count == 1)
+        }
+    }
+
+    @Test("fencing: a host whose lease ran out and whose task was claimed again cannot write its start or end over the new run")
+    func fencing() async throws {
+        try await Self.withHosts(2) { hosts in
+            let (first, second) = (hosts[0], hosts[1])
+            let task = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", retrySafe: true)
+            try await first.queue.insert([task], on: first.connection)
+            let stale = try #require(
+                try await first.queue.claim(slots: 1, names: ["noop"], lease: .milliseconds(50), on: first.connection).first)
+            #expect(try await first.queue.recordStart(stale, on: first.connection))
+            // The first host stalls (as under SIGSTOP): its lease runs out and the second rescues.
+            var rescue = PostgresTaskQueue.Rescue()
+            for _ in 0..<200 where rescue.retried.isEmpty {
+                rescue = try await second.queue.rescue(crashLimit: 3, on: second.connection)
+                if rescue.retried.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(rescue == PostgresTaskQueue.Rescue(retried: [task.id]), "retry-safe: pending again")
+            let fresh = try #require(
+                try await second.queue.claim(slots: 1, names: ["noop"], lease: .seconds(30), on: second.connection).first)
+            #expect(fresh.fence == stale.fence + 1)
+            // The first host comes back: every write of its run is refused.
+            #expect(try await first.queue.recordStart(stale, on: first.connection) == false)
+            #expect(try await first.queue.recordEnd(stale, state: "failed", outcome: #"{"stale":true}"#, on: first.connection) == false)
+            #expect(try await first.queue.renewLeases(.seconds(30), on: first.connection) == 0)
+            #expect(try await Self.state(task.id, first.connection) == ("running", fresh.fence))
+            // The new run's own writes apply.
+            #expect(try await second.queue.recordEnd(fresh, state: "finished", outcome: "{}", on: second.connection))
+            #expect(try await Self.state(task.id, first.connection) == ("finished", fresh.fence))
+        }
+    }
+
+    @Test("rescue: retry-safe or with attempts left runs again; else interrupted; the crash limit quarantines")
+    func rescuePolicies() async throws {
+        try await Self.withHosts(1) { hosts in
+            let (queue, connection) = hosts[0]
+            let once = PostgresTaskQueue.NewTask(id: UUID(), name: "noop")
+            let twice = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", maxAttempts: 2)
+            let safe = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", retrySafe: true)
+            try await queue.insert([once, twice, safe], on: connection)
+            var outcome: [UUID: String] = [:]
+            // Each round: claim what is pending with a lease that runs out, and rescue it.
+            for _ in 0..<3 {
+                let claims = try await queue.claim(slots: 10, names: ["noop"], lease: .milliseconds(1), on: connection)
+                guard !claims.isEmpty else { break }
+                var rescue = PostgresTaskQueue.Rescue()
+                for _ in 0..<200 where rescue.retried.count + rescue.interrupted.count + rescue.quarantined.count < claims.count {
+                    let more = try await queue.rescue(crashLimit: 3, on: connection)
+                    rescue.retried += more.retried
+                    rescue.interrupted += more.interrupted
+                    rescue.quarantined += more.quarantined
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                for id in rescue.interrupted { outcome[id] = "interrupted" }
+                for id in rescue.quarantined { outcome[id] = "quarantined" }
+            }
+            #expect(outcome[once.id] == "interrupted")
+            #expect(outcome[twice.id] == "interrupted")  // its second attempt died too
+            #expect(outcome[safe.id] == "quarantined")  // three crashes, the limit
+            #expect(try await Self.state(twice.id, connection).0 == "interrupted")
+        }
+    }
+
+    @Test("a renewal extends the leases of the host's own running tasks, in one statement, and no one else's")
+    func renew() async throws {
+        try await Self.withHosts(2) { hosts in
+            try await hosts[0].queue.insert(Self.tasks(5), on: hosts[0].connection)
+            _ = try await hosts[0].queue.claim(slots: 3, names: ["noop"], lease: .seconds(1), on: hosts[0].connection)
+            _ = try await hosts[1].queue.claim(slots: 2, names: ["noop"], lease: .seconds(1), on: hosts[1].connection)
+            #expect(try await hosts[0].queue.renewLeases(.seconds(60), on: hosts[0].connection) == 3)
+            let rows = try await hosts[0].connection.query(
+                "SELECT host, bool_and(lease_expires_at > now() + interval '30 seconds') FROM pybgd_tasks GROUP BY host ORDER BY host",
+                logger: Self.logger
+            ).collect()
+            #expect(try rows.map { try $0.decode((String, Bool).self) }.map { "\($0.0) \($0.1)" } == ["host-1 true", "host-2 false"])
+        }
+    }
+}
