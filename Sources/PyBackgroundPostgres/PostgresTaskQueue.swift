@@ -71,11 +71,18 @@ public struct PostgresTaskQueue: Sendable {
         public var quarantined: [UUID] = []
     }
 
-    /// Inserts tasks, pending (or scheduled, with a later `runAt`), in one statement.
+    /// The channel idle hosts LISTEN on: an insert notifies it (at commit), so that a host with
+    /// free workers claims at once instead of at its next poll.
+    public static let wakeChannel = "pybgd_tasks"
+
+    /// Inserts tasks, pending (or scheduled, with a later `runAt`), in one statement, and wakes
+    /// the idle hosts. A task whose unique key a live task holds makes the whole statement fail
+    /// (`insert(unique:)` is the one-task way that answers with the holder).
     public func insert(_ tasks: [NewTask], on connection: PostgresConnection) async throws {
         guard !tasks.isEmpty else { return }
         try await connection.query(
             """
+            WITH inserted AS (
             INSERT INTO pybgd_tasks (id, name, record, queue, priority, state, run_at, submitted_on, unique_key, max_attempts, retry_safe)
             SELECT id, name, record::jsonb, queue, priority,
                    CASE WHEN due <= now() THEN 'pending' ELSE 'scheduled' END,
@@ -88,7 +95,83 @@ public struct PostgresTaskQueue: Sendable {
                  AS t(id, name, record, queue, priority, run_at_epoch, unique_key, max_attempts, retry_safe)
                  -- 0 stands for "now": an array of optionals cannot be bound.
                  CROSS JOIN LATERAL (SELECT CASE WHEN run_at_epoch = 0 THEN now() ELSE to_timestamp(run_at_epoch) END AS due) AS d
+            RETURNING 1
+            )
+            SELECT pg_notify(\(Self.wakeChannel), count(*)::text) FROM inserted
             """, logger: logger)
+    }
+
+    /// What inserting a task with a unique key did.
+    public enum UniqueInsert: Sendable, Equatable {
+        case inserted
+        /// A live task (scheduled, waiting, pending, running or retrying) holds the key.
+        case held(by: UUID)
+    }
+
+    /// Inserts one task whose `uniqueKey` is set, unless a live task holds the key: the partial
+    /// unique index decides, so that of hosts racing with one key exactly one inserts.
+    public func insert(unique task: NewTask, on connection: PostgresConnection) async throws -> UniqueInsert {
+        precondition(task.uniqueKey?.isEmpty == false, "insert(unique:) is for a task with a unique key")
+        while true {
+            let rows = try await connection.query(
+                """
+                WITH inserted AS (
+                    INSERT INTO pybgd_tasks (id, name, record, queue, priority, state, run_at, submitted_on, unique_key, max_attempts, retry_safe)
+                    SELECT \(task.id), \(task.name), \(task.record)::jsonb, \(task.queue), \(task.priority),
+                           CASE WHEN due <= now() THEN 'pending' ELSE 'scheduled' END, greatest(due, now()), \(host),
+                           \(task.uniqueKey), \(task.maxAttempts), \(task.retrySafe)
+                    FROM (SELECT CASE WHEN \(task.runAt?.timeIntervalSince1970 ?? 0) = 0 THEN now()
+                                 ELSE to_timestamp(\(task.runAt?.timeIntervalSince1970 ?? 0)) END AS due) AS d
+                    ON CONFLICT (unique_key)
+                        WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'waiting', 'pending', 'running', 'retrying')
+                        DO NOTHING
+                    RETURNING 1
+                )
+                SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify(\(Self.wakeChannel), count(*)::text) END IS NULL FROM inserted
+                """, logger: logger
+            ).collect()
+            if let row = rows.first, try row.decode((Int, Bool).self).0 == 1 { return .inserted }
+            let holder = try await connection.query(
+                """
+                SELECT id FROM pybgd_tasks
+                WHERE unique_key = \(task.uniqueKey) AND state IN ('scheduled', 'waiting', 'pending', 'running', 'retrying')
+                """, logger: logger
+            ).collect().first?.decode(UUID.self)
+            // The holder may have ended between the two statements: then try again.
+            if let holder { return .held(by: holder) }
+        }
+    }
+
+    /// Stores a schedule's definition and first tick unless a host stored it already (then its
+    /// stored next tick stands); returns the next tick stored.
+    public func register(schedule name: String, definition: String, firstTick: Date, on connection: PostgresConnection) async throws -> Date? {
+        try await connection.query(
+            """
+            INSERT INTO pybgd_schedules (name, definition, next_tick) VALUES (\(name), \(definition)::jsonb, \(firstTick))
+            ON CONFLICT (name) DO NOTHING
+            """, logger: logger)
+        return try await connection.query("SELECT next_tick FROM pybgd_schedules WHERE name = \(name)", logger: logger)
+            .collect().first?.decode(Date?.self)
+    }
+
+    /// Fires a schedule's `tick`: its tasks are inserted and its next tick becomes `next`, in one
+    /// transaction, only if the stored next tick is still `tick` (compare and swap). Of hosts
+    /// firing the same tick, exactly one inserts; the others get false and insert nothing. No
+    /// leader is needed, and a host that dies between the two writes leaves neither.
+    public func fire(schedule name: String, tick: Date, next: Date?, tasks: [NewTask], on connection: PostgresConnection) async throws -> Bool {
+        try await connection.withTransaction(logger: logger) { connection in
+            let swapped =
+                try await connection.query(
+                    """
+                    UPDATE pybgd_schedules SET next_tick = \(next), updated_at = now()
+                    WHERE name = \(name) AND next_tick = \(tick)
+                    RETURNING 1
+                    """, logger: logger
+                ).collect().count == 1
+            guard swapped else { return false }
+            try await insert(tasks, on: connection)
+            return true
+        }
     }
 
     /// Claims up to `slots` due tasks whose name is in `names` (this host's registry), by
