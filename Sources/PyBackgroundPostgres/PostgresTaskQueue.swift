@@ -282,6 +282,79 @@ public struct PostgresTaskQueue: Sendable {
                 """, logger: logger))
     }
 
+    /// One run's end, for ``recordEnds(_:on:)``.
+    public struct End: Sendable {
+        public var claim: Claim
+        /// `finished`, `failed` or `cancelled`.
+        public var state: String
+        public var outcome: String
+
+        public init(_ claim: Claim, state: String, outcome: String) {
+            self.claim = claim
+            self.state = state
+            self.outcome = outcome
+        }
+    }
+
+    /// Records many runs' ends in one statement (a host gathers the ends of a few milliseconds),
+    /// each only with its run's fence, and wakes the hosts (a queue limit may have a free slot).
+    /// Returns the ids whose end applied; an end missing from it was fenced off.
+    public func recordEnds(_ ends: [End], on connection: PostgresConnection) async throws -> Set<UUID> {
+        guard !ends.isEmpty else { return [] }
+        var applied: Set<UUID> = []
+        for try await (id, _) in try await connection.query(
+            """
+            WITH ended AS (
+                UPDATE pybgd_tasks AS t
+                SET state = e.state, outcome = e.outcome::jsonb, ended_at = now(), lease_expires_at = NULL
+                FROM unnest(\(ends.map(\.claim.id))::uuid[], \(ends.map(\.claim.fence))::bigint[], \(ends.map(\.state))::text[],
+                            \(ends.map(\.outcome))::text[]) AS e(id, fence, state, outcome)
+                WHERE t.id = e.id AND t.fence = e.fence AND t.state = 'running'
+                RETURNING t.id
+            )
+            SELECT id, pg_notify(\(Self.wakeChannel), '') IS NULL FROM ended
+            """, logger: logger
+        ).decode((UUID, Bool).self) {
+            applied.insert(id)
+        }
+        return applied
+    }
+
+    /// A host as the cluster's STATUS shows it.
+    public struct Host: Sendable, Equatable {
+        public var name: String
+        /// Since its last heartbeat, by the database's clock.
+        public var silentFor: Duration
+        public var workers: Int
+        public var running: Int
+        public var version: String
+    }
+
+    /// Records this host's heartbeat: alive now, with its workers and the tasks it runs.
+    public func heartbeat(workers: Int, running: Int, version: String, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO pybgd_hosts (name, started_at, heartbeat_at, workers, running, version)
+            VALUES (\(host), now(), now(), \(workers), \(running), \(version))
+            ON CONFLICT (name) DO UPDATE
+            SET heartbeat_at = now(), workers = excluded.workers, running = excluded.running, version = excluded.version
+            """, logger: logger)
+    }
+
+    /// Every host that has run on this database, the most recently heard first.
+    public func hosts(on connection: PostgresConnection) async throws -> [Host] {
+        var hosts: [Host] = []
+        for try await (name, silentMilliseconds, workers, running, version) in try await connection.query(
+            """
+            SELECT name, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint, workers, running, version
+            FROM pybgd_hosts ORDER BY heartbeat_at DESC, name
+            """, logger: logger
+        ).decode((String, Int64, Int, Int, String).self) {
+            hosts.append(Host(name: name, silentFor: .milliseconds(silentMilliseconds), workers: workers, running: running, version: version))
+        }
+        return hosts
+    }
+
     /// Takes back every task whose lease ran out (its host died, hung or lost the database):
     /// another attempt if it is retry-safe or has attempts left, else `interrupted`; a task whose
     /// hosts died with it `crashLimit` times is `quarantined` instead of tried again. Any host
