@@ -37,12 +37,31 @@ public final class TemporaryPostgres: Sendable {
         return postgres
     }
 
-    /// Runs `body` with a fresh cluster and stops it after, whatever `body` does.
+    /// Runs `body` with a fresh cluster and stops it after, whatever `body` does. One such test
+    /// runs at a time in the process: clusters started together load the machine enough to
+    /// starve other tests.
     public static func with<Result>(_ body: (TemporaryPostgres) async throws -> Result) async throws -> Result {
-        let postgres = try start()
-        defer { postgres.stop() }
-        return try await body(postgres)
+        await turns.take()
+        let postgres: TemporaryPostgres
+        do {
+            postgres = try start()
+        } catch {
+            await turns.give()
+            throw error
+        }
+        do {
+            let result = try await body(postgres)
+            postgres.stop()
+            await turns.give()
+            return result
+        } catch {
+            postgres.stop()
+            await turns.give()
+            throw error
+        }
     }
+
+    private static let turns = Turns()
 
     private init() throws {
         guard let binaries = Self.findBinaries() else {
