@@ -61,8 +61,12 @@ public enum PostgresSchema {
                 outcome jsonb
             )
             """,
-            // The claim's scan: pending tasks by priority, then due time, then submission order.
-            "CREATE INDEX pybgd_tasks_claimable ON pybgd_tasks (priority DESC, run_at, sequence) WHERE state = 'pending'",
+            // The claim's scan: tasks waiting for a worker or for their time, by priority, then due
+            // time, then submission order.
+            """
+            CREATE INDEX pybgd_tasks_claimable ON pybgd_tasks (priority DESC, run_at, sequence)
+                WHERE state IN ('pending', 'scheduled', 'retrying')
+            """,
             // The rescue's scan: running tasks by lease end.
             "CREATE INDEX pybgd_tasks_leases ON pybgd_tasks (lease_expires_at) WHERE state = 'running'",
             // Due work that is not yet pending: scheduled and retrying tasks by time.

@@ -174,7 +174,8 @@ public struct PostgresTaskQueue: Sendable {
         }
     }
 
-    /// Claims up to `slots` due tasks whose name is in `names` (this host's registry), by
+    /// Claims up to `slots` due tasks (pending, or scheduled or retrying whose time has come)
+    /// whose name is in `names` (this host's registry), by
     /// priority, then due time, then submission order; paused queues are passed over, and a
     /// queue's `max_running` holds across all hosts. One transaction: the tasks of queues without
     /// a limit in one statement (`FOR UPDATE SKIP LOCKED`, so that claiming hosts never wait for
@@ -225,7 +226,7 @@ public struct PostgresTaskQueue: Sendable {
             """
             WITH chosen AS (
                 SELECT id FROM pybgd_tasks
-                WHERE state = 'pending' AND run_at <= now() AND name = ANY(\(names))
+                WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= now() AND name = ANY(\(names))
                   AND CASE WHEN \(only)::text IS NULL THEN queue <> ALL(\(excluded)) ELSE queue = \(only) END
                 ORDER BY priority DESC, run_at, sequence
                 LIMIT \(slots)

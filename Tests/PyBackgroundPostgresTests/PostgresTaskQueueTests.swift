@@ -64,7 +64,9 @@ struct PostgresTaskQueueTests {
         }
     }
 
-    @Test("a claim takes due tasks by priority, then due time, then submission; only names the host has; none of a paused queue")
+    @Test(
+        "a claim takes due tasks by priority, then due time, then submission; only names the host has; none of a paused queue; a scheduled task once its time came"
+    )
     func order() async throws {
         try await Self.withHosts(1) { hosts in
             let (queue, connection) = hosts[0]
@@ -78,6 +80,11 @@ struct PostgresTaskQueueTests {
             let claims = try await queue.claim(slots: 10, names: ["noop"], lease: .seconds(30), on: connection)
             #expect(claims.map(\.id) == [high.id, low.id])
             #expect(try await Self.state(later.id, connection).0 == "scheduled")
+            // Its time comes (moved, not waited for): the next claim takes it.
+            try await connection.query(
+                "UPDATE pybgd_tasks SET run_at = now() - interval '1 second' WHERE id = \(later.id)", logger: Self.logger)
+            let due = try await queue.claim(slots: 10, names: ["noop"], lease: .seconds(30), on: connection)
+            #expect(due.map(\.id) == [later.id])
         }
     }
 
