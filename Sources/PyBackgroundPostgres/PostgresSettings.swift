@@ -111,10 +111,7 @@ public struct PostgresSettings: Sendable, Equatable {
         var host = String(rest)
         var port = 5432
         if let colon = rest.lastIndex(of: ":"), !rest.hasPrefix("[") || rest[..<colon].hasSuffix("]") {
-            guard let number = Int(rest[rest.index(after: colon)...]), (1...65535).contains(number) else {
-                throw PostgresSettingsError("state.url has port \"\(rest[rest.index(after: colon)...])\": a port is 1 to 65535")
-            }
-            port = number
+            port = try Self.port(rest[rest.index(after: colon)...])
             host = String(rest[..<colon])
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -132,10 +129,7 @@ public struct PostgresSettings: Sendable, Equatable {
                 }
                 socketDirectory = value
             case "port":
-                guard let number = Int(value), (1...65535).contains(number) else {
-                    throw PostgresSettingsError("state.url has port \"\(value)\": a port is 1 to 65535")
-                }
-                port = number
+                port = try Self.port(Substring(value))
             case "user":
                 user = value
             case "dbname":
@@ -221,6 +215,13 @@ public struct PostgresSettings: Sendable, Equatable {
             guard !line.isEmpty else { throw PostgresSettingsError("state.password_file \(path) is empty") }
             return line
         }
+    }
+
+    private static func port(_ text: Substring) throws(PostgresSettingsError) -> Int {
+        guard let number = Int(text), (1...65535).contains(number) else {
+            throw PostgresSettingsError("state.url has port \"\(text)\": a port is 1 to 65535")
+        }
+        return number
     }
 
     private static func decode(_ text: Substring) -> String? {

@@ -79,26 +79,7 @@ public struct PostgresTaskQueue: Sendable {
     /// the idle hosts. A task whose unique key a live task holds makes the whole statement fail
     /// (`insert(unique:)` is the one-task way that answers with the holder).
     public func insert(_ tasks: [NewTask], on connection: PostgresConnection) async throws {
-        guard !tasks.isEmpty else { return }
-        try await connection.query(
-            """
-            WITH inserted AS (
-            INSERT INTO pybgd_tasks (id, name, record, queue, priority, state, run_at, submitted_on, unique_key, max_attempts, retry_safe)
-            SELECT id, name, record::jsonb, queue, priority,
-                   CASE WHEN due <= now() THEN 'pending' ELSE 'scheduled' END,
-                   greatest(due, now()), \(host), nullif(unique_key, ''), max_attempts, retry_safe
-            FROM unnest(\(tasks.map(\.id))::uuid[], \(tasks.map(\.name))::text[], \(tasks.map(\.record))::text[],
-                        \(tasks.map(\.queue))::text[], \(tasks.map(\.priority))::integer[],
-                        \(tasks.map { $0.runAt?.timeIntervalSince1970 ?? 0 })::double precision[],
-                        \(tasks.map { $0.uniqueKey ?? "" })::text[], \(tasks.map(\.maxAttempts))::integer[],
-                        \(tasks.map(\.retrySafe))::boolean[])
-                 AS t(id, name, record, queue, priority, run_at_epoch, unique_key, max_attempts, retry_safe)
-                 -- 0 stands for "now": an array of optionals cannot be bound.
-                 CROSS JOIN LATERAL (SELECT CASE WHEN run_at_epoch = 0 THEN now() ELSE to_timestamp(run_at_epoch) END AS due) AS d
-            RETURNING 1
-            )
-            SELECT pg_notify(\(Self.wakeChannel), count(*)::text) FROM inserted
-            """, logger: logger)
+        _ = try await insertRows(tasks, skippingHeldKeys: false, on: connection)
     }
 
     /// What inserting a task with a unique key did.
@@ -113,33 +94,49 @@ public struct PostgresTaskQueue: Sendable {
     public func insert(unique task: NewTask, on connection: PostgresConnection) async throws -> UniqueInsert {
         precondition(task.uniqueKey?.isEmpty == false, "insert(unique:) is for a task with a unique key")
         while true {
-            let rows = try await connection.query(
-                """
-                WITH inserted AS (
-                    INSERT INTO pybgd_tasks (id, name, record, queue, priority, state, run_at, submitted_on, unique_key, max_attempts, retry_safe)
-                    SELECT \(task.id), \(task.name), \(task.record)::jsonb, \(task.queue), \(task.priority),
-                           CASE WHEN due <= now() THEN 'pending' ELSE 'scheduled' END, greatest(due, now()), \(host),
-                           \(task.uniqueKey), \(task.maxAttempts), \(task.retrySafe)
-                    FROM (SELECT CASE WHEN \(task.runAt?.timeIntervalSince1970 ?? 0) = 0 THEN now()
-                                 ELSE to_timestamp(\(task.runAt?.timeIntervalSince1970 ?? 0)) END AS due) AS d
-                    ON CONFLICT (unique_key)
-                        WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'waiting', 'pending', 'running', 'retrying')
-                        DO NOTHING
-                    RETURNING 1
-                )
-                SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify(\(Self.wakeChannel), count(*)::text) END IS NULL FROM inserted
-                """, logger: logger
-            ).collect()
-            if let row = rows.first, try row.decode((Int, Bool).self).0 == 1 { return .inserted }
+            if try await insertRows([task], skippingHeldKeys: true, on: connection) == 1 { return .inserted }
             let holder = try await connection.query(
-                """
-                SELECT id FROM pybgd_tasks
-                WHERE unique_key = \(task.uniqueKey) AND state IN ('scheduled', 'waiting', 'pending', 'running', 'retrying')
-                """, logger: logger
+                "SELECT id FROM pybgd_tasks WHERE unique_key = \(task.uniqueKey) AND state IN \(unescaped: Self.liveStates)",
+                logger: logger
             ).collect().first?.decode(UUID.self)
             // The holder may have ended between the two statements: then try again.
             if let holder { return .held(by: holder) }
         }
+    }
+
+    /// The states in which a task holds its unique key (the partial unique index's).
+    private static let liveStates = "('scheduled', 'waiting', 'pending', 'running', 'retrying')"
+
+    /// Inserts in one statement and notifies the idle hosts if any row went in; returns how many
+    /// did. `skippingHeldKeys`: a task whose unique key a live task holds is left out instead of
+    /// failing the statement.
+    private func insertRows(_ tasks: [NewTask], skippingHeldKeys: Bool, on connection: PostgresConnection) async throws -> Int {
+        guard !tasks.isEmpty else { return 0 }
+        let onConflict =
+            skippingHeldKeys ? "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN \(Self.liveStates) DO NOTHING" : ""
+        let rows = try await connection.query(
+            """
+            WITH inserted AS (
+            INSERT INTO pybgd_tasks (id, name, record, queue, priority, state, run_at, submitted_on, unique_key, max_attempts, retry_safe)
+            SELECT id, name, record::jsonb, queue, priority,
+                   CASE WHEN due <= now() THEN 'pending' ELSE 'scheduled' END,
+                   greatest(due, now()), \(host), nullif(unique_key, ''), max_attempts, retry_safe
+            FROM unnest(\(tasks.map(\.id))::uuid[], \(tasks.map(\.name))::text[], \(tasks.map(\.record))::text[],
+                        \(tasks.map(\.queue))::text[], \(tasks.map(\.priority))::integer[],
+                        \(tasks.map { $0.runAt?.timeIntervalSince1970 ?? 0 })::double precision[],
+                        \(tasks.map { $0.uniqueKey ?? "" })::text[], \(tasks.map(\.maxAttempts))::integer[],
+                        \(tasks.map(\.retrySafe))::boolean[])
+                 AS t(id, name, record, queue, priority, run_at_epoch, unique_key, max_attempts, retry_safe)
+                 -- 0 stands for "now": an array of optionals cannot be bound.
+                 CROSS JOIN LATERAL (SELECT CASE WHEN run_at_epoch = 0 THEN now() ELSE to_timestamp(run_at_epoch) END AS due) AS d
+            \(unescaped: onConflict)
+            RETURNING 1
+            )
+            SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify(\(Self.wakeChannel), count(*)::text) END IS NULL FROM inserted
+            """, logger: logger
+        ).collect()
+        guard let row = rows.first else { return 0 }
+        return try row.decode((Int, Bool).self).0
     }
 
     /// Stores a schedule's definition and first tick unless a host stored it already (then its

@@ -40,25 +40,18 @@ public final class TemporaryPostgres: Sendable {
     /// Runs `body` with a fresh cluster and stops it after, whatever `body` does. One such test
     /// runs at a time in the process: clusters started together load the machine enough to
     /// starve other tests.
-    public static func with<Result>(_ body: (TemporaryPostgres) async throws -> Result) async throws -> Result {
+    public static func with<Value>(_ body: (TemporaryPostgres) async throws -> Value) async throws -> Value {
         await turns.take()
-        let postgres: TemporaryPostgres
+        let outcome: Result<Value, any Error>
         do {
-            postgres = try start()
+            let postgres = try start()
+            defer { postgres.stop() }
+            outcome = .success(try await body(postgres))
         } catch {
-            await turns.give()
-            throw error
+            outcome = .failure(error)
         }
-        do {
-            let result = try await body(postgres)
-            postgres.stop()
-            await turns.give()
-            return result
-        } catch {
-            postgres.stop()
-            await turns.give()
-            throw error
-        }
+        await turns.give()
+        return try outcome.get()
     }
 
     private static let turns = Turns()

@@ -35,3 +35,19 @@ final class ReadMostly<Value>: @unchecked Sendable {
         return try body(&value)
     }
 }
+
+extension ReadMostly {
+    /// The value for `key`, made by `make` and kept the first time it is asked for: a shared
+    /// read when it is there already (every time but the first), and of threads asking together
+    /// the first time, one makes it.
+    func value<Key: Hashable, Element>(for key: Key, orInsert make: () -> Element) -> Element
+    where Value == [Key: Element] {
+        if let found = read({ $0[key] }) { return found }
+        return write { all in
+            if let found = all[key] { return found }
+            let made = make()
+            all[key] = made
+            return made
+        }
+    }
+}

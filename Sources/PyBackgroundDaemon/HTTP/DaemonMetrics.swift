@@ -143,22 +143,12 @@ final class DaemonMetrics: TaskEventSink {
 
     private func series(_ event: TaskEvent) -> TaskSeries {
         let labels = Labels(task: event.task, queue: event.queue)
-        if let series = series.read({ $0[labels] }) { return series }
-        return series.write { all in
-            if let series = all[labels] { return series }
-            let series = TaskSeries(labels, factory: factory)
-            all[labels] = series
-            return series
-        }
+        return series.value(for: labels) { TaskSeries(labels, factory: factory) }
     }
 
     private func lateness(_ schedule: String) -> CoreMetrics.Timer {
-        if let timer = lateness.read({ $0[schedule] }) { return timer }
-        return lateness.write { all in
-            if let timer = all[schedule] { return timer }
-            let timer = CoreMetrics.Timer(label: "pybgd_schedule_lateness_seconds", dimensions: [("schedule", schedule)], factory: factory)
-            all[schedule] = timer
-            return timer
+        lateness.value(for: schedule) {
+            CoreMetrics.Timer(label: "pybgd_schedule_lateness_seconds", dimensions: [("schedule", schedule)], factory: factory)
         }
     }
 
