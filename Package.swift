@@ -58,14 +58,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
-        // The daemon: core + protocol + registry + config + NIO control server + lifecycle
+        // The daemon: core + protocol + persistence (SQLite, or PostgreSQL shared by several hosts)
+        // + registry + config + NIO control server + lifecycle
         // (and the client, to tell a live daemon's socket from a stale file); its HTTP listener
         // (Hummingbird) serves Prometheus metrics (swift-metrics + swift-prometheus) and the dashboard.
         .target(
             name: "PyBackgroundDaemon",
             dependencies: [
-                "PyBackground", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackgroundState", "CSystemd",
+                "PyBackground", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackgroundState", "PyBackgroundPostgres", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -85,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "pybgd",
             dependencies: [
-                "PyBackgroundDaemon",
+                "PyBackgroundDaemon", "PyBackgroundPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -126,14 +128,14 @@ let package = Package(
         .testTarget(
             name: "PyBackgroundPostgresTests",
             dependencies: [
-                "PyBackgroundPostgres", "PyBackgroundTesting",
+                "PyBackgroundPostgres", "PyBackgroundTesting", "PyBackgroundProtocol",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "PyBackgroundDaemonTests",
             dependencies: [
-                "PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackground", "PyBackgroundTesting",
+                "PyBackgroundDaemon", "PyBackgroundProtocol", "PyBackgroundClient", "PyBackground", "PyBackgroundTesting", "PyBackgroundPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -14,7 +14,7 @@ import Foundation
 ///
 ///     postgres://pybgd@db.internal:5432/jobs?sslmode=verify-full&sslrootcert=/etc/pybgd/ca.pem
 ///     postgres://pybgd@/jobs?host=/var/run/postgresql        (Unix socket directory)
-public struct PostgresSettings: Sendable, Equatable {
+public struct PostgresSettings: Sendable, Equatable, CustomStringConvertible {
     /// TCP to a host and port, or the Unix socket a server listens on in a directory.
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)

@@ -58,7 +58,17 @@ public struct PostgresTaskQueue: Sendable {
         public var id: UUID
         public var fence: Int64
         public var attempt: Int
+        /// The registered task's name.
+        public var name: String
         public var record: String
+
+        public init(id: UUID, fence: Int64, attempt: Int, name: String, record: String) {
+            self.id = id
+            self.fence = fence
+            self.attempt = attempt
+            self.name = name
+            self.record = record
+        }
     }
 
     /// What a rescue did with the tasks whose lease ran out.
@@ -69,6 +79,15 @@ public struct PostgresTaskQueue: Sendable {
         public var interrupted: [UUID] = []
         /// Ended `quarantined`: their hosts died with them `crashLimit` times.
         public var quarantined: [UUID] = []
+
+        public init(retried: [UUID] = [], interrupted: [UUID] = [], quarantined: [UUID] = []) {
+            self.retried = retried
+            self.interrupted = interrupted
+            self.quarantined = quarantined
+        }
+
+        /// Nothing was taken back.
+        public var isEmpty: Bool { retried.isEmpty && interrupted.isEmpty && quarantined.isEmpty }
     }
 
     /// The channel idle hosts LISTEN on: an insert notifies it (at commit), so that a host with
@@ -171,6 +190,28 @@ public struct PostgresTaskQueue: Sendable {
         }
     }
 
+    /// Fires a schedule through `through` (its latest tick consumed): its tasks are inserted and
+    /// its stored progress moves to `through`, in one transaction, only if no host has fired it
+    /// that far yet. Of hosts firing the same ticks of one schedule, each tick's tasks are
+    /// inserted once; returns whether this call inserted.
+    public func fire(schedule name: String, through: Date, tasks: [NewTask], on connection: PostgresConnection) async throws -> Bool {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                "INSERT INTO pybgd_schedules (name, definition) VALUES (\(name), '{}'::jsonb) ON CONFLICT (name) DO NOTHING", logger: logger)
+            let advanced =
+                try await connection.query(
+                    """
+                    UPDATE pybgd_schedules SET next_tick = \(through), updated_at = now()
+                    WHERE name = \(name) AND (next_tick IS NULL OR next_tick < \(through))
+                    RETURNING 1
+                    """, logger: logger
+                ).collect().count == 1
+            guard advanced else { return false }
+            try await insert(tasks, on: connection)
+            return true
+        }
+    }
+
     /// Claims up to `slots` due tasks (pending, or scheduled or retrying whose time has come)
     /// whose name is in `names` (this host's registry), by
     /// priority, then due time, then submission order; paused queues are passed over, and a
@@ -219,7 +260,7 @@ public struct PostgresTaskQueue: Sendable {
             case .only(let name): (name, [])
             }
         var claims: [Claim] = []
-        for try await (id, fence, attempt, record) in try await connection.query(
+        for try await (id, fence, attempt, name, record) in try await connection.query(
             """
             WITH chosen AS (
                 SELECT id FROM pybgd_tasks
@@ -233,27 +274,30 @@ public struct PostgresTaskQueue: Sendable {
             SET state = 'running', host = \(host), fence = t.fence + 1, attempt = t.attempt + 1,
                 lease_expires_at = now() + \(leaseMilliseconds) * interval '1 millisecond', started_at = NULL
             FROM chosen WHERE t.id = chosen.id
-            RETURNING t.id, t.fence, t.attempt, t.record::text
+            RETURNING t.id, t.fence, t.attempt, t.name, t.record::text
             """, logger: logger
-        ).decode((UUID, Int64, Int, String).self) {
-            claims.append(Claim(id: id, fence: fence, attempt: attempt, record: record))
+        ).decode((UUID, Int64, Int, String, String).self) {
+            claims.append(Claim(id: id, fence: fence, attempt: attempt, name: name, record: record))
         }
         return claims
     }
 
-    /// Extends the lease of every task this host runs, in one statement; returns how many.
+    /// Extends the lease of every task this host runs, in one statement; returns the ids renewed.
+    /// A task this host holds that is missing from them was taken from it (its lease ran out and
+    /// another host rescued it): this host must stop it, and its writes will be fenced off.
     @discardableResult
-    public func renewLeases(_ lease: Duration, on connection: PostgresConnection) async throws -> Int {
-        try await connection.query(
+    public func renewLeases(_ lease: Duration, on connection: PostgresConnection) async throws -> [UUID] {
+        var renewed: [UUID] = []
+        for try await id in try await connection.query(
             """
-            WITH renewed AS (
-                UPDATE pybgd_tasks SET lease_expires_at = now() + \(Self.milliseconds(lease)) * interval '1 millisecond'
-                WHERE state = 'running' AND host = \(host)
-                RETURNING 1
-            )
-            SELECT count(*) FROM renewed
+            UPDATE pybgd_tasks SET lease_expires_at = now() + \(Self.milliseconds(lease)) * interval '1 millisecond'
+            WHERE state = 'running' AND host = \(host)
+            RETURNING id
             """, logger: logger
-        ).collect().first?.decode(Int.self) ?? 0
+        ).decode(UUID.self) {
+            renewed.append(id)
+        }
+        return renewed
     }
 
     /// Records that the claimed run starts (its body is about to run); false when the fence is
@@ -266,6 +310,62 @@ public struct PostgresTaskQueue: Sendable {
                 WHERE id = \(claim.id) AND fence = \(claim.fence) AND state = 'running'
                 RETURNING 1
                 """, logger: logger))
+    }
+
+    /// Records that many claimed runs start, in one statement (workers starting together share a
+    /// commit); returns the ids whose start applied. One missing was fenced off: its body must
+    /// not run.
+    public func recordStarts(_ claims: [Claim], on connection: PostgresConnection) async throws -> Set<UUID> {
+        guard !claims.isEmpty else { return [] }
+        var applied: Set<UUID> = []
+        for try await id in try await connection.query(
+            """
+            UPDATE pybgd_tasks AS t SET started_at = now()
+            FROM unnest(\(claims.map(\.id))::uuid[], \(claims.map(\.fence))::bigint[]) AS c(id, fence)
+            WHERE t.id = c.id AND t.fence = c.fence AND t.state = 'running'
+            RETURNING t.id
+            """, logger: logger
+        ).decode(UUID.self) {
+            applied.insert(id)
+        }
+        return applied
+    }
+
+    /// Records that an attempt of the claimed run failed and the host runs it again after a
+    /// delay, holding its lease meanwhile: the attempt counts (a rescue then knows how many are
+    /// left), and `attempts` (JSON) lists the failed ones. False when fenced off.
+    public func recordRetry(_ claim: Claim, attempts: String, on connection: PostgresConnection) async throws -> Bool {
+        try await applied(
+            connection.query(
+                """
+                UPDATE pybgd_tasks SET attempt = attempt + 1, attempts = \(attempts)::jsonb, started_at = NULL
+                WHERE id = \(claim.id) AND fence = \(claim.fence) AND state = 'running'
+                RETURNING 1
+                """, logger: logger))
+    }
+
+    /// Gives back claimed runs that never started (a host shutting down with tasks at hand):
+    /// pending again at once for any host, their claim not counted as an attempt. Returns the
+    /// ids given back; one missing was fenced off.
+    @discardableResult
+    public func release(_ claims: [Claim], on connection: PostgresConnection) async throws -> Set<UUID> {
+        guard !claims.isEmpty else { return [] }
+        var released: Set<UUID> = []
+        for try await (id, _) in try await connection.query(
+            """
+            WITH released AS (
+                UPDATE pybgd_tasks AS t
+                SET state = 'pending', host = NULL, lease_expires_at = NULL, attempt = t.attempt - 1
+                FROM unnest(\(claims.map(\.id))::uuid[], \(claims.map(\.fence))::bigint[]) AS c(id, fence)
+                WHERE t.id = c.id AND t.fence = c.fence AND t.state = 'running' AND t.started_at IS NULL
+                RETURNING t.id
+            )
+            SELECT id, pg_notify(\(Self.wakeChannel), '') IS NULL FROM released
+            """, logger: logger
+        ).decode((UUID, Bool).self) {
+            released.insert(id)
+        }
+        return released
     }
 
     /// Records the run's end (`finished`, `failed`, `cancelled`) with its outcome JSON; false
@@ -355,26 +455,45 @@ public struct PostgresTaskQueue: Sendable {
 
     /// Takes back every task whose lease ran out (its host died, hung or lost the database):
     /// another attempt if it is retry-safe or has attempts left, else `interrupted`; a task whose
-    /// hosts died with it `crashLimit` times is `quarantined` instead of tried again. Any host
-    /// may run this; each expired task is taken back once (`SKIP LOCKED`).
-    public func rescue(crashLimit: Int, on connection: PostgresConnection) async throws -> Rescue {
+    /// hosts died with it `crashLimit` times is `quarantined` instead of tried again. A run that
+    /// had not started (its start is recorded before its body runs, unless it is retry-safe) is
+    /// simply pending again: its claim is not an attempt, nor its host's death a crash of its.
+    /// Any host may run this; each expired task is taken back once (`SKIP LOCKED`).
+    ///
+    /// `ownedBy`: instead of expired leases, every task that host holds, whatever its lease: a
+    /// host starting again rescues what its earlier life left at once.
+    public func rescue(crashLimit: Int, ownedBy owner: String? = nil, on connection: PostgresConnection) async throws -> Rescue {
         var rescue = Rescue()
         for try await (id, state) in try await connection.query(
             """
             WITH expired AS (
                 SELECT id FROM pybgd_tasks
-                WHERE state = 'running' AND lease_expires_at < now()
+                WHERE state = 'running'
+                  AND CASE WHEN \(owner)::text IS NULL THEN lease_expires_at < now() ELSE host = \(owner) END
                 FOR UPDATE SKIP LOCKED
+            ), judged AS (
+                SELECT t.id, t.started_at IS NULL AND NOT t.retry_safe AS unstarted,
+                       CASE
+                           WHEN t.started_at IS NULL AND NOT t.retry_safe THEN 'pending'
+                           WHEN t.crashes + 1 >= \(crashLimit) THEN 'quarantined'
+                           WHEN t.retry_safe OR t.attempt < t.max_attempts THEN 'pending'
+                           ELSE 'interrupted' END AS state
+                FROM pybgd_tasks AS t JOIN expired USING (id)
             )
             UPDATE pybgd_tasks AS t
-            SET crashes = t.crashes + 1, lease_expires_at = NULL, host = NULL,
-                state = CASE
-                    WHEN t.crashes + 1 >= \(crashLimit) THEN 'quarantined'
-                    WHEN t.retry_safe OR t.attempt < t.max_attempts THEN 'pending'
-                    ELSE 'interrupted' END,
-                ended_at = CASE
-                    WHEN t.crashes + 1 >= \(crashLimit) OR NOT (t.retry_safe OR t.attempt < t.max_attempts) THEN now() END
-            FROM expired WHERE t.id = expired.id
+            SET crashes = t.crashes + CASE WHEN j.unstarted THEN 0 ELSE 1 END,
+                attempt = t.attempt - CASE WHEN j.unstarted THEN 1 ELSE 0 END,
+                lease_expires_at = NULL, host = NULL, state = j.state,
+                ended_at = CASE WHEN j.state = 'pending' THEN NULL ELSE now() END,
+                outcome = CASE
+                    WHEN j.state = 'quarantined' THEN jsonb_build_object('error', jsonb_build_object(
+                        'code', 'quarantined',
+                        'message', format('not run again: its host died while it ran, %s times (state.crash_limit); look at it before retrying', t.crashes + 1)))
+                    WHEN j.state = 'interrupted' THEN jsonb_build_object('error', jsonb_build_object(
+                        'code', 'interrupted',
+                        'message', format('its host (%s) stopped answering while attempt %s ran; whether it completed is unknown', t.host, t.attempt)))
+                    ELSE t.outcome END
+            FROM judged AS j WHERE t.id = j.id
             RETURNING t.id, t.state
             """, logger: logger
         ).decode((UUID, String).self) {
@@ -384,7 +503,83 @@ public struct PostgresTaskQueue: Sendable {
             default: rescue.interrupted.append(id)
             }
         }
+        if !rescue.retried.isEmpty { try await connection.query("SELECT pg_notify(\(Self.wakeChannel), '')", logger: logger) }
         return rescue
+    }
+
+    /// Seconds until the earliest task of `names` that waits for its time becomes due (0 or less:
+    /// due now); nil: none waits.
+    public func secondsUntilDue(names: [String], on connection: PostgresConnection) async throws -> Double? {
+        try await connection.query(
+            """
+            SELECT extract(epoch FROM min(run_at) - now())::double precision FROM pybgd_tasks
+            WHERE state IN ('pending', 'scheduled', 'retrying') AND name = ANY(\(names))
+            """, logger: logger
+        ).collect().first?.decode(Double?.self)
+    }
+
+    // MARK: - Queues
+
+    /// Stores the configured limits of queues (a host's configuration), keeping whether each is
+    /// paused. Hosts should configure a queue alike: the last host to start sets its limit.
+    public func configure(queues: [(name: String, maxRunning: Int?)], on connection: PostgresConnection) async throws {
+        guard !queues.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO pybgd_queues (name, max_running)
+            SELECT name, nullif(max_running, 0) FROM unnest(\(queues.map(\.name))::text[], \(queues.map { $0.maxRunning ?? 0 })::integer[])
+                AS q(name, max_running)
+            ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running
+            """, logger: logger)
+    }
+
+    /// Pauses or resumes a queue for every host.
+    public func setPaused(_ queue: String, _ paused: Bool, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO pybgd_queues (name, paused) VALUES (\(queue), \(paused))
+            ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
+            """, logger: logger)
+        if !paused { try await connection.query("SELECT pg_notify(\(Self.wakeChannel), '')", logger: logger) }
+    }
+
+    /// The queues paused now.
+    public func pausedQueues(on connection: PostgresConnection) async throws -> [String] {
+        var names: [String] = []
+        for try await name in try await connection.query("SELECT name FROM pybgd_queues WHERE paused ORDER BY name", logger: logger)
+            .decode(String.self)
+        {
+            names.append(name)
+        }
+        return names
+    }
+
+    // MARK: - Retention
+
+    /// Removes ended tasks: those of `ids` (nil: any) that ended before `cutoff` (nil: any time);
+    /// returns the ids removed.
+    public func removeEnded(_ ids: [UUID]? = nil, before cutoff: Date? = nil, on connection: PostgresConnection) async throws -> [UUID] {
+        var removed: [UUID] = []
+        for try await id in try await connection.query(
+            """
+            DELETE FROM pybgd_tasks
+            WHERE ended_at IS NOT NULL AND (\(cutoff)::timestamptz IS NULL OR ended_at < \(cutoff))
+              AND (\(ids == nil) OR id = ANY(\(ids ?? [])))
+            RETURNING id
+            """, logger: logger
+        ).decode(UUID.self) {
+            removed.append(id)
+        }
+        return removed
+    }
+
+    /// Keeps the `count` most recently ended tasks and removes the older ones.
+    public func keepEnded(_ count: Int, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            DELETE FROM pybgd_tasks WHERE ended_at IS NOT NULL AND id NOT IN (
+                SELECT id FROM pybgd_tasks WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, sequence DESC LIMIT \(count))
+            """, logger: logger)
     }
 
     private func applied(_ rows: PostgresRowSequence) async throws -> Bool {

@@ -12,6 +12,9 @@ public struct StateStoreError: Error, Hashable, Sendable, CustomStringConvertibl
         case newerSchema
         /// A write failed after the store was opened (disk full, I/O error).
         case writeFailed
+        /// A shared store refused a write about a run this host no longer holds: its lease ran
+        /// out and another host took the task (fencing).
+        case superseded
     }
 
     public let code: Code

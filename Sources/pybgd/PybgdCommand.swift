@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import PyBackgroundDaemon
+import PyBackgroundPostgres
 import PyBackgroundProtocol
 import ServiceLifecycle
 
@@ -66,8 +67,8 @@ struct PybgdCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The state store file, or \"memory\" to keep nothing across restarts (overrides the state: section). Default: $STATE_DIRECTORY/pybgd.sqlite, else /var/lib/pybgd/pybgd.sqlite for root, else $XDG_STATE_HOME/pybgd/pybgd.sqlite, else ~/.local/state/pybgd/pybgd.sqlite.",
-            valueName: "path|memory"))
+            "The state store file, \"memory\" to keep nothing across restarts, or a postgres:// URL of a database several pybgd hosts share (overrides state.store and its file or URL). Default: $STATE_DIRECTORY/pybgd.sqlite, else /var/lib/pybgd/pybgd.sqlite for root, else $XDG_STATE_HOME/pybgd/pybgd.sqlite, else ~/.local/state/pybgd/pybgd.sqlite.",
+            valueName: "path|memory|url"))
     var state: String?
 
     @Option(name: .long, help: ArgumentHelp("Worker threads (overrides scheduler.max_workers). Default: the active cores.", valueName: "n"))
@@ -107,6 +108,14 @@ struct PybgdCommand: AsyncParsableCommand {
         if let state {
             if state == "memory" {
                 configuration.state.store = .memory
+            } else if state.hasPrefix("postgres://") || state.hasPrefix("postgresql://") {
+                do {
+                    _ = try PostgresSettings.parse(url: state, passwordFile: configuration.state.passwordFile)
+                } catch {
+                    fail("--state: \(error)", status: 78)
+                }
+                configuration.state.store = .postgresql
+                configuration.state.url = state
             } else {
                 configuration.state.store = .sqlite
                 configuration.state.path = state

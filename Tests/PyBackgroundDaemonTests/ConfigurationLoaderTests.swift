@@ -140,6 +140,15 @@ struct ConfigurationLoaderTests {
                 .invalidValue
             ),
             ("state:\n  group: no-such-group-here", 2, "state.group", "no group named \"no-such-group-here\"", .invalidValue),
+            ("state:\n  store: mysql", 2, "state.store", "\"postgresql\" (shared by several hosts, with state.url)", .invalidValue),
+            ("state:\n  store: postgresql", 2, "state.url", "needs state.url, a postgres:// URL", .missingKey),
+            ("state:\n  url: postgres://pybgd@db/jobs", 2, "state.url", "is for state.store: postgresql; the store is sqlite", .invalidValue),
+            ("state:\n  store: postgresql\n  url: mysql://db/jobs", 3, "state.url", "must start with postgres://", .invalidValue),
+            ("state:\n  store: postgresql\n  url: postgres://pybgd:secret@db/jobs", 3, "state.url", "password", .invalidValue),
+            ("state:\n  store: postgresql\n  url: postgres://pybgd@db/jobs\n  lease_seconds: 0.5", 4, "state.lease_seconds", "must be a number", .invalidValue),
+            ("state:\n  store: postgresql\n  url: postgres://pybgd@db/jobs\n  crash_limit: 0", 4, "state.crash_limit", "from 1 to 1000", .invalidValue),
+            ("state:\n  store: postgresql\n  url: postgres://pybgd@db/jobs\n  host_name: \"a b\"", 4, "state.host_name", "without spaces", .invalidValue),
+            ("state:\n  store: postgresql\n  url: postgres://pybgd@db/jobs\n  prefetch: -1", 4, "state.prefetch", "from 0 to 10000", .invalidValue),
             (
                 "socket:\n  path: /\(String(repeating: "x", count: 120))", 2, "socket.path", "is 121 bytes; a Unix socket's path may have at most 107",
                 .invalidValue
@@ -178,6 +187,28 @@ struct ConfigurationLoaderTests {
             guard let error = error as? ConfigurationError else { return false }
             return error.code == code && error.file == "test.yaml" && error.line == line && error.key == key && error.message.contains(fragment)
         }
+    }
+
+    @Test("state.store postgresql reads its URL, host name, lease and limits")
+    func sharedStoreKeys() throws {
+        let configuration = try ConfigurationLoader.parse(
+            """
+            state:
+              store: postgresql
+              url: postgres://pybgd@db.internal:5432/jobs?sslmode=verify-full
+              password_file: /etc/pybgd/db-password
+              host_name: worker-7
+              lease_seconds: 30
+              crash_limit: 5
+              prefetch: 0
+              poll_seconds: 0.5
+            """)
+        let state = configuration.state
+        #expect(state.store == .postgresql && state.url == "postgres://pybgd@db.internal:5432/jobs?sslmode=verify-full")
+        #expect(state.passwordFile == "/etc/pybgd/db-password" && state.hostName == "worker-7")
+        #expect(state.leaseSeconds == 30 && state.crashLimit == 5 && state.prefetch == 0 && state.pollSeconds == 0.5)
+        let defaults = DaemonConfiguration.State()
+        #expect(defaults.leaseSeconds == 15 && defaults.crashLimit == 3 && defaults.hostName == nil)
     }
 
     @Test("a task's queue must be configured, and a queue's limit fit the workers")

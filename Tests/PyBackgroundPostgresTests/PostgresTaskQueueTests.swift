@@ -133,7 +133,7 @@ struct PostgresTaskQueueTests {
             // The first host comes back: every write of its run is refused.
             #expect(try await first.queue.recordStart(stale, on: first.connection) == false)
             #expect(try await first.queue.recordEnd(stale, state: "failed", outcome: #"{"stale":true}"#, on: first.connection) == false)
-            #expect(try await first.queue.renewLeases(.seconds(30), on: first.connection) == 0)
+            #expect(try await first.queue.renewLeases(.seconds(30), on: first.connection).isEmpty)
             #expect(try await Self.state(task.id, first.connection) == ("running", fresh.fence))
             // The new run's own writes apply.
             #expect(try await second.queue.recordEnd(fresh, state: "finished", outcome: "{}", on: second.connection))
@@ -154,6 +154,8 @@ struct PostgresTaskQueueTests {
             for _ in 0..<3 {
                 let claims = try await queue.claim(slots: 10, names: ["noop"], lease: .milliseconds(1), on: connection)
                 guard !claims.isEmpty else { break }
+                // Each run starts (as pybgd records before a body runs), then its host dies.
+                for claim in claims { _ = try await queue.recordStart(claim, on: connection) }
                 var rescue = PostgresTaskQueue.Rescue()
                 for _ in 0..<200 where rescue.retried.count + rescue.interrupted.count + rescue.quarantined.count < claims.count {
                     let more = try await queue.rescue(crashLimit: 3, on: connection)
@@ -172,13 +174,57 @@ struct PostgresTaskQueueTests {
         }
     }
 
+    @Test("a run that never started is pending again after a rescue or a release, its claim not counted as an attempt nor a crash")
+    func unstartedRuns() async throws {
+        try await Self.withHosts(2) { hosts in
+            let (queue, connection) = hosts[0]
+            let tasks = Self.tasks(4)
+            try await queue.insert(tasks, on: connection)
+            let claims = try await queue.claim(slots: 4, names: ["noop"], lease: .milliseconds(1), on: connection)
+            #expect(claims.count == 4)
+            // Two of them start; the host dies with all four held.
+            for claim in claims.prefix(2) { #expect(try await queue.recordStart(claim, on: connection)) }
+            var rescue = PostgresTaskQueue.Rescue()
+            for _ in 0..<200 where rescue.retried.count + rescue.interrupted.count < 4 {
+                let more = try await hosts[1].queue.rescue(crashLimit: 3, on: hosts[1].connection)
+                rescue.retried += more.retried
+                rescue.interrupted += more.interrupted
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(Set(rescue.interrupted) == Set(claims.prefix(2).map(\.id)))
+            #expect(Set(rescue.retried) == Set(claims.suffix(2).map(\.id)))
+            let rows = try await connection.query(
+                "SELECT id, attempt, crashes FROM pybgd_tasks WHERE state = 'pending'", logger: Self.logger
+            ).collect().map { try $0.decode((UUID, Int, Int).self) }
+            #expect(rows.allSatisfy { $0.1 == 0 && $0.2 == 0 })
+            // Claimed again by the other host, which gives them back unstarted at its shutdown.
+            let again = try await hosts[1].queue.claim(slots: 4, names: ["noop"], lease: .seconds(30), on: hosts[1].connection)
+            #expect(again.count == 2)
+            #expect(try await hosts[1].queue.release(again, on: hosts[1].connection) == Set(again.map(\.id)))
+            #expect(try await hosts[1].queue.release(again, on: hosts[1].connection).isEmpty, "fenced: once")
+            #expect(try await Self.state(again[0].id, connection).0 == "pending")
+        }
+    }
+
+    @Test("a host starting again rescues what its earlier life held at once, whatever the leases")
+    func rescueOwn() async throws {
+        try await Self.withHosts(2) { hosts in
+            try await hosts[0].queue.insert(Self.tasks(3), on: hosts[0].connection)
+            let held = try await hosts[0].queue.claim(slots: 3, names: ["noop"], lease: .seconds(600), on: hosts[0].connection)
+            _ = try await hosts[1].queue.rescue(crashLimit: 3, on: hosts[1].connection)
+            #expect(try await Self.state(held[0].id, hosts[0].connection).0 == "running", "a live lease is not rescued")
+            let rescue = try await hosts[1].queue.rescue(crashLimit: 3, ownedBy: hosts[0].queue.host, on: hosts[1].connection)
+            #expect(Set(rescue.retried) == Set(held.map(\.id)))
+        }
+    }
+
     @Test("a renewal extends the leases of the host's own running tasks, in one statement, and no one else's")
     func renew() async throws {
         try await Self.withHosts(2) { hosts in
             try await hosts[0].queue.insert(Self.tasks(5), on: hosts[0].connection)
             _ = try await hosts[0].queue.claim(slots: 3, names: ["noop"], lease: .seconds(1), on: hosts[0].connection)
             _ = try await hosts[1].queue.claim(slots: 2, names: ["noop"], lease: .seconds(1), on: hosts[1].connection)
-            #expect(try await hosts[0].queue.renewLeases(.seconds(60), on: hosts[0].connection) == 3)
+            #expect(try await hosts[0].queue.renewLeases(.seconds(60), on: hosts[0].connection).count == 3)
             let rows = try await hosts[0].connection.query(
                 "SELECT host, bool_and(lease_expires_at > now() + interval '30 seconds') FROM pybgd_tasks GROUP BY host ORDER BY host",
                 logger: Self.logger

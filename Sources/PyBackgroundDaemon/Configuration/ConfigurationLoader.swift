@@ -109,16 +109,24 @@ public enum ConfigurationLoader {
         }
 
         if let state = top["state"], state.null == nil {
-            let keys = try reader.mapping(state, key: "state", allowed: ["store", "path", "group"])
+            let keys = try reader.mapping(
+                state, key: "state",
+                allowed: [
+                    "store", "path", "group", "url", "password_file", "host_name", "lease_seconds", "crash_limit", "prefetch", "poll_seconds",
+                ])
             if let node = keys["store"] {
                 let text = try reader.string(node, key: "state.store")
                 guard let store = DaemonConfiguration.State.Store(rawValue: text.lowercased()) else {
-                    throw reader.error(node, key: "state.store", "must be \"sqlite\" (durable, the default) or \"memory\" (lost at exit), got \"\(text)\"")
+                    throw reader.error(
+                        node, key: "state.store",
+                        "must be \"sqlite\" (durable, the default), \"memory\" (lost at exit) or \"postgresql\" (shared by several hosts, with state.url), got \"\(text)\""
+                    )
                 }
                 configuration.state.store = store
             }
             configuration.state.path = try keys["path"].flatMap { try reader.optionalString($0, key: "state.path") }
             configuration.state.group = try keys["group"].flatMap { try reader.optionalGroup($0, key: "state.group") }
+            try readSharedStore(keys, node: state, into: &configuration.state, reader: reader)
         }
 
         if let server = top["server"], server.null == nil {

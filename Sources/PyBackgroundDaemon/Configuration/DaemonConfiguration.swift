@@ -11,6 +11,24 @@ public struct DaemonConfiguration: Sendable {
         public var mode: UInt16 = 0o600
         /// The group given access with mode 0o660.
         public var group: String?
+        /// `store: postgresql`: the database, a `postgres://` URL without a password.
+        public var url: String?
+        /// `store: postgresql`: a file whose first line is the database password; nil: the
+        /// `PYBGD_DATABASE_PASSWORD` variable, or none.
+        public var passwordFile: String?
+        /// `store: postgresql`: this host's name in the cluster; nil: the machine's hostname.
+        /// Two live daemons must never share one.
+        public var hostName: String?
+        /// `store: postgresql`: how long a claimed task stays this host's without a renewal.
+        public var leaseSeconds: Double = 15
+        /// `store: postgresql`: a task whose host died with it this many times is quarantined.
+        public var crashLimit = 3
+        /// `store: postgresql`: tasks claimed beyond the free workers, so that a worker finds the
+        /// next task at hand; other hosts cannot take them while they are held.
+        public var prefetch = 32
+        /// `store: postgresql`: how often an idle host looks for due tasks when no notification
+        /// came (tasks submitted for later, a lost notification).
+        public var pollSeconds: Double = 2
 
         public init() {}
     }
@@ -55,6 +73,9 @@ public struct DaemonConfiguration: Sendable {
             case sqlite
             /// Memory only: faster, and everything is lost when the daemon stops.
             case memory
+            /// A PostgreSQL database that several pybgd hosts share (`url`): a task submitted on
+            /// any host runs on one host that has it registered, under a lease.
+            case postgresql
         }
 
         public var store = Store.sqlite
@@ -63,6 +84,24 @@ public struct DaemonConfiguration: Sendable {
         /// A group given read access to a new store (files 0640, directory 0750); nil: only pybgd's
         /// user (0600 and 0700), whatever the umask.
         public var group: String?
+        /// `store: postgresql`: the database, a `postgres://` URL without a password.
+        public var url: String?
+        /// `store: postgresql`: a file whose first line is the database password; nil: the
+        /// `PYBGD_DATABASE_PASSWORD` variable, or none.
+        public var passwordFile: String?
+        /// `store: postgresql`: this host's name in the cluster; nil: the machine's hostname.
+        /// Two live daemons must never share one.
+        public var hostName: String?
+        /// `store: postgresql`: how long a claimed task stays this host's without a renewal.
+        public var leaseSeconds: Double = 15
+        /// `store: postgresql`: a task whose host died with it this many times is quarantined.
+        public var crashLimit = 3
+        /// `store: postgresql`: tasks claimed beyond the free workers, so that a worker finds the
+        /// next task at hand; other hosts cannot take them while they are held.
+        public var prefetch = 32
+        /// `store: postgresql`: how often an idle host looks for due tasks when no notification
+        /// came (tasks submitted for later, a lost notification).
+        public var pollSeconds: Double = 2
 
         public init() {}
 

@@ -173,6 +173,13 @@ final class ControlRequestHandler: Sendable {
         var after: [TaskID] = []
         if !options.isEmpty {
             if let refusal = checkFlow(options, task: task) { return .now(refusal) }
+            if !options.after.isEmpty && launcher.persistence.sharedByHosts {
+                return .now(
+                    .error(
+                        .badRequest,
+                        "after= is not offered with state.store: postgresql yet (a task's prerequisites may run on other hosts); submit the dependent task once they have finished"
+                    ))
+            }
             for prefix in options.after {
                 switch resolve(prefix) {
                 case .success(let future): after.append(future.id)

@@ -83,7 +83,7 @@ public final class Daemon: Service, Sendable {
         let persistence: any TaskPersistence
         let outputs: TaskOutputs
         do {
-            persistence = try PersistenceBackend.open(configuration.state, logger: logger)
+            persistence = try PersistenceBackend.open(configuration, workers: scheduler.maxWorkers, logger: logger)
         } catch {
             throw DaemonError(.stateStore, error.description)
         }
@@ -97,6 +97,17 @@ public final class Daemon: Service, Sendable {
             scheduler: scheduler, persistence: persistence, outputs: outputs, events: events, cancellation: cancellation, logger: logger)
         (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let continuation = shutdownContinuation
+        persistence.useRegistry(registry)
+        if persistence.sharedByHosts,
+            let loose = configuration.schedules.first(where: { if case .every = $0.spec.trigger { $0.spec.start == nil } else { false } })
+        {
+            // Each host would start its own grid where it first stored the schedule: ticks apart by
+            // a fraction of the span, and one task per host per span instead of one.
+            throw DaemonError(
+                .configuration,
+                "schedules.\(loose.name): every: on a shared store (state.store: postgresql) needs start: (a time on the grid every host shares, such as 2026-01-01T00:00:00Z)"
+            )
+        }
         self.schedules = ScheduleBook(launcher: launcher, registry: registry, logger: logger)
         self.requests = ControlRequestHandler(
             launcher: launcher, schedules: schedules, registry: registry, maxPending: configuration.scheduler.maxPending,
@@ -251,7 +262,8 @@ public final class Daemon: Service, Sendable {
 
     private func statusLine() -> String {
         let statistics = scheduler.statistics
-        return "\(statistics.pending) pending, \(statistics.running) running, \(statistics.finished) finished, \(statistics.failed) failed"
+        let line = "\(statistics.pending) pending, \(statistics.running) running, \(statistics.finished) finished, \(statistics.failed) failed"
+        return launcher.persistence.health.map { "\(line); \($0)" } ?? line
     }
 
     /// Keeps systemd's STATUS= current (what `systemctl status pybgd` shows).
@@ -295,6 +307,7 @@ public final class Daemon: Service, Sendable {
             // (tasks may still wait in it).
             for queue in fresh.queues { scheduler.configureQueue(queue.name, maxRunning: queue.maxRunning) }
             requests.replaceRegistry(registry)
+            launcher.persistence.useRegistry(registry)
             logger.info(
                 "reloaded the command tasks",
                 metadata: [
@@ -332,6 +345,7 @@ public final class Daemon: Service, Sendable {
                 "scheduled": "\(before.scheduled)",
             ])
         requests.beginShutdown()
+        launcher.persistence.beginShutdown()
         scheduler.shutdown(wait: false)
         if await !awaitTermination(seconds: timeout) {
             let left = scheduler.statistics
@@ -353,7 +367,11 @@ public final class Daemon: Service, Sendable {
         await http?.stop()
         // Every end recorded is on disk before the process goes; a store that still cannot write
         // (a full disk) gets a last ten seconds.
-        let unwritten = launcher.close(retrying: .seconds(10))
+        // Off the concurrency pool: a shared store's close waits for its own async loops.
+        let launcher = self.launcher
+        let unwritten = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: launcher.close(retrying: .seconds(10))) }
+        }
         // A socket passed by systemd stays: pybgd.socket owns it and listens on while pybgd is down.
         if removeSocketFile { SocketFile.remove(path: socketPath) }
         let after = scheduler.statistics

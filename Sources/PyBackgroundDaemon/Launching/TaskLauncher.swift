@@ -219,6 +219,8 @@ final class TaskLauncher: Sendable {
                         ])
                 }
                 return
+            } catch  where error.code == .superseded {
+                throw TaskFailure(.superseded, "not run here: \(error.message)")
             } catch {
                 if firstFailure == nil {
                     firstFailure = .now

@@ -17,8 +17,9 @@ import Foundation
 /// exclusive store (memory, SQLite) that is every task accepted here, as soon as it is durable; a
 /// store shared by several hosts hands each host the tasks it claimed, submitted on any of them.
 ///
-/// Conformances: ``MemoryPersistence`` (nothing outlives the process) and ``SQLitePersistence``
-/// (one SQLite file, group commit).
+/// Conformances: ``MemoryPersistence`` (nothing outlives the process), ``SQLitePersistence``
+/// (one SQLite file, group commit) and ``PostgresPersistence`` (one PostgreSQL database that
+/// several hosts share, with leases and fencing).
 protocol TaskPersistence: AnyObject, Sendable {
     /// Where the tables are kept, as STATUS reports it ("memory", a file).
     var location: String { get }
@@ -104,6 +105,29 @@ protocol TaskPersistence: AnyObject, Sendable {
     /// Writes what is recorded, tries what failed again for up to `patience`, and closes. Returns
     /// the tasks whose end could not be written: their stored state still says they run.
     func close(retrying patience: Duration) -> [TaskID]
+
+    // With defaults (an exclusive store): see the extension.
+    var sharedByHosts: Bool { get }
+    var health: String? { get }
+    func useRegistry(_ registry: TaskRegistry)
+    func beginShutdown()
+}
+
+extension TaskPersistence {
+    /// Whether other hosts share the store: then a task accepted here runs on whichever host
+    /// claims it, and only what the `running` handler hands over runs here.
+    var sharedByHosts: Bool { false }
+
+    /// What is wrong with the store now (it cannot be reached, say), for STATUS and systemd;
+    /// nil: nothing.
+    var health: String? { nil }
+
+    /// The tasks this host runs from now on (at start and after a reload): a shared store claims
+    /// only these, and binds what it claims to them.
+    func useRegistry(_ registry: TaskRegistry) {}
+
+    /// The shutdown began: take no more work for this host.
+    func beginShutdown() {}
 }
 
 /// What ``TaskPersistence/accept(_:replyOn:)`` did with a submission.

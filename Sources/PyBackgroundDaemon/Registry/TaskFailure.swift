@@ -36,6 +36,8 @@ public struct TaskFailure: Error, Hashable, Sendable, CustomStringConvertible {
         public static let spawnFailed: Code = "spawn-failed"
         /// A task recovered after a restart could not be bound to its task again (gone or changed).
         public static let notRestartable: Code = "not-restartable"
+        /// Not run here: this host's claim on it ran out and another host took it over.
+        public static let superseded: Code = "superseded"
     }
 
     /// What failed, for programs.

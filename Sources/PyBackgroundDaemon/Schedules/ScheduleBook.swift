@@ -462,7 +462,8 @@ final class ScheduleBook: Sendable {
             if case .failure(let error) = result {
                 logger.error(
                     "a schedule's firing could not be written; it did not run", metadata: ["schedule": "\(name)", "error": "\(error)"])
-            } else if !submissions.isEmpty {
+            } else if !submissions.isEmpty && !launcher.persistence.sharedByHosts {
+                // With a shared store they run where they are claimed, as every submission does.
                 launcher.run(submissions)
             }
             // Whatever became of the schedule meanwhile (paused, re-armed), this is its latest task

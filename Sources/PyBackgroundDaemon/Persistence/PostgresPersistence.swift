@@ -1,0 +1,675 @@
+import Dispatch
+import Logging
+import NIOCore
+import PostgresNIO
+import PyBackground
+import PyBackgroundPostgres
+import PyBackgroundProtocol
+import PyBackgroundState
+import Synchronization
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `state.store: postgresql`: one PostgreSQL database that several pybgd hosts share
+/// (``PostgresTaskQueue`` holds the statements). A submission is acknowledged once its insert is
+/// committed; it runs on whichever host claims it. This host claims up to its free workers plus
+/// `prefetch`, under a lease it renews for all its tasks in one statement every third of the
+/// lease; every start and end it writes carries the claim's fence, so that once its lease ran out
+/// and another host took a task over, nothing of the old run lands.
+///
+/// Each kind of work is a loop with its own connection (``PostgresLink``), woken when there is
+/// work and batching what gathered meanwhile: inserts (group commit), starts (the workers
+/// waiting on them share a commit), ends and retries, claims (woken by LISTEN/NOTIFY, a slow
+/// poll behind it), and upkeep (lease renewal, rescue of other hosts' expired leases, the
+/// heartbeat). A database that went away fails submissions with the reason, keeps ends until
+/// they are written, and is reconnected with backoff.
+final class PostgresPersistence: TaskPersistence {
+    /// What the daemon's configuration says of the shared store.
+    struct Settings: Sendable {
+        var database: PostgresSettings
+        var host: String
+        var lease: Duration
+        var crashLimit: Int
+        var prefetch: Int
+        var poll: Duration
+        var workers: Int
+        var queues: [(name: String, maxRunning: Int?)]
+    }
+
+    /// A claimed task this host holds until its end is written (or it is given back).
+    private struct Held {
+        var claim: PostgresTaskQueue.Claim
+        /// When it was claimed, or its lease last renewed: its lease runs out a lease after.
+        var leaseFrom: ContinuousClock.Instant
+        var future: Future?
+        /// Its end is queued for writing.
+        var ended = false
+    }
+
+    private struct Insert {
+        let row: PostgresTaskQueue.NewTask
+        let promise: EventLoopPromise<TaskID>
+    }
+
+    /// A worker waiting for its start to be written.
+    private final class Start: Sendable {
+        let claim: PostgresTaskQueue.Claim
+        let outcome = Mutex<Result<Bool, PostgresStoreError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+
+        init(_ claim: PostgresTaskQueue.Claim) { self.claim = claim }
+
+        func complete(_ result: Result<Bool, PostgresStoreError>) {
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+    }
+
+    private struct State {
+        var running: (@Sendable ([Submission]) -> Void)?
+        var registry: TaskRegistry?
+        var inserts: [Insert] = []
+        var starts: [Start] = []
+        var ends: [PostgresTaskQueue.End] = []
+        var retries: [(claim: PostgresTaskQueue.Claim, attempts: String)] = []
+        var held: [UUID: Held] = [:]
+        /// Down since when and why; nil: the last statement went through.
+        var outage: (since: Date, reason: String)?
+        /// False while the leases could not be renewed for a whole lease: claim nothing.
+        var leaseHealthy = true
+        /// The last claim filled every slot: an end that frees one claims again at once.
+        var claimWasFull = false
+        var shuttingDown = false
+        var commitObserver: (@Sendable (Duration) -> Void)?
+    }
+
+    let settings: Settings
+    private let queue: PostgresTaskQueue
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let pausedAtStart: [String]
+    private let insertWake = AsyncWake()
+    private let startWake = AsyncWake()
+    private let endWake = AsyncWake()
+    private let claimWake = AsyncWake()
+    private let upkeepWake = AsyncWake()
+    private let admin: PostgresLink
+    private let loops = Mutex<[Task<Void, Never>]>([])
+
+    /// Connects, migrates the schema, stores the configured queues, and takes back at once what
+    /// an earlier life of this host held. Throws when the database cannot be reached or is of a
+    /// newer pybgd: the daemon does not start.
+    init(settings: Settings, logger: Logger) throws(StateStoreError) {
+        self.settings = settings
+        self.logger = logger
+        let queue = PostgresTaskQueue(host: settings.host, logger: logger)
+        self.queue = queue
+        let location = "postgresql \(settings.database) (host \(settings.host))"
+        admin = PostgresLink(settings: settings.database, name: "admin", logger: logger)
+        let admin = self.admin
+        do {
+            pausedAtStart = try Blocking.run { [settings] in
+                try await admin.run { connection in
+                    try await PostgresSchema.migrate(connection, logger: logger)
+                    try await queue.configure(queues: settings.queues, on: connection)
+                    let left = try await queue.rescue(crashLimit: settings.crashLimit, ownedBy: settings.host, on: connection)
+                    if !left.isEmpty {
+                        logger.notice(
+                            "took back the tasks this host held when it last stopped",
+                            metadata: [
+                                "pending_again": "\(left.retried.count)", "interrupted": "\(left.interrupted.count)",
+                                "quarantined": "\(left.quarantined.count)",
+                            ])
+                    }
+                    return try await queue.pausedQueues(on: connection)
+                }
+            }
+        } catch let error as PostgresStoreError {
+            let code: StateStoreError.Code = error.code == .newerSchema ? .newerSchema : .unreadable
+            throw StateStoreError(code, path: location, error.description)
+        } catch {
+            throw StateStoreError(.unreadable, path: location, "\(error)")
+        }
+    }
+
+    var location: String {
+        let base = "postgresql \(settings.database) (host \(settings.host))"
+        return health.map { "\(base): \($0)" } ?? base
+    }
+
+    var health: String? {
+        state.withLock { state in
+            state.outage.map { "store down since \(Self.clockTime($0.since)): \($0.reason)" }
+        }
+    }
+
+    var sharedByHosts: Bool { true }
+    var recordsStarts: Bool { true }
+    var acceptsInFlight: Int { state.withLock { $0.inserts.count } }
+
+    /// Nothing to bring back into this host's tables: the cluster's tasks stay in the database,
+    /// and this host's tables hold what it runs.
+    func recover() -> RecoveredTables { RecoveredTables() }
+
+    func useRegistry(_ registry: TaskRegistry) {
+        state.withLock { $0.registry = registry }
+        claimWake.signal()
+    }
+
+    func begin(running: @escaping @Sendable ([Submission]) -> Void) {
+        state.withLock { $0.running = running }
+        let loops: [Task<Void, Never>] = [
+            Task { await self.insertLoop() },
+            Task { await self.startLoop() },
+            Task { await self.endLoop() },
+            Task { await self.claimLoop() },
+            Task { await self.upkeepLoop() },
+        ]
+        self.loops.withLock { $0 = loops }
+    }
+
+    func beginShutdown() {
+        state.withLock { $0.shuttingDown = true }
+    }
+
+    func observeCommits(_ handler: @escaping @Sendable (Duration) -> Void) {
+        state.withLock { $0.commitObserver = handler }
+    }
+
+    // MARK: - Submissions
+
+    func accept(_ submission: Submission, replyOn eventLoop: any EventLoop) -> Acceptance {
+        let promise = eventLoop.makePromise(of: TaskID.self)
+        state.withLock { $0.inserts.append(Insert(row: SharedTask.row(submission), promise: promise)) }
+        insertWake.signal()
+        return .pending(promise.futureResult)
+    }
+
+    func acceptFiring(
+        schedule: String, _ submissions: [Submission], through: Date,
+        completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void
+    ) {
+        let rows = submissions.map(SharedTask.row)
+        let (queue, logger, location) = (self.queue, self.logger, self.location)
+        Task {
+            do {
+                let fired = try await admin.run { connection in
+                    try await queue.fire(schedule: schedule, through: through, tasks: rows, on: connection)
+                }
+                if !fired { logger.debug("another host fired this tick", metadata: ["schedule": "\(schedule)"]) }
+                completion(.success(()))
+            } catch {
+                completion(.failure(StateStoreError(.writeFailed, path: location, "\(error)")))
+            }
+        }
+    }
+
+    private func insertLoop() async {
+        let link = PostgresLink(settings: settings.database, name: "insert", logger: logger)
+        while !insertWake.isFinished {
+            await insertWake.wait()
+            while true {
+                let batch = state.withLock { state -> [Insert] in
+                    let batch = Array(state.inserts.prefix(Self.maxBatch))
+                    state.inserts.removeFirst(batch.count)
+                    return batch
+                }
+                guard !batch.isEmpty else { break }
+                await insert(batch, link: link)
+            }
+        }
+        await link.close()
+    }
+
+    /// Inserts a batch in one statement (those with a unique key one by one, each answered with
+    /// its key's holder), then answers each submission: its id, or the store's failure.
+    private func insert(_ batch: [Insert], link: PostgresLink) async {
+        let queue = self.queue
+        let started = ContinuousClock.now
+        let plain = batch.filter { $0.row.uniqueKey == nil }.map(\.row)
+        let unique = batch.filter { $0.row.uniqueKey != nil }.map(\.row)
+        do {
+            let holders = try await link.run { connection -> [UUID: UUID] in
+                try await queue.insert(plain, on: connection)
+                var holders: [UUID: UUID] = [:]
+                for row in unique {
+                    if case .held(let holder) = try await queue.insert(unique: row, on: connection) { holders[row.id] = holder }
+                }
+                return holders
+            }
+            recovered()
+            observe(ContinuousClock.now - started)
+            for insert in batch { insert.promise.succeed(TaskID(holders[insert.row.id] ?? insert.row.id)) }
+        } catch {
+            failed(error, doing: "insert submissions")
+            let refusal = StateStoreError(.writeFailed, path: location, "not accepted: \(error.description)")
+            for insert in batch { insert.promise.fail(refusal) }
+        }
+    }
+
+    // MARK: - Claims
+
+    private func claimLoop() async {
+        let wake = claimWake
+        let link = PostgresLink(settings: settings.database, name: "claim", logger: logger) { connection in
+            connection.addListener(channel: PostgresTaskQueue.wakeChannel) { _, _ in wake.signal() }
+        }
+        var backoff = Self.firstBackoff
+        while !wake.isFinished {
+            let (slots, names, running) = state.withLock { state -> (Int, [String], (@Sendable ([Submission]) -> Void)?) in
+                let free = settings.workers + settings.prefetch - state.held.count
+                return (state.leaseHealthy && !state.shuttingDown ? free : 0, state.registry?.names ?? [], state.running)
+            }
+            guard slots > 0, !names.isEmpty, let running else {
+                await wake.wait(timeout: settings.poll)
+                continue
+            }
+            do {
+                let claimedAt = ContinuousClock.now
+                let (queue, lease) = (self.queue, settings.lease)
+                let (claims, untilDue) = try await link.run { connection -> ([PostgresTaskQueue.Claim], Double?) in
+                    let claims = try await queue.claim(slots: slots, names: names, lease: lease, on: connection)
+                    let untilDue = claims.count < slots ? try await queue.secondsUntilDue(names: names, on: connection) : nil
+                    return (claims, untilDue)
+                }
+                recovered()
+                backoff = Self.firstBackoff
+                if !claims.isEmpty { hand(claims, claimedAt: claimedAt, to: running) }
+                state.withLock { $0.claimWasFull = claims.count == slots }
+                if claims.count == slots { continue }
+                // Nothing more is due: sleep until the next task is (or a notification comes).
+                let wait = untilDue.map { Duration.milliseconds(Int64(max($0, 0.001) * 1000)) }.map { min($0, settings.poll) } ?? settings.poll
+                if untilDue.map({ $0 > 0 }) ?? true { await wake.wait(timeout: wait) }
+            } catch {
+                failed(error, doing: "claim tasks")
+                await wake.wait(timeout: backoff)
+                backoff = min(backoff * 2, Self.maxBackoff)
+            }
+        }
+        await link.close()
+    }
+
+    /// Holds the claims and hands them to the workers; one that cannot run here ends failed.
+    private func hand(_ claims: [PostgresTaskQueue.Claim], claimedAt: ContinuousClock.Instant, to running: @Sendable ([Submission]) -> Void) {
+        let registry = state.withLock { state in
+            for claim in claims { state.held[claim.id] = Held(claim: claim, leaseFrom: claimedAt) }
+            return state.registry
+        }
+        guard let registry else { return }
+        var submissions: [Submission] = []
+        for claim in claims {
+            switch SharedTask.submission(claim, registry: registry) {
+            case .success(let submission): submissions.append(submission)
+            case .failure(let unrunnable):
+                logger.warning("a claimed task cannot run on this host", metadata: ["id": "\(TaskID(claim.id))", "reason": "\(unrunnable.failure)"])
+                end(claim, state: .failed, outcome: .failure(unrunnable.failure))
+            }
+        }
+        if !submissions.isEmpty { running(submissions) }
+    }
+
+    // MARK: - Starts
+
+    func recordStart(_ id: TaskID, at startedAt: Date, attempt: Int) throws(StateStoreError) {
+        guard let claim = state.withLock({ $0.held[UUID(id)]?.claim }) else {
+            throw StateStoreError(.superseded, path: location, "this host no longer holds task \(id): its lease ran out and another host took it")
+        }
+        let start = Start(claim)
+        state.withLock { $0.starts.append(start) }
+        startWake.signal()
+        start.done.wait()
+        switch start.outcome.withLock({ $0! }) {
+        case .success(true): return
+        case .success(false):
+            throw StateStoreError(.superseded, path: location, "task \(id) was taken over by another host after this host's lease on it ran out")
+        case .failure(let error):
+            throw StateStoreError(.writeFailed, path: location, error.description)
+        }
+    }
+
+    private func startLoop() async {
+        let link = PostgresLink(settings: settings.database, name: "start", logger: logger)
+        let queue = self.queue
+        while !startWake.isFinished {
+            await startWake.wait()
+            while true {
+                let batch = state.withLock { state -> [Start] in
+                    let batch = Array(state.starts.prefix(Self.maxBatch))
+                    state.starts.removeFirst(batch.count)
+                    return batch
+                }
+                guard !batch.isEmpty else { break }
+                do {
+                    let claims = batch.map(\.claim)
+                    let applied = try await link.run { connection in try await queue.recordStarts(claims, on: connection) }
+                    recovered()
+                    for start in batch { start.complete(.success(applied.contains(start.claim.id))) }
+                } catch {
+                    failed(error, doing: "record starts")
+                    for start in batch { start.complete(.failure(error)) }
+                }
+            }
+        }
+        // Workers still waiting at the end are told the store is closed.
+        let left = state.withLock { state in
+            defer { state.starts = [] }
+            return state.starts
+        }
+        for start in left { start.complete(.failure(PostgresStoreError(.unavailable, "the store is closed: pybgd is stopping"))) }
+        await link.close()
+    }
+
+    // MARK: - Ends and retries
+
+    func recordEnd(of future: Future, if shouldRecord: @escaping @Sendable (Future.Snapshot) -> Bool) {
+        let id = UUID(future.id)
+        state.withLock { $0.held[id]?.future = future }
+        future.addDoneCallback { [self] future in
+            let snapshot = future.snapshot
+            guard shouldRecord(snapshot), let claim = state.withLock({ $0.held[id]?.claim }) else { return }
+            end(claim, state: snapshot.state, outcome: snapshot.outcome)
+        }
+    }
+
+    func recordEnd(_ id: TaskID, state endState: FutureState, startedAt: Date?, endedAt: Date, error: any Error) {
+        guard let claim = state.withLock({ $0.held[UUID(id)]?.claim }) else { return }
+        end(claim, state: endState, outcome: .failure(error))
+    }
+
+    private func end(_ claim: PostgresTaskQueue.Claim, state endState: FutureState, outcome: Result<any Sendable, any Error>?) {
+        let (result, error) = RowJSON.outcome(outcome)
+        let json = "{\"result\":\(result ?? "null"),\"error\":\(error ?? "null")}"
+        let wasFull = state.withLock { state -> Bool in
+            state.held[claim.id]?.ended = true
+            state.ends.append(PostgresTaskQueue.End(claim, state: endState.rawValue, outcome: json))
+            return state.claimWasFull
+        }
+        endWake.signal()
+        // A worker is free: the claim loop fills it (unless the queue was found empty).
+        if wasFull { claimWake.signal() }
+    }
+
+    func recordRetrying(_ future: Future) {
+        let snapshot = future.snapshot
+        let appended = state.withLock { state -> Bool in
+            guard let claim = state.held[UUID(future.id)]?.claim else { return false }
+            state.retries.append((claim, RowJSON.attempts(snapshot.attempts)))
+            return true
+        }
+        if appended { endWake.signal() }
+    }
+
+    func recordReleased(_ id: TaskID) {}
+
+    private func endLoop() async {
+        let link = PostgresLink(settings: settings.database, name: "end", logger: logger)
+        let queue = self.queue
+        var backoff = Self.firstBackoff
+        while true {
+            let (ends, retries) = state.withLock { state in
+                (Array(state.ends.prefix(Self.maxBatch)), state.retries)
+            }
+            if ends.isEmpty && retries.isEmpty {
+                if endWake.isFinished { break }
+                await endWake.wait()
+                continue
+            }
+            do {
+                let started = ContinuousClock.now
+                let applied = try await link.run { connection -> Set<UUID> in
+                    for retry in retries { _ = try await queue.recordRetry(retry.claim, attempts: retry.attempts, on: connection) }
+                    return try await queue.recordEnds(ends, on: connection)
+                }
+                recovered()
+                observe(ContinuousClock.now - started)
+                backoff = Self.firstBackoff
+                let written = Set(ends.map(\.claim.id))
+                state.withLock { state in
+                    state.retries.removeFirst(retries.count)
+                    state.ends.removeFirst(ends.count)
+                    for id in written { state.held[id] = nil }
+                }
+                for end in ends where !applied.contains(end.claim.id) {
+                    logger.warning(
+                        "a run's end was not written: another host took the task over after this host's lease on it ran out",
+                        metadata: ["id": "\(TaskID(end.claim.id))", "state": "\(end.state)"])
+                }
+            } catch {
+                failed(error, doing: "record ends")
+                // Kept, and written again: clients may have been told these ends.
+                if endWake.isFinished { break }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, Self.maxBackoff)
+            }
+        }
+        await link.close()
+    }
+
+    // MARK: - Leases, rescue, heartbeat
+
+    private func upkeepLoop() async {
+        let link = PostgresLink(settings: settings.database, name: "upkeep", logger: logger)
+        let (queue, settings) = (self.queue, self.settings)
+        let interval = settings.lease / 3
+        while !upkeepWake.isFinished {
+            let renewing = ContinuousClock.now
+            do {
+                let held = state.withLock { $0.held.count }
+                let (renewed, rescue) = try await link.run { connection -> (Set<UUID>, PostgresTaskQueue.Rescue) in
+                    let renewed = Set(try await queue.renewLeases(settings.lease, on: connection))
+                    let rescue = try await queue.rescue(crashLimit: settings.crashLimit, on: connection)
+                    try await queue.heartbeat(
+                        workers: settings.workers, running: held, version: ControlRequestHandler.version, on: connection)
+                    return (renewed, rescue)
+                }
+                recovered()
+                applyRenewal(renewed, at: renewing)
+                if !rescue.isEmpty {
+                    logger.notice(
+                        "rescued tasks whose host stopped renewing its lease",
+                        metadata: [
+                            "pending_again": "\(rescue.retried.count)", "interrupted": "\(rescue.interrupted.count)",
+                            "quarantined": "\(rescue.quarantined.count)",
+                        ])
+                }
+            } catch {
+                failed(error, doing: "renew leases")
+                expireLeases(now: .now)
+            }
+            await upkeepWake.wait(timeout: interval)
+        }
+        await link.close()
+    }
+
+    /// A renewal that began at `at` came back with `renewed`: those leases run from then; a task
+    /// held from before it that is missing was taken from this host, and is stopped here.
+    private func applyRenewal(_ renewed: Set<UUID>, at: ContinuousClock.Instant) {
+        let lost = state.withLock { state -> [(UUID, Future?)] in
+            state.leaseHealthy = true
+            var lost: [(UUID, Future?)] = []
+            for (id, held) in state.held where held.leaseFrom < at {
+                if renewed.contains(id) {
+                    state.held[id]?.leaseFrom = at
+                } else if !held.ended {
+                    lost.append((id, held.future))
+                    state.held[id] = nil
+                }
+            }
+            return lost
+        }
+        stop(lost, reason: "another host took it over after this host's lease on it ran out")
+    }
+
+    /// The leases could not be renewed: tasks whose lease ran out by this host's clock are stopped
+    /// (another host may rescue them at any moment), and nothing is claimed until a renewal works.
+    private func expireLeases(now: ContinuousClock.Instant) {
+        let lease = settings.lease
+        let lost = state.withLock { state -> [(UUID, Future?)] in
+            var lost: [(UUID, Future?)] = []
+            for (id, held) in state.held where !held.ended && now - held.leaseFrom >= lease {
+                lost.append((id, held.future))
+                state.held[id] = nil
+            }
+            if !lost.isEmpty { state.leaseHealthy = false }
+            return lost
+        }
+        stop(lost, reason: "this host could not renew its lease on it for \(lease) (the store is unreachable)")
+    }
+
+    private func stop(_ lost: [(UUID, Future?)], reason: String) {
+        guard !lost.isEmpty else { return }
+        logger.warning(
+            "stopping tasks this host no longer holds", metadata: ["tasks": "\(lost.count)", "reason": "\(reason)"])
+        for (_, future) in lost { _ = future?.kill(by: "pybgd: \(reason)") }
+    }
+
+    // MARK: - Queues, schedules, retention
+
+    func pausedQueues() -> [String] { pausedAtStart }
+
+    func recordQueue(_ name: String, paused: Bool, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
+        let (queue, location) = (self.queue, self.location)
+        Task {
+            do {
+                try await admin.run { connection in try await queue.setPaused(name, paused, on: connection) }
+                completion(.success(()))
+            } catch {
+                completion(.failure(StateStoreError(.writeFailed, path: location, "\(error)")))
+            }
+        }
+    }
+
+    /// Schedules come from each host's configuration; the database keeps only how far each has
+    /// fired, so that of the hosts firing a tick one inserts its task.
+    func recoverSchedules() -> [StoredSchedule] { [] }
+
+    /// Schedules added, paused or removed through the protocol apply to this host only (its
+    /// tables are in memory): nothing to write.
+    func record(_ change: ScheduleChange, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
+        completion(.success(()))
+    }
+
+    func removeTasks(_ ids: [TaskID], completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void) {
+        remove(ids.map(UUID.init), before: nil, completion: completion)
+    }
+
+    func removeEnded(before cutoff: Date, completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void) {
+        remove(nil, before: cutoff, completion: completion)
+    }
+
+    /// Removes ended rows of the cluster; `completion` gets the ids whose end this host has not
+    /// written yet (they stay).
+    private func remove(_ ids: [UUID]?, before cutoff: Date?, completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void) {
+        let (queue, location) = (self.queue, self.location)
+        Task {
+            do {
+                _ = try await admin.run { connection in try await queue.removeEnded(ids, before: cutoff, on: connection) }
+                let unwritten = state.withLock { state in Set(state.held.values.filter(\.ended).map { TaskID($0.claim.id) }) }
+                completion(.success(unwritten))
+            } catch {
+                completion(.failure(StateStoreError(.writeFailed, path: location, "\(error)")))
+            }
+        }
+    }
+
+    func keepEnded(_ count: Int) {
+        let (queue, logger) = (self.queue, self.logger)
+        Task {
+            do {
+                try await admin.run { connection in try await queue.keepEnded(count, on: connection) }
+            } catch {
+                logger.warning("retention by count could not run", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: - Closing
+
+    func flush() {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline && state.withLock({ !$0.ends.isEmpty || !$0.inserts.isEmpty || !$0.retries.isEmpty }) {
+            usleep(5000)
+        }
+    }
+
+    /// Gives back what was claimed and never started, writes the ends (trying for up to
+    /// `patience`), stops the loops and closes the connections. Returns the tasks whose end could
+    /// not be written: their rows still say they run, and a rescue decides (at once when this
+    /// host starts again).
+    func close(retrying patience: Duration) -> [TaskID] {
+        state.withLock { $0.shuttingDown = true }
+        insertWake.finish()
+        claimWake.finish()
+        let unstarted = state.withLock { state in
+            state.held.values.filter { held in
+                !held.ended && (held.future.map { $0.snapshot.startedAt == nil && !$0.state.isDone } ?? true)
+            }.map(\.claim)
+        }
+        let (queue, logger) = (self.queue, self.logger)
+        if !unstarted.isEmpty {
+            let released = try? Blocking.run { [admin] in
+                try await admin.run { connection in try await queue.release(unstarted, on: connection) }
+            }
+            logger.info("gave back tasks claimed and not started", metadata: ["tasks": "\(released?.count ?? 0) of \(unstarted.count)"])
+            state.withLock { state in for claim in unstarted where released?.contains(claim.id) == true { state.held[claim.id] = nil } }
+        }
+        let deadline = ContinuousClock.now + patience
+        while ContinuousClock.now < deadline && state.withLock({ !$0.ends.isEmpty || !$0.retries.isEmpty }) {
+            usleep(5000)
+        }
+        let unwritten = state.withLock { state in state.ends.map { TaskID($0.claim.id) } }
+        endWake.finish()
+        startWake.finish()
+        upkeepWake.finish()
+        let loops = self.loops.withLock { $0 }
+        _ = try? Blocking.run { [admin] in
+            for loop in loops { await loop.value }
+            await admin.close()
+        }
+        return unwritten
+    }
+
+    // MARK: - Health
+
+    private func recovered() {
+        let outage = state.withLock { state in
+            defer { state.outage = nil }
+            return state.outage
+        }
+        if let outage {
+            logger.notice("the PostgreSQL store answers again", metadata: ["down_since": "\(Self.clockTime(outage.since))"])
+        }
+    }
+
+    private func failed(_ error: PostgresStoreError, doing what: String) {
+        let first = state.withLock { state -> Bool in
+            defer { if state.outage == nil { state.outage = (Date(), error.description) } }
+            return state.outage == nil
+        }
+        if first {
+            logger.error("the PostgreSQL store cannot be used; retrying with backoff", metadata: ["doing": "\(what)", "error": "\(error)"])
+        } else {
+            logger.debug("the PostgreSQL store still cannot be used", metadata: ["doing": "\(what)", "error": "\(error)"])
+        }
+    }
+
+    private func observe(_ duration: Duration) {
+        state.withLock { $0.commitObserver }?(duration)
+    }
+
+    private static func clockTime(_ date: Date) -> String {
+        date.ISO8601Format()
+    }
+
+    /// The most submissions, starts or ends in one statement.
+    static let maxBatch = 2000
+    static let firstBackoff = Duration.milliseconds(100)
+    static let maxBackoff = Duration.seconds(5)
+}

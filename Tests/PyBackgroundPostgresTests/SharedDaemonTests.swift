@@ -1,0 +1,265 @@
+import Foundation
+import Logging
+import PostgresNIO
+import PyBackgroundPostgres
+import PyBackgroundProtocol
+import PyBackgroundTesting
+import Testing
+
+/// Several real pybgd processes on one real PostgreSQL database, driven over their sockets; the
+/// database itself is read to check what ran where and how it ended.
+@Suite("Several pybgd hosts sharing one PostgreSQL store", .serialized)
+struct SharedDaemonTests {
+    static let logger = Logger(label: "test")
+
+    /// A host's configuration: `record` appends its key to `{dir}/runs` (one line per run);
+    /// `hold` appends to `{dir}/starts`, sleeps, then to `{dir}/ends`, and prints the host's name;
+    /// `hold-once` does the same and is not retry-safe; `overlap` counts the io queue's tasks
+    /// running at once, across hosts, into `{dir}/counts`.
+    static func config(url: String, host: String, lease: Double = 2, workers: Int = 2, extra: String = "") -> String {
+        """
+        scheduler: {max_workers: \(workers), keep_finished: null}
+        state: {store: postgresql, url: "\(url)", host_name: \(host), lease_seconds: \(lease), poll_seconds: 0.5, prefetch: 4}
+        shutdown: {timeout_seconds: 5}
+        queues:
+          io: {max_running: 2}
+        tasks:
+          - name: record
+            argv: ["sh", "-c", "echo {key} >> {dir}/runs"]
+            parameters:
+              - {name: dir, type: string}
+              - {name: key, type: string}
+          - name: hold
+            argv: ["sh", "-c", "echo {key} >> {dir}/starts; sleep {seconds}; echo {key} >> {dir}/ends; echo $WHO"]
+            parameters:
+              - {name: dir, type: string}
+              - {name: key, type: string}
+              - {name: seconds, type: double}
+            environment: {WHO: \(host)}
+            retry_if_interrupted: true
+          - name: hold-once
+            argv: ["sh", "-c", "echo {key} >> {dir}/starts; sleep {seconds}; echo {key} >> {dir}/ends"]
+            parameters:
+              - {name: dir, type: string}
+              - {name: key, type: string}
+              - {name: seconds, type: double}
+          - name: overlap
+            argv: ["sh", "-c", "touch {dir}/run.$$; ls {dir} | grep -c '^run\\\\.' >> {dir}/counts; sleep 0.1; rm {dir}/run.$$"]
+            parameters:
+              - {name: dir, type: string}
+            queue: io
+        \(extra)
+        """
+    }
+
+    /// A cluster and `count` daemons on it (`host-1`…), each in a directory of its own.
+    static func withHosts<Value>(
+        _ count: Int, lease: Double = 2, extra: String = "",
+        _ body: (TemporaryPostgres, [DaemonHarness], URL) async throws -> Value
+    ) async throws -> Value {
+        try await TemporaryPostgres.with { postgres in
+            let shared = try TemporaryDirectory.make()
+            defer { try? FileManager.default.removeItem(at: shared) }
+            let url = postgres.url()
+            var daemons: [DaemonHarness] = []
+            for index in 1...count {
+                daemons.append(try start(url: url, host: "host-\(index)", lease: lease, extra: extra))
+            }
+            return try await body(postgres, daemons, shared)
+        }
+    }
+
+    static func start(url: String, host: String, lease: Double = 2, extra: String = "") throws -> DaemonHarness {
+        try DaemonHarness(config: config(url: url, host: host, lease: lease, extra: extra), arguments: ["--state", url])
+    }
+
+    static func connect(_ postgres: TemporaryPostgres) async throws -> PostgresConnection {
+        let settings = try PostgresSettings.parse(url: postgres.url())
+        return try await PostgresConnection.connect(configuration: try settings.connectionConfiguration(), id: 99, logger: logger)
+    }
+
+    /// Polls `condition` until it holds, at most `timeout`.
+    static func until(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    static func count(_ sql: String, _ connection: PostgresConnection) async throws -> Int {
+        try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect().first?.decode(Int.self) ?? -1
+    }
+
+    static func lines(_ file: URL) -> [String] {
+        ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    @Test("a burst submitted across three daemons runs each task exactly once, on several hosts")
+    func burstRunsOnce() async throws {
+        try await Self.withHosts(3) { postgres, daemons, shared in
+            var ids: [String] = []
+            for index in 0..<300 {
+                ids.append(try daemons[index % 3].submit("record", shared.path, "k\(index)"))
+            }
+            #expect(Set(ids).count == 300)
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'", connection) == 300 })
+            let runs = Self.lines(shared.appendingPathComponent("runs"))
+            #expect(runs.count == 300)
+            #expect(Set(runs) == Set((0..<300).map { "k\($0)" }))
+            let hosts = try await Self.count("SELECT count(DISTINCT host) FROM pybgd_tasks", connection)
+            #expect(hosts >= 2, "the work spread over the hosts")
+            // Every host shows in the heartbeats.
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_hosts", connection) == 3 })
+        }
+    }
+
+    @Test("SIGKILL of one daemon mid-load: every acknowledged task ends once by its policy, rescued within lease + one renewal")
+    func killedHostIsRescued() async throws {
+        try await Self.withHosts(3, lease: 2) { postgres, daemons, shared in
+            var safe: [String] = []
+            var once: [String] = []
+            for index in 0..<24 {
+                safe.append(try daemons[index % 3].submit("hold", shared.path, "s\(index)", "0.5"))
+                once.append(try daemons[index % 3].submit("hold-once", shared.path, "o\(index)", "0.5"))
+            }
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            // Kill host-1 while it runs tasks of both kinds.
+            #expect(
+                try await Self.until {
+                    try await Self.count(
+                        "SELECT count(*) FROM pybgd_tasks WHERE host = 'host-1' AND state = 'running' AND started_at IS NOT NULL", connection)
+                        >= 2
+                })
+            daemons[0].signal(SIGKILL)
+            let killed = ContinuousClock.now
+            #expect(daemons[0].waitForExit(timeout: 10))
+            #expect(
+                try await Self.until {
+                    try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE host = 'host-1' AND state = 'running'", connection) == 0
+                })
+            let rescuedAfter = ContinuousClock.now - killed
+            // Lease 2 s, renewed every 0.67 s: expired at most 2 s after the kill, rescued at the next upkeep.
+            #expect(rescuedAfter < .seconds(2 + 0.67 + 1.5), "rescued after \(rescuedAfter)")
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE ended_at IS NULL", connection) == 0 })
+            // Retry-safe tasks all finished; the others finished or, if host-1 died running them, were interrupted.
+            #expect(try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE name = 'hold' AND state = 'finished'", connection) == 24)
+            let onceStates = try await connection.query(
+                "SELECT state, count(*) FROM pybgd_tasks WHERE name = 'hold-once' GROUP BY state ORDER BY state", logger: Self.logger
+            ).collect().map { try $0.decode((String, Int).self) }
+            #expect(Set(onceStates.map(\.0)).isSubset(of: ["finished", "interrupted"]) && onceStates.map(\.1).reduce(0, +) == 24)
+            // A task that is not retry-safe never started twice.
+            let starts = Self.lines(shared.appendingPathComponent("starts")).filter { $0.hasPrefix("o") }
+            #expect(starts.count == Set(starts).count)
+            // Each interrupted one had started on host-1 and is not run again.
+            let interrupted = try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state = 'interrupted'", connection)
+            #expect(starts.count == 24 || interrupted > 0)
+        }
+    }
+
+    @Test("a host paused past its lease (SIGSTOP, then SIGCONT) cannot write over its task's new run on another host")
+    func pausedHostIsFencedOff() async throws {
+        try await TemporaryPostgres.with { postgres in
+            let shared = try TemporaryDirectory.make()
+            defer { try? FileManager.default.removeItem(at: shared) }
+            let url = postgres.url()
+            let first = try Self.start(url: url, host: "host-1", lease: 1)
+            let id = try first.submit("hold", shared.path, "f", "3")
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            // Its body runs on host-1 (a retry-safe task records no start: its command's first line shows it).
+            #expect(eventually { Self.lines(shared.appendingPathComponent("starts")) == ["f"] })
+            first.signal(SIGSTOP)
+            // Another host rescues the task once the lease ran out, and runs it to its end.
+            let second = try Self.start(url: url, host: "host-2", lease: 1)
+            #expect(
+                try await Self.until {
+                    try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE host = 'host-2' AND state = 'finished'", connection) == 1
+                })
+            first.signal(SIGCONT)
+            // The first host's run goes on (or is stopped); whatever it does, its writes are fenced off.
+            #expect(eventually { (try? first.ok(.result(id: id), as: FuturePayload.self).state).map { $0 != "running" } ?? false })
+            first.signal(SIGTERM)
+            #expect(first.waitForExit(timeout: 30))
+            let row = try await connection.query(
+                "SELECT state, host, fence, outcome::text FROM pybgd_tasks", logger: Self.logger
+            ).collect().map { try $0.decode((String, String, Int64, String).self) }
+            #expect(row.count == 1)
+            #expect(row.first?.0 == "finished" && row.first?.1 == "host-2" && row.first?.2 == 2)
+            #expect(row.first?.3.contains("host-2") == true, "the new run's outcome: \(row.first?.3 ?? "")")
+            #expect(first.log.contains("another host took") || first.log.contains("no longer holds"), "\(first.log)")
+            _ = second
+        }
+    }
+
+    @Test("PostgreSQL restarted mid-load: submissions meanwhile get store-failed, nothing acknowledged is lost")
+    func databaseRestart() async throws {
+        try await Self.withHosts(2) { postgres, daemons, shared in
+            var acknowledged: [String] = []
+            var refused = 0
+            for index in 0..<40 {
+                acknowledged.append(try daemons[index % 2].submit("record", shared.path, "a\(index)"))
+            }
+            try postgres.stopServer()
+            for index in 40..<50 {
+                switch try daemons[index % 2].send(.submit(task: "record", arguments: [shared.path, "b\(index)"], options: SubmitOptions())) {
+                case .ok(let json): acknowledged.append(try ProtocolJSON.decode(SubmitPayload.self, from: json).id)
+                case .error(let code, let message):
+                    #expect(code == .storeFailed, "\(message)")
+                    refused += 1
+                }
+            }
+            #expect(refused == 10)
+            let status = try daemons[0].ok(.status, as: StatusPayload.self)
+            #expect(status.stateStore.contains("store down"), "\(status.stateStore)")
+            try postgres.startServer()
+            for index in 50..<60 {
+                acknowledged.append(try daemons[index % 2].submit("record", shared.path, "c\(index)"))
+            }
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'", connection) == 50 })
+            #expect(try await Self.count("SELECT count(*) FROM pybgd_tasks", connection) == 50)
+            #expect(Set(Self.lines(shared.appendingPathComponent("runs"))).count == 50)
+            #expect(Self.lines(shared.appendingPathComponent("runs")).count == 50)
+            #expect(eventually { (try? daemons[0].ok(.status, as: StatusPayload.self).stateStore.contains("down")) == false })
+        }
+    }
+
+    @Test("a queue limit of 2 holds across three hosts")
+    func queueLimitAcrossHosts() async throws {
+        try await Self.withHosts(3) { postgres, daemons, shared in
+            for index in 0..<30 { _ = try daemons[index % 3].submit("overlap", shared.path) }
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'", connection) == 30 })
+            let counts = Self.lines(shared.appendingPathComponent("counts")).compactMap { Int($0) }
+            #expect(counts.count == 30)
+            #expect(counts.max() ?? 0 <= 2, "\(counts)")
+            #expect(counts.contains(2), "two ran at once at some point: \(counts)")
+        }
+    }
+
+    @Test("a schedule configured on three hosts fires once per tick")
+    func scheduleOncePerTick() async throws {
+        let extra = """
+            schedules:
+              - {name: tick, task: noop, cron: "* * * * * *"}
+            """
+        try await Self.withHosts(3, extra: extra) { postgres, _, _ in
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'", connection) >= 5 })
+            let repeated = try await Self.count(
+                "SELECT count(*) FROM (SELECT record->>'tick' FROM pybgd_tasks GROUP BY 1 HAVING count(*) > 1) AS t", connection)
+            #expect(repeated == 0)
+            let ticks = try await Self.count("SELECT count(DISTINCT record->>'tick') FROM pybgd_tasks", connection)
+            let tasks = try await Self.count("SELECT count(*) FROM pybgd_tasks", connection)
+            #expect(ticks == tasks)
+        }
+    }
+}
