@@ -32,8 +32,14 @@ public struct PostgresStoreError: Error, Equatable, CustomStringConvertible {
             if let server = error.serverInfo, let message = server[.message] {
                 return "\(message) (SQLSTATE \(server[.sqlState] ?? "?"))"
             }
-            if let underlying = error.underlying { return "\(error.code): \(underlying)" }
-            return "\(error.code)"
+            switch (error.code, error.underlying) {
+            case (.clientClosedConnection, _), (.serverClosedConnection, _):
+                return "the connection to the server was closed"
+            case (_, let underlying?):
+                return "\(error.code): \(describe(underlying))"
+            case (_, nil):
+                return "\(error.code)"
+            }
         }
         return "\(error)"
     }

@@ -285,13 +285,17 @@ public struct PostgresTaskQueue: Sendable {
     /// Extends the lease of every task this host runs, in one statement; returns the ids renewed.
     /// A task this host holds that is missing from them was taken from it (its lease ran out and
     /// another host rescued it): this host must stop it, and its writes will be fenced off.
+    ///
+    /// `only`: renew these of its tasks and no others. A host names what it holds: a claim whose
+    /// reply was lost with its connection leaves a row running on this host that it does not
+    /// know of, and that row must expire to be rescued, not be renewed for ever.
     @discardableResult
-    public func renewLeases(_ lease: Duration, on connection: PostgresConnection) async throws -> [UUID] {
+    public func renewLeases(_ lease: Duration, only ids: [UUID]? = nil, on connection: PostgresConnection) async throws -> [UUID] {
         var renewed: [UUID] = []
         for try await id in try await connection.query(
             """
             UPDATE pybgd_tasks SET lease_expires_at = now() + \(Self.milliseconds(lease)) * interval '1 millisecond'
-            WHERE state = 'running' AND host = \(host)
+            WHERE state = 'running' AND host = \(host) AND (\(ids == nil) OR id = ANY(\(ids ?? [])))
             RETURNING id
             """, logger: logger
         ).decode(UUID.self) {
@@ -451,6 +455,60 @@ public struct PostgresTaskQueue: Sendable {
             hosts.append(Host(name: name, silentFor: .milliseconds(silentMilliseconds), workers: workers, running: running, version: version))
         }
         return hosts
+    }
+
+    /// The tasks not yet ended, counted by state.
+    public func liveCounts(on connection: PostgresConnection) async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for try await (state, count) in try await connection.query(
+            "SELECT state, count(*)::bigint FROM pybgd_tasks WHERE state IN \(unescaped: Self.liveStates) GROUP BY state", logger: logger
+        ).decode((String, Int).self) {
+            counts[state] = count
+        }
+        return counts
+    }
+
+    /// A task as the shared table holds it.
+    public struct Row: Sendable, Equatable {
+        public var id: UUID
+        public var name: String
+        public var state: String
+        public var record: String
+        public var submittedAt: Date
+        public var runAt: Date
+        public var startedAt: Date?
+        public var endedAt: Date?
+        /// `{"result":…,"error":…}` once ended.
+        public var outcome: String?
+        public var attempt: Int
+        public var maxAttempts: Int
+        /// The host that claimed it last.
+        public var host: String?
+    }
+
+    /// The tasks whose id (32 hex digits, no dashes) starts with `prefix`, at most `limit`.
+    public func rows(idPrefix prefix: String, limit: Int, on connection: PostgresConnection) async throws -> [Row] {
+        var rows: [Row] = []
+        let exact = prefix.count == 32 ? UUID(uuidString: Self.dashed(prefix)) : nil
+        for try await (id, name, state, record, submitted, runAt, started, ended, outcome, attempt, maxAttempts, host) in try await connection.query(
+            """
+            SELECT id, name, state, record::text, submitted_at, run_at, started_at, ended_at, outcome::text, attempt, max_attempts, host
+            FROM pybgd_tasks
+            WHERE CASE WHEN \(exact)::uuid IS NULL THEN replace(id::text, '-', '') LIKE \(prefix + "%") ELSE id = \(exact) END
+            ORDER BY sequence LIMIT \(limit)
+            """, logger: logger
+        ).decode((UUID, String, String, String, Date, Date, Date?, Date?, String?, Int, Int, String?).self) {
+            rows.append(
+                Row(
+                    id: id, name: name, state: state, record: record, submittedAt: submitted, runAt: runAt, startedAt: started, endedAt: ended,
+                    outcome: outcome, attempt: attempt, maxAttempts: maxAttempts, host: host))
+        }
+        return rows
+    }
+
+    private static func dashed(_ hex: String) -> String {
+        let characters = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
     }
 
     /// Takes back every task whose lease ran out (its host died, hung or lost the database):

@@ -146,10 +146,12 @@ public struct StatusPayload: Codable, Hashable, Sendable {
 
     /// The queues, `default` first.
     public var queues: [QueuePayload]
+    /// With a store several hosts share: the cluster as this host last read it (absent otherwise).
+    public var cluster: ClusterPayload?
 
     enum CodingKeys: String, CodingKey {
         case version, pid, stopped, workers, submitted, scheduled, waiting, pending, running, retrying, finished, failed, cancelled
-        case interrupted, retained, connections, queues
+        case interrupted, retained, connections, queues, cluster
         case stateStore = "state_store"
         case nextFirings = "next_firings"
         case shuttingDown = "shutting_down"
@@ -383,6 +385,9 @@ public struct FuturePayload: Codable, Hashable, Sendable {
     public var retryAt: Double?
     /// A stop request the running task has not answered yet.
     public var stop: StopPayload?
+    /// The host that claimed it last, for a task read from a store several hosts share (absent:
+    /// this daemon's own tables).
+    public var host: String?
 
     public init(
         id: String, name: String, args: [JSONValue], kwargs: [String: JSONValue], state: String,
@@ -412,7 +417,7 @@ public struct FuturePayload: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, args, kwargs, state, result, error, schedule, tick, attempt, attempts, stop
+        case id, name, args, kwargs, state, result, error, schedule, tick, attempt, attempts, stop, host
         case submittedAt = "submitted_at"
         case runAt = "run_at"
         case startedAt = "started_at"
@@ -441,6 +446,7 @@ public struct FuturePayload: Codable, Hashable, Sendable {
         attempts = try container.decodeIfPresent([AttemptPayload].self, forKey: .attempts)
         retryAt = try container.decodeIfPresent(Double.self, forKey: .retryAt)
         stop = try container.decodeIfPresent(StopPayload.self, forKey: .stop)
+        host = try container.decodeIfPresent(String.self, forKey: .host)
         flow = try FlowPayload(from: decoder)
         if flow == FlowPayload() { flow = nil }
     }
@@ -465,6 +471,7 @@ public struct FuturePayload: Codable, Hashable, Sendable {
         try container.encodeIfPresent(attempts, forKey: .attempts)
         try container.encodeIfPresent(retryAt, forKey: .retryAt)
         try container.encodeIfPresent(stop, forKey: .stop)
+        try container.encodeIfPresent(host, forKey: .host)
         try flow?.encode(to: encoder)
     }
 }

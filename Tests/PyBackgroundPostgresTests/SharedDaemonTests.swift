@@ -92,6 +92,25 @@ struct SharedDaemonTests {
         try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect().first?.decode(Int.self) ?? -1
     }
 
+    /// What the tasks' rows say, for a failure's message.
+    static func stateDump(_ connection: PostgresConnection) async throws -> String {
+        try await connection.query(
+            "SELECT state, coalesce(host, '-'), count(*)::bigint FROM pybgd_tasks GROUP BY 1, 2 ORDER BY 1, 2", logger: logger
+        ).collect().map { row in
+            let (state, host, count) = try row.decode((String, String, Int).self)
+            return "\(state) on \(host): \(count)"
+        }.joined(separator: ", ")
+    }
+
+    /// The daemons' logs, for a failure's message: each is stopped to read its whole log.
+    static func logs(_ daemons: [DaemonHarness]) -> String {
+        daemons.enumerated().map { index, daemon in
+            daemon.signal(SIGTERM)
+            _ = daemon.waitForExit(timeout: 20)
+            return "host-\(index + 1):\n\(daemon.log)"
+        }.joined(separator: "\n")
+    }
+
     static func lines(_ file: URL) -> [String] {
         ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -222,7 +241,11 @@ struct SharedDaemonTests {
             }
             let connection = try await Self.connect(postgres)
             defer { Task { try? await connection.close() } }
-            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'", connection) == 50 })
+            let finished = try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'", connection) == 50 }
+            if !finished {
+                let dump = try await Self.stateDump(connection)
+                Issue.record("not all 50 finished: \(dump)\n\(Self.logs(daemons))")
+            }
             #expect(try await Self.count("SELECT count(*) FROM pybgd_tasks", connection) == 50)
             #expect(Set(Self.lines(shared.appendingPathComponent("runs"))).count == 50)
             #expect(Self.lines(shared.appendingPathComponent("runs")).count == 50)

@@ -165,7 +165,7 @@ public final class Daemon: Service, Sendable {
             // Recovered tasks may be queued already: they stay in the store for the next start.
             launcher.beginCancellingForShutdown()
             scheduler.shutdown(wait: false, cancelPending: true)
-            _ = launcher.close(retrying: .seconds(10))
+            _ = await closeStore()
             throw error
         }
         // Trap SIGHUP before announcing readiness: systemd may send a reload as soon as we are ready,
@@ -367,11 +367,7 @@ public final class Daemon: Service, Sendable {
         await http?.stop()
         // Every end recorded is on disk before the process goes; a store that still cannot write
         // (a full disk) gets a last ten seconds.
-        // Off the concurrency pool: a shared store's close waits for its own async loops.
-        let launcher = self.launcher
-        let unwritten = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: launcher.close(retrying: .seconds(10))) }
-        }
+        let unwritten = await closeStore()
         // A socket passed by systemd stays: pybgd.socket owns it and listens on while pybgd is down.
         if removeSocketFile { SocketFile.remove(path: socketPath) }
         let after = scheduler.statistics
@@ -381,6 +377,15 @@ public final class Daemon: Service, Sendable {
                 "finished": "\(after.finished)", "failed": "\(after.failed)", "cancelled": "\(after.cancelled)",
             ])
         return unwritten
+    }
+
+    /// Writes what the store still holds (trying for up to 10 s) and closes it, off the
+    /// concurrency pool: the close blocks, and a shared store's close waits for its own async loops.
+    private func closeStore() async -> [TaskID] {
+        let launcher = self.launcher
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: launcher.close(retrying: .seconds(10))) }
+        }
     }
 
     /// Waits for every task to end, at most `seconds`, off the concurrency pool (the wait blocks).

@@ -112,11 +112,12 @@ final class PostgresPersistence: TaskPersistence {
         let queue = PostgresTaskQueue(host: settings.host, logger: logger)
         self.queue = queue
         let location = "postgresql \(settings.database) (host \(settings.host))"
-        admin = PostgresLink(settings: settings.database, name: "admin", logger: logger)
+        admin = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "admin", logger: logger)
         let admin = self.admin
         do {
             pausedAtStart = try Blocking.run { [settings] in
-                try await admin.run { connection in
+                // Hosts starting together wait for one another's migration.
+                try await admin.run(deadline: .seconds(120)) { connection in
                     try await PostgresSchema.migrate(connection, logger: logger)
                     try await queue.configure(queues: settings.queues, on: connection)
                     let left = try await queue.rescue(crashLimit: settings.crashLimit, ownedBy: settings.host, on: connection)
@@ -140,9 +141,11 @@ final class PostgresPersistence: TaskPersistence {
     }
 
     var location: String {
-        let base = "postgresql \(settings.database) (host \(settings.host))"
-        return health.map { "\(base): \($0)" } ?? base
+        health.map { "\(baseLocation): \($0)" } ?? baseLocation
     }
+
+    /// The database and this host's name, without its health.
+    private var baseLocation: String { "postgresql \(settings.database) (host \(settings.host))" }
 
     var health: String? {
         state.withLock { state in
@@ -197,7 +200,7 @@ final class PostgresPersistence: TaskPersistence {
         completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void
     ) {
         let rows = submissions.map(SharedTask.row)
-        let (queue, logger, location) = (self.queue, self.logger, self.location)
+        let (queue, logger, location) = (self.queue, self.logger, self.baseLocation)
         Task {
             do {
                 let fired = try await admin.run { connection in
@@ -206,13 +209,13 @@ final class PostgresPersistence: TaskPersistence {
                 if !fired { logger.debug("another host fired this tick", metadata: ["schedule": "\(schedule)"]) }
                 completion(.success(()))
             } catch {
-                completion(.failure(StateStoreError(.writeFailed, path: location, "\(error)")))
+                completion(.failure(StateStoreError(.writeFailed, path: baseLocation, "\(error)")))
             }
         }
     }
 
     private func insertLoop() async {
-        let link = PostgresLink(settings: settings.database, name: "insert", logger: logger)
+        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "insert", logger: logger)
         while !insertWake.isFinished {
             await insertWake.wait()
             while true {
@@ -249,7 +252,7 @@ final class PostgresPersistence: TaskPersistence {
             for insert in batch { insert.promise.succeed(TaskID(holders[insert.row.id] ?? insert.row.id)) }
         } catch {
             failed(error, doing: "insert submissions")
-            let refusal = StateStoreError(.writeFailed, path: location, "not accepted: \(error.description)")
+            let refusal = StateStoreError(.writeFailed, path: baseLocation, error.description)
             for insert in batch { insert.promise.fail(refusal) }
         }
     }
@@ -258,7 +261,7 @@ final class PostgresPersistence: TaskPersistence {
 
     private func claimLoop() async {
         let wake = claimWake
-        let link = PostgresLink(settings: settings.database, name: "claim", logger: logger) { connection in
+        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "claim", logger: logger) { connection in
             connection.addListener(channel: PostgresTaskQueue.wakeChannel) { _, _ in wake.signal() }
         }
         var backoff = Self.firstBackoff
@@ -319,7 +322,7 @@ final class PostgresPersistence: TaskPersistence {
 
     func recordStart(_ id: TaskID, at startedAt: Date, attempt: Int) throws(StateStoreError) {
         guard let claim = state.withLock({ $0.held[UUID(id)]?.claim }) else {
-            throw StateStoreError(.superseded, path: location, "this host no longer holds task \(id): its lease ran out and another host took it")
+            throw StateStoreError(.superseded, path: baseLocation, "this host no longer holds task \(id): its lease ran out and another host took it")
         }
         let start = Start(claim)
         state.withLock { $0.starts.append(start) }
@@ -328,14 +331,14 @@ final class PostgresPersistence: TaskPersistence {
         switch start.outcome.withLock({ $0! }) {
         case .success(true): return
         case .success(false):
-            throw StateStoreError(.superseded, path: location, "task \(id) was taken over by another host after this host's lease on it ran out")
+            throw StateStoreError(.superseded, path: baseLocation, "task \(id) was taken over by another host after this host's lease on it ran out")
         case .failure(let error):
-            throw StateStoreError(.writeFailed, path: location, error.description)
+            throw StateStoreError(.writeFailed, path: baseLocation, error.description)
         }
     }
 
     private func startLoop() async {
-        let link = PostgresLink(settings: settings.database, name: "start", logger: logger)
+        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "start", logger: logger)
         let queue = self.queue
         while !startWake.isFinished {
             await startWake.wait()
@@ -409,7 +412,7 @@ final class PostgresPersistence: TaskPersistence {
     func recordReleased(_ id: TaskID) {}
 
     private func endLoop() async {
-        let link = PostgresLink(settings: settings.database, name: "end", logger: logger)
+        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "end", logger: logger)
         let queue = self.queue
         var backoff = Self.firstBackoff
         while true {
@@ -455,22 +458,22 @@ final class PostgresPersistence: TaskPersistence {
     // MARK: - Leases, rescue, heartbeat
 
     private func upkeepLoop() async {
-        let link = PostgresLink(settings: settings.database, name: "upkeep", logger: logger)
+        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "upkeep", logger: logger)
         let (queue, settings) = (self.queue, self.settings)
         let interval = settings.lease / 3
         while !upkeepWake.isFinished {
             let renewing = ContinuousClock.now
             do {
-                let held = state.withLock { $0.held.count }
+                let held = state.withLock { Array($0.held.keys) }
                 let (renewed, rescue) = try await link.run { connection -> (Set<UUID>, PostgresTaskQueue.Rescue) in
-                    let renewed = Set(try await queue.renewLeases(settings.lease, on: connection))
+                    let renewed = Set(try await queue.renewLeases(settings.lease, only: held, on: connection))
                     let rescue = try await queue.rescue(crashLimit: settings.crashLimit, on: connection)
                     try await queue.heartbeat(
-                        workers: settings.workers, running: held, version: ControlRequestHandler.version, on: connection)
+                        workers: settings.workers, running: held.count, version: ControlRequestHandler.version, on: connection)
                     return (renewed, rescue)
                 }
                 recovered()
-                applyRenewal(renewed, at: renewing)
+                applyRenewal(renewed, of: held, at: renewing)
                 if !rescue.isEmpty {
                     logger.notice(
                         "rescued tasks whose host stopped renewing its lease",
@@ -488,13 +491,14 @@ final class PostgresPersistence: TaskPersistence {
         await link.close()
     }
 
-    /// A renewal that began at `at` came back with `renewed`: those leases run from then; a task
-    /// held from before it that is missing was taken from this host, and is stopped here.
-    private func applyRenewal(_ renewed: Set<UUID>, at: ContinuousClock.Instant) {
+    /// A renewal of `sent` that began at `at` came back with `renewed`: those leases run from
+    /// then; one sent and missing was taken from this host, and is stopped here.
+    private func applyRenewal(_ renewed: Set<UUID>, of sent: [UUID], at: ContinuousClock.Instant) {
         let lost = state.withLock { state -> [(UUID, Future?)] in
             state.leaseHealthy = true
             var lost: [(UUID, Future?)] = []
-            for (id, held) in state.held where held.leaseFrom < at {
+            for id in sent {
+                guard let held = state.held[id] else { continue }
                 if renewed.contains(id) {
                     state.held[id]?.leaseFrom = at
                 } else if !held.ended {
@@ -535,13 +539,13 @@ final class PostgresPersistence: TaskPersistence {
     func pausedQueues() -> [String] { pausedAtStart }
 
     func recordQueue(_ name: String, paused: Bool, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
-        let (queue, location) = (self.queue, self.location)
+        let (queue, location) = (self.queue, self.baseLocation)
         Task {
             do {
                 try await admin.run { connection in try await queue.setPaused(name, paused, on: connection) }
                 completion(.success(()))
             } catch {
-                completion(.failure(StateStoreError(.writeFailed, path: location, "\(error)")))
+                completion(.failure(StateStoreError(.writeFailed, path: baseLocation, "\(error)")))
             }
         }
     }
@@ -567,14 +571,14 @@ final class PostgresPersistence: TaskPersistence {
     /// Removes ended rows of the cluster; `completion` gets the ids whose end this host has not
     /// written yet (they stay).
     private func remove(_ ids: [UUID]?, before cutoff: Date?, completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void) {
-        let (queue, location) = (self.queue, self.location)
+        let (queue, location) = (self.queue, self.baseLocation)
         Task {
             do {
                 _ = try await admin.run { connection in try await queue.removeEnded(ids, before: cutoff, on: connection) }
                 let unwritten = state.withLock { state in Set(state.held.values.filter(\.ended).map { TaskID($0.claim.id) }) }
                 completion(.success(unwritten))
             } catch {
-                completion(.failure(StateStoreError(.writeFailed, path: location, "\(error)")))
+                completion(.failure(StateStoreError(.writeFailed, path: baseLocation, "\(error)")))
             }
         }
     }
