@@ -102,7 +102,7 @@ def pipelined(daemon: Daemon, n: int, line: str, window: int = 1000) -> list[str
     return replies
 
 
-def wait_finished(url: str, n: int, timeout: float = 600) -> None:
+def wait_finished(url: str, n: int, timeout: float = 180) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if int(psql(url, "SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'")) >= n:

@@ -207,7 +207,7 @@ struct SystemdTests {
     }
 
     @Test(
-        "the units pass systemd-analyze verify",
+        "the units pass systemd-analyze verify, also with the PostgreSQL drop-in",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "systemd-analyze is not installed"))
     func unitsVerify() throws {
         let directory = try TemporaryDirectory.make("pybgd-sd")
@@ -222,6 +222,17 @@ struct SystemdTests {
                 .replacingOccurrences(of: "@DOCDIR@", with: repository.path)
             try rendered.write(to: directory.appendingPathComponent(unit), atomically: true, encoding: .utf8)
         }
+        try verify(in: directory)
+        // The drop-in of state.store: postgresql, as a user installs it beside the unit.
+        let dropIns = directory.appendingPathComponent("pybgd.service.d")
+        try FileManager.default.createDirectory(at: dropIns, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: repository.appendingPathComponent("systemd/pybgd.service.d/postgresql.conf.example"),
+            to: dropIns.appendingPathComponent("postgresql.conf"))
+        try verify(in: directory)
+    }
+
+    private func verify(in directory: URL) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
         process.arguments = ["verify", "pybgd.socket", "pybgd.service"]

@@ -111,6 +111,10 @@ struct SharedDaemonTests {
         }.joined(separator: "\n")
     }
 
+    static func isOK(_ response: Response) -> Bool {
+        if case .ok = response { true } else { false }
+    }
+
     static func lines(_ file: URL) -> [String] {
         ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -131,8 +135,62 @@ struct SharedDaemonTests {
             #expect(Set(runs) == Set((0..<300).map { "k\($0)" }))
             let hosts = try await Self.count("SELECT count(DISTINCT host) FROM pybgd_tasks", connection)
             #expect(hosts >= 2, "the work spread over the hosts")
-            // Every host shows in the heartbeats.
+            // Every host shows in the heartbeats, and in each host's STATUS.
             #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_hosts", connection) == 3 })
+            #expect(eventually { (try? daemons[0].ok(.status, as: StatusPayload.self).cluster?.hosts.count) == 3 })
+            // Any host answers RESULT and WAIT for any task, whichever host ran it; a prefix will do.
+            for (index, id) in ids.prefix(9).enumerated() {
+                let asker = daemons[(index + 1) % 3]
+                let ended = try asker.ok(.wait(id: id, timeout: 30), as: FuturePayload.self)
+                #expect(ended.id == id && ended.state == "finished" && ended.name == "record")
+                #expect(ended.args == [.string(shared.path), .string("k\(index)")])
+                let result = try asker.ok(.result(id: String(id.prefix(12))), as: FuturePayload.self)
+                #expect(result.id == id && result.state == "finished")
+                if let host = result.host { #expect(host.hasPrefix("host-")) }
+            }
+            #expect(throws: (any Error).self) { try daemons[0].ok(.result(id: "0123456789abcdef0123456789abcdef"), as: FuturePayload.self) }
+            // The real pybgctl shows the cluster, and waits on one host for a task of another.
+            let status = try Self.pybgctl(["status", "--limit", "0"], socket: daemons[1].socketPath)
+            #expect(status.contains("cluster: 3 hosts") && status.contains("host-1: ") && status.contains("workers, heard"), "\(status)")
+            let waited = try Self.pybgctl(["wait", ids[1], "--json"], socket: daemons[2].socketPath)
+            #expect(waited.contains("\"state\":\"finished\""), "\(waited)")
+        }
+    }
+
+    /// Runs the real pybgctl against `socket`; its standard output (and error, after it).
+    static func pybgctl(_ arguments: [String], socket: String) throws -> String {
+        let process = Process()
+        process.executableURL = DaemonHarness.productDirectory.appendingPathComponent("pybgctl")
+        process.arguments = ["--socket", socket] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test("WAIT on one host for a task another host runs returns once it ended, or times out naming its state")
+    func waitAcrossHosts() async throws {
+        try await TemporaryPostgres.with { postgres in
+            let shared = try TemporaryDirectory.make()
+            defer { try? FileManager.default.removeItem(at: shared) }
+            let url = postgres.url()
+            // host-1 has no `hold` task registered: only host-2 can run it, and host-1 is asked.
+            let first = try DaemonHarness(
+                config: "state: {store: postgresql, url: \"\(url)\", host_name: host-1, poll_seconds: 0.5}", arguments: ["--state", url])
+            let second = try Self.start(url: url, host: "host-2")
+            let id = try second.submit("hold", shared.path, "w", "1")
+            switch try first.send(.wait(id: id, timeout: 0.2)) {
+            case .error(let code, let message): #expect(code == .timedOut && message.contains("it is"), "\(message)")
+            case .ok(let json): Issue.record("WAIT answered before the task ended: \(json)")
+            }
+            let ended = try first.ok(.wait(id: id, timeout: 30), as: FuturePayload.self)
+            #expect(ended.state == "finished" && ended.host == "host-2")
+            #expect(ended.result.map { "\($0)" }?.contains("host-2") == true)
+            #expect(ended.startedAt != nil || ended.endedAt != nil)
+            _ = second
         }
     }
 
@@ -264,6 +322,25 @@ struct SharedDaemonTests {
             #expect(counts.count == 30)
             #expect(counts.max() ?? 0 <= 2, "\(counts)")
             #expect(counts.contains(2), "two ran at once at some point: \(counts)")
+        }
+    }
+
+    @Test("a queue paused on one host is paused on all; resumed on another, every host runs its tasks again")
+    func pauseAcrossHosts() async throws {
+        try await Self.withHosts(2) { postgres, daemons, shared in
+            #expect(Self.isOK(try daemons[0].send(.pauseQueue("io"))))
+            for index in 0..<6 { _ = try daemons[index % 2].submit("overlap", shared.path) }
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            // Paused: nothing of the queue is claimed, whichever host it was submitted to. What is
+            // checked is that nothing happens, so this waits three of the hosts' polls (0.5 s each).
+            try await Task.sleep(for: .seconds(1.5))
+            #expect(try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state <> 'pending'", connection) == 0)
+            // The other host sees the pause within a renewal.
+            #expect(eventually { (try? daemons[1].ok(.queues, as: QueuesPayload.self).queues.first { $0.name == "io" }?.paused) == true })
+            #expect(Self.isOK(try daemons[1].send(.resumeQueue("io"))))
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'", connection) == 6 })
+            #expect(eventually { (try? daemons[0].ok(.queues, as: QueuesPayload.self).queues.first { $0.name == "io" }?.paused) == false })
         }
     }
 

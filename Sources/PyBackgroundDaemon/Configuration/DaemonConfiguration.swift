@@ -11,24 +11,6 @@ public struct DaemonConfiguration: Sendable {
         public var mode: UInt16 = 0o600
         /// The group given access with mode 0o660.
         public var group: String?
-        /// `store: postgresql`: the database, a `postgres://` URL without a password.
-        public var url: String?
-        /// `store: postgresql`: a file whose first line is the database password; nil: the
-        /// `PYBGD_DATABASE_PASSWORD` variable, or none.
-        public var passwordFile: String?
-        /// `store: postgresql`: this host's name in the cluster; nil: the machine's hostname.
-        /// Two live daemons must never share one.
-        public var hostName: String?
-        /// `store: postgresql`: how long a claimed task stays this host's without a renewal.
-        public var leaseSeconds: Double = 15
-        /// `store: postgresql`: a task whose host died with it this many times is quarantined.
-        public var crashLimit = 3
-        /// `store: postgresql`: tasks claimed beyond the free workers, so that a worker finds the
-        /// next task at hand; other hosts cannot take them while they are held.
-        public var prefetch = 32
-        /// `store: postgresql`: how often an idle host looks for due tasks when no notification
-        /// came (tasks submitted for later, a lost notification).
-        public var pollSeconds: Double = 2
 
         public init() {}
     }
@@ -96,9 +78,10 @@ public struct DaemonConfiguration: Sendable {
         public var leaseSeconds: Double = 15
         /// `store: postgresql`: a task whose host died with it this many times is quarantined.
         public var crashLimit = 3
-        /// `store: postgresql`: tasks claimed beyond the free workers, so that a worker finds the
-        /// next task at hand; other hosts cannot take them while they are held.
-        public var prefetch = 32
+        /// `store: postgresql`: the most tasks claimed beyond the free workers, so that a worker
+        /// finds the next task at hand: about 50 ms of this host's recent throughput, up to this
+        /// (short tasks by the hundred, long ones hardly ahead); other hosts cannot take them.
+        public var prefetch = 1000
         /// `store: postgresql`: how often an idle host looks for due tasks when no notification
         /// came (tasks submitted for later, a lost notification).
         public var pollSeconds: Double = 2

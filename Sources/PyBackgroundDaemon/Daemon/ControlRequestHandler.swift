@@ -84,7 +84,12 @@ final class ControlRequestHandler: Sendable {
         case .tasks(let limit): .now(tasks(limit))
         case .futures(let limit): .now(futures(limit))
         case .latest: .now(ok(LatestPayload(latestID: scheduler.latestID?.description)))
-        case .result(let id): .now(withFuture(id) { ok(FuturePayload($0)) })
+        case .result(let id):
+            switch resolve(id) {
+            case .success(let future): .now(ok(FuturePayload(future)))
+            case .failure(let error) where triesSharedStore(after: error): sharedResult(id, eventLoop: eventLoop)
+            case .failure(let error): .now(Response(error))
+            }
         case .wait(let id, let timeout): wait(id, timeout: timeout, eventLoop: eventLoop)
         case .cancel(let id): .now(cancel(id))
         case .kill(let id): kill(id, connection: connection, eventLoop: eventLoop)
@@ -235,7 +240,7 @@ final class ControlRequestHandler: Sendable {
     func status() -> StatusPayload {
         let statistics = scheduler.statistics
         let uptime = ContinuousClock.now - startedAt
-        return StatusPayload(
+        var payload = StatusPayload(
             version: Self.version, pid: getpid(), stopped: scheduler.stopped, shuttingDown: isShuttingDown,
             latestID: scheduler.latestID?.description, workers: scheduler.maxWorkers,
             submitted: statistics.submitted, scheduled: statistics.scheduled, waiting: statistics.waiting, pending: statistics.pending,
@@ -247,6 +252,8 @@ final class ControlRequestHandler: Sendable {
             stateStore: launcher.persistence.location,
             nextFirings: schedules.upcoming(5).map { StatusPayload.UpcomingFiring(schedule: $0.name, at: $0.at.timeIntervalSince1970) },
             queues: queuePayloads)
+        payload.cluster = launcher.persistence.cluster
+        return payload
     }
 
     private func tasks(_ limit: Request.Limit) -> Response {
@@ -271,6 +278,7 @@ final class ControlRequestHandler: Sendable {
     private func wait(_ id: String, timeout: Double?, eventLoop: any EventLoop) -> ControlReply {
         let future: Future
         switch resolve(id) {
+        case .failure(let error) where triesSharedStore(after: error): return sharedWait(id, timeout: timeout, eventLoop: eventLoop)
         case .failure(let error): return .now(Response(error))
         case .success(let found): future = found
         }

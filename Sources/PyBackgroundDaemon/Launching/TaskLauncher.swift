@@ -48,6 +48,13 @@ final class TaskLauncher: Sendable {
             events.retrying(future)
         }
         scheduler.onReleased { [persistence] future in persistence.recordReleased(future.id) }
+        // A queue paused or resumed on another host sharing the store: this host's tasks of it
+        // (claimed already) wait or go on as there.
+        persistence.observePausedQueues { [scheduler] paused in
+            for queue in scheduler.queues where queue.paused != paused.contains(queue.name) {
+                if queue.paused { try? scheduler.resumeQueue(queue.name) } else { try? scheduler.pauseQueue(queue.name) }
+            }
+        }
         persistence.begin { [self] batch in run(batch) }
     }
 

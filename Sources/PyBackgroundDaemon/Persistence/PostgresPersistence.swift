@@ -86,8 +86,12 @@ final class PostgresPersistence: TaskPersistence {
         var leaseHealthy = true
         /// The last claim filled every slot: an end that frees one claims again at once.
         var claimWasFull = false
+        /// Runs that ended here so far: their rate sizes the prefetch.
+        var endedCount = 0
         var shuttingDown = false
         var commitObserver: (@Sendable (Duration) -> Void)?
+        var cluster: ClusterPayload?
+        var pausedObserver: (@Sendable (Set<String>) -> Void)?
     }
 
     let settings: Settings
@@ -265,9 +269,12 @@ final class PostgresPersistence: TaskPersistence {
             connection.addListener(channel: PostgresTaskQueue.wakeChannel) { _, _ in wake.signal() }
         }
         var backoff = Self.firstBackoff
+        var throughput = PrefetchSizing(maximum: settings.prefetch)
         while !wake.isFinished {
             let (slots, names, running) = state.withLock { state -> (Int, [String], (@Sendable ([Submission]) -> Void)?) in
-                let free = settings.workers + settings.prefetch - state.held.count
+                let prefetch = throughput.prefetch(ended: state.endedCount, at: .now)
+                // A run whose end waits to be written holds its lease, not a worker.
+                let free = settings.workers + prefetch - state.held.values.count { !$0.ended }
                 return (state.leaseHealthy && !state.shuttingDown ? free : 0, state.registry?.names ?? [], state.running)
             }
             guard slots > 0, !names.isEmpty, let running else {
@@ -301,11 +308,15 @@ final class PostgresPersistence: TaskPersistence {
 
     /// Holds the claims and hands them to the workers; one that cannot run here ends failed.
     private func hand(_ claims: [PostgresTaskQueue.Claim], claimedAt: ContinuousClock.Instant, to running: @Sendable ([Submission]) -> Void) {
-        let registry = state.withLock { state in
-            for claim in claims { state.held[claim.id] = Held(claim: claim, leaseFrom: claimedAt) }
-            return state.registry
-        }
-        guard let registry else { return }
+        // Without a registry (never, once the daemon is built) the claims are not held: they
+        // expire and are rescued, rather than renewed and never run.
+        guard
+            let registry = state.withLock({ state -> TaskRegistry? in
+                guard let registry = state.registry else { return nil }
+                for claim in claims { state.held[claim.id] = Held(claim: claim, leaseFrom: claimedAt) }
+                return registry
+            })
+        else { return }
         var submissions: [Submission] = []
         for claim in claims {
             switch SharedTask.submission(claim, registry: registry) {
@@ -327,7 +338,17 @@ final class PostgresPersistence: TaskPersistence {
         let start = Start(claim)
         state.withLock { $0.starts.append(start) }
         startWake.signal()
-        start.done.wait()
+        // Its loop answers every start it takes; one that came after the loop ended is answered here.
+        while start.done.wait(timeout: .now() + .seconds(1)) == .timedOut {
+            let orphaned =
+                startWake.isFinished
+                && state.withLock { state in
+                    guard let index = state.starts.firstIndex(where: { $0 === start }) else { return false }
+                    state.starts.remove(at: index)
+                    return true
+                }
+            if orphaned { start.complete(.failure(PostgresStoreError(.unavailable, "the store is closed: pybgd is stopping"))) }
+        }
         switch start.outcome.withLock({ $0! }) {
         case .success(true): return
         case .success(false):
@@ -391,6 +412,7 @@ final class PostgresPersistence: TaskPersistence {
         let json = "{\"result\":\(result ?? "null"),\"error\":\(error ?? "null")}"
         let wasFull = state.withLock { state -> Bool in
             state.held[claim.id]?.ended = true
+            state.endedCount += 1
             state.ends.append(PostgresTaskQueue.End(claim, state: endState.rawValue, outcome: json))
             return state.claimWasFull
         }
@@ -439,6 +461,8 @@ final class PostgresPersistence: TaskPersistence {
                     state.ends.removeFirst(ends.count)
                     for id in written { state.held[id] = nil }
                 }
+                // A queue limit or a unique key may have freed something for this host too.
+                claimWake.signal()
                 for end in ends where !applied.contains(end.claim.id) {
                     logger.warning(
                         "a run's end was not written: another host took the task over after this host's lease on it ran out",
@@ -465,14 +489,27 @@ final class PostgresPersistence: TaskPersistence {
             let renewing = ContinuousClock.now
             do {
                 let held = state.withLock { Array($0.held.keys) }
-                let (renewed, rescue) = try await link.run { connection -> (Set<UUID>, PostgresTaskQueue.Rescue) in
+                let (renewed, rescue, cluster, paused) = try await link.run {
+                    connection -> (Set<UUID>, PostgresTaskQueue.Rescue, ClusterPayload, [String]) in
                     let renewed = Set(try await queue.renewLeases(settings.lease, only: held, on: connection))
                     let rescue = try await queue.rescue(crashLimit: settings.crashLimit, on: connection)
                     try await queue.heartbeat(
                         workers: settings.workers, running: held.count, version: ControlRequestHandler.version, on: connection)
-                    return (renewed, rescue)
+                    let hosts = try await queue.hosts(on: connection).map { host in
+                        ClusterPayload.Host(
+                            name: host.name, silentSeconds: Double(host.silentFor.components.seconds) + Double(host.silentFor.components.attoseconds) / 1e18,
+                            workers: host.workers, running: host.running, version: host.version)
+                    }
+                    let tasks = try await queue.liveCounts(on: connection)
+                    let paused = try await queue.pausedQueues(on: connection)
+                    return (renewed, rescue, ClusterPayload(hosts: hosts, tasks: tasks, asOf: Date().timeIntervalSince1970), paused)
                 }
                 recovered()
+                let observer = state.withLock { state in
+                    state.cluster = cluster
+                    return state.pausedObserver
+                }
+                observer?(Set(paused))
                 applyRenewal(renewed, of: held, at: renewing)
                 if !rescue.isEmpty {
                     logger.notice(
@@ -534,9 +571,42 @@ final class PostgresPersistence: TaskPersistence {
         for (_, future) in lost { _ = future?.kill(by: "pybgd: \(reason)") }
     }
 
+    // MARK: - The cluster's view
+
+    var cluster: ClusterPayload? { state.withLock { $0.cluster } }
+
+    func lookUp(_ idOrPrefix: String, completion: @escaping @Sendable (Result<FuturePayload?, ProtocolError>) -> Void) {
+        let prefix = idOrPrefix.lowercased()
+        guard !prefix.isEmpty, prefix.count <= 32, prefix.allSatisfy(\.isHexDigit) else {
+            return completion(.failure(ProtocolError(.unknownID, "\"\(idOrPrefix)\" is not a task id (32 hex digits, or a unique prefix of one)")))
+        }
+        let (queue, registry) = (self.queue, state.withLock { $0.registry })
+        Task {
+            do {
+                let rows = try await admin.run { connection in try await queue.rows(idPrefix: prefix, limit: 6, on: connection) }
+                switch rows.count {
+                case 0: completion(.success(nil))
+                case 1: completion(.success(SharedTask.payload(rows[0], registry: registry)))
+                default:
+                    let shown = rows.prefix(5).map { TaskID($0.id).description }.joined(separator: ", ")
+                    completion(
+                        .failure(
+                            ProtocolError(.ambiguousID, "\(prefix) matches more than one task (\(shown)\(rows.count > 5 ? ", …" : "")); give more digits")))
+                }
+            } catch {
+                completion(.failure(ProtocolError(.storeFailed, "the shared store cannot be read: \(error)")))
+            }
+        }
+    }
+
     // MARK: - Queues, schedules, retention
 
     func pausedQueues() -> [String] { pausedAtStart }
+
+    /// Called after each upkeep (every third of the lease) with the queues paused now.
+    func observePausedQueues(_ handler: @escaping @Sendable (Set<String>) -> Void) {
+        state.withLock { $0.pausedObserver = handler }
+    }
 
     func recordQueue(_ name: String, paused: Bool, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
         let (queue, location) = (self.queue, self.baseLocation)

@@ -81,4 +81,34 @@ struct SharedTask: Codable, Sendable, Equatable {
             tick: shared.tick.map(Date.init(timeIntervalSince1970:)), options: taskOptions)
         return .success(Submission(record: record, task: task, arguments: arguments, words: shared.words, optionWords: shared.options))
     }
+
+    /// A row of the shared table as RESULT and WAIT report it: the arguments bound to this host's
+    /// registration of the task when they still bind (else the words as they were typed).
+    static func payload(_ row: PostgresTaskQueue.Row, registry: TaskRegistry?) -> FuturePayload {
+        let shared = try? ProtocolJSON.decode(SharedTask.self, from: row.record)
+        let words = shared?.words ?? []
+        var args: [JSONValue] = words.map(JSONValue.string)
+        var kwargs: [String: JSONValue] = [:]
+        if let task = registry?[row.name], let bound = try? BoundArguments.bind(words, to: task.parameters, task: row.name) {
+            args = bound.positional.map(JSONValue.init(recorded:))
+            kwargs = Dictionary(bound.keywordArguments.map { ($0.name, JSONValue(recorded: $0.value)) }, uniquingKeysWith: { _, last in last })
+        }
+        let outcome = row.outcome.flatMap { try? ProtocolJSON.decode(StoredOutcome.self, from: $0) }
+        let started = row.startedAt?.timeIntervalSince1970
+        let ended = row.endedAt?.timeIntervalSince1970
+        var payload = FuturePayload(
+            id: TaskID(row.id).description, name: row.name, args: args, kwargs: kwargs, state: row.state,
+            submittedAt: shared?.submittedAt ?? row.submittedAt.timeIntervalSince1970, runAt: shared?.runAt, schedule: shared?.schedule,
+            tick: shared?.tick, startedAt: started, endedAt: ended,
+            durationSeconds: started.flatMap { start in ended.map { $0 - start } ?? (row.state == "running" ? Date().timeIntervalSince1970 - start : nil) },
+            result: outcome?.result, error: outcome?.error, attempt: row.maxAttempts > 1 ? row.attempt : nil)
+        payload.host = row.host
+        return payload
+    }
+
+    /// The `outcome` column: `{"result":…,"error":…}`.
+    private struct StoredOutcome: Decodable {
+        let result: JSONValue?
+        let error: ErrorPayload?
+    }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import PyBackground
+import PyBackgroundProtocol
 import PyBackgroundState
 
 #if canImport(FoundationEssentials)
@@ -109,8 +110,11 @@ protocol TaskPersistence: AnyObject, Sendable {
     // With defaults (an exclusive store): see the extension.
     var sharedByHosts: Bool { get }
     var health: String? { get }
+    var cluster: ClusterPayload? { get }
     func useRegistry(_ registry: TaskRegistry)
     func beginShutdown()
+    func lookUp(_ idOrPrefix: String, completion: @escaping @Sendable (Result<FuturePayload?, ProtocolError>) -> Void)
+    func observePausedQueues(_ handler: @escaping @Sendable (Set<String>) -> Void)
 }
 
 extension TaskPersistence {
@@ -128,6 +132,19 @@ extension TaskPersistence {
 
     /// The shutdown began: take no more work for this host.
     func beginShutdown() {}
+
+    /// The hosts sharing the store and their tasks, as last read (nil: not shared).
+    var cluster: ClusterPayload? { nil }
+
+    /// A task of the shared store that this host's tables do not hold, by its id or a unique
+    /// prefix of it: nil when there is none (and always, for a store that is not shared).
+    func lookUp(_ idOrPrefix: String, completion: @escaping @Sendable (Result<FuturePayload?, ProtocolError>) -> Void) {
+        completion(.success(nil))
+    }
+
+    /// Tells `handler` the paused queues whenever another host may have changed them (a shared
+    /// store; an exclusive one has no other host, and never calls it).
+    func observePausedQueues(_ handler: @escaping @Sendable (Set<String>) -> Void) {}
 }
 
 /// What ``TaskPersistence/accept(_:replyOn:)`` did with a submission.

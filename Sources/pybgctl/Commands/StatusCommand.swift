@@ -44,6 +44,18 @@ struct StatusCommand: ParsableCommand {
             Output.line("queues: " + queues.joined(separator: ", "))
         }
         Output.line("state:  \(status.stateStore == "memory" ? "memory only (lost at exit)" : status.stateStore)")
+        if let cluster = status.cluster {
+            let order = ["scheduled", "waiting", "pending", "running", "retrying"]
+            let counts = order.compactMap { state in cluster.tasks[state].map { "\($0) \(state)" } }
+            Output.line(
+                "cluster: \(cluster.hosts.count) host\(cluster.hosts.count == 1 ? "" : "s"), \(counts.isEmpty ? "no task waiting or running" : counts.joined(separator: ", "))"
+            )
+            for host in cluster.hosts {
+                Output.line(
+                    "  \(host.name): \(host.running) running of \(host.workers) workers, heard \(Output.duration(host.silentSeconds)) ago (pybgd \(host.version))"
+                )
+            }
+        }
         if !status.nextFirings.isEmpty {
             Output.line("next:   " + status.nextFirings.map { "\($0.schedule) \(Output.when($0.at))" }.joined(separator: ", "))
         }
