@@ -232,32 +232,57 @@ final class PostgresPersistence: TaskPersistence {
                 await insert(batch, link: link)
             }
         }
+        // Accepted after the loop ended (the shutdown refuses submissions before): answered.
+        let left = state.withLock { state in
+            defer { state.inserts = [] }
+            return state.inserts
+        }
+        let closed = StateStoreError(.writeFailed, path: baseLocation, "not accepted: pybgd is stopping")
+        for insert in left { insert.promise.fail(closed) }
         await link.close()
     }
 
     /// Inserts a batch in one statement (those with a unique key one by one, each answered with
-    /// its key's holder), then answers each submission: its id, or the store's failure.
+    /// its key's holder), then answers each submission: its id, or the store's failure. The two
+    /// kinds are answered apart: a failure of one says nothing of the other.
     private func insert(_ batch: [Insert], link: PostgresLink) async {
         let queue = self.queue
-        let started = ContinuousClock.now
-        let plain = batch.filter { $0.row.uniqueKey == nil }.map(\.row)
-        let unique = batch.filter { $0.row.uniqueKey != nil }.map(\.row)
-        do {
-            let holders = try await link.run { connection -> [UUID: UUID] in
-                try await queue.insert(plain, on: connection)
+        let plain = batch.filter { $0.row.uniqueKey == nil }
+        let unique = batch.filter { $0.row.uniqueKey != nil }
+        if !plain.isEmpty {
+            let rows = plain.map(\.row)
+            await answer(plain, link: link) { connection in
+                try await queue.insert(rows, on: connection)
+                return [:]
+            }
+        }
+        if !unique.isEmpty {
+            let rows = unique.map(\.row)
+            await answer(unique, link: link) { connection in
                 var holders: [UUID: UUID] = [:]
-                for row in unique {
+                for row in rows {
                     if case .held(let holder) = try await queue.insert(unique: row, on: connection) { holders[row.id] = holder }
                 }
                 return holders
             }
+        }
+    }
+
+    /// Runs `write` and answers `inserts` by what it did: each its id (or its unique key's
+    /// holder's, from what `write` returns), or the failure.
+    private func answer(
+        _ inserts: [Insert], link: PostgresLink, _ write: @escaping @Sendable (PostgresConnection) async throws -> [UUID: UUID]
+    ) async {
+        let started = ContinuousClock.now
+        do {
+            let holders = try await link.run(write)
             recovered()
             observe(ContinuousClock.now - started)
-            for insert in batch { insert.promise.succeed(TaskID(holders[insert.row.id] ?? insert.row.id)) }
+            for insert in inserts { insert.promise.succeed(TaskID(holders[insert.row.id] ?? insert.row.id)) }
         } catch {
             failed(error, doing: "insert submissions")
             let refusal = StateStoreError(.writeFailed, path: baseLocation, error.description)
-            for insert in batch { insert.promise.fail(refusal) }
+            for insert in inserts { insert.promise.fail(refusal) }
         }
     }
 
