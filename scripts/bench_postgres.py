@@ -54,9 +54,9 @@ class Daemon:
         extra = f", prefetch: {prefetch}" if prefetch is not None else ""
         with open(config, "w") as f:
             f.write(
-                f"scheduler: {{max_workers: {workers}, keep_finished: 1000, max_pending: 1000000}}\n"
+                f"scheduler: {{max_workers: {workers}, keep_finished: null, max_pending: 1000000}}\n"
                 f"state: {{store: postgresql, url: \"{url}\", host_name: {host}{extra}}}\n"
-                "log: {level: warning}\n"
+                f"log: {{level: {os.environ.get('PYBGD_BENCH_LOG', 'warning')}}}\n"
             )
         self.log = open(os.path.join(directory, f"{host}.log"), "w")
         self.process = subprocess.Popen(
@@ -108,7 +108,8 @@ def wait_finished(url: str, n: int, timeout: float = 180) -> None:
         if int(psql(url, "SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'")) >= n:
             return
         time.sleep(0.05)
-    raise SystemExit(f"only {psql(url, 'SELECT count(*) FROM pybgd_tasks WHERE state = $$finished$$')} of {n} finished")
+    states = psql(url, "SELECT string_agg(state || ' on ' || coalesce(host, '-') || ': ' || c, ', ') FROM (SELECT state, host, count(*) c FROM pybgd_tasks GROUP BY 1, 2) t")
+    raise SystemExit(f"only {psql(url, 'SELECT count(*) FROM pybgd_tasks WHERE state = $$finished$$')} of {n} finished ({states})")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -242,7 +243,10 @@ def main() -> None:
     finally:
         for daemon in daemons:
             daemon.stop()
-        shutil.rmtree(directory, ignore_errors=True)
+        if os.environ.get("PYBGD_BENCH_KEEP"):
+            print(f"kept {directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
         psql(args.url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     print(json.dumps(out), flush=True)
 

@@ -215,35 +215,37 @@ public struct PostgresTaskQueue: Sendable {
     /// Claims up to `slots` due tasks (pending, or scheduled or retrying whose time has come)
     /// whose name is in `names` (this host's registry), by
     /// priority, then due time, then submission order; paused queues are passed over, and a
-    /// queue's `max_running` holds across all hosts. One transaction: the tasks of queues without
-    /// a limit in one statement (`FOR UPDATE SKIP LOCKED`, so that claiming hosts never wait for
-    /// each other); then each limited queue under its row's lock, so that two hosts never both
-    /// see its last free slot.
+    /// queue's `max_running` holds across all hosts. The tasks of queues without a limit are
+    /// claimed in one statement (`FOR UPDATE SKIP LOCKED`, so that claiming hosts never wait for
+    /// each other; atomic on its own, so no transaction and one round trip); then each limited
+    /// queue in a transaction under its row's lock, so that two hosts never both see its last
+    /// free slot.
     public func claim(slots: Int, names: [String], lease: Duration, on connection: PostgresConnection) async throws -> [Claim] {
         guard slots > 0, !names.isEmpty else { return [] }
         let leaseMilliseconds = Self.milliseconds(lease)
-        return try await connection.withTransaction(logger: logger) { connection in
-            var limited: [(name: String, maxRunning: Int)] = []
-            var excluded: [String] = []
-            for try await (name, maxRunning, paused) in try await connection.query(
-                "SELECT name, max_running, paused FROM pybgd_queues WHERE paused OR max_running IS NOT NULL", logger: logger
-            ).decode((String, Int?, Bool).self) {
-                excluded.append(name)
-                if !paused, let maxRunning { limited.append((name, maxRunning)) }
-            }
-            var claims = try await claim(slots, names: names, lease: leaseMilliseconds, queues: .allBut(excluded), on: connection)
-            for queue in limited where claims.count < slots {
+        var limited: [(name: String, maxRunning: Int)] = []
+        var excluded: [String] = []
+        for try await (name, maxRunning, paused) in try await connection.query(
+            "SELECT name, max_running, paused FROM pybgd_queues WHERE paused OR max_running IS NOT NULL", logger: logger
+        ).decode((String, Int?, Bool).self) {
+            excluded.append(name)
+            if !paused, let maxRunning { limited.append((name, maxRunning)) }
+        }
+        var claims = try await claim(slots, names: names, lease: leaseMilliseconds, queues: .allBut(excluded), on: connection)
+        for queue in limited where claims.count < slots {
+            let wanted = slots - claims.count
+            claims += try await connection.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT 1 FROM pybgd_queues WHERE name = \(queue.name) FOR UPDATE", logger: logger)
                 let running =
                     try await connection.query(
                         "SELECT count(*) FROM pybgd_tasks WHERE state = 'running' AND queue = \(queue.name)", logger: logger
                     ).collect().first?.decode(Int.self) ?? 0
-                let free = min(slots - claims.count, queue.maxRunning - running)
-                guard free > 0 else { continue }
-                claims += try await claim(free, names: names, lease: leaseMilliseconds, queues: .only(queue.name), on: connection)
+                let free = min(wanted, queue.maxRunning - running)
+                guard free > 0 else { return [] }
+                return try await claim(free, names: names, lease: leaseMilliseconds, queues: .only(queue.name), on: connection)
             }
-            return claims
         }
+        return claims
     }
 
     private enum QueueChoice {

@@ -309,16 +309,16 @@ final class PostgresPersistence: TaskPersistence {
             do {
                 let claimedAt = ContinuousClock.now
                 let (queue, lease) = (self.queue, settings.lease)
-                let (claims, untilDue) = try await link.run { connection -> ([PostgresTaskQueue.Claim], Double?) in
-                    let claims = try await queue.claim(slots: slots, names: names, lease: lease, on: connection)
-                    let untilDue = claims.count < slots ? try await queue.secondsUntilDue(names: names, on: connection) : nil
-                    return (claims, untilDue)
+                let claims = try await link.run { connection in
+                    try await queue.claim(slots: slots, names: names, lease: lease, on: connection)
                 }
                 recovered()
                 backoff = Self.firstBackoff
+                // Handed over before anything else: this is the latency of an idle host.
                 if !claims.isEmpty { hand(claims, claimedAt: claimedAt, to: running) }
                 state.withLock { $0.claimWasFull = claims.count == slots }
                 if claims.count == slots { continue }
+                let untilDue = try await link.run { connection in try await queue.secondsUntilDue(names: names, on: connection) }
                 // Nothing more is due: sleep until the next task is (or a notification comes).
                 let wait = untilDue.map { Duration.milliseconds(Int64(max($0, 0.001) * 1000)) }.map { min($0, settings.poll) } ?? settings.poll
                 if untilDue.map({ $0 > 0 }) ?? true { await wake.wait(timeout: wait) }
