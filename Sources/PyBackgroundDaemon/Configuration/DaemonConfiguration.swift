@@ -79,7 +79,7 @@ public struct DaemonConfiguration: Sendable {
         /// `store: postgresql`: a task whose host died with it this many times is quarantined.
         public var crashLimit = 3
         /// `store: postgresql`: the most tasks claimed beyond the free workers, so that a worker
-        /// finds the next task at hand: about 50 ms of this host's recent throughput, up to this
+        /// finds the next task at hand: about 100 ms of this host's recent throughput, up to this
         /// (short tasks by the hundred, long ones hardly ahead); other hosts cannot take them.
         public var prefetch = 1000
         /// `store: postgresql`: how often an idle host looks for due tasks when no notification

@@ -92,6 +92,8 @@ final class PostgresPersistence: TaskPersistence {
         var commitObserver: (@Sendable (Duration) -> Void)?
         var cluster: ClusterPayload?
         var pausedObserver: (@Sendable (Set<String>) -> Void)?
+        /// The paused queues last handed to `pausedObserver`.
+        var lastPaused: Set<String> = []
     }
 
     let settings: Settings
@@ -352,6 +354,10 @@ final class PostgresPersistence: TaskPersistence {
             }
         }
         if !submissions.isEmpty { running(submissions) }
+        // Claimed from a queue this host last saw paused: it was resumed meanwhile (claims pass
+        // paused queues over), so the pause is brought up to date now, not at the next upkeep.
+        let queues = Set(submissions.map { $0.record.hasOptions ? $0.record.options.queue ?? "default" : "default" })
+        if !state.withLock({ $0.lastPaused.isDisjoint(with: queues) }) { upkeepWake.signal() }
     }
 
     // MARK: - Starts
@@ -532,6 +538,7 @@ final class PostgresPersistence: TaskPersistence {
                 recovered()
                 let observer = state.withLock { state in
                     state.cluster = cluster
+                    state.lastPaused = Set(paused)
                     return state.pausedObserver
                 }
                 observer?(Set(paused))

@@ -5,7 +5,7 @@
 struct PrefetchSizing {
     let maximum: Int
     /// How much work, at the recent rate, a host holds beyond its workers.
-    var horizon: Duration = .milliseconds(50)
+    var horizon: Duration = .milliseconds(100)
     private var endsPerSecond = 0.0
     private var last: (count: Int, at: ContinuousClock.Instant)?
 
