@@ -9,12 +9,7 @@ enum Blocking {
         let outcome = Mutex<Result<Value, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
-            let result: Result<Value, any Error>
-            do {
-                result = .success(try await body())
-            } catch {
-                result = .failure(error)
-            }
+            let result = await Result(awaiting: body)
             outcome.withLock { $0 = result }
             done.signal()
         }

@@ -80,12 +80,7 @@ actor PostgresLink {
                 continuation.resume(throwing: PostgresStoreError(.unavailable, "no answer within \(limit)"))
             }
             Task {
-                let result: Result<Value, any Error>
-                do {
-                    result = .success(try await body())
-                } catch {
-                    result = .failure(error)
-                }
+                let result = await Result(awaiting: body)
                 timer.cancel()
                 if answered.claim() { continuation.resume(with: result) }
             }
