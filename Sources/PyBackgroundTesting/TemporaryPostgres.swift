@@ -38,23 +38,15 @@ public final class TemporaryPostgres: Sendable {
     }
 
     /// Runs `body` with a fresh cluster and stops it after, whatever `body` does. One such test
-    /// runs at a time in the process: clusters started together load the machine enough to
-    /// starve other tests.
+    /// (or other ``HeavyTest``) runs at a time in the process: clusters started together load the
+    /// machine enough to starve other tests.
     public static func with<Value>(_ body: (TemporaryPostgres) async throws -> Value) async throws -> Value {
-        await turns.take()
-        let outcome: Result<Value, any Error>
-        do {
+        try await HeavyTest.alone {
             let postgres = try start()
             defer { postgres.stop() }
-            outcome = .success(try await body(postgres))
-        } catch {
-            outcome = .failure(error)
+            return try await body(postgres)
         }
-        await turns.give()
-        return try outcome.get()
     }
-
-    private static let turns = Turns()
 
     private init() throws {
         guard let binaries = Self.findBinaries() else {

@@ -1,6 +1,4 @@
-/// One at a time, in the order asked: for tests that would otherwise load the machine together
-/// (each PostgreSQL cluster's initdb and server; under the whole suite, five at once starved the
-/// browser test's Chromium until it died).
+/// One at a time, in the order asked (``HeavyTest``).
 actor Turns {
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
