@@ -121,6 +121,20 @@ struct SharedDaemonTests {
         ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
+    @Test("refused at start with what is wrong: an every: schedule without start: (exit 78), a database that cannot be reached (exit 74)")
+    func refusedAtStart() throws {
+        let url = "postgres://nobody@/none?host=/nonexistent-pybgd-directory"
+        let loose = try DaemonHarness(
+            config: "schedules:\n  - {name: beat, task: noop, every: 10s}", arguments: ["--state", url], waitForAnswer: false)
+        #expect(loose.waitForExit(timeout: 30))
+        #expect(loose.process.terminationStatus == 78)
+        #expect(loose.log.contains("schedules.beat: every: on a shared store") && loose.log.contains("needs start:"), "\(loose.log)")
+        let away = try DaemonHarness(config: "", arguments: ["--state", url], waitForAnswer: false)
+        #expect(away.waitForExit(timeout: 60))
+        #expect(away.process.terminationStatus == 74)
+        #expect(away.log.contains("cannot connect to PostgreSQL"), "\(away.log)")
+    }
+
     @Test("a burst submitted across three daemons runs each task exactly once, on several hosts")
     func burstRunsOnce() async throws {
         try await Self.withHosts(3) { postgres, daemons, shared in

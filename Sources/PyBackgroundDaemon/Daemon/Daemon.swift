@@ -80,6 +80,16 @@ public final class Daemon: Service, Sendable {
             throw DaemonError(.configuration, error.description)
         }
         for queue in configuration.queues { scheduler.configureQueue(queue.name, maxRunning: queue.maxRunning) }
+        if configuration.state.store == .postgresql,
+            let loose = configuration.schedules.first(where: { if case .every = $0.spec.trigger { $0.spec.start == nil } else { false } })
+        {
+            // Each host would start its own grid where it first stored the schedule: ticks apart by
+            // a fraction of the span, and one task per host per span instead of one.
+            throw DaemonError(
+                .configuration,
+                "schedules.\(loose.name): every: on a shared store (state.store: postgresql) needs start: (a time on the grid every host shares, such as 2026-01-01T00:00:00Z)"
+            )
+        }
         let persistence: any TaskPersistence
         let outputs: TaskOutputs
         do {
@@ -98,16 +108,6 @@ public final class Daemon: Service, Sendable {
         (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let continuation = shutdownContinuation
         persistence.useRegistry(registry)
-        if persistence.sharedByHosts,
-            let loose = configuration.schedules.first(where: { if case .every = $0.spec.trigger { $0.spec.start == nil } else { false } })
-        {
-            // Each host would start its own grid where it first stored the schedule: ticks apart by
-            // a fraction of the span, and one task per host per span instead of one.
-            throw DaemonError(
-                .configuration,
-                "schedules.\(loose.name): every: on a shared store (state.store: postgresql) needs start: (a time on the grid every host shares, such as 2026-01-01T00:00:00Z)"
-            )
-        }
         self.schedules = ScheduleBook(launcher: launcher, registry: registry, logger: logger)
         self.requests = ControlRequestHandler(
             launcher: launcher, schedules: schedules, registry: registry, maxPending: configuration.scheduler.maxPending,
