@@ -20,8 +20,17 @@ struct DashboardBrowserTests {
 
     @Test("tasks submitted with pybgctl appear on the page and change state live; queues, schedules and the chart show; 100,000 tasks stay paged")
     func liveDashboard() async throws {
-        // Chromium beside the multi-host PostgreSQL tests was starved until it died: turns.
-        try await HeavyTest.alone { try showsTasksLive() }
+        // Chromium beside the multi-host PostgreSQL tests was starved until it died: turns. Under
+        // the whole suite it still died at times within seconds of its start (its pipe closed, its
+        // log saying nothing): that is the browser, not the page, so a second browser gets one
+        // more try; any other failure, or a second death, fails the test.
+        try await HeavyTest.alone {
+            do {
+                try showsTasksLive()
+            } catch let error as HarnessError where error.description.hasPrefix("the browser's pipe closed") {
+                try showsTasksLive()
+            }
+        }
     }
 
     private func showsTasksLive() throws {
