@@ -79,16 +79,23 @@ public struct PostgresTaskQueue: Sendable {
         public var interrupted: [UUID] = []
         /// Ended `quarantined`: their hosts died with them `crashLimit` times.
         public var quarantined: [UUID] = []
+        /// Ended `cancelled`: a stop was asked of their host, which died before it ended them.
+        public var cancelled: [UUID] = []
 
-        public init(retried: [UUID] = [], interrupted: [UUID] = [], quarantined: [UUID] = []) {
+        public init(retried: [UUID] = [], interrupted: [UUID] = [], quarantined: [UUID] = [], cancelled: [UUID] = []) {
             self.retried = retried
             self.interrupted = interrupted
             self.quarantined = quarantined
+            self.cancelled = cancelled
         }
 
         /// Nothing was taken back.
-        public var isEmpty: Bool { retried.isEmpty && interrupted.isEmpty && quarantined.isEmpty }
+        public var isEmpty: Bool { retried.isEmpty && interrupted.isEmpty && quarantined.isEmpty && cancelled.isEmpty }
     }
+
+    /// The channel each host LISTENs on for stop requests (CANCEL or KILL on another host of a
+    /// task it holds); the payload is the holder's name.
+    public static let stopChannel = "pybgd_stop"
 
     /// The channel idle hosts LISTEN on: an insert notifies it (at commit), so that a host with
     /// free workers claims at once instead of at its next poll.
@@ -486,24 +493,28 @@ public struct PostgresTaskQueue: Sendable {
         public var maxAttempts: Int
         /// The host that claimed it last.
         public var host: String?
+        /// Safe to run again from the start: its starts are not recorded (`startedAt` stays nil
+        /// while it runs).
+        public var retrySafe: Bool
     }
 
     /// The tasks whose id (32 hex digits, no dashes) starts with `prefix`, at most `limit`.
     public func rows(idPrefix prefix: String, limit: Int, on connection: PostgresConnection) async throws -> [Row] {
         var rows: [Row] = []
         let exact = prefix.count == 32 ? UUID(uuidString: Self.dashed(prefix)) : nil
-        for try await (id, name, state, record, submitted, runAt, started, ended, outcome, attempt, maxAttempts, host) in try await connection.query(
+        for try await (id, name, state, record, submitted, runAt, started, ended, outcome, attempt, maxAttempts, host, retrySafe) in try await connection.query(
             """
-            SELECT id, name, state, record::text, submitted_at, run_at, started_at, ended_at, outcome::text, attempt, max_attempts, host
+            SELECT id, name, state, record::text, submitted_at, run_at, started_at, ended_at, outcome::text, attempt, max_attempts, host,
+                   retry_safe
             FROM pybgd_tasks
             WHERE CASE WHEN \(exact)::uuid IS NULL THEN replace(id::text, '-', '') LIKE \(prefix + "%") ELSE id = \(exact) END
             ORDER BY sequence LIMIT \(limit)
             """, logger: logger
-        ).decode((UUID, String, String, String, Date, Date, Date?, Date?, String?, Int, Int, String?).self) {
+        ).decode((UUID, String, String, String, Date, Date, Date?, Date?, String?, Int, Int, String?, Bool).self) {
             rows.append(
                 Row(
                     id: id, name: name, state: state, record: record, submittedAt: submitted, runAt: runAt, startedAt: started, endedAt: ended,
-                    outcome: outcome, attempt: attempt, maxAttempts: maxAttempts, host: host))
+                    outcome: outcome, attempt: attempt, maxAttempts: maxAttempts, host: host, retrySafe: retrySafe))
         }
         return rows
     }
@@ -534,6 +545,8 @@ public struct PostgresTaskQueue: Sendable {
             ), judged AS (
                 SELECT t.id, t.started_at IS NULL AND NOT t.retry_safe AS unstarted,
                        CASE
+                           -- Stopped as asked: its host died before it could end it.
+                           WHEN t.stop IS NOT NULL AND (t.stop->>'kind' = 'kill' OR t.started_at IS NULL) THEN 'cancelled'
                            WHEN t.started_at IS NULL AND NOT t.retry_safe THEN 'pending'
                            WHEN t.crashes + 1 >= \(crashLimit) THEN 'quarantined'
                            WHEN t.retry_safe OR t.attempt < t.max_attempts THEN 'pending'
@@ -546,6 +559,10 @@ public struct PostgresTaskQueue: Sendable {
                 lease_expires_at = NULL, host = NULL, state = j.state,
                 ended_at = CASE WHEN j.state = 'pending' THEN NULL ELSE now() END,
                 outcome = CASE
+                    WHEN j.state = 'cancelled' THEN jsonb_build_object('result', NULL, 'error', jsonb_build_object(
+                        'code', CASE WHEN t.stop->>'kind' = 'kill' THEN 'killed' ELSE 'cancelled' END,
+                        'message', format('%s by %s; its host (%s) stopped answering before it ended it',
+                                          CASE WHEN t.stop->>'kind' = 'kill' THEN 'killed' ELSE 'cancelled' END, t.stop->>'by', t.host)))
                     WHEN j.state = 'quarantined' THEN jsonb_build_object('error', jsonb_build_object(
                         'code', 'quarantined',
                         'message', format('not run again: its host died while it ran, %s times (state.crash_limit); look at it before retrying', t.crashes + 1)))
@@ -560,11 +577,83 @@ public struct PostgresTaskQueue: Sendable {
             switch state {
             case "pending": rescue.retried.append(id)
             case "quarantined": rescue.quarantined.append(id)
+            case "cancelled": rescue.cancelled.append(id)
             default: rescue.interrupted.append(id)
             }
         }
         if !rescue.retried.isEmpty { try await connection.query("SELECT pg_notify(\(Self.wakeChannel), '')", logger: logger) }
         return rescue
+    }
+
+    // MARK: - Stopping a task from any host
+
+    /// What is asked of a task by ``requestStop(_:_:by:error:on:)``.
+    public enum StopKind: String, Sendable {
+        /// CANCEL: only a task that has not started (or waits between attempts).
+        case cancel
+        /// KILL: a task not running is cancelled; a running one is asked to stop.
+        case kill
+    }
+
+    /// What ``requestStop(_:_:by:error:on:)`` did.
+    public enum StopRequestOutcome: Sendable, Equatable {
+        /// No host held it: it is cancelled now, with the error given.
+        case cancelled
+        /// A host holds it: the stop is recorded in its row and that host notified.
+        case asked(host: String)
+        /// Nothing: it has ended, or (`cancel`) its run has started.
+        case refused
+    }
+
+    /// Stops a task whichever host holds it, in one statement. A task no host holds (pending,
+    /// scheduled) ends `cancelled` at once with `error` (`{"code":…,"message":…}` parts); one a
+    /// host holds gets the stop in its `stop` column and its host a notification on
+    /// ``stopChannel``: that host stops it (``stopRequests(on:)``), and if it dies first, the
+    /// rescue ends it `cancelled` instead of running it again.
+    public func requestStop(
+        _ id: UUID, _ kind: StopKind, by who: String, error: (code: String, message: String), on connection: PostgresConnection
+    ) async throws -> StopRequestOutcome {
+        let rows = try await connection.query(
+            """
+            WITH stopped AS (
+                UPDATE pybgd_tasks SET
+                    state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
+                    ended_at = CASE WHEN state = 'running' THEN ended_at ELSE now() END,
+                    outcome = CASE WHEN state = 'running' THEN outcome ELSE jsonb_build_object('result', NULL, 'error',
+                        jsonb_build_object('code', \(error.code)::text, 'message', \(error.message)::text)) END,
+                    stop = CASE WHEN state = 'running' THEN jsonb_build_object('kind', \(kind.rawValue)::text, 'by', \(who)::text) ELSE stop END
+                WHERE id = \(id) AND state IN \(unescaped: Self.liveStates)
+                  AND (\(kind.rawValue) = 'kill' OR state <> 'running' OR started_at IS NULL)
+                RETURNING state, host
+            )
+            SELECT state, host, CASE WHEN state = 'running' THEN pg_notify(\(Self.stopChannel), host) END IS NULL FROM stopped
+            """, logger: logger
+        ).collect()
+        guard let row = rows.first else { return .refused }
+        let (state, holder, _) = try row.decode((String, String?, Bool).self)
+        return state == "running" ? .asked(host: holder ?? "") : .cancelled
+    }
+
+    /// A stop asked of this host, for one of the tasks it runs.
+    public struct StopRequest: Sendable, Equatable {
+        public var id: UUID
+        public var kind: StopKind
+        /// Who asked (a client, on some host).
+        public var by: String
+    }
+
+    /// The stops asked of the tasks this host runs (read at each renewal and on a notification).
+    public func stopRequests(on connection: PostgresConnection) async throws -> [StopRequest] {
+        var requests: [StopRequest] = []
+        for try await (id, kind, by) in try await connection.query(
+            """
+            SELECT id, stop->>'kind', coalesce(stop->>'by', 'another host')
+            FROM pybgd_tasks WHERE state = 'running' AND host = \(host) AND stop IS NOT NULL
+            """, logger: logger
+        ).decode((UUID, String?, String).self) {
+            requests.append(StopRequest(id: id, kind: kind.flatMap(StopKind.init) ?? .kill, by: by))
+        }
+        return requests
     }
 
     /// Seconds until the earliest task of `names` that waits for its time becomes due (0 or less:

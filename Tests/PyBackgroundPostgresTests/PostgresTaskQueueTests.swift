@@ -232,4 +232,46 @@ struct PostgresTaskQueueTests {
             #expect(try rows.map { try $0.decode((String, Bool).self) }.map { "\($0.0) \($0.1)" } == ["host-1 true", "host-2 false"])
         }
     }
+
+    @Test(
+        "a stop from any host: a task no host holds is cancelled at once; the holder of a claimed one is asked; CANCEL leaves a started run; a stopped run whose host dies ends cancelled, not retried"
+    )
+    func stopRequests() async throws {
+        try await Self.withHosts(2) { hosts in
+            let (holder, asker) = (hosts[0], hosts[1])
+            let tasks = Self.tasks(4)
+            try await holder.queue.insert(tasks, on: holder.connection)
+            let error = (code: "cancelled", message: "cancelled by a test")
+            // Pending, no host: cancelled now, and freed for good.
+            #expect(try await asker.queue.requestStop(tasks[3].id, .cancel, by: "t", error: error, on: asker.connection) == .cancelled)
+            #expect(try await Self.state(tasks[3].id, asker.connection).0 == "cancelled")
+            #expect(try await asker.queue.requestStop(tasks[3].id, .kill, by: "t", error: error, on: asker.connection) == .refused)
+            let claims = try await holder.queue.claim(slots: 3, names: ["noop"], lease: .milliseconds(300), on: holder.connection)
+            #expect(claims.count == 3)
+            #expect(try await holder.queue.recordStart(claims[0], on: holder.connection))
+            #expect(try await holder.queue.recordStart(claims[1], on: holder.connection))
+            // Started: CANCEL is refused; KILL is asked of the holder, as is CANCEL of the unstarted one.
+            #expect(try await asker.queue.requestStop(claims[0].id, .cancel, by: "t", error: error, on: asker.connection) == .refused)
+            #expect(try await asker.queue.requestStop(claims[1].id, .kill, by: "uid 7", error: error, on: asker.connection) == .asked(host: "host-1"))
+            #expect(try await asker.queue.requestStop(claims[2].id, .cancel, by: "uid 8", error: error, on: asker.connection) == .asked(host: "host-1"))
+            let asked = try await holder.queue.stopRequests(on: holder.connection).sorted { $0.by < $1.by }
+            #expect(asked.map(\.id) == [claims[1].id, claims[2].id] && asked.map(\.kind) == [.kill, .cancel] && asked.map(\.by) == ["uid 7", "uid 8"])
+            #expect(try await asker.queue.stopRequests(on: asker.connection).isEmpty, "asked of the holder only")
+            // The holder dies before it stops them: the rescue ends both cancelled and runs the other again.
+            var rescue = PostgresTaskQueue.Rescue()
+            for _ in 0..<200 where rescue.cancelled.count + rescue.retried.count + rescue.interrupted.count < 3 {
+                let more = try await asker.queue.rescue(crashLimit: 3, on: asker.connection)
+                rescue.cancelled += more.cancelled
+                rescue.retried += more.retried
+                rescue.interrupted += more.interrupted
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(Set(rescue.cancelled) == [claims[1].id, claims[2].id])
+            #expect(rescue.interrupted == [claims[0].id])
+            let killed = try await asker.connection.query(
+                "SELECT outcome->'error'->>'code', outcome->'error'->>'message' FROM pybgd_tasks WHERE id = \(claims[1].id)", logger: Self.logger
+            ).collect().first?.decode((String, String).self)
+            #expect(killed?.0 == "killed" && killed?.1.contains("uid 7") == true && killed?.1.contains("host-1") == true, "\(String(describing: killed))")
+        }
+    }
 }

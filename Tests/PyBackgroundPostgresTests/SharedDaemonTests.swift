@@ -14,7 +14,8 @@ struct SharedDaemonTests {
 
     /// A host's configuration: `record` appends its key to `{dir}/runs` (one line per run);
     /// `hold` appends to `{dir}/starts`, sleeps, then to `{dir}/ends`, and prints the host's name;
-    /// `hold-once` does the same and is not retry-safe; `overlap` counts the io queue's tasks
+    /// `hold-once` does the same and is not retry-safe; `flaky` appends to `{dir}/starts` and
+    /// fails, to be tried again an hour later; `overlap` counts the io queue's tasks
     /// running at once, across hosts, into `{dir}/counts`.
     static func config(url: String, host: String, lease: Double = 2, workers: Int = 2, extra: String = "") -> String {
         """
@@ -43,6 +44,12 @@ struct SharedDaemonTests {
               - {name: dir, type: string}
               - {name: key, type: string}
               - {name: seconds, type: double}
+          - name: flaky
+            argv: ["sh", "-c", "echo {key} >> {dir}/starts; exit 3"]
+            parameters:
+              - {name: dir, type: string}
+              - {name: key, type: string}
+            retry: {max_attempts: 3, backoff: fixed, base: 1h, max_delay: 1h}
           - name: overlap
             argv: ["sh", "-c", "touch {dir}/run.$$; ls {dir} | grep -c '^run\\\\.' >> {dir}/counts; sleep 0.1; rm {dir}/run.$$"]
             parameters:
@@ -206,6 +213,66 @@ struct SharedDaemonTests {
             #expect(ended.state == "finished" && ended.host == "host-2")
             #expect(ended.result.map { "\($0)" }?.contains("host-2") == true)
             #expect(ended.startedAt != nil || ended.endedAt != nil)
+            _ = second
+        }
+    }
+
+    @Test("CANCEL and KILL on one host stop a task another host holds, or that no host holds yet; CANCEL leaves a started run alone")
+    func stopAcrossHosts() async throws {
+        try await TemporaryPostgres.with { postgres in
+            let shared = try TemporaryDirectory.make()
+            defer { try? FileManager.default.removeItem(at: shared) }
+            let url = postgres.url()
+            // host-1 has no `hold` task registered: only host-2 (2 workers, prefetch 4) runs it,
+            // and every stop is asked on host-1.
+            let first = try DaemonHarness(
+                config: "state: {store: postgresql, url: \"\(url)\", host_name: host-1, poll_seconds: 0.5}", arguments: ["--state", url])
+            let second = try Self.start(url: url, host: "host-2")
+            // Its first attempt fails at once; host-2 holds it for the next, an hour later.
+            let retrying = try second.submit("flaky", shared.path, "f")
+            #expect(eventually { (try? first.ok(.result(id: retrying), as: FuturePayload.self).state) == "retrying" })
+            let running = [try second.submit("hold", shared.path, "r1", "60"), try second.submit("hold", shared.path, "r2", "60")]
+            #expect(eventually { Set(Self.lines(shared.appendingPathComponent("starts"))) == ["f", "r1", "r2"] })
+            let waiting = try second.submit("hold", shared.path, "w", "60")
+            var later = SubmitOptions()
+            later.timing = .after(.seconds(3600))
+            let scheduled = try second.ok(.submit(task: "hold", arguments: [shared.path, "s", "1"], options: later), as: SubmitPayload.self).id
+
+            // CANCEL of a run that started: refused, naming where it runs; it runs on.
+            switch try first.send(.cancel(id: running[0])) {
+            case .error(let code, let message): #expect(code == .notPending && message.contains("host-2"), "\(message)")
+            case .ok(let json): Issue.record("a started run was cancelled: \(json)")
+            }
+            #expect(try first.ok(.result(id: running[0]), as: FuturePayload.self).state == "running")
+            // CANCEL of a task waiting for a worker of host-2 (claimed by it or not): cancelled.
+            let cancelled = try first.ok(.cancel(id: String(waiting.prefix(10))), as: FuturePayload.self)
+            #expect(cancelled.id == waiting && cancelled.state == "cancelled", "\(cancelled)")
+            // CANCEL of a task host-2 holds between attempts: host-2 cancels it.
+            let unretried = try first.ok(.cancel(id: retrying), as: FuturePayload.self)
+            #expect(unretried.state == "cancelled" && unretried.host == "host-2", "\(unretried)")
+            // CANCEL of a task no host holds: cancelled in the store at once.
+            let unheld = try first.ok(.cancel(id: scheduled), as: FuturePayload.self)
+            #expect(unheld.state == "cancelled" && unheld.error?.code == "cancelled", "\(unheld)")
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            // KILL of a run on host-2, through the real pybgctl on host-1: it ends cancelled, killed.
+            let killing = ContinuousClock.now
+            let killed = try Self.pybgctl(["kill", running[1], "--json"], socket: first.socketPath)
+            #expect(ContinuousClock.now - killing < .seconds(10), "answered within the kill grace")
+            #expect(killed.contains("\"state\":\"cancelled\"") && killed.contains("killed by uid"), "\(killed)")
+            #expect(killed.contains("host-1"), "the record says which host it was asked on: \(killed)")
+            #expect(!Self.lines(shared.appendingPathComponent("ends")).contains("r2"))
+            // KILL of an ended task: refused; the other run is killed as well.
+            switch try first.send(.kill(id: running[1])) {
+            case .error(let code, _): #expect(code == .alreadyEnded)
+            case .ok(let json): Issue.record("killed twice: \(json)")
+            }
+            #expect(try first.ok(.kill(id: running[0]), as: FuturePayload.self).state == "cancelled")
+            let states = try await connection.query(
+                "SELECT state, count(*) FROM pybgd_tasks GROUP BY state", logger: Self.logger
+            ).collect().map { try $0.decode((String, Int).self) }
+            #expect(states.count == 1 && states.first?.0 == "cancelled" && states.first?.1 == 5, "\(states)")
+            #expect(Self.lines(shared.appendingPathComponent("starts")).sorted() == ["f", "r1", "r2"])
             _ = second
         }
     }

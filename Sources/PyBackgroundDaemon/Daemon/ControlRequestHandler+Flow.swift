@@ -31,14 +31,16 @@ extension ControlRequestHandler {
     }
 
     /// Stops a task: cancelled at once if it is not running; asked to stop if it is, and answered
-    /// once it has ended, or with `still-running` after the kill grace.
+    /// once it has ended, or with `still-running` after the kill grace. On a shared store, a task
+    /// another host holds is stopped by that host (``sharedStop(_:_:eventLoop:)``).
     func kill(_ id: String, connection: ConnectionInfo, eventLoop: any EventLoop) -> ControlReply {
+        let who = "uid \(connection.peer.uid) (pid \(connection.peer.pid))"
         let future: Future
         switch resolve(id) {
+        case .failure(let error) where triesSharedStore(after: error): return sharedStop(id, .kill(by: who), eventLoop: eventLoop)
         case .failure(let error): return .now(Response(error))
         case .success(let found): future = found
         }
-        let who = "uid \(connection.peer.uid) (pid \(connection.peer.pid))"
         let before = future.state
         guard !before.isDone else {
             return .now(.error(.alreadyEnded, "task \(future.id) has already ended (\(before)); nothing to kill"))

@@ -2,8 +2,8 @@ import NIOCore
 import PyBackground
 import PyBackgroundProtocol
 
-/// RESULT and WAIT of a task this host's tables do not hold, read from a store several hosts
-/// share: a task submitted here and run elsewhere, or submitted elsewhere.
+/// RESULT, WAIT, CANCEL and KILL of a task this host's tables do not hold, in a store several
+/// hosts share: a task submitted here and run elsewhere, or submitted elsewhere.
 extension ControlRequestHandler {
     /// Whether a failed look-up in this host's tables is to be tried in the shared store.
     func triesSharedStore(after error: ProtocolError) -> Bool {
@@ -22,37 +22,117 @@ extension ControlRequestHandler {
         return .later(promise.futureResult)
     }
 
-    /// Polls the shared store until the task has ended (every 20 ms at first, then up to every
-    /// 500 ms), or `timeout` passed.
+    /// Polls the shared store until the task has ended, or `timeout` passed.
     func sharedWait(_ id: String, timeout: Double?, eventLoop: any EventLoop) -> ControlReply {
         let promise = eventLoop.makePromise(of: Response.self)
-        let deadline = timeout.map { ContinuousClock.now + .nanoseconds(Int64(min($0, 1e9) * 1e9)) }
-        pollShared(id, timeout: timeout, deadline: deadline, delay: .milliseconds(20), promise: promise, eventLoop: eventLoop)
+        pollShared(
+            id, deadline: Self.deadline(timeout), promise: promise, eventLoop: eventLoop,
+            answer: { payload in FutureState(rawValue: payload.state)?.isDone ?? true ? self.ok(payload) : nil },
+            late: { payload in .error(.timedOut, "task \(payload.id) has not ended after \(timeout ?? 0) s; it is \(payload.state)") })
         return .later(promise.futureResult)
     }
 
+    /// CANCEL or KILL of a task this host does not hold: a task no host holds is cancelled in the
+    /// store at once; the host that holds one is asked to stop it, and the reply comes once the
+    /// store shows it ended (or, for CANCEL, started: then it was not cancelled), or after the
+    /// kill grace.
+    func sharedStop(_ id: String, _ stop: RemoteStop, eventLoop: any EventLoop) -> ControlReply {
+        let promise = eventLoop.makePromise(of: Response.self)
+        let persistence = launcher.persistence
+        persistence.lookUp(id) { found in
+            switch found {
+            case .failure(let error): return promise.succeed(Response(error))
+            case .success(nil): return promise.succeed(Self.unknown(id))
+            case .success(let payload?):
+                if let refusal = Self.refusal(of: stop, payload) { return promise.succeed(refusal) }
+                guard let taskID = TaskID(payload.id) else { return promise.succeed(Self.unknown(id)) }
+                persistence.requestStop(taskID, stop) { outcome in
+                    switch outcome {
+                    case .failure(let error): promise.succeed(Response(error))
+                    case .success(.asked(let host)): self.awaitStop(payload.id, stop, holder: host, promise: promise, eventLoop: eventLoop)
+                    case .success(.cancelled), .success(.refused):
+                        // Cancelled now, or it ended or started meanwhile: the row says which.
+                        persistence.lookUp(payload.id) { now in
+                            switch now {
+                            case .failure(let error): promise.succeed(Response(error))
+                            case .success(nil): promise.succeed(Self.unknown(id))
+                            case .success(let ended?): promise.succeed(Self.refusal(of: stop, ended, unlessCancelled: true) ?? self.ok(ended))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return .later(promise.futureResult)
+    }
+
+    private func awaitStop(_ id: String, _ stop: RemoteStop, holder: String, promise: EventLoopPromise<Response>, eventLoop: any EventLoop) {
+        let grace = killGraceSeconds
+        logger.notice("stop asked of the host that holds the task", metadata: ["id": "\(id)", "holder": "\(holder)", "stop": "\(stop)"])
+        pollShared(
+            id, deadline: Self.deadline(grace), promise: promise, eventLoop: eventLoop,
+            answer: { payload in
+                if FutureState(rawValue: payload.state)?.isDone ?? true {
+                    return Self.refusal(of: stop, payload, unlessCancelled: true) ?? self.ok(payload)
+                }
+                // CANCEL never stops a started run: the holder leaves it running.
+                if stop == .cancel, payload.startedAt != nil { return Self.refusal(of: stop, payload) }
+                return nil
+            },
+            late: { payload in
+                .error(
+                    .stillRunning,
+                    "task \(payload.id) (\(payload.name)) runs on host \(holder), which was asked \(grace) s ago to stop it and has not ended it: the task does not check for stop requests, or that host does not answer (then the task ends cancelled once its lease runs out)"
+                )
+            })
+    }
+
+    /// The refusal of CANCEL or KILL for a task in the state `payload` shows (nil: none).
+    /// `unlessCancelled`: a task now cancelled is the stop's own doing.
+    private static func refusal(of stop: RemoteStop, _ payload: FuturePayload, unlessCancelled: Bool = false) -> Response? {
+        let state = FutureState(rawValue: payload.state)
+        if unlessCancelled && state == .cancelled { return nil }
+        switch stop {
+        case .kill(_) where state?.isDone ?? true:
+            return .error(.alreadyEnded, "task \(payload.id) has already ended (\(payload.state)); nothing to kill")
+        case .cancel where state?.isDone ?? true || payload.startedAt != nil:
+            let whereItRuns = payload.host.map { " on host \($0)" } ?? ""
+            return .error(
+                .notPending,
+                "task \(payload.id) is \(payload.state)\(state == .running ? whereItRuns : ""); only a scheduled, waiting, pending or retrying task can be cancelled (KILL stops a running one)"
+            )
+        default: return nil
+        }
+    }
+
+    /// Polls the shared store for a task (every 20 ms at first, then up to every 500 ms) until
+    /// `answer` gives the reply, or `deadline` passed: then `late` gives it.
     private func pollShared(
-        _ id: String, timeout: Double?, deadline: ContinuousClock.Instant?, delay: TimeAmount, promise: EventLoopPromise<Response>,
-        eventLoop: any EventLoop
+        _ id: String, deadline: ContinuousClock.Instant?, delay: TimeAmount = .milliseconds(20), promise: EventLoopPromise<Response>,
+        eventLoop: any EventLoop, answer: @escaping @Sendable (FuturePayload) -> Response?, late: @escaping @Sendable (FuturePayload) -> Response
     ) {
         launcher.persistence.lookUp(id) { result in
             switch result {
             case .failure(let error): promise.succeed(Response(error))
             case .success(nil): promise.succeed(Self.unknown(id))
             case .success(let payload?):
-                if FutureState(rawValue: payload.state)?.isDone ?? true {
-                    promise.succeed(self.ok(payload))
+                if let response = answer(payload) {
+                    promise.succeed(response)
                 } else if let deadline, ContinuousClock.now >= deadline {
-                    promise.succeed(.error(.timedOut, "task \(payload.id) has not ended after \(timeout ?? 0) s; it is \(payload.state)"))
+                    promise.succeed(late(payload))
                 } else {
                     eventLoop.scheduleTask(in: delay) {
                         self.pollShared(
-                            id, timeout: timeout, deadline: deadline, delay: min(delay * 2, .milliseconds(500)), promise: promise,
-                            eventLoop: eventLoop)
+                            id, deadline: deadline, delay: min(delay * 2, .milliseconds(500)), promise: promise, eventLoop: eventLoop,
+                            answer: answer, late: late)
                     }
                 }
             }
         }
+    }
+
+    private static func deadline(_ seconds: Double?) -> ContinuousClock.Instant? {
+        seconds.map { ContinuousClock.now + .nanoseconds(Int64(min($0, 1e9) * 1e9)) }
     }
 
     private static func unknown(_ id: String) -> Response {

@@ -91,7 +91,11 @@ final class ControlRequestHandler: Sendable {
             case .failure(let error): .now(Response(error))
             }
         case .wait(let id, let timeout): wait(id, timeout: timeout, eventLoop: eventLoop)
-        case .cancel(let id): .now(cancel(id))
+        case .cancel(let id):
+            switch resolve(id) {
+            case .failure(let error) where triesSharedStore(after: error): sharedStop(id, .cancel, eventLoop: eventLoop)
+            default: .now(cancel(id))
+            }
         case .kill(let id): kill(id, connection: connection, eventLoop: eventLoop)
         case .retry(let id): retry(id, connection: connection, eventLoop: eventLoop)
         case .remove(let ids): remove(ids, eventLoop: eventLoop)

@@ -51,6 +51,9 @@ final class PostgresPersistence: TaskPersistence {
         var future: Future?
         /// Its end is queued for writing.
         var ended = false
+        /// The stop asked of it from another host that was applied (a KILL still applies after a
+        /// CANCEL that found it running).
+        var appliedStop: PostgresTaskQueue.StopKind?
     }
 
     private struct Insert {
@@ -291,17 +294,22 @@ final class PostgresPersistence: TaskPersistence {
     // MARK: - Claims
 
     private func claimLoop() async {
-        let wake = claimWake
+        let (wake, upkeep, host) = (claimWake, upkeepWake, settings.host)
         let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "claim", logger: logger) { connection in
             connection.addListener(channel: PostgresTaskQueue.wakeChannel) { _, _ in wake.signal() }
+            // A stop asked of this host: the upkeep reads it now, not at its next round.
+            connection.addListener(channel: PostgresTaskQueue.stopChannel) { _, notification in
+                if notification.payload == host { upkeep.signal() }
+            }
         }
         var backoff = Self.firstBackoff
         var throughput = PrefetchSizing(maximum: settings.prefetch)
         while !wake.isFinished {
             let (slots, names, running) = state.withLock { state -> (Int, [String], (@Sendable ([Submission]) -> Void)?) in
                 let prefetch = throughput.prefetch(ended: state.endedCount, at: .now)
-                // A run whose end waits to be written holds its lease, not a worker.
-                let free = settings.workers + prefetch - state.held.values.count { !$0.ended }
+                // A run whose end waits to be written holds its lease, not a worker; nor does
+                // one waiting for its next attempt (for an hour, maybe).
+                let free = settings.workers + prefetch - state.held.values.count { !$0.ended && $0.future?.state != .retrying }
                 return (state.leaseHealthy && !state.shuttingDown ? free : 0, state.registry?.names ?? [], state.running)
             }
             guard slots > 0, !names.isEmpty, let running else {
@@ -520,9 +528,10 @@ final class PostgresPersistence: TaskPersistence {
             let renewing = ContinuousClock.now
             do {
                 let held = state.withLock { Array($0.held.keys) }
-                let (renewed, rescue, cluster, paused) = try await link.run {
-                    connection -> (Set<UUID>, PostgresTaskQueue.Rescue, ClusterPayload, [String]) in
+                let (renewed, stops, rescue, cluster, paused) = try await link.run {
+                    connection -> (Set<UUID>, [PostgresTaskQueue.StopRequest], PostgresTaskQueue.Rescue, ClusterPayload, [String]) in
                     let renewed = Set(try await queue.renewLeases(settings.lease, only: held, on: connection))
+                    let stops = try await queue.stopRequests(on: connection)
                     let rescue = try await queue.rescue(crashLimit: settings.crashLimit, on: connection)
                     try await queue.heartbeat(
                         workers: settings.workers, running: held.count, version: ControlRequestHandler.version, on: connection)
@@ -533,7 +542,7 @@ final class PostgresPersistence: TaskPersistence {
                     }
                     let tasks = try await queue.liveCounts(on: connection)
                     let paused = try await queue.pausedQueues(on: connection)
-                    return (renewed, rescue, ClusterPayload(hosts: hosts, tasks: tasks, asOf: Date().timeIntervalSince1970), paused)
+                    return (renewed, stops, rescue, ClusterPayload(hosts: hosts, tasks: tasks, asOf: Date().timeIntervalSince1970), paused)
                 }
                 recovered()
                 let observer = state.withLock { state in
@@ -543,12 +552,18 @@ final class PostgresPersistence: TaskPersistence {
                 }
                 observer?(Set(paused))
                 applyRenewal(renewed, of: held, at: renewing)
+                let running = apply(stops)
+                if !running.isEmpty {
+                    // A CANCEL it did not honour: the run's start is recorded (a retry-safe task's
+                    // is not, otherwise), so that the host that asked sees it started and says so.
+                    _ = try? await link.run { connection in try await queue.recordStarts(running, on: connection) }
+                }
                 if !rescue.isEmpty {
                     logger.notice(
                         "rescued tasks whose host stopped renewing its lease",
                         metadata: [
                             "pending_again": "\(rescue.retried.count)", "interrupted": "\(rescue.interrupted.count)",
-                            "quarantined": "\(rescue.quarantined.count)",
+                            "quarantined": "\(rescue.quarantined.count)", "cancelled": "\(rescue.cancelled.count)",
                         ])
                 }
             } catch {
@@ -596,6 +611,37 @@ final class PostgresPersistence: TaskPersistence {
         stop(lost, reason: "this host could not renew its lease on it for \(lease) (the store is unreachable)")
     }
 
+    /// Applies the stops other hosts asked of tasks held here, each once: KILL stops the run (or
+    /// cancels it if it has not started); CANCEL cancels it unless it started meanwhile (then it
+    /// runs on: CANCEL never stops a running task). A task whose future is not yet known here is
+    /// tried again at the next round. Returns the claims of runs a CANCEL found started.
+    private func apply(_ stops: [PostgresTaskQueue.StopRequest]) -> [PostgresTaskQueue.Claim] {
+        guard !stops.isEmpty else { return [] }
+        let due = state.withLock { state -> [(PostgresTaskQueue.StopRequest, Future, PostgresTaskQueue.Claim)] in
+            stops.compactMap { stop in
+                guard let held = state.held[stop.id], !held.ended, held.appliedStop != stop.kind, held.appliedStop != .kill,
+                    let future = held.future
+                else { return nil }
+                state.held[stop.id]?.appliedStop = stop.kind
+                return (stop, future, held.claim)
+            }
+        }
+        var started: [PostgresTaskQueue.Claim] = []
+        for (stop, future, claim) in due {
+            switch stop.kind {
+            case .kill:
+                logger.notice("kill requested from another host", metadata: ["id": "\(future.id)", "task": "\(future.record.name)", "by": "\(stop.by)"])
+                future.kill(by: stop.by)
+            case .cancel:
+                if !future.cancel() {
+                    logger.info("a cancel came from another host after the task started; it runs on", metadata: ["id": "\(future.id)", "by": "\(stop.by)"])
+                    started.append(claim)
+                }
+            }
+        }
+        return started
+    }
+
     private func stop(_ lost: [(UUID, Future?)], reason: String) {
         guard !lost.isEmpty else { return }
         logger.warning(
@@ -627,6 +673,29 @@ final class PostgresPersistence: TaskPersistence {
                 }
             } catch {
                 completion(.failure(ProtocolError(.storeFailed, "the shared store cannot be read: \(error)")))
+            }
+        }
+    }
+
+    func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void) {
+        let queue = self.queue
+        let (kind, who, error): (PostgresTaskQueue.StopKind, String, (code: String, message: String)) =
+            switch stop {
+            case .cancel: (.cancel, "a client of host \(settings.host)", ("cancelled", "task \(id) was cancelled before it ran"))
+            case .kill(let by): (.kill, "\(by) on host \(settings.host)", ("killed", "cancelled before it ran: killed by \(by) on host \(settings.host)"))
+            }
+        Task {
+            do {
+                let outcome = try await admin.run { connection in
+                    try await queue.requestStop(UUID(id), kind, by: who, error: error, on: connection)
+                }
+                switch outcome {
+                case .cancelled: completion(.success(.cancelled))
+                case .asked(let host): completion(.success(.asked(host: host)))
+                case .refused: completion(.success(.refused))
+                }
+            } catch {
+                completion(.failure(ProtocolError(.storeFailed, "the shared store cannot be written: \(error)")))
             }
         }
     }

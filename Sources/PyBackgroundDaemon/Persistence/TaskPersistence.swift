@@ -115,6 +115,7 @@ protocol TaskPersistence: AnyObject, Sendable {
     func beginShutdown()
     func lookUp(_ idOrPrefix: String, completion: @escaping @Sendable (Result<FuturePayload?, ProtocolError>) -> Void)
     func observePausedQueues(_ handler: @escaping @Sendable (Set<String>) -> Void)
+    func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void)
 }
 
 extension TaskPersistence {
@@ -145,6 +146,12 @@ extension TaskPersistence {
     /// Tells `handler` the paused queues whenever another host may have changed them (a shared
     /// store; an exclusive one has no other host, and never calls it).
     func observePausedQueues(_ handler: @escaping @Sendable (Set<String>) -> Void) {}
+
+    /// Cancels or kills a task of the shared store that another host may hold (an exclusive
+    /// store holds only this host's tasks: nothing to ask).
+    func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void) {
+        completion(.success(.refused))
+    }
 }
 
 /// What ``TaskPersistence/accept(_:replyOn:)`` did with a submission.
