@@ -500,17 +500,37 @@ public struct PostgresTaskQueue: Sendable {
 
     /// The tasks whose id (32 hex digits, no dashes) starts with `prefix`, at most `limit`.
     public func rows(idPrefix prefix: String, limit: Int, on connection: PostgresConnection) async throws -> [Row] {
-        var rows: [Row] = []
         let exact = prefix.count == 32 ? UUID(uuidString: Self.dashed(prefix)) : nil
-        for try await (id, name, state, record, submitted, runAt, started, ended, outcome, attempt, maxAttempts, host, retrySafe) in try await connection.query(
+        return try await rows(
             """
-            SELECT id, name, state, record::text, submitted_at, run_at, started_at, ended_at, outcome::text, attempt, max_attempts, host,
-                   retry_safe
-            FROM pybgd_tasks
+            SELECT \(unescaped: Self.rowColumns) FROM pybgd_tasks
             WHERE CASE WHEN \(exact)::uuid IS NULL THEN replace(id::text, '-', '') LIKE \(prefix + "%") ELSE id = \(exact) END
             ORDER BY sequence LIMIT \(limit)
-            """, logger: logger
-        ).decode((UUID, String, String, String, Date, Date, Date?, Date?, String?, Int, Int, String?, Bool).self) {
+            """, on: connection)
+    }
+
+    /// The `limit` most recently submitted tasks of the cluster (nil: all), oldest first, and how
+    /// many tasks the table holds.
+    public func recentRows(limit: Int?, on connection: PostgresConnection) async throws -> (rows: [Row], total: Int) {
+        let total = try await connection.query("SELECT count(*) FROM pybgd_tasks", logger: logger).collect().first?.decode(Int.self) ?? 0
+        let newest = try await rows(
+            """
+            SELECT \(unescaped: Self.rowColumns) FROM pybgd_tasks
+            ORDER BY sequence DESC LIMIT \(limit.map { max($0, 0) })
+            """, on: connection)
+        return (newest.reversed(), total)
+    }
+
+    /// The columns a ``Row`` is read from, in its order.
+    private static let rowColumns =
+        "id, name, state, record::text, submitted_at, run_at, started_at, ended_at, outcome::text, attempt, max_attempts, host, retry_safe"
+
+    private func rows(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [Row] {
+        var rows: [Row] = []
+        for try await (id, name, state, record, submitted, runAt, started, ended, outcome, attempt, maxAttempts, host, retrySafe) in try await connection
+            .query(query, logger: logger)
+            .decode((UUID, String, String, String, Date, Date, Date?, Date?, String?, Int, Int, String?, Bool).self)
+        {
             rows.append(
                 Row(
                     id: id, name: name, state: state, record: record, submittedAt: submitted, runAt: runAt, startedAt: started, endedAt: ended,

@@ -190,6 +190,13 @@ public struct TaskPayload: Codable, Hashable, Sendable {
         self.flow = flow
     }
 
+    /// What a future's row says of what was started (a row read from a store several hosts share).
+    public init(_ future: FuturePayload) {
+        self.init(
+            id: future.id, name: future.name, args: future.args, kwargs: future.kwargs, submittedAt: future.submittedAt, runAt: future.runAt,
+            schedule: future.schedule, tick: future.tick, flow: future.flow)
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, name, args, kwargs, schedule, tick
         case submittedAt = "submitted_at"

@@ -168,16 +168,18 @@ enum Output {
         error.code == state ? error.message : "\(error.code): \(error.message)"
     }
 
+    /// The futures as a table; a HOST column (the host that claimed each last) when they come
+    /// from a store several hosts share.
     static func futureRows(_ futures: [FuturePayload]) -> [String] {
         let short = shortIDs(futures.map(\.id))
+        let hosts = futures.contains { $0.host != nil }
         return table(
-            ["ID", "NAME", "ARGS", "STATE", "DURATION", "RESULT"],
+            ["ID", "NAME", "ARGS", "STATE"] + (hosts ? ["HOST"] : []) + ["DURATION", "RESULT"],
             futures.map { future in
                 [
                     short[future.id] ?? future.id, VisibleText.cell(future.name, width: nameWidth), arguments(future.args, future.kwargs),
                     future.attempt.map { $0 > 1 ? "\(future.state) #\($0)" : future.state } ?? future.state,
-                    duration(future.durationSeconds), outcome(future),
-                ]
+                ] + (hosts ? [VisibleText.cell(future.host ?? "-", width: nameWidth)] : []) + [duration(future.durationSeconds), outcome(future)]
             })
     }
 }

@@ -177,6 +177,15 @@ struct SharedDaemonTests {
             #expect(status.contains("cluster: 3 hosts") && status.contains("host-1: ") && status.contains("workers, heard"), "\(status)")
             let waited = try Self.pybgctl(["wait", ids[1], "--json"], socket: daemons[2].socketPath)
             #expect(waited.contains("\"state\":\"finished\""), "\(waited)")
+            // TASKS, FUTURES and LATEST on any host show the cluster's table, with who ran each.
+            let recent = try daemons[1].ok(.futures(limit: .mostRecent(10)), as: FuturesPayload.self)
+            #expect(recent.total == 300 && recent.futures.map(\.id) == Array(ids.suffix(10)))
+            #expect(recent.futures.allSatisfy { $0.state == "finished" && $0.host?.hasPrefix("host-") == true })
+            let tasks = try daemons[2].ok(.tasks(limit: .all), as: TasksPayload.self)
+            #expect(tasks.total == 300 && tasks.tasks.map(\.id) == ids && tasks.tasks[7].args == [.string(shared.path), .string("k7")])
+            #expect(try daemons[0].ok(.latest, as: LatestPayload.self).latestID == ids.last)
+            let table = try Self.pybgctl(["futures", "--limit", "3"], socket: daemons[0].socketPath)
+            #expect(table.contains("HOST") && table.contains("host-") && table.contains("(3 of 300"), "\(table)")
         }
     }
 

@@ -3,8 +3,33 @@ import PyBackground
 import PyBackgroundProtocol
 
 /// RESULT, WAIT, CANCEL and KILL of a task this host's tables do not hold, in a store several
-/// hosts share: a task submitted here and run elsewhere, or submitted elsewhere.
+/// hosts share: a task submitted here and run elsewhere, or submitted elsewhere; TASKS, FUTURES
+/// and LATEST of the whole cluster.
 extension ControlRequestHandler {
+    /// TASKS, FUTURES and LATEST: read from the shared store, whichever host ran the tasks.
+    func sharedTable(_ request: Request, eventLoop: any EventLoop) -> ControlReply {
+        let limit: Request.Limit
+        switch request {
+        case .tasks(let given), .futures(let given): limit = given
+        default: limit = .mostRecent(1)
+        }
+        let promise = eventLoop.makePromise(of: Response.self)
+        let count: Int? = if case .mostRecent(let count) = limit { count } else { nil }
+        launcher.persistence.clusterTable(limit: count) { result in
+            switch result {
+            case .failure(let error): promise.succeed(Response(error))
+            case .success(let table):
+                switch request {
+                case .tasks:
+                    promise.succeed(.ok(TasksPayload.json(tasks: table.futures.lazy.map(TaskPayload.init), total: table.total)))
+                case .futures: promise.succeed(.ok(FuturesPayload.json(futures: table.futures, total: table.total)))
+                default: promise.succeed(self.ok(LatestPayload(latestID: table.futures.last?.id)))
+                }
+            }
+        }
+        return .later(promise.futureResult)
+    }
+
     /// Whether a failed look-up in this host's tables is to be tried in the shared store.
     func triesSharedStore(after error: ProtocolError) -> Bool {
         error.code == .unknownID && launcher.persistence.sharedByHosts

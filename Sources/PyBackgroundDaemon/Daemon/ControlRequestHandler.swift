@@ -81,6 +81,9 @@ final class ControlRequestHandler: Sendable {
         case .submit(let task, let arguments, let options):
             submit(task, arguments, options: options, connection: connection, eventLoop: eventLoop, wake: wake)
         case .status: .now(ok(status()))
+        case .tasks(let limit) where launcher.persistence.sharedByHosts: sharedTable(.tasks(limit: limit), eventLoop: eventLoop)
+        case .futures(let limit) where launcher.persistence.sharedByHosts: sharedTable(.futures(limit: limit), eventLoop: eventLoop)
+        case .latest where launcher.persistence.sharedByHosts: sharedTable(.latest, eventLoop: eventLoop)
         case .tasks(let limit): .now(tasks(limit))
         case .futures(let limit): .now(futures(limit))
         case .latest: .now(ok(LatestPayload(latestID: scheduler.latestID?.description)))

@@ -700,6 +700,18 @@ final class PostgresPersistence: TaskPersistence {
         }
     }
 
+    func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void) {
+        let (queue, registry) = (self.queue, state.withLock { $0.registry })
+        Task {
+            do {
+                let (rows, total) = try await admin.run { connection in try await queue.recentRows(limit: limit, on: connection) }
+                completion(.success(ClusterTable(futures: rows.map { SharedTask.payload($0, registry: registry) }, total: total)))
+            } catch {
+                completion(.failure(ProtocolError(.storeFailed, "the shared store cannot be read: \(error)")))
+            }
+        }
+    }
+
     // MARK: - Queues, schedules, retention
 
     func pausedQueues() -> [String] { pausedAtStart }

@@ -116,6 +116,7 @@ protocol TaskPersistence: AnyObject, Sendable {
     func lookUp(_ idOrPrefix: String, completion: @escaping @Sendable (Result<FuturePayload?, ProtocolError>) -> Void)
     func observePausedQueues(_ handler: @escaping @Sendable (Set<String>) -> Void)
     func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void)
+    func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void)
 }
 
 extension TaskPersistence {
@@ -151,6 +152,12 @@ extension TaskPersistence {
     /// store holds only this host's tasks: nothing to ask).
     func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void) {
         completion(.success(.refused))
+    }
+
+    /// The `limit` most recent tasks of the whole cluster (nil: all); an exclusive store has no
+    /// cluster (its tables are this host's, and TASKS reads those).
+    func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void) {
+        completion(.success(ClusterTable(futures: [], total: 0)))
     }
 }
 
