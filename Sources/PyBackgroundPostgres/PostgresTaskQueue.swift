@@ -111,8 +111,9 @@ public struct PostgresTaskQueue: Sendable {
     /// What inserting a task with a unique key did.
     public enum UniqueInsert: Sendable, Equatable {
         case inserted
-        /// A live task (scheduled, waiting, pending, running or retrying) holds the key.
-        case held(by: UUID)
+        /// A live task holds the key; `state` as a client sees it (scheduled, pending, running,
+        /// retrying).
+        case held(by: UUID, state: String)
     }
 
     /// Inserts one task whose `uniqueKey` is set, unless a live task holds the key: the partial
@@ -122,11 +123,16 @@ public struct PostgresTaskQueue: Sendable {
         while true {
             if try await insertRows([task], skippingHeldKeys: true, on: connection) == 1 { return .inserted }
             let holder = try await connection.query(
-                "SELECT id FROM pybgd_tasks WHERE unique_key = \(task.uniqueKey) AND state IN \(unescaped: Self.liveStates)",
+                """
+                SELECT id, CASE WHEN state = 'running' AND started_at IS NULL AND NOT retry_safe
+                                THEN CASE WHEN attempt > 1 THEN 'retrying' ELSE 'pending' END
+                                ELSE state END
+                FROM pybgd_tasks WHERE unique_key = \(task.uniqueKey) AND state IN \(unescaped: Self.liveStates)
+                """,
                 logger: logger
-            ).collect().first?.decode(UUID.self)
+            ).collect().first?.decode((UUID, String).self)
             // The holder may have ended between the two statements: then try again.
-            if let holder { return .held(by: holder) }
+            if let holder { return .held(by: holder.0, state: holder.1) }
         }
     }
 

@@ -23,7 +23,7 @@ struct PostgresSharedTests {
             let winners = outcomes.filter { $0.1 == .inserted }
             #expect(winners.count == 1)
             let winner = try #require(winners.first).0
-            #expect(outcomes.filter { $0.1 == .held(by: winner) }.count == 2)
+            #expect(outcomes.filter { $0.1 == .held(by: winner, state: "pending") }.count == 2)
             let (queue, connection) = hosts[0]
             let claim = try #require(try await queue.claim(slots: 1, names: ["noop"], lease: .seconds(30), on: connection).first)
             #expect(try await queue.recordEnd(claim, state: "finished", outcome: "{}", on: connection))

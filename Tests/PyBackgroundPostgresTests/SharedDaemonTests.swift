@@ -186,6 +186,16 @@ struct SharedDaemonTests {
             #expect(try daemons[0].ok(.latest, as: LatestPayload.self).latestID == ids.last)
             let table = try Self.pybgctl(["futures", "--limit", "3"], socket: daemons[0].socketPath)
             #expect(table.contains("HOST") && table.contains("host-") && table.contains("(3 of 300"), "\(table)")
+            // A unique key holds across hosts: another host's submission gets the holder, existing.
+            var unique = SubmitOptions()
+            unique.unique = "nightly"
+            let holder = try daemons[0].ok(.submit(task: "hold", arguments: [shared.path, "u", "30"], options: unique), as: SubmitPayload.self)
+            #expect(holder.existing == nil)
+            let again = try daemons[2].ok(.submit(task: "hold", arguments: [shared.path, "u2", "1"], options: unique), as: SubmitPayload.self)
+            #expect(again.id == holder.id && again.existing == true && ["pending", "running"].contains(again.state ?? ""), "\(again)")
+            #expect(try daemons[1].ok(.kill(id: holder.id), as: FuturePayload.self).state == "cancelled")
+            let free = try daemons[2].ok(.submit(task: "hold", arguments: [shared.path, "u3", "0"], options: unique), as: SubmitPayload.self)
+            #expect(free.id != holder.id && free.existing == nil)
         }
     }
 

@@ -212,6 +212,8 @@ final class ControlRequestHandler: Sendable {
                 DurableReply(id) { result in
                     switch result {
                     case .success(let id): .ok(ProtocolJSON.encode(SubmitPayload(id: id.description, task: name, existing: true, state: "pending")))
+                    case .failure(let held as UniqueKeyHeld):
+                        .ok(ProtocolJSON.encode(SubmitPayload(id: held.holder.description, task: name, existing: true, state: held.state)))
                     case .failure(let error): .error(.storeFailed, "the task was not accepted: \(error)")
                     }
                 })
@@ -221,6 +223,8 @@ final class ControlRequestHandler: Sendable {
                 DurableReply(id) { result in
                     switch result {
                     case .success(let id): Self.accepted(id, task: name, runAt: runAt, connection: connection)
+                    case .failure(let held as UniqueKeyHeld):
+                        .ok(ProtocolJSON.encode(SubmitPayload(id: held.holder.description, task: name, existing: true, state: held.state)))
                     case .failure(let error): .error(.storeFailed, "the task was not accepted: \(error)")
                     }
                 })

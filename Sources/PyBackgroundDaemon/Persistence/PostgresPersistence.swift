@@ -264,26 +264,30 @@ final class PostgresPersistence: TaskPersistence {
         if !unique.isEmpty {
             let rows = unique.map(\.row)
             await answer(unique, link: link) { connection in
-                var holders: [UUID: UUID] = [:]
+                var holders: [UUID: UniqueKeyHeld] = [:]
                 for row in rows {
-                    if case .held(let holder) = try await queue.insert(unique: row, on: connection) { holders[row.id] = holder }
+                    if case .held(let holder, let state) = try await queue.insert(unique: row, on: connection) {
+                        holders[row.id] = UniqueKeyHeld(holder: TaskID(holder), state: state)
+                    }
                 }
                 return holders
             }
         }
     }
 
-    /// Runs `write` and answers `inserts` by what it did: each its id (or its unique key's
-    /// holder's, from what `write` returns), or the failure.
+    /// Runs `write` and answers `inserts` by what it did: each its id (or, failed with
+    /// ``UniqueKeyHeld``, its unique key's holder, from what `write` returns), or the failure.
     private func answer(
-        _ inserts: [Insert], link: PostgresLink, _ write: @escaping @Sendable (PostgresConnection) async throws -> [UUID: UUID]
+        _ inserts: [Insert], link: PostgresLink, _ write: @escaping @Sendable (PostgresConnection) async throws -> [UUID: UniqueKeyHeld]
     ) async {
         let started = ContinuousClock.now
         do {
             let holders = try await link.run(write)
             recovered()
             observe(ContinuousClock.now - started)
-            for insert in inserts { insert.promise.succeed(TaskID(holders[insert.row.id] ?? insert.row.id)) }
+            for insert in inserts {
+                if let held = holders[insert.row.id] { insert.promise.fail(held) } else { insert.promise.succeed(TaskID(insert.row.id)) }
+            }
         } catch {
             failed(error, doing: "insert submissions")
             let refusal = StateStoreError(.writeFailed, path: baseLocation, error.description)
