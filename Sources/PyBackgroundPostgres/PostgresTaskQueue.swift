@@ -108,6 +108,33 @@ public struct PostgresTaskQueue: Sendable {
         _ = try await insertRows(tasks, skippingHeldKeys: false, on: connection)
     }
 
+    /// Inserts tasks as ``insert(_:on:)`` does, and claims for this host, in the same statement,
+    /// up to `claiming` of them that are due now, of a queue neither paused nor limited, while no
+    /// due task of `names` waits: a host with idle workers runs what it was just given without a
+    /// claim's round trip (an idle queue's latency), and never ahead of older work.
+    /// Returns the claims.
+    ///
+    /// `skipping`: queues this host knows to be paused or limited, whose tasks it does not offer
+    /// (then, with none offered, the plain insert's cheaper statement is used).
+    public func insert(
+        _ tasks: [NewTask], claiming: Int, names: [String], lease: Duration, skipping: Set<String> = [], on connection: PostgresConnection
+    ) async throws -> [Claim] {
+        var left = claiming
+        let claimable = tasks.map { task -> Bool in
+            guard left > 0, task.runAt == nil, task.uniqueKey == nil, !skipping.contains(task.queue), names.contains(task.name) else {
+                return false
+            }
+            left -= 1
+            return true
+        }
+        guard claimable.contains(true) else {
+            _ = try await insertRows(tasks, skippingHeldKeys: false, on: connection)
+            return []
+        }
+        let claimed = try await insertClaiming(tasks, claimable: claimable, names: names, lease: Self.milliseconds(lease), on: connection)
+        return tasks.filter { claimed.contains($0.id) }.map { Claim(id: $0.id, fence: 1, attempt: 1, name: $0.name, record: $0.record) }
+    }
+
     /// What inserting a task with a unique key did.
     public enum UniqueInsert: Sendable, Equatable {
         case inserted
@@ -171,6 +198,56 @@ public struct PostgresTaskQueue: Sendable {
         return try row.decode((Int, Bool).self).0
     }
 
+    /// Inserts in one statement, as ``insertRows(_:skippingHeldKeys:on:)`` does, claiming for
+    /// this host the `claimable` rows that pass the statement's checks (see
+    /// ``insert(_:claiming:names:lease:on:)``); notifies the idle hosts if a row went in
+    /// unclaimed. A statement of its own: its checks cost every insert their planning.
+    private func insertClaiming(
+        _ tasks: [NewTask], claimable: [Bool], names: [String], lease leaseMilliseconds: Int64, on connection: PostgresConnection
+    ) async throws -> Set<UUID> {
+        var claimed: Set<UUID> = []
+        for try await (_, mine, _) in try await connection.query(
+            """
+            WITH inserted AS (
+            INSERT INTO pybgd_tasks (id, name, record, queue, priority, state, run_at, submitted_on, unique_key, max_attempts, retry_safe,
+                                     host, fence, attempt, lease_expires_at)
+            SELECT id, name, record::jsonb, queue, priority,
+                   CASE WHEN c.mine THEN 'running' WHEN due <= now() THEN 'pending' ELSE 'scheduled' END,
+                   greatest(due, now()), \(host), nullif(unique_key, ''), max_attempts, retry_safe,
+                   CASE WHEN c.mine THEN \(host) END, CASE WHEN c.mine THEN 1 ELSE 0 END, CASE WHEN c.mine THEN 1 ELSE 0 END,
+                   CASE WHEN c.mine THEN now() + \(leaseMilliseconds) * interval '1 millisecond' END
+            FROM unnest(\(tasks.map(\.id))::uuid[], \(tasks.map(\.name))::text[], \(tasks.map(\.record))::text[],
+                        \(tasks.map(\.queue))::text[], \(tasks.map(\.priority))::integer[],
+                        \(tasks.map { $0.runAt?.timeIntervalSince1970 ?? 0 })::double precision[],
+                        \(tasks.map { $0.uniqueKey ?? "" })::text[], \(tasks.map(\.maxAttempts))::integer[],
+                        \(tasks.map(\.retrySafe))::boolean[], \(claimable)::boolean[])
+                 AS t(id, name, record, queue, priority, run_at_epoch, unique_key, max_attempts, retry_safe, claimable)
+                 -- 0 stands for "now": an array of optionals cannot be bound.
+                 CROSS JOIN LATERAL (SELECT CASE WHEN run_at_epoch = 0 THEN now() ELSE to_timestamp(run_at_epoch) END AS due) AS d
+                 -- Claimed here only if due now and its queue is neither paused nor limited, while
+                 -- no due task of this host's names waits, whatever its queue (those go first; a
+                 -- backlog, paused or not, leaves claiming to the claim loop). Checked only for
+                 -- the rows offered, the waiting tasks once per statement (an uncorrelated
+                 -- subquery, stopping at the first it finds).
+                 CROSS JOIN LATERAL (SELECT CASE WHEN t.claimable AND run_at_epoch = 0
+                     THEN CASE WHEN t.queue NOT IN (SELECT name FROM pybgd_queues WHERE paused OR max_running IS NOT NULL)
+                          THEN NOT EXISTS (SELECT 1 FROM pybgd_tasks AS p
+                                           WHERE p.state IN ('pending', 'scheduled', 'retrying') AND p.run_at <= now()
+                                             AND p.name = ANY(\(names)))
+                          ELSE false END
+                     ELSE false END AS mine) AS c
+            RETURNING id, state = 'running' AS mine
+            )
+            SELECT count(*), coalesce(array_agg(id) FILTER (WHERE mine), '{}'),
+                   CASE WHEN bool_or(NOT mine) THEN pg_notify(\(Self.wakeChannel), count(*)::text) END IS NULL
+            FROM inserted
+            """, logger: logger
+        ).decode((Int, [UUID], Bool).self) {
+            claimed = Set(mine)
+        }
+        return claimed
+    }
+
     /// Stores a schedule's definition and first tick unless a host stored it already (then its
     /// stored next tick stands); returns the next tick stored.
     public func register(schedule name: String, definition: String, firstTick: Date, on connection: PostgresConnection) async throws -> Date? {
@@ -226,25 +303,35 @@ public struct PostgresTaskQueue: Sendable {
     }
 
     /// Claims up to `slots` due tasks (pending, or scheduled or retrying whose time has come)
-    /// whose name is in `names` (this host's registry), by
-    /// priority, then due time, then submission order; paused queues are passed over, and a
-    /// queue's `max_running` holds across all hosts. The tasks of queues without a limit are
-    /// claimed in one statement (`FOR UPDATE SKIP LOCKED`, so that claiming hosts never wait for
-    /// each other; atomic on its own, so no transaction and one round trip); then each limited
-    /// queue in a transaction under its row's lock, so that two hosts never both see its last
-    /// free slot.
+    /// whose name is in `names` (this host's registry), by priority, then due time, then
+    /// submission order; paused queues are passed over, and a queue's `max_running` holds across
+    /// all hosts: ``claimUnlimited(slots:names:lease:on:)``, then
+    /// ``claimLimited(slots:names:lease:on:)`` for the slots left.
     public func claim(slots: Int, names: [String], lease: Duration, on connection: PostgresConnection) async throws -> [Claim] {
+        let claims = try await claimUnlimited(slots: slots, names: names, lease: lease, on: connection)
+        return claims + (try await claimLimited(slots: slots - claims.count, names: names, lease: lease, on: connection))
+    }
+
+    /// Claims the due tasks of the queues without a limit that are not paused, in one statement
+    /// (`FOR UPDATE SKIP LOCKED`, so that claiming hosts never wait for each other; atomic on its
+    /// own, so no transaction and one round trip: an idle host's latency).
+    public func claimUnlimited(slots: Int, names: [String], lease: Duration, on connection: PostgresConnection) async throws -> [Claim] {
         guard slots > 0, !names.isEmpty else { return [] }
-        let leaseMilliseconds = Self.milliseconds(lease)
+        return try await claim(slots, names: names, lease: Self.milliseconds(lease), queues: .unlimited, on: connection)
+    }
+
+    /// Claims the due tasks of the queues with a limit, each queue in a transaction under its
+    /// row's lock, so that two hosts never both see its last free slot.
+    public func claimLimited(slots: Int, names: [String], lease: Duration, on connection: PostgresConnection) async throws -> [Claim] {
+        guard slots > 0, !names.isEmpty else { return [] }
         var limited: [(name: String, maxRunning: Int)] = []
-        var excluded: [String] = []
-        for try await (name, maxRunning, paused) in try await connection.query(
-            "SELECT name, max_running, paused FROM pybgd_queues WHERE paused OR max_running IS NOT NULL", logger: logger
-        ).decode((String, Int?, Bool).self) {
-            excluded.append(name)
-            if !paused, let maxRunning { limited.append((name, maxRunning)) }
+        for try await (name, maxRunning) in try await connection.query(
+            "SELECT name, max_running FROM pybgd_queues WHERE NOT paused AND max_running IS NOT NULL ORDER BY name", logger: logger
+        ).decode((String, Int).self) {
+            limited.append((name, maxRunning))
         }
-        var claims = try await claim(slots, names: names, lease: leaseMilliseconds, queues: .allBut(excluded), on: connection)
+        let leaseMilliseconds = Self.milliseconds(lease)
+        var claims: [Claim] = []
         for queue in limited where claims.count < slots {
             let wanted = slots - claims.count
             claims += try await connection.withTransaction(logger: logger) { connection in
@@ -262,17 +349,18 @@ public struct PostgresTaskQueue: Sendable {
     }
 
     private enum QueueChoice {
-        case allBut([String])
+        /// Every queue neither paused nor limited.
+        case unlimited
         case only(String)
     }
 
     private func claim(
         _ slots: Int, names: [String], lease leaseMilliseconds: Int64, queues: QueueChoice, on connection: PostgresConnection
     ) async throws -> [Claim] {
-        let (only, excluded): (String?, [String]) =
+        let only: String? =
             switch queues {
-            case .allBut(let excluded): (nil, excluded)
-            case .only(let name): (name, [])
+            case .unlimited: nil
+            case .only(let name): name
             }
         var claims: [Claim] = []
         for try await (id, fence, attempt, name, record) in try await connection.query(
@@ -280,7 +368,9 @@ public struct PostgresTaskQueue: Sendable {
             WITH chosen AS (
                 SELECT id FROM pybgd_tasks
                 WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= now() AND name = ANY(\(names))
-                  AND CASE WHEN \(only)::text IS NULL THEN queue <> ALL(\(excluded)) ELSE queue = \(only) END
+                  AND CASE WHEN \(only)::text IS NULL
+                           THEN queue NOT IN (SELECT name FROM pybgd_queues WHERE paused OR max_running IS NOT NULL)
+                           ELSE queue = \(only) END
                 ORDER BY priority DESC, run_at, sequence
                 LIMIT \(slots)
                 FOR UPDATE SKIP LOCKED

@@ -274,4 +274,39 @@ struct PostgresTaskQueueTests {
             #expect(killed?.0 == "killed" && killed?.1.contains("uid 7") == true && killed?.1.contains("host-1") == true, "\(String(describing: killed))")
         }
     }
+
+    @Test(
+        "an insert claims for its host, in the same statement, up to its idle workers' count of tasks due now; none while older work waits, of a paused or limited queue, or for later"
+    )
+    func insertAndClaim() async throws {
+        try await Self.withHosts(2) { hosts in
+            let (queue, connection) = hosts[0]
+            let now = Self.tasks(3)
+            let claims = try await queue.insert(now, claiming: 2, names: ["noop"], lease: .seconds(30), on: connection)
+            #expect(claims.map(\.id) == Array(now.prefix(2)).map(\.id) && claims.allSatisfy { $0.fence == 1 && $0.attempt == 1 })
+            #expect(try await Self.state(now[0].id, connection) == ("running", 1))
+            #expect(try await Self.state(now[2].id, connection) == ("pending", 0))
+            // Its start and end apply with the claim's fence, as after a claim.
+            #expect(try await queue.recordStart(claims[0], on: connection))
+            #expect(try await queue.recordEnd(claims[0], state: "finished", outcome: "{}", on: connection))
+            // A due task waits (now[2]): the next insert claims nothing, so that it goes first.
+            #expect(try await queue.insert(Self.tasks(1), claiming: 2, names: ["noop"], lease: .seconds(30), on: connection).isEmpty)
+            _ = try await hosts[1].queue.claim(slots: 10, names: ["noop"], lease: .seconds(30), on: hosts[1].connection)
+            // Nothing waits now; still none for later, of a paused or a limited queue, or of a task not registered here.
+            try await connection.query(
+                "INSERT INTO pybgd_queues (name, paused, max_running) VALUES ('held', true, NULL), ('io', false, 2)", logger: Self.logger)
+            let refused = [
+                PostgresTaskQueue.NewTask(id: UUID(), name: "noop", runAt: Date().addingTimeInterval(60)),
+                PostgresTaskQueue.NewTask(id: UUID(), name: "noop", queue: "held"),
+                PostgresTaskQueue.NewTask(id: UUID(), name: "noop", queue: "io"),
+                PostgresTaskQueue.NewTask(id: UUID(), name: "elsewhere"),
+            ]
+            #expect(try await queue.insert(refused, claiming: 4, names: ["noop"], lease: .seconds(30), on: connection).isEmpty)
+            // A backlog of any queue leaves claiming to the claim loop; once it is gone, an insert claims again.
+            #expect(try await queue.insert(Self.tasks(1), claiming: 1, names: ["noop"], lease: .seconds(30), on: connection).isEmpty)
+            try await connection.query("UPDATE pybgd_tasks SET state = 'cancelled' WHERE state = 'pending'", logger: Self.logger)
+            let mine = PostgresTaskQueue.NewTask(id: UUID(), name: "noop")
+            #expect(try await queue.insert([mine], claiming: 1, names: ["noop"], lease: .seconds(30), on: connection).map(\.id) == [mine.id])
+        }
+    }
 }

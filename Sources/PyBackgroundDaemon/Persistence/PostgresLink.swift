@@ -48,7 +48,12 @@ actor PostgresLink {
         let limit = deadline ?? self.deadline
         let connection: PostgresConnection
         do {
-            connection = try await Self.within(limit, { try await self.connected() }, otherwise: {})
+            // Connected already (the usual case): no deadline to arm for it.
+            if let open = self.connection, !open.isClosed {
+                connection = open
+            } else {
+                connection = try await Self.within(limit, { try await self.connected() }, otherwise: {})
+            }
         } catch {
             throw PostgresStoreError(.unavailable, "cannot connect to PostgreSQL (\(settings)): \(PostgresStoreError.describe(error))")
         }

@@ -256,10 +256,24 @@ final class PostgresPersistence: TaskPersistence {
         let unique = batch.filter { $0.row.uniqueKey != nil }
         if !plain.isEmpty {
             let rows = plain.map(\.row)
-            await answer(plain, link: link) { connection in
-                try await queue.insert(rows, on: connection)
-                return [:]
+            // Idle workers here take what fits of the batch in its own statement.
+            let (free, names, lease, skipping) = state.withLock { state -> (Int, [String], Duration, Set<String>) in
+                guard state.leaseHealthy, !state.shuttingDown, state.running != nil, let registry = state.registry else { return (0, [], .zero, []) }
+                return (max(0, settings.workers - busy(state)), registry.names, settings.lease, state.lastPaused.union(limitedQueues))
             }
+            let claimedAt = ContinuousClock.now
+            let claims = Mutex<[PostgresTaskQueue.Claim]>([])
+            await answer(
+                plain, link: link,
+                { connection in
+                    let mine = try await queue.insert(rows, claiming: free, names: names, lease: lease, skipping: skipping, on: connection)
+                    claims.withLock { $0 = mine }
+                    return [:]
+                },
+                before: {
+                    let mine = claims.withLock { $0 }
+                    if !mine.isEmpty, let running = self.state.withLock({ $0.running }) { self.hand(mine, claimedAt: claimedAt, to: running) }
+                })
         }
         if !unique.isEmpty {
             let rows = unique.map(\.row)
@@ -278,11 +292,14 @@ final class PostgresPersistence: TaskPersistence {
     /// Runs `write` and answers `inserts` by what it did: each its id (or, failed with
     /// ``UniqueKeyHeld``, its unique key's holder, from what `write` returns), or the failure.
     private func answer(
-        _ inserts: [Insert], link: PostgresLink, _ write: @escaping @Sendable (PostgresConnection) async throws -> [UUID: UniqueKeyHeld]
+        _ inserts: [Insert], link: PostgresLink, _ write: @escaping @Sendable (PostgresConnection) async throws -> [UUID: UniqueKeyHeld],
+        before: () -> Void = {}
     ) async {
         let started = ContinuousClock.now
         do {
             let holders = try await link.run(write)
+            // What this host claimed in the statement starts before the replies go out.
+            before()
             recovered()
             observe(ContinuousClock.now - started)
             for insert in inserts {
@@ -311,9 +328,7 @@ final class PostgresPersistence: TaskPersistence {
         while !wake.isFinished {
             let (slots, names, running) = state.withLock { state -> (Int, [String], (@Sendable ([Submission]) -> Void)?) in
                 let prefetch = throughput.prefetch(ended: state.endedCount, at: .now)
-                // A run whose end waits to be written holds its lease, not a worker; nor does
-                // one waiting for its next attempt (for an hour, maybe).
-                let free = settings.workers + prefetch - state.held.values.count { !$0.ended && $0.future?.state != .retrying }
+                let free = settings.workers + prefetch - busy(state)
                 return (state.leaseHealthy && !state.shuttingDown ? free : 0, state.registry?.names ?? [], state.running)
             }
             guard slots > 0, !names.isEmpty, let running else {
@@ -321,15 +336,23 @@ final class PostgresPersistence: TaskPersistence {
                 continue
             }
             do {
-                let claimedAt = ContinuousClock.now
+                var claimedAt = ContinuousClock.now
                 let (queue, lease) = (self.queue, settings.lease)
-                let claims = try await link.run { connection in
-                    try await queue.claim(slots: slots, names: names, lease: lease, on: connection)
+                var claims = try await link.run { connection in
+                    try await queue.claimUnlimited(slots: slots, names: names, lease: lease, on: connection)
                 }
                 recovered()
                 backoff = Self.firstBackoff
                 // Handed over before anything else: this is the latency of an idle host.
                 if !claims.isEmpty { hand(claims, claimedAt: claimedAt, to: running) }
+                if claims.count < slots {
+                    claimedAt = ContinuousClock.now
+                    let limited = try await link.run { [claimed = claims.count] connection in
+                        try await queue.claimLimited(slots: slots - claimed, names: names, lease: lease, on: connection)
+                    }
+                    if !limited.isEmpty { hand(limited, claimedAt: claimedAt, to: running) }
+                    claims += limited
+                }
                 state.withLock { $0.claimWasFull = claims.count == slots }
                 if claims.count == slots { continue }
                 let untilDue = try await link.run { connection in try await queue.secondsUntilDue(names: names, on: connection) }
@@ -343,6 +366,16 @@ final class PostgresPersistence: TaskPersistence {
             }
         }
         await link.close()
+    }
+
+    /// The queues this host's configuration limits (another host's limits are checked by the
+    /// statements).
+    private var limitedQueues: Set<String> { Set(settings.queues.filter { $0.maxRunning != nil }.map(\.name)) }
+
+    /// The held runs that take a worker or wait for one. A run whose end waits to be written holds
+    /// its lease, not a worker; nor does one waiting for its next attempt (for an hour, maybe).
+    private func busy(_ state: State) -> Int {
+        state.held.values.count { !$0.ended && $0.future?.state != .retrying }
     }
 
     /// Holds the claims and hands them to the workers; one that cannot run here ends failed.
@@ -730,6 +763,10 @@ final class PostgresPersistence: TaskPersistence {
         Task {
             do {
                 try await admin.run { connection in try await queue.setPaused(name, paused, on: connection) }
+                // Known here at once (the next upkeep reads every host's pauses).
+                state.withLock { state in
+                    if paused { state.lastPaused.insert(name) } else { state.lastPaused.remove(name) }
+                }
                 completion(.success(()))
             } catch {
                 completion(.failure(StateStoreError(.writeFailed, path: baseLocation, "\(error)")))
