@@ -112,7 +112,12 @@ public enum PostgresSchema {
                 PRIMARY KEY (task, stream, segment)
             )
             """,
-        ]
+        ],
+        [
+            // Version 2: dependencies across hosts. The waiting tasks, for the sweep every host
+            // runs at each renewal (a host that died between an end and its settling).
+            "CREATE INDEX pybgd_tasks_waiting ON pybgd_tasks (id) WHERE state = 'waiting'",
+        ],
     ]
 
     /// Brings the database to ``latestVersion`` and returns the version it found. Throws

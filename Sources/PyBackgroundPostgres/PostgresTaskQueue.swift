@@ -36,11 +36,15 @@ public struct PostgresTaskQueue: Sendable {
         public var uniqueKey: String?
         public var maxAttempts: Int
         public var retrySafe: Bool
+        /// Its prerequisites: ids (32 hex digits) or unique prefixes of them
+        /// (``insert(dependent:on:)``).
+        public var after: [String]
 
         public init(
             id: UUID, name: String, record: String = "{}", queue: String = "default", priority: Int = 0, runAt: Date? = nil,
-            uniqueKey: String? = nil, maxAttempts: Int = 1, retrySafe: Bool = false
+            uniqueKey: String? = nil, maxAttempts: Int = 1, retrySafe: Bool = false, after: [String] = []
         ) {
+            self.after = after
             self.id = id
             self.name = name
             self.record = record
@@ -246,6 +250,155 @@ public struct PostgresTaskQueue: Sendable {
             claimed = Set(mine)
         }
         return claimed
+    }
+
+    // MARK: - Dependencies
+
+    /// A prerequisite named by a submission that matches no task, or more than one.
+    public struct PrerequisiteError: Error, Sendable, Equatable {
+        /// As the submission named it.
+        public var prefix: String
+        /// The tasks it matches (none, or the first two).
+        public var matches: [UUID]
+    }
+
+    /// What inserting a task with prerequisites did.
+    public enum DependentInsert: Sendable, Equatable {
+        /// Inserted: `waiting` for its prerequisites, `pending` or `scheduled` (they all finished
+        /// already), or `cancelled` (one had ended otherwise: it never runs).
+        case inserted(state: String)
+        /// A live task holds its unique key: nothing was inserted.
+        case held(by: UUID, state: String)
+    }
+
+    /// The states in which a prerequisite keeps its dependents from ever running.
+    private static let failedStates = "('failed', 'cancelled', 'interrupted', 'quarantined')"
+
+    /// Inserts a task that runs after others (`task.after`, resolved here: a prefix must match
+    /// exactly one task), in one transaction: `waiting` with a row per prerequisite while one has
+    /// not finished, `cancelled` with `dependency-failed` if one ended otherwise, else due as any
+    /// task. The prerequisites' rows are locked (`FOR SHARE`) until it commits, so that an end
+    /// written meanwhile waits and its ``settle(after:on:)`` sees this task. Throws
+    /// ``PrerequisiteError`` (and inserts nothing) for a prefix that matches none or several.
+    public func insert(dependent task: NewTask, on connection: PostgresConnection) async throws -> DependentInsert {
+        while true {
+            do {
+                return try await insertDependent(task, on: connection)
+            } catch let error as PostgresTransactionError {
+                if let refused = error.closureError as? PrerequisiteError { throw refused }
+                // The unique key's holder ended between the two statements: try again.
+                if error.closureError is HolderEnded { continue }
+                throw error
+            }
+        }
+    }
+
+    /// A unique key's holder ended between the insert that met it and the read of it.
+    private struct HolderEnded: Error {}
+
+    private func insertDependent(_ task: NewTask, on connection: PostgresConnection) async throws -> DependentInsert {
+        try await connection.withTransaction(logger: logger) { connection in
+            var prerequisites: [(id: UUID, state: String)] = []
+            for prefix in task.after {
+                let exact = prefix.count == 32 ? UUID(uuidString: Self.dashed(prefix)) : nil
+                let rows = try await connection.query(
+                    """
+                    SELECT id, state FROM pybgd_tasks
+                    WHERE CASE WHEN \(exact)::uuid IS NULL THEN replace(id::text, '-', '') LIKE \(prefix.lowercased() + "%") ELSE id = \(exact) END
+                    ORDER BY sequence LIMIT 2 FOR SHARE
+                    """, logger: logger
+                ).collect().map { try $0.decode((UUID, String).self) }
+                guard rows.count == 1 else { throw PrerequisiteError(prefix: prefix, matches: rows.map(\.0)) }
+                if !prerequisites.contains(where: { $0.id == rows[0].0 }) { prerequisites.append((rows[0].0, rows[0].1)) }
+            }
+            let failed = prerequisites.first { ["failed", "cancelled", "interrupted", "quarantined"].contains($0.state) }
+            let mode = failed != nil ? "cancelled" : prerequisites.contains { $0.state != "finished" } ? "waiting" : "ready"
+            let message = failed.map { "not run: task \(Self.hex($0.id)) ended \($0.state) (it was to run after it)" } ?? ""
+            let inserted = try await connection.query(
+                """
+                INSERT INTO pybgd_tasks (id, name, record, queue, priority, state, run_at, submitted_on, unique_key, max_attempts, retry_safe,
+                                         ended_at, outcome)
+                SELECT \(task.id), \(task.name), \(task.record)::jsonb, \(task.queue), \(task.priority),
+                       CASE WHEN \(mode) = 'ready' THEN CASE WHEN due <= now() THEN 'pending' ELSE 'scheduled' END ELSE \(mode) END,
+                       greatest(due, now()), \(host), \(task.uniqueKey), \(task.maxAttempts), \(task.retrySafe),
+                       CASE WHEN \(mode) = 'cancelled' THEN now() END,
+                       CASE WHEN \(mode) = 'cancelled' THEN jsonb_build_object('result', NULL, 'error',
+                           jsonb_build_object('code', 'dependency-failed', 'message', \(message)::text)) END
+                FROM (SELECT coalesce(\(task.runAt), now()) AS due) AS d
+                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN \(unescaped: Self.liveStates) DO NOTHING
+                RETURNING state
+                """, logger: logger
+            ).collect()
+            guard let state = try inserted.first?.decode(String.self) else {
+                let holder = try await connection.query(
+                    "SELECT id, state FROM pybgd_tasks WHERE unique_key = \(task.uniqueKey) AND state IN \(unescaped: Self.liveStates)",
+                    logger: logger
+                ).collect().first?.decode((UUID, String).self)
+                guard let holder else { throw HolderEnded() }
+                return .held(by: holder.0, state: holder.1)
+            }
+            if state == "waiting" {
+                try await connection.query(
+                    "INSERT INTO pybgd_dependencies (task, after) SELECT \(task.id), unnest(\(prerequisites.map(\.id))::uuid[])", logger: logger)
+            } else if state == "pending" {
+                try await connection.query("SELECT pg_notify(\(Self.wakeChannel), '1')", logger: logger)
+            }
+            return .inserted(state: state)
+        }
+    }
+
+    /// What ``settle(after:on:)`` did.
+    public struct Settled: Sendable, Equatable {
+        /// Waiting tasks whose prerequisites have all finished: due now (or at their time).
+        public var released: Int
+        /// Waiting tasks of which a prerequisite (or its own prerequisite, and so on) ended
+        /// otherwise: `cancelled` with `dependency-failed`, never run.
+        public var cancelled: Int
+    }
+
+    /// Moves on the waiting tasks that depend on `ids` (nil: every waiting task, a sweep that
+    /// makes up for a host that died between an end and its settling): released once all their
+    /// prerequisites finished, cancelled with `dependency-failed` (and their own dependents with
+    /// them) once one ended otherwise. Wakes the idle hosts if it released any.
+    @discardableResult
+    public func settle(after ids: [UUID]?, on connection: PostgresConnection) async throws -> Settled {
+        let rows = try await connection.query(
+            """
+            WITH RECURSIVE doomed AS (
+                SELECT d.task, d.after AS cause, p.state AS cause_state
+                FROM pybgd_dependencies AS d JOIN pybgd_tasks AS p ON p.id = d.after
+                WHERE p.state IN \(unescaped: Self.failedStates)
+                  AND (\(ids == nil) OR d.after = ANY(\(ids ?? [])))
+                  AND d.task IN (SELECT id FROM pybgd_tasks WHERE state = 'waiting')
+              UNION
+                SELECT d.task, x.task, 'cancelled' FROM pybgd_dependencies AS d JOIN doomed AS x ON d.after = x.task
+            ), cancelled AS (
+                UPDATE pybgd_tasks AS t SET state = 'cancelled', ended_at = now(),
+                    outcome = jsonb_build_object('result', NULL, 'error', jsonb_build_object('code', 'dependency-failed',
+                        'message', format('not run: task %s ended %s (it was to run after it)', replace(x.cause::text, '-', ''), x.cause_state)))
+                FROM (SELECT DISTINCT ON (task) task, cause, cause_state FROM doomed ORDER BY task) AS x
+                WHERE t.id = x.task AND t.state = 'waiting'
+                RETURNING t.id
+            ), released AS (
+                UPDATE pybgd_tasks AS t SET state = CASE WHEN t.run_at <= now() THEN 'pending' ELSE 'scheduled' END
+                WHERE t.state = 'waiting'
+                  AND (\(ids == nil) OR t.id IN (SELECT task FROM pybgd_dependencies WHERE after = ANY(\(ids ?? []))))
+                  AND NOT EXISTS (SELECT 1 FROM pybgd_dependencies AS d JOIN pybgd_tasks AS p ON p.id = d.after
+                                  WHERE d.task = t.id AND p.state <> 'finished')
+                RETURNING t.id
+            )
+            SELECT (SELECT count(*) FROM cancelled), (SELECT count(*) FROM released),
+                   CASE WHEN (SELECT count(*) FROM released) > 0 THEN pg_notify(\(Self.wakeChannel), '') END IS NULL
+            """, logger: logger
+        ).collect()
+        guard let row = rows.first else { return Settled(released: 0, cancelled: 0) }
+        let (cancelled, released, _) = try row.decode((Int, Int, Bool).self)
+        return Settled(released: released, cancelled: cancelled)
+    }
+
+    /// An id as clients write it: 32 hex digits.
+    private static func hex(_ id: UUID) -> String {
+        id.uuidString.lowercased().replacingOccurrences(of: "-", with: "")
     }
 
     /// Stores a schedule's definition and first tick unless a host stored it already (then its
@@ -512,9 +665,24 @@ public struct PostgresTaskQueue: Sendable {
     /// each only with its run's fence, and wakes the hosts (a queue limit may have a free slot).
     /// Returns the ids whose end applied; an end missing from it was fenced off.
     public func recordEnds(_ ends: [End], on connection: PostgresConnection) async throws -> Set<UUID> {
-        guard !ends.isEmpty else { return [] }
+        try await writeEnds(ends, on: connection).applied
+    }
+
+    /// Records ends as ``recordEnds(_:on:)`` does, then settles the tasks waiting for them
+    /// (``settle(after:on:)``), only if some have dependents (an index probe per end: the
+    /// settling's own statement is not free, and most tasks have none). Returns the ids whose
+    /// end applied.
+    public func recordEndsAndSettle(_ ends: [End], on connection: PostgresConnection) async throws -> Set<UUID> {
+        let (applied, prerequisites) = try await writeEnds(ends, on: connection)
+        if !prerequisites.isEmpty { try await settle(after: prerequisites, on: connection) }
+        return applied
+    }
+
+    private func writeEnds(_ ends: [End], on connection: PostgresConnection) async throws -> (applied: Set<UUID>, prerequisites: [UUID]) {
+        guard !ends.isEmpty else { return ([], []) }
         var applied: Set<UUID> = []
-        for try await (id, _) in try await connection.query(
+        var prerequisites: [UUID] = []
+        for try await (id, _, waitedFor) in try await connection.query(
             """
             WITH ended AS (
                 UPDATE pybgd_tasks AS t
@@ -524,12 +692,14 @@ public struct PostgresTaskQueue: Sendable {
                 WHERE t.id = e.id AND t.fence = e.fence AND t.state = 'running'
                 RETURNING t.id
             )
-            SELECT id, pg_notify(\(Self.wakeChannel), '') IS NULL FROM ended
+            SELECT id, pg_notify(\(Self.wakeChannel), '') IS NULL, EXISTS (SELECT 1 FROM pybgd_dependencies AS d WHERE d.after = ended.id)
+            FROM ended
             """, logger: logger
-        ).decode((UUID, Bool).self) {
+        ).decode((UUID, Bool, Bool).self) {
             applied.insert(id)
+            if waitedFor { prerequisites.append(id) }
         }
-        return applied
+        return (applied, prerequisites)
     }
 
     /// A host as the cluster's STATUS shows it.

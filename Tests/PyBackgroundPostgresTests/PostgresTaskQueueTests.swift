@@ -309,4 +309,57 @@ struct PostgresTaskQueueTests {
             #expect(try await queue.insert([mine], claiming: 1, names: ["noop"], lease: .seconds(30), on: connection).map(\.id) == [mine.id])
         }
     }
+
+    @Test(
+        "dependencies across hosts: a task waits for its prerequisites (by id or prefix), is released when all finished, cancelled with its own dependents when one did not; an unknown or ambiguous prerequisite is refused"
+    )
+    func dependencies() async throws {
+        try await Self.withHosts(2) { hosts in
+            let (queue, connection) = hosts[0]
+            let (a, b) = (PostgresTaskQueue.NewTask(id: UUID(), name: "noop"), PostgresTaskQueue.NewTask(id: UUID(), name: "noop"))
+            try await queue.insert([a, b], on: connection)
+            func hex(_ id: UUID) -> String { id.uuidString.lowercased().replacingOccurrences(of: "-", with: "") }
+            let c = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", after: [String(hex(a.id).prefix(12)), hex(b.id)])
+            let d = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", after: [hex(c.id)])
+            #expect(try await hosts[1].queue.insert(dependent: c, on: hosts[1].connection) == .inserted(state: "waiting"))
+            #expect(try await queue.insert(dependent: d, on: connection) == .inserted(state: "waiting"))
+            await #expect(throws: PostgresTaskQueue.PrerequisiteError(prefix: "0000", matches: [])) {
+                try await queue.insert(dependent: PostgresTaskQueue.NewTask(id: UUID(), name: "noop", after: ["0000"]), on: connection)
+            }
+            await #expect(throws: PostgresTaskQueue.PrerequisiteError.self) {
+                try await queue.insert(dependent: PostgresTaskQueue.NewTask(id: UUID(), name: "noop", after: [""]), on: connection)
+            }
+            // Only the prerequisites are claimed; one finishing is not enough.
+            let claims = try await queue.claim(slots: 10, names: ["noop"], lease: .seconds(30), on: connection)
+            #expect(Set(claims.map(\.id)) == [a.id, b.id])
+            let ends = claims.map { PostgresTaskQueue.End($0, state: "finished", outcome: "{}") }
+            _ = try await queue.recordEndsAndSettle([ends.first { $0.claim.id == a.id }!], on: connection)
+            #expect(try await Self.state(c.id, connection).0 == "waiting")
+            _ = try await queue.recordEndsAndSettle([ends.first { $0.claim.id == b.id }!], on: connection)
+            #expect(try await Self.state(c.id, connection).0 == "pending")
+            // c fails: d, and e after d, are cancelled with dependency-failed; a later dependent at once.
+            let e = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", after: [hex(d.id)])
+            #expect(try await queue.insert(dependent: e, on: connection) == .inserted(state: "waiting"))
+            let claimC = try #require(try await hosts[1].queue.claim(slots: 10, names: ["noop"], lease: .seconds(30), on: hosts[1].connection).first)
+            #expect(claimC.id == c.id)
+            _ = try await hosts[1].queue.recordEndsAndSettle([PostgresTaskQueue.End(claimC, state: "failed", outcome: "{}")], on: hosts[1].connection)
+            #expect(try await Self.state(d.id, connection).0 == "cancelled")
+            #expect(try await Self.state(e.id, connection).0 == "cancelled")
+            let message = try await connection.query(
+                "SELECT outcome->'error'->>'code', outcome->'error'->>'message' FROM pybgd_tasks WHERE id = \(d.id)", logger: Self.logger
+            ).collect().first?.decode((String, String).self)
+            #expect(message?.0 == "dependency-failed" && message?.1.contains(hex(c.id)) == true && message?.1.contains("failed") == true)
+            let late = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", after: [hex(c.id)])
+            #expect(try await queue.insert(dependent: late, on: connection) == .inserted(state: "cancelled"))
+            // A prerequisite whose end was written without settling (its host died between the
+            // two): the sweep releases its dependent.
+            let f = PostgresTaskQueue.NewTask(id: UUID(), name: "other")
+            try await queue.insert([f], on: connection)
+            let g = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", after: [hex(f.id)])
+            #expect(try await queue.insert(dependent: g, on: connection) == .inserted(state: "waiting"))
+            try await connection.query("UPDATE pybgd_tasks SET state = 'finished', ended_at = now() WHERE id = \(f.id)", logger: Self.logger)
+            #expect(try await queue.settle(after: nil, on: connection) == PostgresTaskQueue.Settled(released: 1, cancelled: 0))
+            #expect(try await Self.state(g.id, connection).0 == "pending")
+        }
+    }
 }

@@ -296,6 +296,41 @@ struct SharedDaemonTests {
         }
     }
 
+    @Test("after= across hosts: a task submitted on one host waits for prerequisites submitted on another, runs once they finished, is cancelled if one failed")
+    func dependenciesAcrossHosts() async throws {
+        try await Self.withHosts(2) { postgres, daemons, shared in
+            let first = try daemons[1].submit("hold", shared.path, "p", "0.5")
+            var after = SubmitOptions()
+            after.after = [String(first.prefix(10))]
+            let dependent = try daemons[0].ok(.submit(task: "record", arguments: [shared.path, "d"], options: after), as: SubmitPayload.self).id
+            #expect(try daemons[1].ok(.result(id: dependent), as: FuturePayload.self).state == "waiting")
+            // A prerequisite that fails (its directory does not exist): its dependent never runs.
+            let failing = try daemons[0].submit("record", "/nonexistent-pybgd-directory", "x")
+            after.after = [failing]
+            let doomed = try daemons[1].ok(.submit(task: "record", arguments: [shared.path, "never"], options: after), as: SubmitPayload.self).id
+            let ended = try daemons[0].ok(.wait(id: dependent, timeout: 30), as: FuturePayload.self)
+            #expect(ended.state == "finished")
+            let cancelled = try daemons[0].ok(.wait(id: doomed, timeout: 30), as: FuturePayload.self)
+            #expect(cancelled.state == "cancelled" && cancelled.error?.code == "dependency-failed", "\(cancelled)")
+            #expect(Self.lines(shared.appendingPathComponent("runs")) == ["d"])
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            // It started only once its prerequisite had ended.
+            let order = try await Self.count(
+                """
+                SELECT count(*) FROM pybgd_tasks AS d, pybgd_tasks AS p
+                WHERE d.name = 'record' AND d.state = 'finished' AND p.name = 'hold' AND d.ended_at >= p.ended_at
+                """, connection)
+            #expect(order == 1)
+            // A prerequisite no host knows is refused, naming it.
+            after.after = ["0123456789abcdef"]
+            switch try daemons[0].send(.submit(task: "record", arguments: [shared.path, "z"], options: after)) {
+            case .error(let code, let message): #expect(code == .unknownID && message.contains("0123456789abcdef"), "\(message)")
+            case .ok(let json): Issue.record("accepted after an unknown task: \(json)")
+            }
+        }
+    }
+
     @Test("SIGKILL of one daemon mid-load: every acknowledged task ends once by its policy, rescued within lease + one renewal")
     func killedHostIsRescued() async throws {
         try await Self.withHosts(3, lease: 2) { postgres, daemons, shared in

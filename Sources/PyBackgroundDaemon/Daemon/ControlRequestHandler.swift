@@ -185,14 +185,8 @@ final class ControlRequestHandler: Sendable {
         var after: [TaskID] = []
         if !options.isEmpty {
             if let refusal = checkFlow(options, task: task) { return .now(refusal) }
-            if !options.after.isEmpty && launcher.persistence.sharedByHosts {
-                return .now(
-                    .error(
-                        .badRequest,
-                        "after= is not offered with state.store: postgresql yet (a task's prerequisites may run on other hosts); submit the dependent task once they have finished"
-                    ))
-            }
-            for prefix in options.after {
+            // A shared store resolves them itself, among the tasks of every host.
+            for prefix in options.after where !launcher.persistence.sharedByHosts {
                 switch resolve(prefix) {
                 case .success(let future): after.append(future.id)
                 case .failure(let error):
@@ -225,6 +219,7 @@ final class ControlRequestHandler: Sendable {
                     case .success(let id): Self.accepted(id, task: name, runAt: runAt, connection: connection)
                     case .failure(let held as UniqueKeyHeld):
                         .ok(ProtocolJSON.encode(SubmitPayload(id: held.holder.description, task: name, existing: true, state: held.state)))
+                    case .failure(let refused as ProtocolError): Response(refused)
                     case .failure(let error): .error(.storeFailed, "the task was not accepted: \(error)")
                     }
                 })

@@ -97,7 +97,9 @@ final class TaskLauncher: Sendable {
             stored.after = after.map(\.description)  // whole ids: a prefix may match more tasks later
             optionWords = stored.flowWords
         }
-        let submission = Submission(record: record, task: task, arguments: arguments, words: words, optionWords: optionWords)
+        var submission = Submission(record: record, task: task, arguments: arguments, words: words, optionWords: optionWords)
+        // A shared store resolves and enforces prerequisites itself: they may run on any host.
+        if persistence.sharedByHosts { submission.after = options.after }
         guard let key = options.unique else { return accept(submission, replyOn: eventLoop, wake: wake) }
         // One lock around look-up and acceptance: of racing submissions of one key, exactly one
         // is accepted and the others get its id.

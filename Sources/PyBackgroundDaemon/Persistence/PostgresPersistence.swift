@@ -252,8 +252,9 @@ final class PostgresPersistence: TaskPersistence {
     /// kinds are answered apart: a failure of one says nothing of the other.
     private func insert(_ batch: [Insert], link: PostgresLink) async {
         let queue = self.queue
-        let plain = batch.filter { $0.row.uniqueKey == nil }
-        let unique = batch.filter { $0.row.uniqueKey != nil }
+        let plain = batch.filter { $0.row.uniqueKey == nil && $0.row.after.isEmpty }
+        let unique = batch.filter { $0.row.uniqueKey != nil && $0.row.after.isEmpty }
+        let dependent = batch.filter { !$0.row.after.isEmpty }
         if !plain.isEmpty {
             let rows = plain.map(\.row)
             // Idle workers here take what fits of the batch in its own statement.
@@ -285,6 +286,42 @@ final class PostgresPersistence: TaskPersistence {
                     }
                 }
                 return holders
+            }
+        }
+        if !dependent.isEmpty { await insert(dependents: dependent, link: link) }
+    }
+
+    /// Inserts tasks with prerequisites one by one, each in its transaction, and answers each: its
+    /// id, its unique key's holder (``UniqueKeyHeld``), a prerequisite that matches no task or
+    /// several (a ``ProtocolError`` naming it, and nothing was inserted), or the store's failure.
+    private func insert(dependents: [Insert], link: PostgresLink) async {
+        let queue = self.queue
+        for insert in dependents {
+            let row = insert.row
+            do {
+                let outcome = try await link.run { connection in
+                    do {
+                        return Result<PostgresTaskQueue.DependentInsert, PostgresTaskQueue.PrerequisiteError>.success(
+                            try await queue.insert(dependent: row, on: connection))
+                    } catch let refused as PostgresTaskQueue.PrerequisiteError {
+                        return .failure(refused)
+                    }
+                }
+                recovered()
+                switch outcome {
+                case .success(.inserted): insert.promise.succeed(TaskID(row.id))
+                case .success(.held(let holder, let state)): insert.promise.fail(UniqueKeyHeld(holder: TaskID(holder), state: state))
+                case .failure(let refused):
+                    let error =
+                        refused.matches.isEmpty
+                        ? ProtocolError(.unknownID, "after=\(refused.prefix): no task has that id, on any host")
+                        : ProtocolError(
+                            .ambiguousID, "after=\(refused.prefix) matches more than one task (\(refused.matches.map { TaskID($0).description }.joined(separator: ", ")), …); give more digits")
+                    insert.promise.fail(error)
+                }
+            } catch {
+                failed(error, doing: "insert submissions")
+                insert.promise.fail(StateStoreError(.writeFailed, path: baseLocation, error.description))
             }
         }
     }
@@ -526,7 +563,7 @@ final class PostgresPersistence: TaskPersistence {
                 let started = ContinuousClock.now
                 let applied = try await link.run { connection -> Set<UUID> in
                     for retry in retries { _ = try await queue.recordRetry(retry.claim, attempts: retry.attempts, on: connection) }
-                    return try await queue.recordEnds(ends, on: connection)
+                    return try await queue.recordEndsAndSettle(ends, on: connection)
                 }
                 recovered()
                 observe(ContinuousClock.now - started)
@@ -570,6 +607,9 @@ final class PostgresPersistence: TaskPersistence {
                     let renewed = Set(try await queue.renewLeases(settings.lease, only: held, on: connection))
                     let stops = try await queue.stopRequests(on: connection)
                     let rescue = try await queue.rescue(crashLimit: settings.crashLimit, on: connection)
+                    // Dependents of what ended anywhere and was not settled (rescued tasks, or a
+                    // host that died between an end and its settling).
+                    try await queue.settle(after: nil, on: connection)
                     try await queue.heartbeat(
                         workers: settings.workers, running: held.count, version: ControlRequestHandler.version, on: connection)
                     let hosts = try await queue.hosts(on: connection).map { host in
@@ -724,7 +764,9 @@ final class PostgresPersistence: TaskPersistence {
         Task {
             do {
                 let outcome = try await admin.run { connection in
-                    try await queue.requestStop(UUID(id), kind, by: who, error: error, on: connection)
+                    let outcome = try await queue.requestStop(UUID(id), kind, by: who, error: error, on: connection)
+                    if outcome == .cancelled { try await queue.settle(after: [UUID(id)], on: connection) }
+                    return outcome
                 }
                 switch outcome {
                 case .cancelled: completion(.success(.cancelled))

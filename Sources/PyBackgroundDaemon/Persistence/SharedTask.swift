@@ -36,7 +36,7 @@ struct SharedTask: Codable, Sendable, Equatable {
         return PostgresTaskQueue.NewTask(
             id: UUID(submission.record.id), name: record.name, record: ProtocolJSON.encode(SharedTask(submission)),
             queue: options.queue ?? "default", priority: options.priority, runAt: record.runAt, uniqueKey: options.uniqueKey,
-            maxAttempts: max(options.retry?.maxAttempts ?? 1, 1), retrySafe: submission.task.retryIfInterrupted)
+            maxAttempts: max(options.retry?.maxAttempts ?? 1, 1), retrySafe: submission.task.retryIfInterrupted, after: submission.after)
     }
 
     /// Why a claimed task cannot run on this host.

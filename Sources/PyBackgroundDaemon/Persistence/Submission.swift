@@ -10,4 +10,7 @@ struct Submission: Sendable {
     let arguments: BoundArguments
     let words: [String]
     var optionWords: [String] = []
+    /// Its prerequisites as the client named them (ids or prefixes), for a store several hosts
+    /// share to resolve and enforce; an exclusive store gets them resolved, in `record`'s options.
+    var after: [String] = []
 }
