@@ -114,9 +114,23 @@ public enum PostgresSchema {
             """,
         ],
         [
-            // Version 2: dependencies across hosts. The waiting tasks, for the sweep every host
+            // Version 2: dependencies and output across hosts. The waiting tasks, for the sweep every host
             // runs at each renewal (a host that died between an end and its settling).
             "CREATE INDEX pybgd_tasks_waiting ON pybgd_tasks (id) WHERE state = 'waiting'",
+            // Output kept in the database, for LOG and FOLLOW on any host: each run's (fence)
+            // pieces by their position in the stream as written; version 1's table was never
+            // written.
+            "DROP TABLE pybgd_output",
+            """
+            CREATE TABLE pybgd_output (
+                task uuid NOT NULL REFERENCES pybgd_tasks (id) ON DELETE CASCADE,
+                fence bigint NOT NULL,
+                stream smallint NOT NULL CHECK (stream IN (1, 2)),
+                position bigint NOT NULL CHECK (position >= 0),
+                data bytea NOT NULL,
+                PRIMARY KEY (task, fence, stream, position)
+            )
+            """,
         ],
     ]
 

@@ -702,6 +702,89 @@ public struct PostgresTaskQueue: Sendable {
         return (applied, prerequisites)
     }
 
+    // MARK: - Output
+
+    /// A piece of a run's output: `data` written at `position` of `stream` (1 stdout, 2 stderr),
+    /// positions counting every byte written (a dropped middle leaves a gap).
+    public struct OutputPiece: Sendable, Equatable {
+        public var id: UUID
+        public var fence: Int64
+        public var stream: Int16
+        public var position: Int64
+        public var data: [UInt8]
+
+        public init(id: UUID, fence: Int64, stream: Int16, position: Int64, data: [UInt8]) {
+            self.id = id
+            self.fence = fence
+            self.stream = stream
+            self.position = position
+            self.data = data
+        }
+    }
+
+    /// Writes pieces of runs' output in one statement, each only while its run's fence is the
+    /// row's and it runs (a host whose task was taken over writes nothing). Returns how many
+    /// went in.
+    @discardableResult
+    public func writeOutput(_ pieces: [OutputPiece], on connection: PostgresConnection) async throws -> Int {
+        guard !pieces.isEmpty else { return 0 }
+        let rows = try await connection.query(
+            """
+            WITH written AS (
+                INSERT INTO pybgd_output (task, fence, stream, position, data)
+                SELECT p.task, p.fence, p.stream, p.position, decode(p.data, 'base64')
+                FROM unnest(\(pieces.map(\.id))::uuid[], \(pieces.map(\.fence))::bigint[], \(pieces.map(\.stream))::smallint[],
+                            \(pieces.map(\.position))::bigint[], \(pieces.map { Data($0.data).base64EncodedString() })::text[])
+                     AS p(task, fence, stream, position, data)
+                JOIN pybgd_tasks AS t ON t.id = p.task AND t.fence = p.fence AND t.state = 'running'
+                -- Written again from the same position (by the end, racing the copy as it
+                -- grows): the longer piece stays. Pieces may overlap; readers skip what they had.
+                ON CONFLICT (task, fence, stream, position) DO UPDATE SET data = excluded.data
+                    WHERE length(excluded.data) > length(pybgd_output.data)
+                RETURNING 1
+            )
+            SELECT count(*) FROM written
+            """, logger: logger
+        ).collect()
+        return try rows.first?.decode(Int.self) ?? 0
+    }
+
+    /// Removes the pieces of a run's stream that lie wholly between `keptHead` and `keptTail`
+    /// (the middle its host no longer keeps: the database keeps no more than the host does).
+    public func dropOutput(
+        _ id: UUID, fence: Int64, stream: Int16, between keptHead: Int64, and keptTail: Int64, on connection: PostgresConnection
+    ) async throws {
+        try await connection.query(
+            """
+            DELETE FROM pybgd_output
+            WHERE task = \(id) AND fence = \(fence) AND stream = \(stream)
+              AND position >= \(keptHead) AND position + length(data) <= \(keptTail)
+            """, logger: logger)
+    }
+
+    /// The output of a task's latest run that is kept in the database from `positions` on
+    /// (per stream; absent: from 0): the pieces that reach past them, by position (they may
+    /// overlap); the fence of that run (nil: none kept).
+    public func output(
+        of id: UUID, from positions: [Int16: Int64], on connection: PostgresConnection
+    ) async throws -> (fence: Int64?, pieces: [OutputPiece]) {
+        var fence: Int64?
+        var pieces: [OutputPiece] = []
+        for try await (runFence, stream, position, data) in try await connection.query(
+            """
+            SELECT fence, stream, position, encode(data, 'base64') FROM pybgd_output
+            WHERE task = \(id) AND fence = (SELECT max(fence) FROM pybgd_output WHERE task = \(id))
+              AND position + length(data) > CASE stream WHEN 1 THEN \(positions[1] ?? 0) ELSE \(positions[2] ?? 0) END
+            ORDER BY stream, position
+            """, logger: logger
+        ).decode((Int64, Int16, Int64, String).self) {
+            fence = runFence
+            let bytes = Data(base64Encoded: data, options: .ignoreUnknownCharacters).map { [UInt8]($0) } ?? []
+            pieces.append(OutputPiece(id: id, fence: runFence, stream: stream, position: position, data: bytes))
+        }
+        return (fence, pieces)
+    }
+
     /// A host as the cluster's STATUS shows it.
     public struct Host: Sendable, Equatable {
         public var name: String

@@ -362,4 +362,32 @@ struct PostgresTaskQueueTests {
             #expect(try await Self.state(g.id, connection).0 == "pending")
         }
     }
+
+    @Test("output pieces are written only with the run's fence; a longer piece wins at one position; a read gives the latest run's pieces from a position on")
+    func outputFencing() async throws {
+        try await Self.withHosts(2) { hosts in
+            let (queue, connection) = hosts[0]
+            let task = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", retrySafe: true)
+            try await queue.insert([task], on: connection)
+            let stale = try #require(try await queue.claim(slots: 1, names: ["noop"], lease: .milliseconds(20), on: connection).first)
+            func piece(_ claim: PostgresTaskQueue.Claim, _ position: Int64, _ text: String) -> PostgresTaskQueue.OutputPiece {
+                PostgresTaskQueue.OutputPiece(id: claim.id, fence: claim.fence, stream: 1, position: position, data: Array(text.utf8))
+            }
+            #expect(try await queue.writeOutput([piece(stale, 0, "old ")], on: connection) == 1)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(try await hosts[1].queue.rescue(crashLimit: 3, on: hosts[1].connection).retried == [task.id])
+            let fresh = try #require(try await hosts[1].queue.claim(slots: 1, names: ["noop"], lease: .seconds(30), on: hosts[1].connection).first)
+            // The presumed-dead host's output is refused; the new run's is kept.
+            #expect(try await queue.writeOutput([piece(stale, 4, "stale")], on: connection) == 0)
+            #expect(try await hosts[1].queue.writeOutput([piece(fresh, 0, "new")], on: hosts[1].connection) == 1)
+            #expect(try await hosts[1].queue.writeOutput([piece(fresh, 0, "new li"), piece(fresh, 6, "ne")], on: hosts[1].connection) == 2)
+            #expect(try await hosts[1].queue.writeOutput([piece(fresh, 0, "ne")], on: hosts[1].connection) == 0, "a shorter piece does not replace a longer one")
+            let (run, pieces) = try await queue.output(of: task.id, from: [:], on: connection)
+            #expect(run == fresh.fence)
+            #expect(pieces.map { String(decoding: $0.data, as: UTF8.self) } == ["new li", "ne"])
+            #expect(try await queue.output(of: task.id, from: [1: 6], on: connection).pieces.map(\.position) == [6])
+            try await hosts[1].queue.dropOutput(task.id, fence: fresh.fence, stream: 1, between: 0, and: 6, on: hosts[1].connection)
+            #expect(try await queue.output(of: task.id, from: [:], on: connection).pieces.map(\.position) == [6])
+        }
+    }
 }

@@ -15,7 +15,8 @@ struct SharedDaemonTests {
     /// A host's configuration: `record` appends its key to `{dir}/runs` (one line per run);
     /// `hold` appends to `{dir}/starts`, sleeps, then to `{dir}/ends`, and prints the host's name;
     /// `hold-once` does the same and is not retry-safe; `flaky` appends to `{dir}/starts` and
-    /// fails, to be tried again an hour later; `overlap` counts the io queue's tasks
+    /// fails, to be tried again an hour later; `talk` writes a line, sleeps, writes another and one
+    /// to stderr; `overlap` counts the io queue's tasks
     /// running at once, across hosts, into `{dir}/counts`.
     static func config(url: String, host: String, lease: Double = 2, workers: Int = 2, extra: String = "") -> String {
         """
@@ -50,6 +51,10 @@ struct SharedDaemonTests {
               - {name: dir, type: string}
               - {name: key, type: string}
             retry: {max_attempts: 3, backoff: fixed, base: 1h, max_delay: 1h}
+          - name: talk
+            argv: ["sh", "-c", "echo one; sleep {seconds}; echo two; echo err >&2"]
+            parameters:
+              - {name: seconds, type: double}
           - name: overlap
             argv: ["sh", "-c", "touch {dir}/run.$$; ls {dir} | grep -c '^run\\\\.' >> {dir}/counts; sleep 0.1; rm {dir}/run.$$"]
             parameters:
@@ -328,6 +333,33 @@ struct SharedDaemonTests {
             case .error(let code, let message): #expect(code == .unknownID && message.contains("0123456789abcdef"), "\(message)")
             case .ok(let json): Issue.record("accepted after an unknown task: \(json)")
             }
+        }
+    }
+
+    @Test("LOG and FOLLOW on one host of a task another host runs: its output as it grows, then whole, through the real pybgctl")
+    func outputAcrossHosts() async throws {
+        try await TemporaryPostgres.with { postgres in
+            let url = postgres.url()
+            // host-1 has no `talk` task: host-2 runs it, host-1 is asked.
+            let first = try DaemonHarness(
+                config: "state: {store: postgresql, url: \"\(url)\", host_name: host-1, poll_seconds: 0.5}", arguments: ["--state", url])
+            let second = try Self.start(url: url, host: "host-2")
+            let id = try second.submit("talk", "3")
+            // While it sleeps, host-1's LOG has its first line (copied within half a second).
+            #expect(eventually { (try? Self.pybgctl(["log", id], socket: first.socketPath))?.contains("one") == true })
+            #expect(try first.ok(.result(id: id), as: FuturePayload.self).state == "running")
+            #expect(try Self.pybgctl(["log", id], socket: first.socketPath).contains("two") == false)
+            // FOLLOW from host-1 goes on until it ends, with both streams, then its end.
+            let followed = try Self.pybgctl(["follow", String(id.prefix(8))], socket: first.socketPath)
+            #expect(followed.contains("one") && followed.contains("two") && followed.contains("err"), "\(followed)")
+            #expect(followed.components(separatedBy: "one").count == 2, "each line once: \(followed)")
+            #expect(try Self.pybgctl(["log", id], socket: first.socketPath) == "one\ntwo\n")
+            #expect(try Self.pybgctl(["log", id, "--stderr"], socket: first.socketPath) == "err\n")
+            switch try first.send(.log(id: "0123456789abcdef", streams: .all)) {
+            case .error(let code, _): #expect(code == .unknownID)
+            case .ok(let json): Issue.record("LOG of no task: \(json)")
+            }
+            _ = second
         }
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import PyBackground
 import PyBackgroundProtocol
 
@@ -6,6 +7,41 @@ import PyBackgroundProtocol
 /// hosts share: a task submitted here and run elsewhere, or submitted elsewhere; TASKS, FUTURES
 /// and LATEST of the whole cluster.
 extension ControlRequestHandler {
+    /// LOG and FOLLOW of tasks of which one at least this host does not hold: all are read from
+    /// the shared store (``SharedOutputFollow``), once each id is looked up there.
+    func sharedOutput(of ids: [String], streams: OutputSelection, following: Bool, eventLoop: any EventLoop) -> ControlReply {
+        let promise = eventLoop.makePromise(of: StreamStart.self)
+        let persistence = launcher.persistence
+        // Looked up together; the last answer starts the stream (or the first failure refuses it).
+        let found = Mutex<(ids: [TaskID?], left: Int)>((Array(repeating: nil, count: ids.count), ids.count))
+        let answered = OnceFlag()
+        for (index, id) in ids.enumerated() {
+            persistence.lookUp(id) { result in
+                switch result {
+                case .failure(let error):
+                    if answered.claim() { promise.succeed(.refused(Response(error))) }
+                case .success(nil):
+                    if answered.claim() { promise.succeed(.refused(Self.unknown(id))) }
+                case .success(let payload?):
+                    let all = found.withLock { found -> [TaskID]? in
+                        found.ids[index] = TaskID(payload.id)
+                        found.left -= 1
+                        return found.left == 0 ? found.ids.compactMap { $0 } : nil
+                    }
+                    guard let all, answered.claim() else { return }
+                    var unique: [TaskID] = []
+                    for id in all where !unique.contains(id) { unique.append(id) }
+                    let header = ProtocolJSON.encode(FollowPayload(ids: unique.map(\.description)))
+                    promise.succeed(
+                        .stream(header) { [unique] in
+                            SharedOutputFollow(unique, streams: streams, following: following, persistence: persistence, eventLoop: eventLoop)
+                        })
+                }
+            }
+        }
+        return .laterStream(promise.futureResult)
+    }
+
     /// TASKS, FUTURES and LATEST: read from the shared store, whichever host ran the tasks.
     func sharedTable(_ request: Request, eventLoop: any EventLoop) -> ControlReply {
         let limit: Request.Limit

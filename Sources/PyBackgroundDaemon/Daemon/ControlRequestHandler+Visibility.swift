@@ -11,6 +11,8 @@ extension ControlRequestHandler {
             switch resolve(id) {
             case .success(let future):
                 if !futures.contains(where: { $0 === future }) { futures.append(future) }
+            case .failure(let error) where triesSharedStore(after: error):
+                return sharedOutput(of: ids, streams: streams, following: following, eventLoop: eventLoop)
             case .failure(let error): return .now(Response(error))
             }
         }

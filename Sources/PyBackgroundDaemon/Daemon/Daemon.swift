@@ -108,6 +108,7 @@ public final class Daemon: Service, Sendable {
         (shutdownRequests, shutdownContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let continuation = shutdownContinuation
         persistence.useRegistry(registry)
+        persistence.useOutputs(outputs)
         self.schedules = ScheduleBook(launcher: launcher, registry: registry, logger: logger)
         self.requests = ControlRequestHandler(
             launcher: launcher, schedules: schedules, registry: registry, maxPending: configuration.scheduler.maxPending,

@@ -101,6 +101,14 @@ final class TaskOutputs: Sendable {
         entry(id, creating: false)?.state.withLock { $0[stream] } ?? 0
     }
 
+    /// The middle of a stream no longer kept (positions `head ..< tail`); nil: all is kept.
+    func droppedRange(_ id: TaskID, _ stream: StandardStream) -> Range<Int>? {
+        guard let layout else { return nil }
+        let total = total(id, stream)
+        let dropped = layout.dropped(total: total)
+        return dropped > 0 ? layout.headBytes..<(layout.headBytes + dropped) : nil
+    }
+
     /// Up to `count` bytes of a stream from `position` (a position as written, dropped bytes counted).
     func read(_ id: TaskID, _ stream: StandardStream, from position: Int, count: Int) -> OutputPiece {
         guard let layout, let entry = entry(id, creating: false) else { return .none }

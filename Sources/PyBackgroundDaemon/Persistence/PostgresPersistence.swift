@@ -27,8 +27,9 @@ import Glibc
 /// Each kind of work is a loop with its own connection (``PostgresLink``), woken when there is
 /// work and batching what gathered meanwhile: inserts (group commit), starts (the workers
 /// waiting on them share a commit), ends and retries, claims (woken by LISTEN/NOTIFY, a slow
-/// poll behind it), and upkeep (lease renewal, rescue of other hosts' expired leases, the
-/// heartbeat). A database that went away fails submissions with the reason, keeps ends until
+/// poll behind it), upkeep (lease renewal, rescue of other hosts' expired leases, the
+/// heartbeat, the settling of dependents), and output (what the runs held here wrote, copied to
+/// the database as it grows, for LOG and FOLLOW on other hosts). A database that went away fails submissions with the reason, keeps ends until
 /// they are written, and is reconnected with backoff.
 final class PostgresPersistence: TaskPersistence {
     /// What the daemon's configuration says of the shared store.
@@ -51,6 +52,10 @@ final class PostgresPersistence: TaskPersistence {
         var future: Future?
         /// Its end is queued for writing.
         var ended = false
+        /// How far its output is in the database, per stream; and up to where the middle its
+        /// host dropped is removed there.
+        var uploaded: [StandardStream: Int] = [:]
+        var droppedUpTo: [StandardStream: Int] = [:]
         /// The stop asked of it from another host that was applied (a KILL still applies after a
         /// CANCEL that found it running).
         var appliedStop: PostgresTaskQueue.StopKind?
@@ -95,6 +100,7 @@ final class PostgresPersistence: TaskPersistence {
         var commitObserver: (@Sendable (Duration) -> Void)?
         var cluster: ClusterPayload?
         var pausedObserver: (@Sendable (Set<String>) -> Void)?
+        var outputs: TaskOutputs?
         /// The paused queues last handed to `pausedObserver`.
         var lastPaused: Set<String> = []
     }
@@ -109,6 +115,7 @@ final class PostgresPersistence: TaskPersistence {
     private let endWake = AsyncWake()
     private let claimWake = AsyncWake()
     private let upkeepWake = AsyncWake()
+    private let outputWake = AsyncWake()
     private let admin: PostgresLink
     private let loops = Mutex<[Task<Void, Never>]>([])
 
@@ -183,6 +190,7 @@ final class PostgresPersistence: TaskPersistence {
             Task { await self.endLoop() },
             Task { await self.claimLoop() },
             Task { await self.upkeepLoop() },
+            Task { await self.outputLoop() },
         ]
         self.loops.withLock { $0 = loops }
     }
@@ -561,7 +569,10 @@ final class PostgresPersistence: TaskPersistence {
             }
             do {
                 let started = ContinuousClock.now
+                // A run's last output goes in before its end: a reader that sees it ended has it all.
+                let output = finalOutput(of: ends.map(\.claim))
                 let applied = try await link.run { connection -> Set<UUID> in
+                    try await queue.writeOutput(output, on: connection)
                     for retry in retries { _ = try await queue.recordRetry(retry.claim, attempts: retry.attempts, on: connection) }
                     return try await queue.recordEndsAndSettle(ends, on: connection)
                 }
@@ -590,6 +601,119 @@ final class PostgresPersistence: TaskPersistence {
             }
         }
         await link.close()
+    }
+
+    // MARK: - Output
+
+    func useOutputs(_ outputs: TaskOutputs) {
+        state.withLock { $0.outputs = outputs }
+    }
+
+    /// The most output bytes one round writes: a task writing faster than that is caught up over
+    /// the next rounds (its host keeps all it keeps meanwhile).
+    static let outputBytesPerRound = 4 << 20
+
+    /// Copies the output of the runs held here to the database as it grows (every half second),
+    /// fenced by each run's claim, and removes there the middle this host no longer keeps.
+    private func outputLoop() async {
+        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "output", logger: logger)
+        let queue = self.queue
+        while !outputWake.isFinished {
+            await outputWake.wait(timeout: .milliseconds(500))
+            guard let outputs = state.withLock({ $0.outputs }) else { continue }
+            let running = state.withLock { state in
+                state.held.values.filter { !$0.ended && $0.future != nil }.map { ($0.claim, $0.uploaded, $0.droppedUpTo) }
+            }
+            var budget = Self.outputBytesPerRound
+            var pieces: [PostgresTaskQueue.OutputPiece] = []
+            var reached: [(UUID, [StandardStream: Int])] = []
+            var drops: [(PostgresTaskQueue.Claim, StandardStream, Range<Int>)] = []
+            for (claim, uploaded, droppedUpTo) in running where budget > 0 {
+                let (more, upTo) = Self.pieces(of: claim, from: uploaded, in: outputs, budget: &budget)
+                if !more.isEmpty {
+                    pieces += more
+                    reached.append((claim.id, upTo))
+                }
+                for stream in StandardStream.allCases {
+                    if let range = outputs.droppedRange(TaskID(claim.id), stream), range.upperBound > droppedUpTo[stream, default: 0] {
+                        drops.append((claim, stream, range))
+                    }
+                }
+            }
+            guard !pieces.isEmpty || !drops.isEmpty else { continue }
+            do {
+                try await link.run { [pieces, drops] connection in
+                    try await queue.writeOutput(pieces, on: connection)
+                    for (claim, stream, range) in drops {
+                        try await queue.dropOutput(
+                            claim.id, fence: claim.fence, stream: Self.code(stream), between: Int64(range.lowerBound), and: Int64(range.upperBound),
+                            on: connection)
+                    }
+                }
+                state.withLock { state in
+                    for (id, upTo) in reached { state.held[id]?.uploaded = upTo }
+                    for (claim, stream, range) in drops { state.held[claim.id]?.droppedUpTo[stream] = range.upperBound }
+                }
+            } catch {
+                failed(error, doing: "write tasks' output")
+            }
+        }
+        await link.close()
+    }
+
+    /// What is left to write of the output of runs that ended (all of it, whatever the budget).
+    private func finalOutput(of claims: [PostgresTaskQueue.Claim]) -> [PostgresTaskQueue.OutputPiece] {
+        guard let outputs = state.withLock({ $0.outputs }) else { return [] }
+        let uploaded = state.withLock { state in claims.map { state.held[$0.id]?.uploaded ?? [:] } }
+        var budget = Int.max
+        return zip(claims, uploaded).flatMap { claim, from in Self.pieces(of: claim, from: from, in: outputs, budget: &budget).pieces }
+    }
+
+    /// The output of a run written since `uploaded`, in pieces of at most 64 KiB (a middle no
+    /// longer kept is passed over), up to `budget` bytes; and how far that reaches.
+    private static func pieces(
+        of claim: PostgresTaskQueue.Claim, from uploaded: [StandardStream: Int], in outputs: TaskOutputs, budget: inout Int
+    ) -> (pieces: [PostgresTaskQueue.OutputPiece], upTo: [StandardStream: Int]) {
+        let id = TaskID(claim.id)
+        var pieces: [PostgresTaskQueue.OutputPiece] = []
+        var upTo = uploaded
+        for stream in StandardStream.allCases {
+            var position = uploaded[stream, default: 0]
+            reading: while budget > 0 {
+                switch outputs.read(id, stream, from: position, count: min(64 << 10, budget)) {
+                case .none: break reading
+                case .dropped(let count): position += count
+                case .bytes(let bytes):
+                    pieces.append(
+                        PostgresTaskQueue.OutputPiece(id: claim.id, fence: claim.fence, stream: code(stream), position: Int64(position), data: bytes))
+                    position += bytes.count
+                    budget -= bytes.count
+                }
+            }
+            upTo[stream] = position
+        }
+        return (pieces, upTo)
+    }
+
+    private static func code(_ stream: StandardStream) -> Int16 { stream == .stdout ? 1 : 2 }
+
+    func sharedOutput(
+        _ id: TaskID, from positions: [StandardStream: Int], completion: @escaping @Sendable (Result<SharedOutput, ProtocolError>) -> Void
+    ) {
+        let queue = self.queue
+        let from = Dictionary(uniqueKeysWithValues: positions.map { (Self.code($0.key), Int64($0.value)) })
+        Task {
+            do {
+                let (run, pieces) = try await admin.run { connection in try await queue.output(of: UUID(id), from: from, on: connection) }
+                completion(
+                    .success(
+                        SharedOutput(
+                            run: run,
+                            pieces: pieces.map { SharedOutput.Piece(stream: $0.stream == 1 ? .stdout : .stderr, position: Int($0.position), bytes: $0.data) })))
+            } catch {
+                completion(.failure(ProtocolError(.storeFailed, "the shared store cannot be read: \(error)")))
+            }
+        }
     }
 
     // MARK: - Leases, rescue, heartbeat
@@ -898,6 +1022,7 @@ final class PostgresPersistence: TaskPersistence {
         endWake.finish()
         startWake.finish()
         upkeepWake.finish()
+        outputWake.finish()
         let loops = self.loops.withLock { $0 }
         _ = try? Blocking.run { [admin] in
             for loop in loops { await loop.value }

@@ -117,6 +117,9 @@ protocol TaskPersistence: AnyObject, Sendable {
     func observePausedQueues(_ handler: @escaping @Sendable (Set<String>) -> Void)
     func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void)
     func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void)
+    func useOutputs(_ outputs: TaskOutputs)
+    func sharedOutput(
+        _ id: TaskID, from positions: [StandardStream: Int], completion: @escaping @Sendable (Result<SharedOutput, ProtocolError>) -> Void)
 }
 
 extension TaskPersistence {
@@ -158,6 +161,18 @@ extension TaskPersistence {
     /// cluster (its tables are this host's, and TASKS reads those).
     func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void) {
         completion(.success(ClusterTable(futures: [], total: 0)))
+    }
+
+    /// Where the tasks this host runs write their output: a shared store copies it to the
+    /// database as it grows, for LOG and FOLLOW on other hosts.
+    func useOutputs(_ outputs: TaskOutputs) {}
+
+    /// The output of a task's latest run as the shared store keeps it, from `positions` on
+    /// (nothing, for a store that is not shared: a host's own tasks are read from its outputs).
+    func sharedOutput(
+        _ id: TaskID, from positions: [StandardStream: Int], completion: @escaping @Sendable (Result<SharedOutput, ProtocolError>) -> Void
+    ) {
+        completion(.success(SharedOutput(run: nil, pieces: [])))
     }
 }
 

@@ -166,25 +166,22 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
             return .later
         case .stream(let json, let stream):
-            // Nothing is owed before a stream (it is not a SUBMIT): its OK goes out first.
-            context.write(wrapOutboundOut(.reply(.ok(json))), promise: nil)
-            scheduleFlush(context: context)
-            self.stream = stream
-            let output = StreamOutput(
-                context: context, flush: { self.scheduleFlush(context: context) },
-                ended: {
-                    guard self.stream === stream else { return }
-                    self.stream = nil
-                    self.machine.streamEnded()
-                    // Not inside the stream's own call: it may still be on the stack.
-                    context.eventLoop.assumeIsolated().execute { self.perform(context: context) }
-                })
-            // Started once the state machine knows it streams: a stream may end at once.
-            context.eventLoop.assumeIsolated().execute {
-                guard self.stream === stream else { return }
-                stream.start(output)
-            }
+            startStream(json, stream, context: context)
             return .stream
+        case .laterStream(let future):
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                switch result {
+                // The client left meanwhile: nothing to start (a stream would follow for no one).
+                case .success(.stream) where !context.channel.isActive: return
+                case .success(.stream(let json, let make)):
+                    self.machine.laterStreamStarted()
+                    self.startStream(json, make(), context: context)
+                case .success(.refused(let response)): self.machine.laterReplyReady(response)
+                case .failure(let error): self.machine.laterReplyReady(Self.response(.failure(error)))
+                }
+                self.perform(context: context)
+            }
+            return .later
         case .durable(let reply):
             let position = machine.owedPosition
             reply.id.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
@@ -192,6 +189,28 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 self.perform(context: context)
             }
             return .durable
+        }
+    }
+
+    /// Writes a stream's `OK` and starts it.
+    private func startStream(_ json: String, _ stream: any ControlStream, context: ChannelHandlerContext) {
+        // Nothing is owed before a stream (it is not a SUBMIT): its OK goes out first.
+        context.write(wrapOutboundOut(.reply(.ok(json))), promise: nil)
+        scheduleFlush(context: context)
+        self.stream = stream
+        let output = StreamOutput(
+            context: context, flush: { self.scheduleFlush(context: context) },
+            ended: {
+                guard self.stream === stream else { return }
+                self.stream = nil
+                self.machine.streamEnded()
+                // Not inside the stream's own call: it may still be on the stack.
+                context.eventLoop.assumeIsolated().execute { self.perform(context: context) }
+            })
+        // Started once the state machine knows it streams: a stream may end at once.
+        context.eventLoop.assumeIsolated().execute {
+            guard self.stream === stream else { return }
+            stream.start(output)
         }
     }
 

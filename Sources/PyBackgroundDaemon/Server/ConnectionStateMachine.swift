@@ -144,6 +144,13 @@ struct ConnectionStateMachine {
         awaiting = false
     }
 
+    /// The awaited reply of a `.later` evaluation turned out a stream (its `OK` written by the
+    /// handler): it ends with ``streamEnded()``.
+    mutating func laterStreamStarted() {
+        precondition(awaiting, "laterStreamStarted() without a later evaluation")
+        streaming = true
+    }
+
     /// The awaited reply of a `.later` evaluation.
     mutating func laterReplyReady(_ response: Response) {
         emit(response)

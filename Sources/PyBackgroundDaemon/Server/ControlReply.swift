@@ -14,6 +14,16 @@ enum ControlReply {
     /// `OK` with this JSON, then the stream's lines until it ends (LOG, FOLLOW, EVENTS): the
     /// requests after it wait for its end.
     case stream(String, any ControlStream)
+    /// A stream whose start must wait (its tasks are looked up in a store several hosts share):
+    /// once the future is ready, either an error reply or `OK` with the JSON, then the stream the
+    /// factory makes (on the connection's event loop). The requests after it wait, as for `later`.
+    case laterStream(EventLoopFuture<StreamStart>)
+}
+
+/// How a ``ControlReply/laterStream(_:)`` begins.
+enum StreamStart: Sendable {
+    case refused(Response)
+    case stream(String, @Sendable () -> any ControlStream)
 }
 
 /// What the server knows of a connection's peer.
