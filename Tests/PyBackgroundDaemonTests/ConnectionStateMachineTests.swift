@@ -30,6 +30,8 @@ struct ConnectionStateMachineTests {
         case shutdown
         case idle
         case streamEnded
+        /// A `.later` evaluation's reply turned out a stream (LOG of another host's task).
+        case laterStream
 
         var description: String {
             switch self {
@@ -42,6 +44,7 @@ struct ConnectionStateMachineTests {
             case .shutdown: "shutdown"
             case .idle: "idle timeout"
             case .streamEnded: "stream ended"
+            case .laterStream: "later reply is a stream"
             }
         }
     }
@@ -64,6 +67,7 @@ struct ConnectionStateMachineTests {
             case .shutdown: machine.closeWhenRepliesWritten()
             case .idle: _ = machine.idleTimeout()
             case .streamEnded: machine.streamEnded()
+            case .laterStream: machine.laterStreamStarted()
             }
             var actions: [Action] = []
             while let action = machine.nextAction() {
@@ -186,6 +190,13 @@ struct ConnectionStateMachineTests {
             name: "the client's end during a stream closes the connection once the stream ends",
             steps: [.line(.request(events)), .evaluated(.stream), .inputClosed, .streamEnded],
             expected: [[.evaluate(events)], [], [], [.closeWhenWritten]]),
+        Scenario(
+            name: "a stream that starts later holds the requests behind it until it ends, not until it starts",
+            steps: [
+                .line(.request(.log(id: "a", streams: .all))), .evaluated(.later), .line(.request(.ping)), .laterStream,
+                .line(.request(.ping)), .streamEnded, .evaluated(.now(ok1)), .evaluated(.now(ok2)),
+            ],
+            expected: [[.evaluate(.log(id: "a", streams: .all))], [], [], [], [], [.evaluate(.ping)], [.write(ok1), .evaluate(.ping)], [.write(ok2)]]),
         Scenario(
             name: "the idle timer does not close a streaming connection",
             steps: [.line(.request(events)), .evaluated(.stream), .idle],
