@@ -363,6 +363,34 @@ struct SharedDaemonTests {
         }
     }
 
+    @Test("max_pending counts the tasks waiting on every host: a host refuses once the cluster has that many, whoever submitted them")
+    func maxPendingAcrossHosts() async throws {
+        try await TemporaryPostgres.with { postgres in
+            let shared = try TemporaryDirectory.make()
+            defer { try? FileManager.default.removeItem(at: shared) }
+            let url = postgres.url()
+            let hosts = try (1...2).map { index in
+                try DaemonHarness(
+                    config: Self.config(url: url, host: "host-\(index)").replacingOccurrences(
+                        of: "keep_finished: null}", with: "keep_finished: null, max_pending: 6}"),
+                    arguments: ["--state", url])
+            }
+            #expect(Self.isOK(try hosts[0].send(.pauseQueue("io"))))
+            for _ in 0..<6 { _ = try hosts[0].submit("overlap", shared.path) }
+            // host-2 learns the count at its next renewal (every third of the 2 s lease); then its
+            // first submission is refused, though it accepted none itself.
+            #expect(eventually { (try? hosts[1].ok(.status, as: StatusPayload.self).cluster?.tasks["pending"]) == 6 })
+            switch try hosts[1].send(.submit(task: "overlap", arguments: [shared.path], options: SubmitOptions())) {
+            case .error(let code, let message): #expect(code == .queueFull && message.contains("6 tasks are waiting"), "\(message)")
+            case .ok(let json): Issue.record("host-2 accepted past the cluster's max_pending: \(json)")
+            }
+            switch try hosts[0].send(.submit(task: "overlap", arguments: [shared.path], options: SubmitOptions())) {
+            case .error(let code, let message): #expect(code == .queueFull && message.contains("max_pending"), "\(message)")
+            case .ok(let json): Issue.record("a seventh task was accepted: \(json)")
+            }
+        }
+    }
+
     @Test("SIGKILL of one daemon mid-load: every acknowledged task ends once by its policy, rescued within lease + one renewal")
     func killedHostIsRescued() async throws {
         try await Self.withHosts(3, lease: 2) { postgres, daemons, shared in

@@ -176,7 +176,7 @@ final class ControlRequestHandler: Sendable {
                 return .now(.error(.queueFull, "\(pending) tasks are waiting, the configured maximum (scheduler.max_pending); try again later"))
             }
         } else {
-            let scheduled = scheduler.scheduledCount
+            let scheduled = launcher.scheduledCount
             guard scheduled < maxScheduled else {
                 return .now(
                     .error(.queueFull, "\(scheduled) tasks wait for their time, the configured maximum (scheduler.max_scheduled); try again later"))

@@ -59,7 +59,12 @@ final class TaskLauncher: Sendable {
     }
 
     /// Tasks waiting to run, counting those the store has not yet made durable.
-    var pendingCount: Int { scheduler.pendingCount + persistence.acceptsInFlight }
+    /// On a shared store: the cluster's, as the store last counted them plus what this host
+    /// accepted since (``TaskPersistence/clusterWaiting``).
+    var pendingCount: Int { scheduler.pendingCount + persistence.acceptsInFlight + (persistence.clusterWaiting?.pending ?? 0) }
+
+    /// Tasks waiting for their time (`in=`, `at=`): this host's, or on a shared store the cluster's.
+    var scheduledCount: Int { persistence.clusterWaiting?.scheduled ?? scheduler.scheduledCount }
 
     // MARK: - Submissions
 

@@ -101,6 +101,8 @@ final class PostgresPersistence: TaskPersistence {
         var cluster: ClusterPayload?
         var pausedObserver: (@Sendable (Set<String>) -> Void)?
         var outputs: TaskOutputs?
+        /// Inserted here since the cluster was last counted: due now, and for later.
+        var insertedSinceCount = (pending: 0, scheduled: 0)
         /// The paused queues last handed to `pausedObserver`.
         var lastPaused: Set<String> = []
     }
@@ -345,6 +347,11 @@ final class PostgresPersistence: TaskPersistence {
             let holders = try await link.run(write)
             // What this host claimed in the statement starts before the replies go out.
             before()
+            let later = inserts.count { $0.row.runAt.map { $0 > Date() } ?? false }
+            state.withLock { state in
+                state.insertedSinceCount.pending += inserts.count - later
+                state.insertedSinceCount.scheduled += later
+            }
             recovered()
             observe(ContinuousClock.now - started)
             for insert in inserts {
@@ -605,6 +612,16 @@ final class PostgresPersistence: TaskPersistence {
 
     // MARK: - Output
 
+    var clusterWaiting: (pending: Int, scheduled: Int)? {
+        state.withLock { state in
+            let counted = state.cluster?.tasks ?? [:]
+            return (
+                counted["pending", default: 0] + state.insertedSinceCount.pending,
+                counted["scheduled", default: 0] + state.insertedSinceCount.scheduled
+            )
+        }
+    }
+
     func useOutputs(_ outputs: TaskOutputs) {
         state.withLock { $0.outputs = outputs }
     }
@@ -748,6 +765,7 @@ final class PostgresPersistence: TaskPersistence {
                 recovered()
                 let observer = state.withLock { state in
                     state.cluster = cluster
+                    state.insertedSinceCount = (0, 0)
                     state.lastPaused = Set(paused)
                     return state.pausedObserver
                 }

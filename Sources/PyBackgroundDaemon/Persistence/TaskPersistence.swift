@@ -118,6 +118,7 @@ protocol TaskPersistence: AnyObject, Sendable {
     func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void)
     func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void)
     func useOutputs(_ outputs: TaskOutputs)
+    var clusterWaiting: (pending: Int, scheduled: Int)? { get }
     func sharedOutput(
         _ id: TaskID, from positions: [StandardStream: Int], completion: @escaping @Sendable (Result<SharedOutput, ProtocolError>) -> Void)
 }
@@ -162,6 +163,11 @@ extension TaskPersistence {
     func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void) {
         completion(.success(ClusterTable(futures: [], total: 0)))
     }
+
+    /// The tasks of other hosts' and this host's that wait in a shared store and that no host
+    /// holds: due (`pending`) and for their time (`scheduled`), as last counted plus what this
+    /// host inserted since, for `max_pending` and `max_scheduled` (nil: not shared).
+    var clusterWaiting: (pending: Int, scheduled: Int)? { nil }
 
     /// Where the tasks this host runs write their output: a shared store copies it to the
     /// database as it grows, for LOG and FOLLOW on other hosts.
