@@ -401,6 +401,17 @@ public struct PostgresTaskQueue: Sendable {
         id.uuidString.lowercased().replacingOccurrences(of: "-", with: "")
     }
 
+    /// The latest tick each schedule was fired through (``fire(schedule:through:tasks:on:)``).
+    public func scheduleProgress(on connection: PostgresConnection) async throws -> [String: Date] {
+        var progress: [String: Date] = [:]
+        for try await (name, through) in try await connection.query(
+            "SELECT name, next_tick FROM pybgd_schedules WHERE next_tick IS NOT NULL", logger: logger
+        ).decode((String, Date).self) {
+            progress[name] = through
+        }
+        return progress
+    }
+
     /// Stores a schedule's definition and first tick unless a host stored it already (then its
     /// stored next tick stands); returns the next tick stored.
     public func register(schedule name: String, definition: String, firstTick: Date, on connection: PostgresConnection) async throws -> Date? {

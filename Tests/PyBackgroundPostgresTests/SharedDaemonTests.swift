@@ -391,6 +391,35 @@ struct SharedDaemonTests {
         }
     }
 
+    @Test("ticks missed while every host was down are made up by the schedule's misfire policy, from the store's progress")
+    func misfireAfterClusterDowntime() async throws {
+        let extra = """
+            schedules:
+              - {name: beat, task: noop, cron: "* * * * * *", misfire: "all:100"}
+            """
+        try await TemporaryPostgres.with { postgres in
+            let url = postgres.url()
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            let first = try Self.start(url: url, host: "host-1", extra: extra)
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks", connection) >= 2 })
+            first.signal(SIGTERM)
+            #expect(first.waitForExit(timeout: 30))
+            let stopped = try await Self.count("SELECT count(*) FROM pybgd_tasks", connection)
+            // The whole cluster is down for some ticks: real seconds must pass.
+            try await Task.sleep(for: .seconds(3))
+            let again = try Self.start(url: url, host: "host-1", extra: extra)
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks", connection) >= stopped + 5 })
+            // Every second from the first tick to the last has its task, once: the missed ones too.
+            let ticks = try await connection.query(
+                "SELECT (record->>'tick')::double precision FROM pybgd_tasks ORDER BY 1", logger: Self.logger
+            ).collect().map { try $0.decode(Double.self) }
+            #expect(Set(ticks).count == ticks.count, "\(ticks)")
+            #expect(ticks.count == Int((ticks.last ?? 0) - (ticks.first ?? 0)) + 1, "a tick is missing: \(ticks)")
+            _ = again
+        }
+    }
+
     @Test("SIGKILL of one daemon mid-load: every acknowledged task ends once by its policy, rescued within lease + one renewal")
     func killedHostIsRescued() async throws {
         try await Self.withHosts(3, lease: 2) { postgres, daemons, shared in

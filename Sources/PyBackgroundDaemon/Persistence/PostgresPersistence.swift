@@ -962,6 +962,16 @@ final class PostgresPersistence: TaskPersistence {
     /// fired, so that of the hosts firing a tick one inserts its task.
     func recoverSchedules() -> [StoredSchedule] { [] }
 
+    /// The latest tick each schedule was fired through, by any host.
+    func scheduleProgress() throws(StateStoreError) -> [String: Date] {
+        let (queue, admin) = (self.queue, self.admin)
+        do {
+            return try Blocking.run { try await admin.run { connection in try await queue.scheduleProgress(on: connection) } }
+        } catch {
+            throw StateStoreError(.unreadable, path: baseLocation, "the schedules' progress cannot be read: \(error)")
+        }
+    }
+
     /// Schedules added, paused or removed through the protocol apply to this host only (its
     /// tables are in memory): nothing to write.
     func record(_ change: ScheduleChange, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {

@@ -88,6 +88,10 @@ protocol TaskPersistence: AnyObject, Sendable {
     /// The schedules an earlier life stored (none for a store that does not outlive the process).
     func recoverSchedules() throws(StateStoreError) -> [StoredSchedule]
 
+    /// How far each schedule has fired, in a store several hosts share (empty otherwise: an
+    /// exclusive store's schedules come back whole from ``recoverSchedules()``).
+    func scheduleProgress() throws(StateStoreError) -> [String: Date]
+
     /// Records a change to the schedules; `completion` runs once it is durable (or failed).
     func record(_ change: ScheduleChange, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void)
 
@@ -163,6 +167,8 @@ extension TaskPersistence {
     func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void) {
         completion(.success(ClusterTable(futures: [], total: 0)))
     }
+
+    func scheduleProgress() throws(StateStoreError) -> [String: Date] { [:] }
 
     /// The tasks of other hosts' and this host's that wait in a shared store and that no host
     /// holds: due (`pending`) and for their time (`scheduled`), as last counted plus what this

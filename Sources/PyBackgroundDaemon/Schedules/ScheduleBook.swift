@@ -38,6 +38,10 @@ final class ScheduleBook: Sendable {
     /// listed with the reason, never fired, removable.
     private let unusable = Mutex<[String: (stored: StoredSchedule, reason: String)]>([:])
     private let validation: Mutex<ScheduleValidation>
+    /// How far a store several hosts share has fired each schedule (every host's firings): a
+    /// config schedule new to this host goes on from there, its misfire policy deciding what the
+    /// whole cluster missed.
+    private let sharedProgress = Mutex<[String: Date]>([:])
     private let launcher: TaskLauncher
     private let logger: Logger
 
@@ -58,6 +62,8 @@ final class ScheduleBook: Sendable {
         let stored: [StoredSchedule]
         do {
             stored = try persistence.recoverSchedules()
+            let progress = try persistence.scheduleProgress()
+            sharedProgress.withLock { $0 = progress }
         } catch {
             throw DaemonError(.stateStore, error.description)
         }
@@ -121,7 +127,7 @@ final class ScheduleBook: Sendable {
             let createdAt = current[item.name]?.stored.createdAt ?? now
             var stored = StoredSchedule(name: item.name, definition: definition, origin: .config, createdAt: createdAt)
             stored.paused = current[item.name]?.stored.paused ?? false
-            stored.lastTick = current[item.name]?.consumedThrough
+            stored.lastTick = current[item.name]?.consumedThrough ?? sharedProgress.withLock { $0[item.name] }
             switch Self.entry(stored, validation) {
             case .failure(let error): return .failure(ProtocolError(error.code, "schedules: \(item.name): \(error.message)"))
             case .success(var entry):
