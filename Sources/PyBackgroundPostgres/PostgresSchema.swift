@@ -114,9 +114,17 @@ public enum PostgresSchema {
             """,
         ],
         [
-            // Version 2: dependencies and output across hosts. The waiting tasks, for the sweep every host
+            // Version 2: dependencies, output and runtime schedules across hosts. The waiting tasks, for the sweep every host
             // runs at each renewal (a host that died between an end and its settling).
             "CREATE INDEX pybgd_tasks_waiting ON pybgd_tasks (id) WHERE state = 'waiting'",
+            // Schedules added at run time (SCHEDULE ADD) are the cluster's: their definition is
+            // kept, and every host follows them. A config schedule's row holds its progress only.
+            """
+            ALTER TABLE pybgd_schedules
+                ADD COLUMN origin text NOT NULL DEFAULT 'config' CHECK (origin IN ('config', 'runtime')),
+                ADD COLUMN paused boolean NOT NULL DEFAULT false,
+                ADD COLUMN created_at timestamptz NOT NULL DEFAULT now()
+            """,
             // Output kept in the database, for LOG and FOLLOW on any host: each run's (fence)
             // pieces by their position in the stream as written; version 1's table was never
             // written.

@@ -401,6 +401,67 @@ public struct PostgresTaskQueue: Sendable {
         id.uuidString.lowercased().replacingOccurrences(of: "-", with: "")
     }
 
+    /// A schedule added at run time, as every host follows it.
+    public struct RuntimeSchedule: Sendable, Equatable {
+        public var name: String
+        /// The words after the name in `SCHEDULE ADD`, as JSON.
+        public var definition: String
+        public var paused: Bool
+        public var createdAt: Date
+        /// The latest tick fired through (by any host); nil: none yet.
+        public var through: Date?
+
+        public init(name: String, definition: String, paused: Bool, createdAt: Date, through: Date?) {
+            self.name = name
+            self.definition = definition
+            self.paused = paused
+            self.createdAt = createdAt
+            self.through = through
+        }
+    }
+
+    /// Adds a schedule for the whole cluster; false when a schedule of that name exists already
+    /// (added on another host, or fired by a host's config).
+    public func addSchedule(_ schedule: RuntimeSchedule, on connection: PostgresConnection) async throws -> Bool {
+        try await applied(
+            connection.query(
+                """
+                INSERT INTO pybgd_schedules (name, definition, origin, paused, created_at, next_tick)
+                VALUES (\(schedule.name), \(schedule.definition)::jsonb, 'runtime', \(schedule.paused), \(schedule.createdAt), \(schedule.through))
+                ON CONFLICT (name) DO NOTHING
+                RETURNING 1
+                """, logger: logger))
+    }
+
+    /// Pauses or resumes a schedule added at run time, for every host; a resumed one goes on from
+    /// `resumedAt` (the ticks it missed while paused are let pass).
+    public func pauseSchedule(_ name: String, paused: Bool, resumedAt: Date?, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            UPDATE pybgd_schedules
+            SET paused = \(paused), updated_at = now(),
+                next_tick = CASE WHEN \(resumedAt)::timestamptz IS NULL THEN next_tick ELSE greatest(next_tick, \(resumedAt)) END
+            WHERE name = \(name) AND origin = 'runtime'
+            """, logger: logger)
+    }
+
+    /// Removes a schedule added at run time, for every host.
+    public func removeSchedule(_ name: String, on connection: PostgresConnection) async throws {
+        try await connection.query("DELETE FROM pybgd_schedules WHERE name = \(name) AND origin = 'runtime'", logger: logger)
+    }
+
+    /// The schedules added at run time, by name.
+    public func runtimeSchedules(on connection: PostgresConnection) async throws -> [RuntimeSchedule] {
+        var schedules: [RuntimeSchedule] = []
+        for try await (name, definition, paused, createdAt, through) in try await connection.query(
+            "SELECT name, definition::text, paused, created_at, next_tick FROM pybgd_schedules WHERE origin = 'runtime' ORDER BY name",
+            logger: logger
+        ).decode((String, String, Bool, Date, Date?).self) {
+            schedules.append(RuntimeSchedule(name: name, definition: definition, paused: paused, createdAt: createdAt, through: through))
+        }
+        return schedules
+    }
+
     /// The latest tick each schedule was fired through (``fire(schedule:through:tasks:on:)``).
     public func scheduleProgress(on connection: PostgresConnection) async throws -> [String: Date] {
         var progress: [String: Date] = [:]

@@ -420,6 +420,40 @@ struct SharedDaemonTests {
         }
     }
 
+    @Test("a schedule added at run time on one host is the cluster's: every host follows it, each tick fires once, and it is paused, resumed and removed from any host")
+    func runtimeScheduleAcrossHosts() async throws {
+        try await Self.withHosts(2) { postgres, daemons, _ in
+            let connection = try await Self.connect(postgres)
+            defer { Task { try? await connection.close() } }
+            let spec = try ScheduleSpec.parse(["cron=* * * * * *", "noop"])
+            _ = try daemons[0].ok(.schedule(.add(name: "beat", spec: spec)), as: SchedulePayload.self)
+            // The other host follows it at its next renewal.
+            #expect(eventually { (try? daemons[1].ok(.schedule(.show(name: "beat")), as: SchedulePayload.self).origin) == "runtime" })
+            // A second host adding the same name is refused.
+            switch try daemons[1].send(.schedule(.add(name: "beat", spec: spec))) {
+            case .error(_, let message): #expect(message.contains("exists"), "\(message)")
+            case .ok(let json): Issue.record("added twice: \(json)")
+            }
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks WHERE state = 'finished'", connection) >= 4 })
+            // Paused on the host that did not add it: the first host stops firing too.
+            _ = try daemons[1].ok(.schedule(.pause(name: "beat")), as: SchedulePayload.self)
+            #expect(eventually { (try? daemons[0].ok(.schedule(.show(name: "beat")), as: SchedulePayload.self).paused) == true })
+            let paused = try await Self.count("SELECT count(*) FROM pybgd_tasks", connection)
+            // Nothing fires while paused: this waits two ticks to see nothing come.
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await Self.count("SELECT count(*) FROM pybgd_tasks", connection) <= paused + 1)
+            _ = try daemons[0].ok(.schedule(.resume(name: "beat")), as: SchedulePayload.self)
+            #expect(try await Self.until { try await Self.count("SELECT count(*) FROM pybgd_tasks", connection) >= paused + 3 })
+            // Removed on the second host: gone from the first, and nothing fires any more.
+            _ = try daemons[1].ok(.schedule(.remove(name: "beat")), as: SchedulePayload.self)
+            #expect(eventually { if case .error(.unknownID, _)? = try? daemons[0].send(.schedule(.show(name: "beat"))) { true } else { false } })
+            let repeated = try await Self.count(
+                "SELECT count(*) FROM (SELECT record->>'tick' FROM pybgd_tasks GROUP BY 1 HAVING count(*) > 1) AS t", connection)
+            #expect(repeated == 0, "a tick fired twice")
+            #expect(try await Self.count("SELECT count(DISTINCT host) FROM pybgd_tasks WHERE host IS NOT NULL", connection) >= 1)
+        }
+    }
+
     @Test("SIGKILL of one daemon mid-load: every acknowledged task ends once by its policy, rescued within lease + one renewal")
     func killedHostIsRescued() async throws {
         try await Self.withHosts(3, lease: 2) { postgres, daemons, shared in

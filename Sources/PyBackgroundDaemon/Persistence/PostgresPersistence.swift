@@ -101,6 +101,7 @@ final class PostgresPersistence: TaskPersistence {
         var cluster: ClusterPayload?
         var pausedObserver: (@Sendable (Set<String>) -> Void)?
         var outputs: TaskOutputs?
+        var schedulesObserver: (@Sendable ([StoredSchedule]) -> Void)?
         /// Inserted here since the cluster was last counted: due now, and for later.
         var insertedSinceCount = (pending: 0, scheduled: 0)
         /// The paused queues last handed to `pausedObserver`.
@@ -743,8 +744,11 @@ final class PostgresPersistence: TaskPersistence {
             let renewing = ContinuousClock.now
             do {
                 let held = state.withLock { Array($0.held.keys) }
-                let (renewed, stops, rescue, cluster, paused) = try await link.run {
-                    connection -> (Set<UUID>, [PostgresTaskQueue.StopRequest], PostgresTaskQueue.Rescue, ClusterPayload, [String]) in
+                let (renewed, stops, rescue, cluster, paused, schedules) = try await link.run {
+                    connection -> (
+                        Set<UUID>, [PostgresTaskQueue.StopRequest], PostgresTaskQueue.Rescue, ClusterPayload, [String],
+                        [PostgresTaskQueue.RuntimeSchedule]
+                    ) in
                     let renewed = Set(try await queue.renewLeases(settings.lease, only: held, on: connection))
                     let stops = try await queue.stopRequests(on: connection)
                     let rescue = try await queue.rescue(crashLimit: settings.crashLimit, on: connection)
@@ -760,7 +764,10 @@ final class PostgresPersistence: TaskPersistence {
                     }
                     let tasks = try await queue.liveCounts(on: connection)
                     let paused = try await queue.pausedQueues(on: connection)
-                    return (renewed, stops, rescue, ClusterPayload(hosts: hosts, tasks: tasks, asOf: Date().timeIntervalSince1970), paused)
+                    let schedules = try await queue.runtimeSchedules(on: connection)
+                    return (
+                        renewed, stops, rescue, ClusterPayload(hosts: hosts, tasks: tasks, asOf: Date().timeIntervalSince1970), paused, schedules
+                    )
                 }
                 recovered()
                 let observer = state.withLock { state in
@@ -770,6 +777,7 @@ final class PostgresPersistence: TaskPersistence {
                     return state.pausedObserver
                 }
                 observer?(Set(paused))
+                state.withLock { $0.schedulesObserver }?(schedules.map(Self.stored))
                 applyRenewal(renewed, of: held, at: renewing)
                 let running = apply(stops)
                 if !running.isEmpty {
@@ -958,9 +966,29 @@ final class PostgresPersistence: TaskPersistence {
         }
     }
 
-    /// Schedules come from each host's configuration; the database keeps only how far each has
-    /// fired, so that of the hosts firing a tick one inserts its task.
-    func recoverSchedules() -> [StoredSchedule] { [] }
+    /// The schedules added at run time, the cluster's (each host's config schedules are its own:
+    /// the database keeps only how far each has fired, so that of the hosts firing a tick one
+    /// inserts its task).
+    func recoverSchedules() throws(StateStoreError) -> [StoredSchedule] {
+        let (queue, admin) = (self.queue, self.admin)
+        do {
+            return try Blocking.run { try await admin.run { connection in try await queue.runtimeSchedules(on: connection) } }
+                .map(Self.stored)
+        } catch {
+            throw StateStoreError(.unreadable, path: baseLocation, "the schedules cannot be read: \(error)")
+        }
+    }
+
+    private static func stored(_ schedule: PostgresTaskQueue.RuntimeSchedule) -> StoredSchedule {
+        StoredSchedule(
+            name: schedule.name, definition: schedule.definition, origin: .runtime, paused: schedule.paused, createdAt: schedule.createdAt,
+            lastTick: schedule.through)
+    }
+
+    /// Called after each upkeep with the schedules added at run time as the database has them.
+    func observeSchedules(_ handler: @escaping @Sendable ([StoredSchedule]) -> Void) {
+        state.withLock { $0.schedulesObserver = handler }
+    }
 
     /// The latest tick each schedule was fired through, by any host.
     func scheduleProgress() throws(StateStoreError) -> [String: Date] {
@@ -972,10 +1000,34 @@ final class PostgresPersistence: TaskPersistence {
         }
     }
 
-    /// Schedules added, paused or removed through the protocol apply to this host only (its
-    /// tables are in memory): nothing to write.
+    /// A schedule added, paused or removed through the protocol is the cluster's: written for every
+    /// host to follow. A config schedule's changes stay with its host's config.
     func record(_ change: ScheduleChange, completion: @escaping @Sendable (Result<Void, StateStoreError>) -> Void) {
-        completion(.success(()))
+        let (queue, location) = (self.queue, self.baseLocation)
+        if case .save(let stored, _) = change, stored.origin == .config { return completion(.success(())) }
+        Task {
+            do {
+                try await admin.run { connection in
+                    switch change {
+                    case .save(let stored, _):
+                        let schedule = PostgresTaskQueue.RuntimeSchedule(
+                            name: stored.name, definition: stored.definition, paused: stored.paused, createdAt: stored.createdAt, through: stored.lastTick)
+                        guard try await queue.addSchedule(schedule, on: connection) else {
+                            throw StateStoreError(
+                                .writeFailed, path: location,
+                                "a schedule named \"\(stored.name)\" exists on another host of the cluster (added there, or in its config)")
+                        }
+                    case .pause(let name, let paused, let resumedAt):
+                        try await queue.pauseSchedule(name, paused: paused, resumedAt: resumedAt, on: connection)
+                    case .remove(let name):
+                        try await queue.removeSchedule(name, on: connection)
+                    }
+                }
+                completion(.success(()))
+            } catch {
+                completion(.failure(StateStoreError(.writeFailed, path: location, "\(error)")))
+            }
+        }
     }
 
     func removeTasks(_ ids: [TaskID], completion: @escaping @Sendable (Result<Set<TaskID>, StateStoreError>) -> Void) {

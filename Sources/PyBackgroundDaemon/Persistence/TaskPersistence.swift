@@ -122,6 +122,7 @@ protocol TaskPersistence: AnyObject, Sendable {
     func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void)
     func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void)
     func useOutputs(_ outputs: TaskOutputs)
+    func observeSchedules(_ handler: @escaping @Sendable ([StoredSchedule]) -> Void)
     var clusterWaiting: (pending: Int, scheduled: Int)? { get }
     func sharedOutput(
         _ id: TaskID, from positions: [StandardStream: Int], completion: @escaping @Sendable (Result<SharedOutput, ProtocolError>) -> Void)
@@ -169,6 +170,10 @@ extension TaskPersistence {
     }
 
     func scheduleProgress() throws(StateStoreError) -> [String: Date] { [:] }
+
+    /// Tells `handler` the schedules added at run time, as a shared store has them now (every
+    /// renewal): other hosts may have added, paused or removed some. An exclusive store never calls it.
+    func observeSchedules(_ handler: @escaping @Sendable ([StoredSchedule]) -> Void) {}
 
     /// The tasks of other hosts' and this host's that wait in a shared store and that no host
     /// holds: due (`pending`) and for their time (`scheduled`), as last counted plus what this

@@ -42,6 +42,9 @@ final class ScheduleBook: Sendable {
     /// config schedule new to this host goes on from there, its misfire policy deciding what the
     /// whole cluster missed.
     private let sharedProgress = Mutex<[String: Date]>([:])
+    /// The schedules added at run time that a shared store had at the last look, with whether
+    /// each was paused: what changed since is another host's doing (``follow(_:)``).
+    private let followed = Mutex<[String: Bool]>([:])
     private let launcher: TaskLauncher
     private let logger: Logger
 
@@ -93,6 +96,49 @@ final class ScheduleBook: Sendable {
         }
         entries.withLock { $0 = loaded }
         if case .failure(let error) = reconcile(configured) { throw DaemonError(.configuration, error.message) }
+        persistence.observeSchedules { [weak self] schedules in self?.follow(schedules) }
+    }
+
+    /// Follows what other hosts did to the schedules added at run time of a store they share:
+    /// added ones are armed here too (each tick still fires once: the store compares and swaps
+    /// its progress), removed ones removed, paused or resumed ones likewise. Only a change since
+    /// the last look is applied: one this host made and has not yet seen stored stays.
+    func follow(_ schedules: [StoredSchedule]) {
+        let validation = self.validation.withLock { $0 }
+        let before = followed.withLock { followed in
+            defer { followed = Dictionary(schedules.map { ($0.name, $0.paused) }, uniquingKeysWith: { first, _ in first }) }
+            return followed
+        }
+        let current = entries.withLock { $0 }
+        let stored = Set(schedules.map(\.name))
+        for schedule in schedules where current[schedule.name] == nil && unusable.withLock({ $0[schedule.name] }) == nil {
+            guard before[schedule.name] == nil else { continue }  // removed here, not yet from the store
+            switch Self.entry(schedule, validation) {
+            case .success(let entry):
+                install(entry)
+                arm(schedule.name)
+                logger.info("schedule added on another host", metadata: ["schedule": "\(schedule.name)", "trigger": "\(entry.spec.triggerText)"])
+            case .failure(let error):
+                unusable.withLock { $0[schedule.name] = (schedule, error.message) }
+                logger.warning(
+                    "a schedule added on another host does not check here; it does not fire here",
+                    metadata: ["schedule": "\(schedule.name)", "reason": "\(error.message)"])
+            }
+        }
+        for (name, entry) in current where entry.stored.origin == .runtime && before[name] != nil && !stored.contains(name) {
+            uninstall(name)
+            logger.info("schedule removed on another host", metadata: ["schedule": "\(name)"])
+        }
+        unusable.withLock { unusable in
+            for name in unusable.keys where before[name] != nil && !stored.contains(name) { unusable.removeValue(forKey: name) }
+        }
+        for schedule in schedules {
+            guard let was = before[schedule.name], was != schedule.paused, current[schedule.name]?.stored.origin == .runtime else { continue }
+            if applyPause(schedule.name, schedule.paused, resumedAt: schedule.lastTick ?? scheduler.clock.now) != nil {
+                logger.info(
+                    schedule.paused ? "schedule paused on another host" : "schedule resumed on another host", metadata: ["schedule": "\(schedule.name)"])
+            }
+        }
     }
 
     /// Makes the config's schedules the ones of origin `config`: new ones added, changed ones
@@ -233,22 +279,8 @@ final class ScheduleBook: Sendable {
     /// `SCHEDULE PAUSE` / `RESUME`: a resumed schedule fires from the next tick to come.
     func setPaused(_ name: String, _ paused: Bool, reply: @escaping @Sendable (Result<SchedulePayload, ProtocolError>) -> Void) {
         let now = scheduler.clock.now
-        let found = entries.withLock { entries -> (changed: Bool, handle: RecurringSchedule?)? in
-            guard var entry = entries[name] else { return nil }
-            guard entry.stored.paused != paused else { return (false, nil) }
-            entry.stored.paused = paused
-            let handle = entry.handle
-            entry.handle = nil
-            entry.generation += 1
-            if !paused { entry.consumedThrough = now }
-            entries[name] = entry
-            return (true, handle)
-        }
-        guard let (changed, handle) = found else { return reply(.failure(unknown(name))) }
-        handle?.cancel()
-        if paused { cancelWaiting(name) }
+        guard let changed = applyPause(name, paused, resumedAt: now) else { return reply(.failure(unknown(name))) }
         guard changed else { return reply(payload(name).map(Result.success) ?? .failure(unknown(name))) }
-        if !paused { arm(name) }
         persistence.record(.pause(name, paused: paused, resumedAt: paused ? nil : now)) { [self] result in
             if case .failure(let error) = result {
                 reply(.failure(ProtocolError(.storeFailed, "\(paused ? "paused" : "resumed") until the next start only: \(error)")))
@@ -256,6 +288,27 @@ final class ScheduleBook: Sendable {
                 reply(payload(name).map(Result.success) ?? .failure(unknown(name)))
             }
         }
+    }
+
+    /// Pauses or resumes a schedule here (a resumed one goes on from `resumedAt`); nil: no such
+    /// schedule; false: it already was.
+    private func applyPause(_ name: String, _ paused: Bool, resumedAt: Date) -> Bool? {
+        let found = entries.withLock { entries -> (changed: Bool, handle: RecurringSchedule?)? in
+            guard var entry = entries[name] else { return nil }
+            guard entry.stored.paused != paused else { return (false, nil) }
+            entry.stored.paused = paused
+            let handle = entry.handle
+            entry.handle = nil
+            entry.generation += 1
+            if !paused { entry.consumedThrough = resumedAt }
+            entries[name] = entry
+            return (true, handle)
+        }
+        guard let (changed, handle) = found else { return nil }
+        handle?.cancel()
+        if paused { cancelWaiting(name) }
+        if changed && !paused { arm(name) }
+        return changed
     }
 
     /// `SCHEDULE REMOVE`: only schedules added at run time; a config one is removed from the config.
