@@ -947,6 +947,24 @@ public struct PostgresTaskQueue: Sendable {
         return (newest.reversed(), total)
     }
 
+    /// A page of the cluster's tasks, newest first: `limit` from `offset`, of the states given as
+    /// clients see them (a claimed run not yet started is `pending`, or `retrying` between
+    /// attempts; none given: all), and how many match.
+    public func page(offset: Int, limit: Int, states: [String], on connection: PostgresConnection) async throws -> (rows: [Row], matched: Int) {
+        let shown = "CASE WHEN state = 'running' AND started_at IS NULL AND NOT retry_safe THEN CASE WHEN attempt > 1 THEN 'retrying' ELSE 'pending' END ELSE state END"
+        let matched =
+            try await connection.query(
+                "SELECT count(*) FROM pybgd_tasks WHERE cardinality(\(states)::text[]) = 0 OR \(unescaped: shown) = ANY(\(states))", logger: logger
+            ).collect().first?.decode(Int.self) ?? 0
+        let rows = try await rows(
+            """
+            SELECT \(unescaped: Self.rowColumns) FROM pybgd_tasks
+            WHERE cardinality(\(states)::text[]) = 0 OR \(unescaped: shown) = ANY(\(states))
+            ORDER BY sequence DESC OFFSET \(max(0, offset)) LIMIT \(max(0, limit))
+            """, on: connection)
+        return (rows, matched)
+    }
+
     /// The columns a ``Row`` is read from, in its order.
     private static let rowColumns =
         "id, name, state, record::text, submitted_at, run_at, started_at, ended_at, outcome::text, attempt, max_attempts, host, retry_safe"

@@ -454,6 +454,37 @@ struct SharedDaemonTests {
         }
     }
 
+    @Test("the dashboard's task list on one host pages the whole cluster's tasks, with the host that ran each")
+    func dashboardShowsCluster() async throws {
+        try await TemporaryPostgres.with { postgres in
+            let shared = try TemporaryDirectory.make()
+            defer { try? FileManager.default.removeItem(at: shared) }
+            let url = postgres.url()
+            let port = try HTTPProbe.freePort()
+            // host-1 serves the dashboard and runs nothing of these: host-2 runs them.
+            let first = try DaemonHarness(
+                config: "state: {store: postgresql, url: \"\(url)\", host_name: host-1}\nhttp: {listen: \"127.0.0.1:\(port)\"}",
+                arguments: ["--state", url])
+            let second = try Self.start(url: url, host: "host-2")
+            let ids = try (0..<5).map { try second.submit("record", shared.path, "d\($0)") }
+            for id in ids { _ = try first.ok(.wait(id: id, timeout: 30), as: FuturePayload.self) }
+            struct Page: Decodable {
+                var futures: [FuturePayload]
+                var total: Int
+            }
+            let (status, body) = try HTTPProbe.get("http://127.0.0.1:\(port)/api/tasks?limit=3")
+            #expect(status == 200)
+            let page = try JSONDecoder().decode(Page.self, from: Data(body.utf8))
+            #expect(page.total == 5 && page.futures.map(\.id) == Array(ids.reversed().prefix(3)), "\(body)")
+            #expect(page.futures.allSatisfy { $0.host == "host-2" })
+            let finished = try JSONDecoder().decode(Page.self, from: Data(try HTTPProbe.get("http://127.0.0.1:\(port)/api/tasks?state=finished&offset=4").body.utf8))
+            #expect(finished.total == 5 && finished.futures.map(\.id) == [ids[0]])
+            let failed = try JSONDecoder().decode(Page.self, from: Data(try HTTPProbe.get("http://127.0.0.1:\(port)/api/tasks?state=failed").body.utf8))
+            #expect(failed.total == 0 && failed.futures.isEmpty)
+            _ = second
+        }
+    }
+
     @Test("SIGKILL of one daemon mid-load: every acknowledged task ends once by its policy, rescued within lease + one renewal")
     func killedHostIsRescued() async throws {
         try await Self.withHosts(3, lease: 2) { postgres, daemons, shared in

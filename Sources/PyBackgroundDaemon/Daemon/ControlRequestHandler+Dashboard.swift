@@ -34,6 +34,13 @@ extension ControlRequestHandler {
         return #"{"futures":\#(futures),"offset":\#(offset),"total":\#(matched)}"#
     }
 
+    /// The same page of a store several hosts share: the cluster's tasks, each with its host.
+    func clusterFuturesPage(offset: Int, limit: Int, states: Set<String>) async -> Result<String, ProtocolError> {
+        await launcher.persistence.clusterPage(offset: offset, limit: limit, states: states).map { table in
+            #"{"futures":\#(ProtocolJSON.encodeArray(table.futures)),"offset":\#(offset),"total":\#(table.total)}"#
+        }
+    }
+
     /// SCHEDULE LIST's payload.
     var schedulesJSON: String { ProtocolJSON.encode(SchedulesPayload(schedules: schedules.all)) }
 

@@ -116,7 +116,15 @@ final class HTTPListener: Sendable {
             let offset = max(0, query.get("offset", as: Int.self) ?? 0)
             let limit = min(Self.maxPage, max(1, query.get("limit", as: Int.self) ?? 50))
             let states = Set((query.get("state") ?? "").split(separator: ",").map(String.init))
-            return Self.response(requests.futuresPage(offset: offset, limit: limit, states: states), type: "application/json")
+            // A store several hosts share: the cluster's tasks, as TASKS and FUTURES show them.
+            guard requests.launcher.persistence.sharedByHosts else {
+                return Self.response(requests.futuresPage(offset: offset, limit: limit, states: states), type: "application/json")
+            }
+            switch await requests.clusterFuturesPage(offset: offset, limit: limit, states: states) {
+            case .success(let page): return Self.response(page, type: "application/json")
+            case .failure(let error):
+                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "\(error.message)\n")))
+            }
         }
         router.get("/api/tasks/:id/output") { request, context in
             let id = try context.parameters.require("id")

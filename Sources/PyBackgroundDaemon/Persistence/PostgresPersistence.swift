@@ -941,6 +941,18 @@ final class PostgresPersistence: TaskPersistence {
         }
     }
 
+    func clusterPage(offset: Int, limit: Int, states: Set<String>) async -> Result<ClusterTable, ProtocolError> {
+        let (queue, registry) = (self.queue, state.withLock { $0.registry })
+        do {
+            let (rows, matched) = try await admin.run { connection in
+                try await queue.page(offset: offset, limit: limit, states: states.sorted(), on: connection)
+            }
+            return .success(ClusterTable(futures: rows.map { SharedTask.payload($0, registry: registry) }, total: matched))
+        } catch {
+            return .failure(ProtocolError(.storeFailed, "the shared store cannot be read: \(error)"))
+        }
+    }
+
     // MARK: - Queues, schedules, retention
 
     func pausedQueues() -> [String] { pausedAtStart }

@@ -121,6 +121,7 @@ protocol TaskPersistence: AnyObject, Sendable {
     func observePausedQueues(_ handler: @escaping @Sendable (Set<String>) -> Void)
     func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void)
     func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void)
+    func clusterPage(offset: Int, limit: Int, states: Set<String>) async -> Result<ClusterTable, ProtocolError>
     func useOutputs(_ outputs: TaskOutputs)
     func observeSchedules(_ handler: @escaping @Sendable ([StoredSchedule]) -> Void)
     var clusterWaiting: (pending: Int, scheduled: Int)? { get }
@@ -179,6 +180,12 @@ extension TaskPersistence {
     /// holds: due (`pending`) and for their time (`scheduled`), as last counted plus what this
     /// host inserted since, for `max_pending` and `max_scheduled` (nil: not shared).
     var clusterWaiting: (pending: Int, scheduled: Int)? { nil }
+
+    /// A page of the whole cluster's tasks, newest first, for the dashboard (an exclusive store
+    /// has no cluster: empty).
+    func clusterPage(offset: Int, limit: Int, states: Set<String>) async -> Result<ClusterTable, ProtocolError> {
+        .success(ClusterTable(futures: [], total: 0))
+    }
 
     /// Where the tasks this host runs write their output: a shared store copies it to the
     /// database as it grows, for LOG and FOLLOW on other hosts.
