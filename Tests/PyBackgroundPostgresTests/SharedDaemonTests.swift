@@ -454,7 +454,7 @@ struct SharedDaemonTests {
         }
     }
 
-    @Test("the dashboard's task list on one host pages the whole cluster's tasks, with the host that ran each")
+    @Test("the dashboard on one host pages the whole cluster's tasks, with the host that ran each, and shows their output")
     func dashboardShowsCluster() async throws {
         try await TemporaryPostgres.with { postgres in
             let shared = try TemporaryDirectory.make()
@@ -481,6 +481,12 @@ struct SharedDaemonTests {
             #expect(finished.total == 5 && finished.futures.map(\.id) == [ids[0]])
             let failed = try JSONDecoder().decode(Page.self, from: Data(try HTTPProbe.get("http://127.0.0.1:\(port)/api/tasks?state=failed").body.utf8))
             #expect(failed.total == 0 && failed.futures.isEmpty)
+            // A task's output, kept by the host that ran it, shows on this host's dashboard too.
+            let talker = try second.submit("hold", shared.path, "o", "0")
+            _ = try first.ok(.wait(id: talker, timeout: 30), as: FuturePayload.self)
+            let output = try HTTPProbe.get("http://127.0.0.1:\(port)/api/tasks/\(talker)/output")
+            #expect(output.status == 200 && output.body == "host-2\n", "\(output)")
+            #expect(try HTTPProbe.get("http://127.0.0.1:\(port)/api/tasks/0123456789abcdef0123456789abcdef/output").status == 404)
             _ = second
         }
     }

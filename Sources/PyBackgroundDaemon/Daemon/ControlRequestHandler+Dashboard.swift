@@ -63,4 +63,27 @@ extension ControlRequestHandler {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// The same text of a task of a store several hosts share, as the database keeps its output
+    /// (a task another host runs or ran); nil for an id the store does not know.
+    func sharedOutputText(_ id: String, stream: StandardStream, maxBytes: Int = 1 << 20) async -> String? {
+        let persistence = launcher.persistence
+        let found: FuturePayload?? = await withCheckedContinuation { continuation in
+            persistence.lookUp(id) { result in continuation.resume(returning: try? result.get()) }
+        }
+        guard let payload = found ?? nil, let taskID = TaskID(payload.id) else { return nil }
+        let output: SharedOutput? = await withCheckedContinuation { continuation in
+            persistence.sharedOutput(taskID, from: [:]) { result in continuation.resume(returning: try? result.get()) }
+        }
+        var bytes: [UInt8] = []
+        var position = 0
+        for piece in output?.pieces ?? [] where piece.stream == stream && bytes.count < maxBytes {
+            let end = piece.position + piece.bytes.count
+            guard end > position else { continue }
+            if piece.position > position { bytes += OutputChunkPayload.droppedLine(piece.position - position, endsLine: false) }
+            bytes += piece.bytes[max(0, position - piece.position)...]
+            position = end
+        }
+        return String(decoding: bytes.prefix(maxBytes), as: UTF8.self)
+    }
 }

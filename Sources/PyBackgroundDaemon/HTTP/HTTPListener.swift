@@ -129,7 +129,9 @@ final class HTTPListener: Sendable {
         router.get("/api/tasks/:id/output") { request, context in
             let id = try context.parameters.require("id")
             let stream = StandardStream(rawValue: request.uri.queryParameters.get("stream") ?? "stdout") ?? .stdout
-            guard let text = requests.outputText(id, stream: stream) else {
+            var text = requests.outputText(id, stream: stream)
+            if text == nil && requests.launcher.persistence.sharedByHosts { text = await requests.sharedOutputText(id, stream: stream) }
+            guard let text else {
                 return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no task \(id)\n")))
             }
             return Self.response(text, type: "text/plain; charset=utf-8")
