@@ -951,7 +951,8 @@ public struct PostgresTaskQueue: Sendable {
     /// clients see them (a claimed run not yet started is `pending`, or `retrying` between
     /// attempts; none given: all), and how many match.
     public func page(offset: Int, limit: Int, states: [String], on connection: PostgresConnection) async throws -> (rows: [Row], matched: Int) {
-        let shown = "CASE WHEN state = 'running' AND started_at IS NULL AND NOT retry_safe THEN CASE WHEN attempt > 1 THEN 'retrying' ELSE 'pending' END ELSE state END"
+        let shown =
+            "CASE WHEN state = 'running' AND started_at IS NULL AND NOT retry_safe THEN CASE WHEN attempt > 1 THEN 'retrying' ELSE 'pending' END ELSE state END"
         let matched =
             try await connection.query(
                 "SELECT count(*) FROM pybgd_tasks WHERE cardinality(\(states)::text[]) = 0 OR \(unescaped: shown) = ANY(\(states))", logger: logger
@@ -971,7 +972,8 @@ public struct PostgresTaskQueue: Sendable {
 
     private func rows(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [Row] {
         var rows: [Row] = []
-        for try await (id, name, state, record, submitted, runAt, started, ended, outcome, attempt, maxAttempts, host, retrySafe) in try await connection
+        for try await (id, name, state, record, submitted, runAt, started, ended, outcome, attempt, maxAttempts, host, retrySafe)
+            in try await connection
             .query(query, logger: logger)
             .decode((UUID, String, String, String, Date, Date, Date?, Date?, String?, Int, Int, String?, Bool).self)
         {

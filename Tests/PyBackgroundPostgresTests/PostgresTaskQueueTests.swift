@@ -381,7 +381,8 @@ struct PostgresTaskQueueTests {
             #expect(try await queue.writeOutput([piece(stale, 4, "stale")], on: connection) == 0)
             #expect(try await hosts[1].queue.writeOutput([piece(fresh, 0, "new")], on: hosts[1].connection) == 1)
             #expect(try await hosts[1].queue.writeOutput([piece(fresh, 0, "new li"), piece(fresh, 6, "ne")], on: hosts[1].connection) == 2)
-            #expect(try await hosts[1].queue.writeOutput([piece(fresh, 0, "ne")], on: hosts[1].connection) == 0, "a shorter piece does not replace a longer one")
+            #expect(
+                try await hosts[1].queue.writeOutput([piece(fresh, 0, "ne")], on: hosts[1].connection) == 0, "a shorter piece does not replace a longer one")
             let (run, pieces) = try await queue.output(of: task.id, from: [:], on: connection)
             #expect(run == fresh.fence)
             #expect(pieces.map { String(decoding: $0.data, as: UTF8.self) } == ["new li", "ne"])

@@ -81,6 +81,23 @@ struct SharedDaemonTests {
         }
     }
 
+    /// A cluster, a directory for the tasks, an asking host (`host-1`, which registers none of the
+    /// config's tasks: every task runs on the other) and a running host (`host-2`).
+    static func withAskerAndRunner<Value>(
+        askerConfig: String = "", _ body: (TemporaryPostgres, _ asker: DaemonHarness, _ runner: DaemonHarness, URL) async throws -> Value
+    ) async throws -> Value {
+        try await TemporaryPostgres.with { postgres in
+            let shared = try TemporaryDirectory.make()
+            defer { try? FileManager.default.removeItem(at: shared) }
+            let url = postgres.url()
+            let asker = try DaemonHarness(
+                config: "state: {store: postgresql, url: \"\(url)\", host_name: host-1, poll_seconds: 0.5}\n\(askerConfig)",
+                arguments: ["--state", url])
+            let runner = try start(url: url, host: "host-2")
+            return try await body(postgres, asker, runner, shared)
+        }
+    }
+
     static func start(url: String, host: String, lease: Double = 2, extra: String = "") throws -> DaemonHarness {
         try DaemonHarness(config: config(url: url, host: host, lease: lease, extra: extra), arguments: ["--state", url])
     }
@@ -220,14 +237,7 @@ struct SharedDaemonTests {
 
     @Test("WAIT on one host for a task another host runs returns once it ended, or times out naming its state")
     func waitAcrossHosts() async throws {
-        try await TemporaryPostgres.with { postgres in
-            let shared = try TemporaryDirectory.make()
-            defer { try? FileManager.default.removeItem(at: shared) }
-            let url = postgres.url()
-            // host-1 has no `hold` task registered: only host-2 can run it, and host-1 is asked.
-            let first = try DaemonHarness(
-                config: "state: {store: postgresql, url: \"\(url)\", host_name: host-1, poll_seconds: 0.5}", arguments: ["--state", url])
-            let second = try Self.start(url: url, host: "host-2")
+        try await Self.withAskerAndRunner { _, first, second, shared in
             let id = try second.submit("hold", shared.path, "w", "1")
             switch try first.send(.wait(id: id, timeout: 0.2)) {
             case .error(let code, let message): #expect(code == .timedOut && message.contains("it is"), "\(message)")
@@ -243,15 +253,8 @@ struct SharedDaemonTests {
 
     @Test("CANCEL and KILL on one host stop a task another host holds, or that no host holds yet; CANCEL leaves a started run alone")
     func stopAcrossHosts() async throws {
-        try await TemporaryPostgres.with { postgres in
-            let shared = try TemporaryDirectory.make()
-            defer { try? FileManager.default.removeItem(at: shared) }
-            let url = postgres.url()
-            // host-1 has no `hold` task registered: only host-2 (2 workers, prefetch 4) runs it,
-            // and every stop is asked on host-1.
-            let first = try DaemonHarness(
-                config: "state: {store: postgresql, url: \"\(url)\", host_name: host-1, poll_seconds: 0.5}", arguments: ["--state", url])
-            let second = try Self.start(url: url, host: "host-2")
+        // host-2 (2 workers, prefetch 4) runs every task; every stop is asked on host-1.
+        try await Self.withAskerAndRunner { postgres, first, second, shared in
             // Its first attempt fails at once; host-2 holds it for the next, an hour later.
             let retrying = try second.submit("flaky", shared.path, "f")
             #expect(eventually { (try? first.ok(.result(id: retrying), as: FuturePayload.self).state) == "retrying" })
@@ -338,12 +341,7 @@ struct SharedDaemonTests {
 
     @Test("LOG and FOLLOW on one host of a task another host runs: its output as it grows, then whole, through the real pybgctl")
     func outputAcrossHosts() async throws {
-        try await TemporaryPostgres.with { postgres in
-            let url = postgres.url()
-            // host-1 has no `talk` task: host-2 runs it, host-1 is asked.
-            let first = try DaemonHarness(
-                config: "state: {store: postgresql, url: \"\(url)\", host_name: host-1, poll_seconds: 0.5}", arguments: ["--state", url])
-            let second = try Self.start(url: url, host: "host-2")
+        try await Self.withAskerAndRunner { _, first, second, _ in
             let id = try second.submit("talk", "3")
             // While it sleeps, host-1's LOG has its first line (copied within half a second).
             #expect(eventually { (try? Self.pybgctl(["log", id], socket: first.socketPath))?.contains("one") == true })
@@ -420,7 +418,9 @@ struct SharedDaemonTests {
         }
     }
 
-    @Test("a schedule added at run time on one host is the cluster's: every host follows it, each tick fires once, and it is paused, resumed and removed from any host")
+    @Test(
+        "a schedule added at run time on one host is the cluster's: every host follows it, each tick fires once, and it is paused, resumed and removed from any host"
+    )
     func runtimeScheduleAcrossHosts() async throws {
         try await Self.withHosts(2) { postgres, daemons, _ in
             let connection = try await Self.connect(postgres)
@@ -456,16 +456,9 @@ struct SharedDaemonTests {
 
     @Test("the dashboard on one host pages the whole cluster's tasks, with the host that ran each, and shows their output")
     func dashboardShowsCluster() async throws {
-        try await TemporaryPostgres.with { postgres in
-            let shared = try TemporaryDirectory.make()
-            defer { try? FileManager.default.removeItem(at: shared) }
-            let url = postgres.url()
-            let port = try HTTPProbe.freePort()
-            // host-1 serves the dashboard and runs nothing of these: host-2 runs them.
-            let first = try DaemonHarness(
-                config: "state: {store: postgresql, url: \"\(url)\", host_name: host-1}\nhttp: {listen: \"127.0.0.1:\(port)\"}",
-                arguments: ["--state", url])
-            let second = try Self.start(url: url, host: "host-2")
+        let port = try HTTPProbe.freePort()
+        // host-1 serves the dashboard and runs nothing of these: host-2 runs them.
+        try await Self.withAskerAndRunner(askerConfig: "http: {listen: \"127.0.0.1:\(port)\"}") { _, first, second, shared in
             let ids = try (0..<5).map { try second.submit("record", shared.path, "d\($0)") }
             for id in ids { _ = try first.ok(.wait(id: id, timeout: 30), as: FuturePayload.self) }
             struct Page: Decodable {
@@ -477,7 +470,8 @@ struct SharedDaemonTests {
             let page = try JSONDecoder().decode(Page.self, from: Data(body.utf8))
             #expect(page.total == 5 && page.futures.map(\.id) == Array(ids.reversed().prefix(3)), "\(body)")
             #expect(page.futures.allSatisfy { $0.host == "host-2" })
-            let finished = try JSONDecoder().decode(Page.self, from: Data(try HTTPProbe.get("http://127.0.0.1:\(port)/api/tasks?state=finished&offset=4").body.utf8))
+            let finished = try JSONDecoder().decode(
+                Page.self, from: Data(try HTTPProbe.get("http://127.0.0.1:\(port)/api/tasks?state=finished&offset=4").body.utf8))
             #expect(finished.total == 5 && finished.futures.map(\.id) == [ids[0]])
             let failed = try JSONDecoder().decode(Page.self, from: Data(try HTTPProbe.get("http://127.0.0.1:\(port)/api/tasks?state=failed").body.utf8))
             #expect(failed.total == 0 && failed.futures.isEmpty)

@@ -1,7 +1,7 @@
 import NIOCore
-import Synchronization
 import PyBackground
 import PyBackgroundProtocol
+import Synchronization
 
 /// RESULT, WAIT, CANCEL and KILL of a task this host's tables do not hold, in a store several
 /// hosts share: a task submitted here and run elsewhere, or submitted elsewhere; TASKS, FUTURES

@@ -327,7 +327,9 @@ final class PostgresPersistence: TaskPersistence {
                         refused.matches.isEmpty
                         ? ProtocolError(.unknownID, "after=\(refused.prefix): no task has that id, on any host")
                         : ProtocolError(
-                            .ambiguousID, "after=\(refused.prefix) matches more than one task (\(refused.matches.map { TaskID($0).description }.joined(separator: ", ")), …); give more digits")
+                            .ambiguousID,
+                            "after=\(refused.prefix) matches more than one task (\(refused.matches.map { TaskID($0).description }.joined(separator: ", ")), …); give more digits"
+                        )
                     insert.promise.fail(error)
                 }
             } catch {
