@@ -45,53 +45,6 @@ static long now_ms(void) {
     return (long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/// Sends `signal` to the command's process group and to every child of this process (descendants
-/// that left the group were re-parented here once their parent ended).
-static void signal_all(pid_t group, int signal) {
-    if (group > 0) kill(-group, signal);
-    DIR *proc = opendir("/proc");
-    if (proc == NULL) return;
-    pid_t self = getpid();
-    struct dirent *entry;
-    while ((entry = readdir(proc)) != NULL) {
-        char *end;
-        long pid = strtol(entry->d_name, &end, 10);
-        if (*end != '\0' || pid <= 0 || pid == self) continue;
-        char path[64], text[512];
-        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        ssize_t count = read(fd, text, sizeof text - 1);
-        close(fd);
-        if (count <= 0) continue;
-        text[count] = '\0';
-        // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
-        char *paren = strrchr(text, ')');
-        char state;
-        long parent;
-        if (paren == NULL || sscanf(paren + 1, " %c %ld", &state, &parent) != 2) continue;
-        if (parent == self && state != 'Z') kill((pid_t)pid, signal);
-    }
-    closedir(proc);
-}
-
-/// Reaps every child that has ended; records the command's status. Returns true when no child is left.
-static int reap(pid_t command, int *command_status, int *command_done) {
-    for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid > 0) {
-            if (pid == command) {
-                *command_status = status;
-                *command_done = 1;
-            }
-            continue;
-        }
-        if (pid < 0 && errno == EINTR) continue;
-        return pid < 0 && errno == ECHILD;
-    }
-}
-
 /// Ends this process the way the command ended.
 static void exit_like(int status) {
     if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
@@ -111,6 +64,121 @@ static void exit_like(int status) {
         _exit(128 + signal);
     }
     _exit(1);
+}
+
+/// The pid named by a /proc entry if that process is a child of `self` (its state in `state`);
+/// 0 otherwise.
+static long child_of(pid_t self, const char *name, char *state) {
+    char *end;
+    long pid = strtol(name, &end, 10);
+    if (*end != '\0' || pid <= 0 || pid == self) return 0;
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t count = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (count <= 0) return 0;
+    text[count] = '\0';
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
+    char *paren = strrchr(text, ')');
+    long parent;
+    if (paren == NULL || sscanf(paren + 1, " %c %ld", state, &parent) != 2) return 0;
+    return parent == self ? pid : 0;
+}
+
+/// Sends `signal` to the command's process group and to every child of this process (descendants
+/// that left the group were re-parented here once their parent ended).
+///
+/// The group's id is the command's pid, which ``reap`` leaves unreaped (a zombie) until this
+/// process exits: no other process can get that id meanwhile, so `kill(-group)` reaches only the
+/// task's processes. (Once reaped, the id is free as soon as the group is empty, and pids wrap
+/// around, at 32768 by default: a test found a new, unrelated group that got the id killed.)
+static void signal_all(pid_t group, int signal) {
+    if (group > 0) kill(-group, signal);
+    DIR *proc = opendir("/proc");
+    if (proc == NULL) return;
+    pid_t self = getpid();
+    struct dirent *entry;
+    while ((entry = readdir(proc)) != NULL) {
+        char state;
+        long pid = child_of(self, entry->d_name, &state);
+        if (pid > 0 && state != 'Z') kill((pid_t)pid, signal);
+    }
+    closedir(proc);
+}
+
+/// Reaps the children other than the command that have ended, once the command has; returns true
+/// when none is left. Reads this process's list of children (one file), or, on a kernel without
+/// it, looks through /proc.
+static int reap_others(pid_t command) {
+    pid_t self = getpid();
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", self, self);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char text[8192];
+        ssize_t count = read(fd, text, sizeof text - 1);
+        close(fd);
+        if (count >= 0 && count < (ssize_t)sizeof text - 1) {
+            text[count] = '\0';
+            int left = 0;
+            for (char *next = text, *end;; next = end) {
+                long pid = strtol(next, &end, 10);
+                if (end == next) break;
+                if (pid > 0 && pid != command && waitpid((pid_t)pid, NULL, WNOHANG) == 0) left = 1;
+            }
+            return !left;
+        }
+    }
+    int left = 0;
+    DIR *proc = opendir("/proc");
+    if (proc == NULL) return 0;
+    struct dirent *entry;
+    while ((entry = readdir(proc)) != NULL) {
+        char state;
+        long pid = child_of(self, entry->d_name, &state);
+        if (pid <= 0 || pid == command) continue;
+        if (state != 'Z' || waitpid((pid_t)pid, NULL, WNOHANG) == 0) left = 1;
+    }
+    closedir(proc);
+    return !left;
+}
+
+/// Reaps every child that has ended except the command, which stays a zombie until this process
+/// is about to exit (``finish``): its pid is the group's id (see ``signal_all``). Records the
+/// command's status once it has ended. Returns true when no child but the command is left.
+static int reap(pid_t command, int *command_status, int *command_done) {
+    // Ended children, in the kernel's order, peeked at before being reaped: any but the command.
+    for (;;) {
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        int peeked = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT);
+        if (peeked < 0 && errno == EINTR) continue;
+        if (peeked != 0 || info.si_pid == 0) break;
+        if (info.si_pid != command) {
+            waitpid(info.si_pid, NULL, 0);
+            continue;
+        }
+        if (!*command_done) {
+            *command_done = 1;
+            // As waitpid would have given it, for exit_like's W* macros.
+            *command_status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8
+                                                         : (info.si_status & 0x7f) | (info.si_code == CLD_DUMPED ? 0x80 : 0);
+        }
+        break;  // the command's zombie stays first in line: the others are found one by one
+    }
+    return *command_done && reap_others(command);
+}
+
+/// Reaps the command (its zombie held the group's id: see ``signal_all``) and ends this process
+/// the way it ended; with `command_done` false, exits as killed.
+static void finish(pid_t command, int command_done, int command_status) {
+    if (command_done) {
+        waitpid(command, NULL, 0);
+        exit_like(command_status);
+    }
+    _exit(128 + SIGKILL);
 }
 
 int main(int argc, char **argv) {
@@ -188,7 +256,7 @@ int main(int argc, char **argv) {
     long deadline = -1;
     for (;;) {
         int none_left = reap(command, &command_status, &command_done);
-        if (command_done && none_left) exit_like(command_status);
+        if (command_done && none_left) finish(command, command_done, command_status);
         if (command_done && !stopping) {
             // The command ended and left processes behind: they end with the task.
             stopping = 1;
@@ -202,8 +270,7 @@ int main(int argc, char **argv) {
             deadline = now + kill_wait_ms;
         } else if (killed && now >= deadline) {
             // Something ignores even SIGKILL for now (stuck in the kernel): leave without it.
-            if (command_done) exit_like(command_status);
-            _exit(128 + SIGKILL);
+            finish(command, command_done, command_status);
         }
         if (stopping) {
             // Descendants re-parented here since the last look get the signal too.
@@ -246,6 +313,6 @@ int main(int argc, char **argv) {
         }
     }
     signal_all(command, SIGKILL);
-    if (command_done) exit_like(command_status);
+    if (command_done) finish(command, command_done, command_status);
     return 127;
 }

@@ -139,4 +139,39 @@ struct ProcessGroupTests {
         let own = try daemon.ok(.wait(id: try daemon.submit("exits127"), timeout: 30), as: FuturePayload.self)
         #expect(own.error?.code == "exit-status", "a command's own 127 stays its exit status")
     }
+
+    @Test(
+        "while pybgd-exec stops what a command left behind, the command's pid stays taken (unreaped), so its group's id cannot go to another process; it is reaped before pybgd-exec exits as the command did"
+    )
+    func groupIDStaysTaken() throws {
+        let marker = Self.uniqueSleep()
+        let helper = Process()
+        helper.executableURL = DaemonHarness.productDirectory.appendingPathComponent("pybgd-exec")
+        // The command exits at once, leaving in a session of its own a shell that ignores SIGTERM:
+        // the helper is then stopping it for its 1 s grace, signalling the command's group.
+        helper.arguments = ["1000", "sh", "-c", "echo $$; setsid sh -c 'trap \"\" TERM; sleep \(marker)' & sleep 0.3; exit 3"]
+        let output = Pipe()
+        helper.standardOutput = output
+        helper.standardInput = FileHandle.nullDevice
+        try helper.run()
+        let line = output.fileHandleForReading.availableData
+        let command = try #require(Int32(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(Self.awaitStarted(marker))
+        func stat() -> [Substring] {
+            let text = (try? String(contentsOfFile: "/proc/\(command)/stat", encoding: .utf8)) ?? ""
+            guard let paren = text.lastIndex(of: ")") else { return [] }
+            return text[text.index(paren, offsetBy: 2)...].split(separator: " ")
+        }
+        // The command exits (0.3 s in); while its leftover is being stopped (1 s), its pid stays a
+        // zombie of the helper's: taken, so no new process group can get the id the helper
+        // signals. (Reaped at once, it would be gone from /proc within milliseconds.)
+        #expect(eventually { stat().first.map { $0 == "Z" } ?? true })
+        usleep(300_000)
+        let fields = stat()
+        #expect(fields.first == "Z" && fields.dropFirst().first == "\(helper.processIdentifier)", "the command's pid while its leftover is stopped: \(fields)")
+        helper.waitUntilExit()
+        #expect(helper.terminationStatus == 3, "exits as the command did")
+        #expect(Self.awaitGone(marker), "the leftover that ignored SIGTERM was killed")
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(command)"), "the command was reaped before the helper exited")
+    }
 }
