@@ -20,17 +20,11 @@ struct DashboardBrowserTests {
 
     @Test("tasks submitted with pybgctl appear on the page and change state live; queues, schedules and the chart show; 100,000 tasks stay paged")
     func liveDashboard() async throws {
-        // Chromium beside the multi-host PostgreSQL tests was starved until it died: turns. Under
-        // the whole suite it still died at times within seconds of its start (its pipe closed, its
-        // log saying nothing): that is the browser, not the page, so a second browser gets one
-        // more try; any other failure, or a second death, fails the test.
-        try await HeavyTest.alone {
-            do {
-                try showsTasksLive()
-            } catch let error as HarnessError where error.description.hasPrefix("the browser's pipe closed") {
-                try showsTasksLive()
-            }
-        }
+        // Chromium beside the multi-host PostgreSQL tests was starved until it died: turns. (It
+        // also died at times under the whole suite, its log saying nothing: pybgd-exec of another
+        // test signalled a process group id Chromium had been given after the pids wrapped; fixed
+        // there, see ProcessGroupTests.)
+        try await HeavyTest.alone { try showsTasksLive() }
     }
 
     private func showsTasksLive() throws {
