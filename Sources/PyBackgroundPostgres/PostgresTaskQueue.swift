@@ -752,9 +752,9 @@ public struct PostgresTaskQueue: Sendable {
 
     private func writeEnds(_ ends: [End], on connection: PostgresConnection) async throws -> (applied: Set<UUID>, prerequisites: [UUID]) {
         guard !ends.isEmpty else { return ([], []) }
-        var applied: Set<UUID> = []
-        var prerequisites: [UUID] = []
-        for try await (id, _, waitedFor) in try await connection.query(
+        // One row back: the ids as arrays (a row per end cost the client more than the arrays),
+        // one notification, and the dependents looked for only while some task waits at all.
+        let rows = try await connection.query(
             """
             WITH ended AS (
                 UPDATE pybgd_tasks AS t
@@ -763,15 +763,19 @@ public struct PostgresTaskQueue: Sendable {
                             \(ends.map(\.outcome))::text[]) AS e(id, fence, state, outcome)
                 WHERE t.id = e.id AND t.fence = e.fence AND t.state = 'running'
                 RETURNING t.id
+            ), judged AS (
+                SELECT id, CASE WHEN (SELECT EXISTS (SELECT 1 FROM pybgd_tasks WHERE state = 'waiting'))
+                                THEN EXISTS (SELECT 1 FROM pybgd_dependencies AS d WHERE d.after = ended.id) ELSE false END AS waited_for
+                FROM ended
             )
-            SELECT id, pg_notify(\(Self.wakeChannel), '') IS NULL, EXISTS (SELECT 1 FROM pybgd_dependencies AS d WHERE d.after = ended.id)
-            FROM ended
+            SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(id) FILTER (WHERE waited_for), '{}'),
+                   CASE WHEN count(*) > 0 THEN pg_notify(\(Self.wakeChannel), '') END IS NULL
+            FROM judged
             """, logger: logger
-        ).decode((UUID, Bool, Bool).self) {
-            applied.insert(id)
-            if waitedFor { prerequisites.append(id) }
-        }
-        return (applied, prerequisites)
+        ).collect()
+        guard let row = rows.first else { return ([], []) }
+        let (applied, prerequisites, _) = try row.decode(([UUID], [UUID], Bool).self)
+        return (Set(applied), prerequisites)
     }
 
     // MARK: - Output
