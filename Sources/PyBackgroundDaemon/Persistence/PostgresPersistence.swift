@@ -29,8 +29,9 @@ import Glibc
 /// waiting on them share a commit), ends and retries, claims (woken by LISTEN/NOTIFY, a slow
 /// poll behind it), upkeep (lease renewal, rescue of other hosts' expired leases, the
 /// heartbeat, the settling of dependents), and output (what the runs held here wrote, copied to
-/// the database as it grows, for LOG and FOLLOW on other hosts). A database that went away fails submissions with the reason, keeps ends until
-/// they are written, and is reconnected with backoff.
+/// the database as it grows, for LOG and FOLLOW on other hosts). A database that went away fails
+/// submissions with the reason, keeps ends until they are written, and is reconnected with
+/// backoff.
 final class PostgresPersistence: TaskPersistence {
     /// What the daemon's configuration says of the shared store.
     struct Settings: Sendable {
