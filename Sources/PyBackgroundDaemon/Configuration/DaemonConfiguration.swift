@@ -80,8 +80,10 @@ public struct DaemonConfiguration: Sendable {
         public var crashLimit = 3
         /// `store: postgresql`: the most tasks claimed beyond the free workers, so that a worker
         /// finds the next task at hand: about 100 ms of this host's recent throughput, up to this
-        /// (short tasks by the hundred, long ones hardly ahead); other hosts cannot take them.
-        public var prefetch = 1000
+        /// (short tasks by the thousand, long ones hardly ahead); other hosts cannot take them.
+        /// 3000: against 1000, the drain of 20,000 no-op tasks ran 15% and 19% faster (two runs
+        /// of interleaved rounds); the 100 ms bound, not this, keeps a host from hoarding.
+        public var prefetch = 3000
         /// `store: postgresql`: how often an idle host looks for due tasks when no notification
         /// came (tasks submitted for later, a lost notification).
         public var pollSeconds: Double = 2
