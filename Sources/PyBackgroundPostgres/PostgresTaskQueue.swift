@@ -153,19 +153,24 @@ public struct PostgresTaskQueue: Sendable {
         precondition(task.uniqueKey?.isEmpty == false, "insert(unique:) is for a task with a unique key")
         while true {
             if try await insertRows([task], skippingHeldKeys: true, on: connection) == 1 { return .inserted }
-            let holder = try await connection.query(
-                """
-                SELECT id, CASE WHEN state = 'running' AND started_at IS NULL AND NOT retry_safe
-                                THEN CASE WHEN attempt > 1 THEN 'retrying' ELSE 'pending' END
-                                ELSE state END
-                FROM pybgd_tasks WHERE unique_key = \(task.uniqueKey) AND state IN \(unescaped: Self.liveStates)
-                """,
-                logger: logger
-            ).collect().first?.decode((UUID, String).self)
             // The holder may have ended between the two statements: then try again.
-            if let holder { return .held(by: holder.0, state: holder.1) }
+            if let holder = try await holder(ofKey: task.uniqueKey, on: connection) { return .held(by: holder.id, state: holder.state) }
         }
     }
+
+    /// The live task that holds a unique key, with its state as a client sees it; nil: none.
+    private func holder(ofKey key: String?, on connection: PostgresConnection) async throws -> (id: UUID, state: String)? {
+        try await connection.query(
+            "SELECT id, \(unescaped: Self.shownState) FROM pybgd_tasks WHERE unique_key = \(key) AND state IN \(unescaped: Self.liveStates)",
+            logger: logger
+        ).collect().first?.decode((UUID, String).self)
+    }
+
+    /// A row's state as clients see it: a claimed run whose start is not recorded waits for a
+    /// worker of its host (`pending`) or between attempts (`retrying`); a retry-safe task's start
+    /// is never recorded, so it is `running` from its claim. Every ``Row`` is read with it.
+    private static let shownState =
+        "CASE WHEN state = 'running' AND started_at IS NULL AND NOT retry_safe THEN CASE WHEN attempt > 1 THEN 'retrying' ELSE 'pending' END ELSE state END"
 
     /// The states in which a task holds its unique key (the partial unique index's).
     private static let liveStates = "('scheduled', 'waiting', 'pending', 'running', 'retrying')"
@@ -210,7 +215,7 @@ public struct PostgresTaskQueue: Sendable {
         _ tasks: [NewTask], claimable: [Bool], names: [String], lease leaseMilliseconds: Int64, on connection: PostgresConnection
     ) async throws -> Set<UUID> {
         var claimed: Set<UUID> = []
-        for try await (_, mine, _) in try await connection.query(
+        for try await (mine, _) in try await connection.query(
             """
             WITH inserted AS (
             INSERT INTO pybgd_tasks (id, name, record, queue, priority, state, run_at, submitted_on, unique_key, max_attempts, retry_safe,
@@ -242,11 +247,11 @@ public struct PostgresTaskQueue: Sendable {
                      ELSE false END AS mine) AS c
             RETURNING id, state = 'running' AS mine
             )
-            SELECT count(*), coalesce(array_agg(id) FILTER (WHERE mine), '{}'),
+            SELECT coalesce(array_agg(id) FILTER (WHERE mine), '{}'),
                    CASE WHEN bool_or(NOT mine) THEN pg_notify(\(Self.wakeChannel), count(*)::text) END IS NULL
             FROM inserted
             """, logger: logger
-        ).decode((Int, [UUID], Bool).self) {
+        ).decode(([UUID], Bool).self) {
             claimed = Set(mine)
         }
         return claimed
@@ -272,7 +277,7 @@ public struct PostgresTaskQueue: Sendable {
     }
 
     /// The states in which a prerequisite keeps its dependents from ever running.
-    private static let failedStates = "('failed', 'cancelled', 'interrupted', 'quarantined')"
+    private static let failedStates = ["failed", "cancelled", "interrupted", "quarantined"]
 
     /// Inserts a task that runs after others (`task.after`, resolved here: a prefix must match
     /// exactly one task), in one transaction: `waiting` with a row per prerequisite while one has
@@ -311,7 +316,7 @@ public struct PostgresTaskQueue: Sendable {
                 guard rows.count == 1 else { throw PrerequisiteError(prefix: prefix, matches: rows.map(\.0)) }
                 if !prerequisites.contains(where: { $0.id == rows[0].0 }) { prerequisites.append((rows[0].0, rows[0].1)) }
             }
-            let failed = prerequisites.first { ["failed", "cancelled", "interrupted", "quarantined"].contains($0.state) }
+            let failed = prerequisites.first { Self.failedStates.contains($0.state) }
             let mode = failed != nil ? "cancelled" : prerequisites.contains { $0.state != "finished" } ? "waiting" : "ready"
             let message = failed.map { "not run: task \(Self.hex($0.id)) ended \($0.state) (it was to run after it)" } ?? ""
             let inserted = try await connection.query(
@@ -330,12 +335,8 @@ public struct PostgresTaskQueue: Sendable {
                 """, logger: logger
             ).collect()
             guard let state = try inserted.first?.decode(String.self) else {
-                let holder = try await connection.query(
-                    "SELECT id, state FROM pybgd_tasks WHERE unique_key = \(task.uniqueKey) AND state IN \(unescaped: Self.liveStates)",
-                    logger: logger
-                ).collect().first?.decode((UUID, String).self)
-                guard let holder else { throw HolderEnded() }
-                return .held(by: holder.0, state: holder.1)
+                guard let holder = try await holder(ofKey: task.uniqueKey, on: connection) else { throw HolderEnded() }
+                return .held(by: holder.id, state: holder.state)
             }
             if state == "waiting" {
                 try await connection.query(
@@ -367,7 +368,7 @@ public struct PostgresTaskQueue: Sendable {
             WITH RECURSIVE doomed AS (
                 SELECT d.task, d.after AS cause, p.state AS cause_state
                 FROM pybgd_dependencies AS d JOIN pybgd_tasks AS p ON p.id = d.after
-                WHERE p.state IN \(unescaped: Self.failedStates)
+                WHERE p.state = ANY(\(Self.failedStates))
                   AND (\(ids == nil) OR d.after = ANY(\(ids ?? [])))
                   AND d.task IN (SELECT id FROM pybgd_tasks WHERE state = 'waiting')
               UNION
@@ -916,6 +917,7 @@ public struct PostgresTaskQueue: Sendable {
     public struct Row: Sendable, Equatable {
         public var id: UUID
         public var name: String
+        /// As clients see it (``shownState``): a claimed run not started yet is `pending`.
         public var state: String
         public var record: String
         public var submittedAt: Date
@@ -928,9 +930,6 @@ public struct PostgresTaskQueue: Sendable {
         public var maxAttempts: Int
         /// The host that claimed it last.
         public var host: String?
-        /// Safe to run again from the start: its starts are not recorded (`startedAt` stays nil
-        /// while it runs).
-        public var retrySafe: Bool
     }
 
     /// The tasks whose id (32 hex digits, no dashes) starts with `prefix`, at most `limit`.
@@ -944,24 +943,11 @@ public struct PostgresTaskQueue: Sendable {
             """, on: connection)
     }
 
-    /// The `limit` most recently submitted tasks of the cluster (nil: all), oldest first, and how
-    /// many tasks the table holds.
-    public func recentRows(limit: Int?, on connection: PostgresConnection) async throws -> (rows: [Row], total: Int) {
-        let total = try await connection.query("SELECT count(*) FROM pybgd_tasks", logger: logger).collect().first?.decode(Int.self) ?? 0
-        let newest = try await rows(
-            """
-            SELECT \(unescaped: Self.rowColumns) FROM pybgd_tasks
-            ORDER BY sequence DESC LIMIT \(limit.map { max($0, 0) })
-            """, on: connection)
-        return (newest.reversed(), total)
-    }
-
     /// A page of the cluster's tasks, newest first: `limit` from `offset`, of the states given as
     /// clients see them (a claimed run not yet started is `pending`, or `retrying` between
     /// attempts; none given: all), and how many match.
     public func page(offset: Int, limit: Int, states: [String], on connection: PostgresConnection) async throws -> (rows: [Row], matched: Int) {
-        let shown =
-            "CASE WHEN state = 'running' AND started_at IS NULL AND NOT retry_safe THEN CASE WHEN attempt > 1 THEN 'retrying' ELSE 'pending' END ELSE state END"
+        let shown = Self.shownState
         let matched =
             try await connection.query(
                 "SELECT count(*) FROM pybgd_tasks WHERE cardinality(\(states)::text[]) = 0 OR \(unescaped: shown) = ANY(\(states))", logger: logger
@@ -977,19 +963,19 @@ public struct PostgresTaskQueue: Sendable {
 
     /// The columns a ``Row`` is read from, in its order.
     private static let rowColumns =
-        "id, name, state, record::text, submitted_at, run_at, started_at, ended_at, outcome::text, attempt, max_attempts, host, retry_safe"
+        "id, name, \(shownState), record::text, submitted_at, run_at, started_at, ended_at, outcome::text, attempt, max_attempts, host"
 
     private func rows(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [Row] {
         var rows: [Row] = []
-        for try await (id, name, state, record, submitted, runAt, started, ended, outcome, attempt, maxAttempts, host, retrySafe)
+        for try await (id, name, state, record, submitted, runAt, started, ended, outcome, attempt, maxAttempts, host)
             in try await connection
             .query(query, logger: logger)
-            .decode((UUID, String, String, String, Date, Date, Date?, Date?, String?, Int, Int, String?, Bool).self)
+            .decode((UUID, String, String, String, Date, Date, Date?, Date?, String?, Int, Int, String?).self)
         {
             rows.append(
                 Row(
                     id: id, name: name, state: state, record: record, submittedAt: submitted, runAt: runAt, startedAt: started, endedAt: ended,
-                    outcome: outcome, attempt: attempt, maxAttempts: maxAttempts, host: host, retrySafe: retrySafe))
+                    outcome: outcome, attempt: attempt, maxAttempts: maxAttempts, host: host))
         }
         return rows
     }

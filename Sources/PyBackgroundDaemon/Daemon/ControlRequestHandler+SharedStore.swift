@@ -50,16 +50,18 @@ extension ControlRequestHandler {
         default: limit = .mostRecent(1)
         }
         let promise = eventLoop.makePromise(of: Response.self)
-        let count: Int? = if case .mostRecent(let count) = limit { count } else { nil }
-        launcher.persistence.clusterTable(limit: count) { result in
-            switch result {
-            case .failure(let error): promise.succeed(Response(error))
+        let count = if case .mostRecent(let count) = limit { count } else { Int.max }
+        let persistence = launcher.persistence
+        promise.completeWithTask {
+            switch await persistence.clusterPage(offset: 0, limit: count, states: []) {
+            case .failure(let error): return Response(error)
             case .success(let table):
+                // The page is newest first; the tables list the oldest first.
+                let futures = Array(table.futures.reversed())
                 switch request {
-                case .tasks:
-                    promise.succeed(.ok(TasksPayload.json(tasks: table.futures.lazy.map(TaskPayload.init), total: table.total)))
-                case .futures: promise.succeed(.ok(FuturesPayload.json(futures: table.futures, total: table.total)))
-                default: promise.succeed(self.ok(LatestPayload(latestID: table.futures.last?.id)))
+                case .tasks: return .ok(TasksPayload.json(tasks: futures.lazy.map(TaskPayload.init), total: table.total))
+                case .futures: return .ok(FuturesPayload.json(futures: futures, total: table.total))
+                default: return self.ok(LatestPayload(latestID: futures.last?.id))
                 }
             }
         }

@@ -1,10 +1,10 @@
 import PyBackgroundProtocol
 
-/// The most recent tasks of a store several hosts share, as TASKS, FUTURES and LATEST report
-/// them (``TaskPersistence/clusterTable(limit:completion:)``).
+/// A page of the tasks of a store several hosts share, as TASKS, FUTURES, LATEST and the
+/// dashboard report them (``TaskPersistence/clusterPage(offset:limit:states:)``).
 struct ClusterTable: Sendable {
-    /// Oldest first, each with the host that claimed it last.
+    /// Newest first, each with the host that claimed it last.
     var futures: [FuturePayload]
-    /// How many tasks the store holds.
+    /// How many tasks of the states asked for the store holds.
     var total: Int
 }

@@ -932,18 +932,6 @@ final class PostgresPersistence: TaskPersistence {
         }
     }
 
-    func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void) {
-        let (queue, registry) = (self.queue, state.withLock { $0.registry })
-        Task {
-            do {
-                let (rows, total) = try await admin.run { connection in try await queue.recentRows(limit: limit, on: connection) }
-                completion(.success(ClusterTable(futures: rows.map { SharedTask.payload($0, registry: registry) }, total: total)))
-            } catch {
-                completion(.failure(ProtocolError(.storeFailed, "the shared store cannot be read: \(error)")))
-            }
-        }
-    }
-
     func clusterPage(offset: Int, limit: Int, states: Set<String>) async -> Result<ClusterTable, ProtocolError> {
         let (queue, registry) = (self.queue, state.withLock { $0.registry })
         do {

@@ -97,21 +97,13 @@ struct SharedTask: Codable, Sendable, Equatable {
         let started = row.startedAt?.timeIntervalSince1970
         let ended = row.endedAt?.timeIntervalSince1970
         var payload = FuturePayload(
-            id: TaskID(row.id).description, name: row.name, args: args, kwargs: kwargs, state: state(of: row),
+            id: TaskID(row.id).description, name: row.name, args: args, kwargs: kwargs, state: row.state,
             submittedAt: shared?.submittedAt ?? row.submittedAt.timeIntervalSince1970, runAt: shared?.runAt, schedule: shared?.schedule,
             tick: shared?.tick, startedAt: started, endedAt: ended,
             durationSeconds: started.flatMap { start in ended.map { $0 - start } ?? (row.state == "running" ? Date().timeIntervalSince1970 - start : nil) },
             result: outcome?.result, error: outcome?.error, attempt: row.maxAttempts > 1 ? row.attempt : nil)
         payload.host = row.host
         return payload
-    }
-
-    /// The state a client sees: a row is `running` from its claim on, but a claimed run whose
-    /// start is not recorded waits for a worker of its host (`pending`), or between attempts
-    /// (`retrying`). A retry-safe task's start is not recorded: it shows `running` once claimed.
-    static func state(of row: PostgresTaskQueue.Row) -> String {
-        guard row.state == "running", row.startedAt == nil, !row.retrySafe else { return row.state }
-        return row.attempt > 1 ? "retrying" : "pending"
     }
 
     /// The `outcome` column: `{"result":…,"error":…}`.

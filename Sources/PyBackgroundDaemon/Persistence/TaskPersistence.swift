@@ -120,7 +120,6 @@ protocol TaskPersistence: AnyObject, Sendable {
     func lookUp(_ idOrPrefix: String, completion: @escaping @Sendable (Result<FuturePayload?, ProtocolError>) -> Void)
     func observePausedQueues(_ handler: @escaping @Sendable (Set<String>) -> Void)
     func requestStop(_ id: TaskID, _ stop: RemoteStop, completion: @escaping @Sendable (Result<RemoteStop.Outcome, ProtocolError>) -> Void)
-    func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void)
     func clusterPage(offset: Int, limit: Int, states: Set<String>) async -> Result<ClusterTable, ProtocolError>
     func useOutputs(_ outputs: TaskOutputs)
     func observeSchedules(_ handler: @escaping @Sendable ([StoredSchedule]) -> Void)
@@ -164,12 +163,6 @@ extension TaskPersistence {
         completion(.success(.refused))
     }
 
-    /// The `limit` most recent tasks of the whole cluster (nil: all); an exclusive store has no
-    /// cluster (its tables are this host's, and TASKS reads those).
-    func clusterTable(limit: Int?, completion: @escaping @Sendable (Result<ClusterTable, ProtocolError>) -> Void) {
-        completion(.success(ClusterTable(futures: [], total: 0)))
-    }
-
     func scheduleProgress() throws(StateStoreError) -> [String: Date] { [:] }
 
     /// Tells `handler` the schedules added at run time, as a shared store has them now (every
@@ -181,8 +174,8 @@ extension TaskPersistence {
     /// host inserted since, for `max_pending` and `max_scheduled` (nil: not shared).
     var clusterWaiting: (pending: Int, scheduled: Int)? { nil }
 
-    /// A page of the whole cluster's tasks, newest first, for the dashboard (an exclusive store
-    /// has no cluster: empty).
+    /// A page of the whole cluster's tasks, newest first, for TASKS, FUTURES, LATEST and the
+    /// dashboard (an exclusive store has no cluster, its tables are this host's: empty).
     func clusterPage(offset: Int, limit: Int, states: Set<String>) async -> Result<ClusterTable, ProtocolError> {
         .success(ClusterTable(futures: [], total: 0))
     }
