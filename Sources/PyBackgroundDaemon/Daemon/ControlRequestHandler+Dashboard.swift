@@ -76,13 +76,12 @@ extension ControlRequestHandler {
             persistence.sharedOutput(taskID, from: [:]) { result in continuation.resume(returning: try? result.get()) }
         }
         var bytes: [UInt8] = []
-        var position = 0
-        for piece in output?.pieces ?? [] where piece.stream == stream && bytes.count < maxBytes {
-            let end = piece.position + piece.bytes.count
-            guard end > position else { continue }
-            if piece.position > position { bytes += OutputChunkPayload.droppedLine(piece.position - position, endsLine: false) }
-            bytes += piece.bytes[max(0, position - piece.position)...]
-            position = end
+        for piece in output?.unread(stream, from: 0) ?? [] where bytes.count < maxBytes {
+            switch piece {
+            case .dropped(let count): bytes += OutputChunkPayload.droppedLine(count, endsLine: false)
+            case .bytes(let piece): bytes += piece
+            case .none: break
+            }
         }
         return String(decoding: bytes.prefix(maxBytes), as: UTF8.self)
     }

@@ -135,21 +135,23 @@ final class SharedOutputFollow: ControlStream {
             tasks[index].run = run
         }
         let id = tasks[index].id.description
-        let last = Dictionary(shared.pieces.map { ($0.stream, $0.position + $0.bytes.count) }, uniquingKeysWith: max)
-        for piece in shared.pieces where streams.contains(piece.stream) {
-            let position = tasks[index].positions[piece.stream, default: 0]
-            let end = piece.position + piece.bytes.count
-            guard end > position else { continue }
-            if piece.position > position {
-                output.write(.output(ProtocolJSON.encode(OutputChunkPayload(id: id, stream: piece.stream, dropped: piece.position - position))))
+        for stream in streams {
+            var position = tasks[index].positions[stream, default: 0]
+            let unread = shared.unread(stream, from: position)
+            for (offset, piece) in unread.enumerated() {
+                switch piece {
+                case .dropped(let count):
+                    output.write(.output(ProtocolJSON.encode(OutputChunkPayload(id: id, stream: stream, dropped: count))))
+                    position += count
+                case .bytes(var bytes):
+                    if !ended && offset == unread.count - 1 { bytes.removeLast(CommandOutput.incompleteCharacterLength(bytes)) }
+                    guard !bytes.isEmpty else { continue }
+                    output.write(.output(ProtocolJSON.encode(OutputChunkPayload(id: id, stream: stream, bytes: bytes))))
+                    position += bytes.count
+                case .none: break
+                }
             }
-            var bytes = Array(piece.bytes[max(0, position - piece.position)...])
-            if !ended && end == last[piece.stream] {
-                bytes.removeLast(CommandOutput.incompleteCharacterLength(bytes))
-            }
-            guard !bytes.isEmpty else { continue }
-            output.write(.output(ProtocolJSON.encode(OutputChunkPayload(id: id, stream: piece.stream, bytes: bytes))))
-            tasks[index].positions[piece.stream] = max(position, piece.position) + bytes.count
+            tasks[index].positions[stream] = position
         }
     }
 
