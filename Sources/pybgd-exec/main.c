@@ -66,9 +66,8 @@ static void exit_like(int status) {
     _exit(1);
 }
 
-/// The pid named by a /proc entry if that process is a child of `self` (its state in `state`);
-/// 0 otherwise.
-static long child_of(pid_t self, const char *name, char *state) {
+/// The pid named by a /proc entry if that process is a child of `self`; 0 otherwise.
+static long child_of(pid_t self, const char *name) {
     char *end;
     long pid = strtol(name, &end, 10);
     if (*end != '\0' || pid <= 0 || pid == self) return 0;
@@ -82,13 +81,52 @@ static long child_of(pid_t self, const char *name, char *state) {
     text[count] = '\0';
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
     char *paren = strrchr(text, ')');
+    char state;
     long parent;
-    if (paren == NULL || sscanf(paren + 1, " %c %ld", state, &parent) != 2) return 0;
+    if (paren == NULL || sscanf(paren + 1, " %c %ld", &state, &parent) != 2) return 0;
     return parent == self ? pid : 0;
 }
 
+/// The most children one look finds; more are found at the next looks, as these end.
+#define MAX_CHILDREN 4096
+
+/// This process's children (zombies too), at most MAX_CHILDREN, into `pids`; returns how many.
+/// Reads its list of children (one file), or, on a kernel without it (or with more children
+/// than one read of it holds), looks through /proc.
+static int children(pid_t *pids) {
+    pid_t self = getpid();
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", self, self);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char text[16384];
+        ssize_t count = read(fd, text, sizeof text - 1);
+        close(fd);
+        if (count >= 0 && count < (ssize_t)sizeof text - 1) {
+            text[count] = '\0';
+            int found = 0;
+            for (char *next = text, *end; found < MAX_CHILDREN; next = end) {
+                long pid = strtol(next, &end, 10);
+                if (end == next) break;
+                if (pid > 0) pids[found++] = (pid_t)pid;
+            }
+            return found;
+        }
+    }
+    int found = 0;
+    DIR *proc = opendir("/proc");
+    if (proc == NULL) return 0;
+    struct dirent *entry;
+    while (found < MAX_CHILDREN && (entry = readdir(proc)) != NULL) {
+        long pid = child_of(self, entry->d_name);
+        if (pid > 0) pids[found++] = (pid_t)pid;
+    }
+    closedir(proc);
+    return found;
+}
+
 /// Sends `signal` to the command's process group and to every child of this process (descendants
-/// that left the group were re-parented here once their parent ended).
+/// that left the group were re-parented here once their parent ended; a zombie ignores it).
 ///
 /// The group's id is the command's pid, which ``reap`` leaves unreaped (a zombie) until this
 /// process exits: no other process can get that id meanwhile, so `kill(-group)` reaches only the
@@ -96,52 +134,20 @@ static long child_of(pid_t self, const char *name, char *state) {
 /// around, at 32768 by default: a test found a new, unrelated group that got the id killed.)
 static void signal_all(pid_t group, int signal) {
     if (group > 0) kill(-group, signal);
-    DIR *proc = opendir("/proc");
-    if (proc == NULL) return;
-    pid_t self = getpid();
-    struct dirent *entry;
-    while ((entry = readdir(proc)) != NULL) {
-        char state;
-        long pid = child_of(self, entry->d_name, &state);
-        if (pid > 0 && state != 'Z') kill((pid_t)pid, signal);
-    }
-    closedir(proc);
+    pid_t pids[MAX_CHILDREN];
+    int count = children(pids);
+    for (int index = 0; index < count; index++) kill(pids[index], signal);
 }
 
 /// Reaps the children other than the command that have ended, once the command has; returns true
-/// when none is left. Reads this process's list of children (one file), or, on a kernel without
-/// it, looks through /proc.
+/// when none is left.
 static int reap_others(pid_t command) {
-    pid_t self = getpid();
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", self, self);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        char text[8192];
-        ssize_t count = read(fd, text, sizeof text - 1);
-        close(fd);
-        if (count >= 0 && count < (ssize_t)sizeof text - 1) {
-            text[count] = '\0';
-            int left = 0;
-            for (char *next = text, *end;; next = end) {
-                long pid = strtol(next, &end, 10);
-                if (end == next) break;
-                if (pid > 0 && pid != command && waitpid((pid_t)pid, NULL, WNOHANG) == 0) left = 1;
-            }
-            return !left;
-        }
+    pid_t pids[MAX_CHILDREN];
+    int count = children(pids);
+    int left = count == MAX_CHILDREN;  // more than one look finds: some are surely left
+    for (int index = 0; index < count; index++) {
+        if (pids[index] != command && waitpid(pids[index], NULL, WNOHANG) == 0) left = 1;
     }
-    int left = 0;
-    DIR *proc = opendir("/proc");
-    if (proc == NULL) return 0;
-    struct dirent *entry;
-    while ((entry = readdir(proc)) != NULL) {
-        char state;
-        long pid = child_of(self, entry->d_name, &state);
-        if (pid <= 0 || pid == command) continue;
-        if (state != 'Z' || waitpid((pid_t)pid, NULL, WNOHANG) == 0) left = 1;
-    }
-    closedir(proc);
     return !left;
 }
 
