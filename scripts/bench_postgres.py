@@ -15,7 +15,7 @@ them side by side:
 
 usage: bench_postgres.py PYBGD URL TEST [--n N] [--clients C] [--hosts H] [--gap G]
 URL: a postgres:// URL of a database the role may create databases from (each test uses a fresh one).
-One JSON line per invocation, on stdout.
+One JSON line per invocation, on stdout. PYBGD_BENCH_TABLE_STATS=1: the task table's update counts (how many were HOT) on stderr.
 """
 from __future__ import annotations
 
@@ -246,6 +246,10 @@ def main() -> None:
     finally:
         for daemon in daemons:
             daemon.stop()
+        if os.environ.get("PYBGD_BENCH_TABLE_STATS"):
+            # Row versions written: an update that is not HOT also writes an entry in every index.
+            print(psql(url, "SELECT 'updates ' || n_tup_upd || ', hot ' || n_tup_hot_upd || ', inserts ' || n_tup_ins "
+                       "FROM pg_stat_user_tables WHERE relname = 'pybgd_tasks'"), file=sys.stderr)
         if os.environ.get("PYBGD_BENCH_KEEP"):
             print(f"kept {directory}", file=sys.stderr)
         else:

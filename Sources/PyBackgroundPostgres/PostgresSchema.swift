@@ -140,6 +140,19 @@ public enum PostgresSchema {
             )
             """,
         ],
+        [
+            // Version 3: the leases index no longer serves statements that find a run by its id
+            // (ends, starts, output): they say `state = 'running'` too, and on a queue table's
+            // always stale statistics (few running rows at the last analysis) the planner read
+            // every running row through this index, a host's whole prefetch, for each batch of
+            // ends. Every running row has a lease, so the statements that want the running rows
+            // as a set (renewals, rescue, stops, a queue's count) say so and still use it.
+            "DROP INDEX pybgd_tasks_leases",
+            """
+            CREATE INDEX pybgd_tasks_leases ON pybgd_tasks (lease_expires_at)
+                WHERE state = 'running' AND lease_expires_at IS NOT NULL
+            """,
+        ],
     ]
 
     /// Brings the database to ``latestVersion`` and returns the version it found. Throws

@@ -87,6 +87,73 @@ struct PostgresTaskQueueTests {
         }
     }
 
+    @Test(
+        "a claim tells the seconds until the next task waiting for its time; a due task it could not take (paused queue) is not counted, so an idle host sleeps"
+    )
+    func secondsUntilDue() async throws {
+        try await Self.withHosts(1) { hosts in
+            let (queue, connection) = hosts[0]
+            try await connection.query("INSERT INTO pybgd_queues (name, paused) VALUES ('held', true)", logger: Self.logger)
+            try await queue.insert([PostgresTaskQueue.NewTask(id: UUID(), name: "noop", queue: "held")], on: connection)
+            let blocked = try await queue.claimUnlimitedUntilDue(slots: 5, names: ["noop"], lease: .seconds(30), on: connection)
+            #expect(blocked.claims.isEmpty)
+            #expect(blocked.secondsUntilDue == nil, "the paused queue's pending task is not due for this host")
+            let later = PostgresTaskQueue.NewTask(id: UUID(), name: "noop", runAt: Date().addingTimeInterval(60))
+            let elsewhere = PostgresTaskQueue.NewTask(id: UUID(), name: "unknown-here", runAt: Date().addingTimeInterval(5))
+            try await queue.insert([later, elsewhere], on: connection)
+            let waiting = try await queue.claimUnlimitedUntilDue(slots: 5, names: ["noop"], lease: .seconds(30), on: connection)
+            #expect(waiting.claims.isEmpty)
+            let seconds = try #require(waiting.secondsUntilDue)
+            #expect(seconds > 55 && seconds <= 60, "\(seconds)")
+        }
+    }
+
+    @Test("a host's connection takes the first tasks in index order from thousands pending, whatever the statistics say")
+    func claimsInIndexOrder() async throws {
+        try await Self.withHosts(1) { hosts in
+            let (queue, connection) = hosts[0]
+            try await queue.prepareHostConnection(connection)
+            // Analysed while empty: the planner believes there are no pending rows.
+            try await connection.query("ANALYZE pybgd_tasks", logger: Self.logger)
+            let tasks = Self.tasks(3000)
+            try await queue.insert(tasks, on: connection)
+            let plan = try await connection.query(
+                """
+                EXPLAIN SELECT id FROM pybgd_tasks
+                WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= now() AND name = ANY(ARRAY['noop'])
+                ORDER BY priority DESC, run_at, sequence LIMIT 10 FOR UPDATE SKIP LOCKED
+                """, logger: Self.logger
+            ).collect().map { try $0.decode(String.self) }.joined(separator: "\n")
+            #expect(plan.contains("Index Scan using pybgd_tasks_claimable"), "\(plan)")
+            #expect(!plan.contains("Sort"), "\(plan)")
+            let claims = try await queue.claim(slots: 10, names: ["noop"], lease: .seconds(30), on: connection)
+            #expect(claims.map(\.id) == tasks.prefix(10).map(\.id))
+        }
+    }
+
+    @Test("on a host's connection, a batch of ends finds its runs by primary key, not by reading every row or every running row")
+    func endsByPrimaryKey() async throws {
+        try await Self.withHosts(1) { hosts in
+            let (queue, connection) = hosts[0]
+            try await queue.prepareHostConnection(connection)
+            try await connection.query("ANALYZE pybgd_tasks", logger: Self.logger)
+            try await queue.insert(Self.tasks(3000), on: connection)
+            let claims = try await queue.claim(slots: 3000, names: ["noop"], lease: .seconds(30), on: connection)
+            let batch = Array(claims.prefix(50))
+            // The shape of recordEnds' statement: by id and fence, and only while it runs.
+            let plan = try await connection.query(
+                """
+                EXPLAIN UPDATE pybgd_tasks AS t SET state = 'finished', ended_at = now(), lease_expires_at = NULL
+                FROM unnest(\(batch.map(\.id))::uuid[], \(batch.map(\.fence))::bigint[]) AS e(id, fence)
+                WHERE t.id = e.id AND t.fence = e.fence AND t.state = 'running'
+                """, logger: Self.logger
+            ).collect().map { try $0.decode(String.self) }.joined(separator: "\n")
+            #expect(plan.contains("pybgd_tasks_pkey") && !plan.contains("pybgd_tasks_leases"), "\(plan)")
+            let ends = batch.map { PostgresTaskQueue.End($0, state: "finished", outcome: "{}") }
+            #expect(try await queue.recordEnds(ends, on: connection) == Set(batch.map(\.id)))
+        }
+    }
+
     @Test("a queue limit of 2 holds across three hosts claiming at once")
     func queueLimit() async throws {
         try await Self.withHosts(3) { hosts in

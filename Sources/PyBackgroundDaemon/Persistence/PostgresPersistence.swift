@@ -372,7 +372,9 @@ final class PostgresPersistence: TaskPersistence {
 
     private func claimLoop() async {
         let (wake, upkeep, host) = (claimWake, upkeepWake, settings.host)
+        let queue = self.queue
         let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "claim", logger: logger) { connection in
+            try await queue.prepareHostConnection(connection)
             connection.addListener(channel: PostgresTaskQueue.wakeChannel) { _, _ in wake.signal() }
             // A stop asked of this host: the upkeep reads it now, not at its next round.
             connection.addListener(channel: PostgresTaskQueue.stopChannel) { _, notification in
@@ -393,10 +395,11 @@ final class PostgresPersistence: TaskPersistence {
             }
             do {
                 var claimedAt = ContinuousClock.now
-                let (queue, lease) = (self.queue, settings.lease)
-                var claims = try await link.run { connection in
-                    try await queue.claimUnlimited(slots: slots, names: names, lease: lease, on: connection)
+                let lease = settings.lease
+                let unlimited = try await link.run { connection in
+                    try await queue.claimUnlimitedUntilDue(slots: slots, names: names, lease: lease, on: connection)
                 }
+                var claims = unlimited.claims
                 recovered()
                 backoff = Self.firstBackoff
                 // Handed over before anything else: this is the latency of an idle host.
@@ -411,10 +414,9 @@ final class PostgresPersistence: TaskPersistence {
                 }
                 state.withLock { $0.claimWasFull = claims.count == slots }
                 if claims.count == slots { continue }
-                let untilDue = try await link.run { connection in try await queue.secondsUntilDue(names: names, on: connection) }
                 // Nothing more is due: sleep until the next task is (or a notification comes).
-                let wait = untilDue.map { Duration.milliseconds(Int64(max($0, 0.001) * 1000)) }.map { min($0, settings.poll) } ?? settings.poll
-                if untilDue.map({ $0 > 0 }) ?? true { await wake.wait(timeout: wait) }
+                let wait = unlimited.secondsUntilDue.map { Duration.milliseconds(Int64(max($0, 0.001) * 1000)) }.map { min($0, settings.poll) } ?? settings.poll
+                await wake.wait(timeout: wait)
             } catch {
                 failed(error, doing: "claim tasks")
                 await wake.wait(timeout: backoff)
@@ -491,8 +493,10 @@ final class PostgresPersistence: TaskPersistence {
     }
 
     private func startLoop() async {
-        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "start", logger: logger)
         let queue = self.queue
+        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "start", logger: logger) { connection in
+            try await queue.prepareHostConnection(connection)
+        }
         while !startWake.isFinished {
             await startWake.wait()
             while true {
@@ -566,8 +570,10 @@ final class PostgresPersistence: TaskPersistence {
     func recordReleased(_ id: TaskID) {}
 
     private func endLoop() async {
-        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "end", logger: logger)
         let queue = self.queue
+        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "end", logger: logger) { connection in
+            try await queue.prepareHostConnection(connection)
+        }
         var backoff = Self.firstBackoff
         while true {
             let (ends, retries) = state.withLock { state in
@@ -637,8 +643,10 @@ final class PostgresPersistence: TaskPersistence {
     /// Copies the output of the runs held here to the database as it grows (every half second),
     /// fenced by each run's claim, and removes there the middle this host no longer keeps.
     private func outputLoop() async {
-        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "output", logger: logger)
         let queue = self.queue
+        let link = PostgresLink(settings: settings.database, idleInTransaction: settings.lease, name: "output", logger: logger) { connection in
+            try await queue.prepareHostConnection(connection)
+        }
         while !outputWake.isFinished {
             await outputWake.wait(timeout: .milliseconds(500))
             guard let outputs = state.withLock({ $0.outputs }) else { continue }
