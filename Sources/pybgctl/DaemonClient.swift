@@ -11,7 +11,7 @@ import Glibc
 #endif
 
 /// One request to the daemon and the reporting of its failure, as every command does it; built
-/// from `GlobalOptions` by ArgumentParser's path or directly by ``PlainSubmit``.
+/// from `GlobalOptions` by ArgumentParser's path or directly by ``PlainCommand``.
 struct DaemonClient {
     /// `--socket`, when given.
     var socket: String?

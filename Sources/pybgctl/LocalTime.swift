@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The user's time zone (TZ, else /etc/localtime) as the C library reads it: pybgctl does not load
-/// Foundation's time zones (they cost its start-up; see PlainSubmit).
+/// Foundation's time zones (they cost its start-up; see PlainCommand).
 enum LocalTime {
     /// Seconds east of UTC at an instant.
     static func offset(at epochSeconds: Double) -> Int {

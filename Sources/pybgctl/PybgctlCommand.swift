@@ -47,7 +47,7 @@ struct PybgctlCommand: ParsableCommand {
     static func main() {
         do {
             words = LeadingOptions.normalize(Array(CommandLine.arguments.dropFirst()))
-            if let plain = PlainSubmit(words) {
+            if let plain = PlainCommand(words) {
                 try plain.run()
             } else {
                 var command = try parseAsRoot(words)

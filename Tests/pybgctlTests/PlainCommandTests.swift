@@ -2,12 +2,12 @@ import Testing
 
 @testable import pybgctl
 
-/// `PlainSubmit` takes some command lines away from ArgumentParser; these must mean there exactly
+/// `PlainCommand` takes some command lines away from ArgumentParser; these must mean there exactly
 /// what they mean to ArgumentParser, and everything else must still go to it.
-@Suite("Plain submit")
-struct PlainSubmitTests {
+@Suite("Plain commands")
+struct PlainCommandTests {
     @Test(
-        "a line taken directly parses through ArgumentParser to the same submit, with every other option at its default",
+        "a submit taken directly parses through ArgumentParser to the same submit, with every other option at its default",
         arguments: [
             ["submit", "noop"],
             ["submit", "now", "2"],
@@ -26,14 +26,48 @@ struct PlainSubmitTests {
             ["submit", "--socket", "/tmp/s", "--json", "now", "cost=0"],
             ["submit", "noop", "--socket", "submit"],
         ])
-    func takenLinesParseTheSame(words: [String]) throws {
-        let plain = try #require(PlainSubmit(words))
+    func takenSubmitsParseTheSame(words: [String]) throws {
+        let plain = try #require(PlainCommand(words))
         let parsed = try #require(try PybgctlCommand.parseAsRoot(words) as? SubmitCommand)
-        #expect(plain.name == parsed.name)
-        #expect(plain.arguments == parsed.arguments)
+        #expect(plain.action == .submit(name: parsed.name, arguments: parsed.arguments))
         #expect(plain.socket == parsed.options.socket)
         #expect(plain.json == parsed.options.json)
         #expect(parsed.wait == false && parsed.timeout == nil)
+    }
+
+    @Test(
+        "status, list and wait ID taken directly parse through ArgumentParser to the same command, every other option at its default",
+        arguments: [
+            ["status"],
+            ["status", "--json"],
+            ["status", "--socket", "/tmp/s"],
+            ["status", "--socket=/tmp/s", "--json"],
+            ["list"],
+            ["list", "--json", "--socket", "/tmp/s"],
+            ["wait", "3f2a"],
+            ["wait", "--json", "3f2a9c"],
+            ["wait", "3f2a", "--socket", "/tmp/s"],
+            ["wait", "status"],
+        ])
+    func takenQueriesParseTheSame(words: [String]) throws {
+        let plain = try #require(PlainCommand(words))
+        let parsed = try PybgctlCommand.parseAsRoot(words)
+        switch plain.action {
+        case .status:
+            let status = try #require(parsed as? StatusCommand)
+            #expect(status.limit == StatusCommand.defaultLimit && status.reply.timeout == nil)
+            #expect(plain.socket == status.options.socket && plain.json == status.options.json)
+        case .list:
+            let list = try #require(parsed as? ListCommand)
+            #expect(list.reply.timeout == nil)
+            #expect(plain.socket == list.options.socket && plain.json == list.options.json)
+        case .wait(let id):
+            let wait = try #require(parsed as? WaitCommand)
+            #expect(wait.ids == [id] && !wait.all && wait.timeout == nil)
+            #expect(plain.socket == wait.options.socket && plain.json == wait.options.json)
+        case .submit:
+            Issue.record("\(words) taken as a submit")
+        }
     }
 
     @Test(
@@ -41,7 +75,6 @@ struct PlainSubmitTests {
         arguments: [
             [],
             ["submit"],
-            ["status"],
             ["Submit", "noop"],
             ["help", "submit"],
             ["submit", "noop", "--wait"],
@@ -61,9 +94,23 @@ struct PlainSubmitTests {
             ["submit", "-"],
             ["submit", "noop", "--generate-completion-script", "bash"],
             ["--generate-completion-script", "bash"],
+            ["status", "--limit", "3"],
+            ["status", "--timeout", "1"],
+            ["status", "extra"],
+            ["status", "-h"],
+            ["list", "noop"],
+            ["list", "--help"],
+            ["wait"],
+            ["wait", "a", "b"],
+            ["wait", "--all"],
+            ["wait", "3f2a", "--timeout", "2"],
+            ["wait", "-1"],
+            ["Status"],
+            ["tasks"],
+            ["latest"],
         ])
     func otherLinesAreLeftToArgumentParser(words: [String]) {
-        #expect(PlainSubmit(words) == nil)
+        #expect(PlainCommand(words) == nil)
     }
 }
 

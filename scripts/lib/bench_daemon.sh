@@ -130,10 +130,10 @@ bench_daemon() {
     rm -rf "$dir"
 }
 
-# bench_client RUNS: whole-process time of `pybgctl submit noop`, with and without --socket, and
-# through ArgumentParser (fully static release build)
-# against `tsp true` (task-spooler), with hyperfine, in one run, and the instructions each
-# executes. Prints one JSON line.
+# bench_client RUNS: whole-process time of every common pybgctl command (fully static release
+# build) against task-spooler's own (`tsp true`, `tsp -l`, `tsp -w` of an ended job), both against
+# their already running daemons, with hyperfine, in one run, and the instructions each executes.
+# Prints one JSON line: each command's median and mean ms, instructions, and its tsp counterpart.
 bench_client() {
     local runs=$1 dir
     dir=$(mktemp -d /tmp/pybgctl-bench.XXXXXX)
@@ -142,39 +142,57 @@ bench_client() {
     local pid
     pid=$(pybgd_start "$dir" "")
     export TS_SOCKET="$dir/tsp.sock" TS_MAXFINISHED=1000 PYBGD_SOCKET="$dir/pybgd.sock"
-    tsp true >/dev/null   # starts tsp's server, as pybgd is already running
-    # `submit noop` and `submit noop --socket PATH` are taken without ArgumentParser (PlainSubmit);
-    # `submit noop --` is the same request through ArgumentParser, the path of every other command line.
-    local static="$ROOT/.build-static/release/pybgctl"
-    hyperfine -N --warmup 20 --runs "$runs" --export-json "$dir/hyperfine.json" \
-        'tsp true' "$static submit noop" "$static submit noop --socket $PYBGD_SOCKET" "$static submit noop --" >/dev/null 2>&1
+    local static="$ROOT/.build-static/release/pybgctl" job id
+    job=$(tsp true)   # starts tsp's server, as pybgd is already running
+    tsp -w "$job" >/dev/null 2>&1 || true
+    id=$("$static" submit noop)
+    "$static" wait "$id" >/dev/null
+    # Each pybgctl command beside the tsp command that does the same, tab-separated. The plain ones
+    # are taken without ArgumentParser (PlainCommand); `submit noop --` is the same request through
+    # ArgumentParser, the path of every other command line.
+    local pairs
+    pairs=$(printf '%s\t%s\n' \
+        "submit noop" "tsp true" \
+        "submit noop --json" "tsp true" \
+        "submit noop --socket $PYBGD_SOCKET" "tsp true" \
+        "submit noop --" "tsp true" \
+        "status" "tsp -l" \
+        "list" "tsp -l" \
+        "wait $id" "tsp -w $job")
+    local -a commands=("tsp true" "tsp -l" "tsp -w $job")
+    local ours theirs
+    while IFS=$'\t' read -r ours theirs; do commands+=("$static $ours"); done <<<"$pairs"
+    hyperfine -N --warmup 20 --runs "$runs" --export-json "$dir/hyperfine.json" "${commands[@]}" >/dev/null 2>&1
     # Instructions executed (callgrind), which machine noise does not change: one run of each,
     # counting the process started (tsp's client forks; its child is not counted).
     local command
-    for command in "tsp true" "pybgctl submit noop" "pybgctl submit noop --socket $PYBGD_SOCKET" "pybgctl submit noop --"; do
-        local binary=${command%% *}
-        [ "$binary" = pybgctl ] && binary="$static"
+    for command in "${commands[@]}"; do
         # shellcheck disable=SC2086 # the command's words
         printf '%s\t%s\n' "$command" "$(valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-            "$binary" ${command#* } 2>&1 >/dev/null | awk -F'==' 'NR == 1 { first = $2 }
+            $command 2>&1 >/dev/null | awk -F'==' 'NR == 1 { first = $2 }
                 $2 == first && /Collected :/ { print $NF; exit }' | tr -dc 0-9)"
     done >"$dir/instructions.tsv"
+    printf '%s\n' "$pairs" >"$dir/pairs.tsv"
     tsp -K >/dev/null 2>&1 || true
     pybgd_stop "$dir" "$pid"
     python3 -c '
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
-socket = sys.argv[3]
+socket, job, task = sys.argv[4], sys.argv[5], sys.argv[6]
 def key(command):
-    return command.split("/release/")[-1].replace(socket, "PATH")
+    command = command.split("/release/")[-1].replace(socket, "PATH")
+    return command.replace(f"wait {task}", "wait ID").replace(f"tsp -w {job}", "tsp -w ID")
 client = {key(r["command"]): {"median_ms": r["median"] * 1000, "mean_ms": r["mean"] * 1000} for r in results}
 for line in open(sys.argv[2]):
     command, count = line.rstrip("\n").split("\t")
     command = key(command)
     if count and command in client:
         client[command]["instructions"] = int(count)
+for line in open(sys.argv[3]):
+    ours, theirs = line.rstrip("\n").split("\t")
+    client[key("pybgctl " + ours)]["versus"] = key(theirs)
 print(json.dumps({"client": client}))
-' "$dir/hyperfine.json" "$dir/instructions.tsv" "$PYBGD_SOCKET"
+' "$dir/hyperfine.json" "$dir/instructions.tsv" "$dir/pairs.tsv" "$PYBGD_SOCKET" "$job" "$id"
     rm -rf "$dir"
 }
 

@@ -10,17 +10,25 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
     @OptionGroup var reply: ReplyTimeoutOption
 
+    /// How many recent tasks `status` lists unless `--limit` says.
+    static let defaultLimit = 10
+
     @Option(name: .long, parsing: .unconditional, help: "How many recent tasks to list.")
-    var limit = 10
+    var limit = defaultLimit
 
     func validate() throws {
         if limit < 0 { throw ValidationError("--limit must be a number ≥ 0, got \(limit)") }
     }
 
     func run() throws {
-        let client = try options.client(replyTimeout: reply.timeout)
+        try Self.show(limit: limit, client: try options.client(replyTimeout: reply.timeout))
+    }
+
+    /// The status, then the `limit` most recent tasks (with `--json`: the STATUS reply). Also the
+    /// whole of a ``PlainCommand`` `status`.
+    static func show(limit: Int, client: DaemonClient) throws {
         let (status, statusJSON) = try client.request(.status, as: StatusPayload.self)
-        if options.json {
+        if client.json {
             Output.json(statusJSON)
             return
         }

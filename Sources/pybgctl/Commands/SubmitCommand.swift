@@ -110,7 +110,7 @@ struct SubmitCommand: ParsableCommand {
         return arguments.dropLast(literal) + ["--"] + arguments.suffix(literal)
     }
 
-    /// Submits; prints the id, or with `wait` the result. Also the whole of a ``PlainSubmit``.
+    /// Submits; prints the id, or with `wait` the result. Also the whole of a ``PlainCommand``.
     static func submit(
         _ name: String, _ arguments: [String], options: SubmitOptions = SubmitOptions(), wait: Bool, timeout: Double?, client: DaemonClient
     ) throws {

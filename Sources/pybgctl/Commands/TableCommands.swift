@@ -75,9 +75,13 @@ struct ListCommand: ParsableCommand {
     @OptionGroup var reply: ReplyTimeoutOption
 
     func run() throws {
-        let client = try options.client(replyTimeout: reply.timeout)
+        try Self.show(client: try options.client(replyTimeout: reply.timeout))
+    }
+
+    /// The registered tasks (with `--json`: the LIST reply). Also the whole of a ``PlainCommand`` `list`.
+    static func show(client: DaemonClient) throws {
         let (payload, json) = try client.request(.list, as: ListPayload.self)
-        if options.json {
+        if client.json {
             Output.json(json)
             return
         }
