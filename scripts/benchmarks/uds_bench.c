@@ -7,6 +7,8 @@
  *   uds_bench pipelined PATH COUNT REQ W  W requests per write, then read their W replies
  *   uds_bench watch PATH REQ              send REQ (EVENTS) and read what comes until the end; prints
  *                                         the count of lines (a reader that keeps up)
+ *   uds_bench bsworker PATH COUNT         a beanstalkd worker: `reserve`, then `delete` the job it got,
+ *                                         COUNT times (jobs of a one-byte body, as `put 0 0 60 1`)
  *
  * REQ may contain \r and \n escapes; every reply is one line. Prints "<mode> <count> <seconds> <per-second>".
  */
@@ -154,6 +156,24 @@ int main(int argc, char **argv) {
         printf("watch %ld lines\n", lines);
         return 0;
     }
-    fprintf(stderr, "usage: uds_bench pingpong COUNT | sequential PATH COUNT REQ | pipelined PATH COUNT REQ WINDOW | watch PATH REQ\n");
+    if (argc >= 4 && strcmp(argv[1], "bsworker") == 0) {
+        int fd = connect_to(argv[2]);
+        long count = atol(argv[3]);
+        char reply[128], request[64];
+        double start = now();
+        for (long i = 0; i < count; i++) {
+            write_all(fd, "reserve\r\n", 9);
+            read_lines(fd, 2, reply, sizeof reply);   /* RESERVED <id> 1, then the body */
+            unsigned long long id;
+            if (sscanf(reply, "RESERVED %llu", &id) != 1) { fprintf(stderr, "reserve: %s", reply); return 1; }
+            int length = snprintf(request, sizeof request, "delete %llu\r\n", id);
+            write_all(fd, request, (size_t)length);
+            read_lines(fd, 1, reply, sizeof reply);
+            if (strncmp(reply, "DELETED", 7) != 0) { fprintf(stderr, "delete: %s", reply); return 1; }
+        }
+        report("bsworker", count, now() - start);
+        return 0;
+    }
+    fprintf(stderr, "usage: uds_bench pingpong COUNT | sequential PATH COUNT REQ | pipelined PATH COUNT REQ WINDOW | watch PATH REQ | bsworker PATH COUNT\n");
     return 2;
 }

@@ -34,6 +34,8 @@ drain() {
 }
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# anon_kib PID: the process's anonymous resident memory (its heap and stacks; RSS less mapped files).
+anon_kib() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 # peak_rss_kib PID: the most resident memory the process has had (VmHWM).
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
@@ -41,7 +43,7 @@ peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 rate() { "$uds" "$@" 2>/dev/null | awk '{print $4}'; }
 
 bench_daemon() {
-    local rounds=$1 sequential_count=$2 pipelined_count=$3 window=1000
+    local rounds=$1 sequential_count=$2 pipelined_count=$3 short_count=$4 bursts=$5 window=1000
     # Durable round trips wait for an fsync each: fewer of them.
     local durable_sequential_count=$((sequential_count / 10))
     local dir
@@ -54,8 +56,9 @@ bench_daemon() {
     local pid durable
     pid=$(pybgd_start "$dir" "")
     durable=$(pybgd_start "$dir" "" "$dir/state/pybgd.sqlite" durable)
-    local idle_rss
+    local idle_rss idle_anon
     idle_rss=$(rss_kib "$pid")
+    idle_anon=$(anon_kib "$pid")
     beanstalkd -l "unix:$dir/beanstalkd.sock" &
     local beanstalk=$!
     # With its binlog, at its default fsync setting (-f 50: at most one fsync per 50 ms, after the reply).
@@ -92,6 +95,8 @@ bench_daemon() {
              "\"pingpong\": $(rate pingpong "$sequential_count"),"\
              "\"pybgd_sequential\": $(rate sequential "$dir/pybgd.sock" "$sequential_count" 'SUBMIT noop'),"\
              "\"pybgd_pipelined\": $(rate pipelined "$dir/pybgd.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" pybgd),"\
+             "\"pybgd_pipelined_short\": $(rate pipelined "$dir/pybgd.sock" "$short_count" 'SUBMIT noop' $window; drain "$dir" pybgd),"\
+             "\"beanstalkd_pipelined_short\": $(rate pipelined "$dir/beanstalkd.sock" "$short_count" 'put 0 0 60 1\r\nx\r\n' $window),"\
              "\"watched_pipelined\": $(rate pipelined "$dir/watched.sock" "$pipelined_count" 'SUBMIT noop' $window; drain "$dir" watched),"\
              "\"beanstalkd_pipelined\": $(rate pipelined "$dir/beanstalkd.sock" "$pipelined_count" 'put 0 0 60 1\r\nx\r\n' $window),"\
              "\"beanstalkd_sequential\": $(rate sequential "$dir/beanstalkd.sock" "$sequential_count" 'put 0 0 60 1\r\nx\r\n'),"\
@@ -119,14 +124,24 @@ bench_daemon() {
     before=$(rss_kib "$pid")
     "$uds" pipelined "$dir/pybgd.sock" 100000 'SUBMIT noop' $window >/dev/null 2>&1
     "$uds" sequential "$dir/pybgd.sock" 1 "WAIT $("$uds" sequential "$dir/pybgd.sock" 1 LATEST 2>&1 >/dev/null | sed 's/.*"latest_id":"\([0-9a-f]*\)".*/\1/') 60" >/dev/null 2>&1
-    local retained
+    local retained retained_anon
     retained=$(rss_kib "$pid")
+    retained_anon=$(anon_kib "$pid")
+    # Bursts of 100,000 more, each replacing the tasks kept: the memory must not grow from one to the next.
+    local burst after_bursts=()
+    for burst in $(seq 1 "$bursts"); do
+        "$uds" pipelined "$dir/pybgd.sock" 100000 'SUBMIT noop' $window >/dev/null 2>&1
+        drain "$dir" pybgd
+        after_bursts+=("$(anon_kib "$pid")")
+    done
     # The largest reply there is: all 100,000 rows (about 25 MB of JSON).
     "$uds" sequential "$dir/pybgd.sock" 1 "FUTURES all" >/dev/null 2>&1
     local futures_peak
     futures_peak=$(peak_rss_kib "$pid")
     pybgd_stop "$dir" "$pid"
-    echo "{\"idle_rss_kib\": $idle_rss, \"fresh_rss_kib\": $before, \"rss_100k_finished_kib\": $retained, \"peak_rss_futures_all_kib\": $futures_peak}"
+    local IFS=,
+    echo "{\"idle_rss_kib\": $idle_rss, \"idle_anon_kib\": $idle_anon, \"fresh_rss_kib\": $before, \"rss_100k_finished_kib\": $retained,"\
+         "\"anon_100k_finished_kib\": $retained_anon, \"anon_after_bursts_kib\": [${after_bursts[*]}], \"peak_rss_futures_all_kib\": $futures_peak}"
     rm -rf "$dir"
 }
 
@@ -194,6 +209,50 @@ for line in open(sys.argv[3]):
 print(json.dumps({"client": client}))
 ' "$dir/hyperfine.json" "$dir/instructions.tsv" "$dir/pairs.tsv" "$PYBGD_SOCKET" "$job" "$id"
     rm -rf "$dir"
+}
+
+# bench_completion ROUNDS COUNT: submit-to-completion of COUNT no-op jobs, in memory, from the first
+# submission until the last has ended. pybgd: COUNT `SUBMIT noop` pipelined (window 1000) into a
+# daemon with 2 workers, until WAIT of the latest returns. beanstalkd 1.12 (no binlog): two C
+# workers (`reserve`, `delete`, COUNT/2 each) waiting, then COUNT `put` pipelined, until both
+# workers have deleted their share. Rounds interleaved; prints one JSON line of each round's seconds.
+bench_completion() {
+    local rounds=$1 count=$2 dir round
+    dir=$(mktemp -d /tmp/pybgd-completion.XXXXXX)
+    uds="$dir/uds_bench"
+    gcc -O2 -o "$uds" "$ROOT/scripts/benchmarks/uds_bench.c"
+    local config
+    config=$(printf 'scheduler: {max_workers: 2, keep_finished: 1000, max_pending: 1000000}')
+    local pybgd_seconds=() beanstalk_seconds=() finished=()
+    for round in $(seq 1 "$rounds"); do
+        local pid start end
+        pid=$(pybgd_start "$dir" "$config")
+        start=$(date +%s.%N)
+        "$uds" pipelined "$dir/pybgd.sock" "$count" "SUBMIT noop" 1000 >/dev/null 2>&1
+        drain "$dir" pybgd
+        end=$(date +%s.%N)
+        pybgd_seconds+=("$(awk "BEGIN { print $end - $start }")")
+        finished+=("$("$uds" sequential "$dir/pybgd.sock" 1 STATUS 2>&1 >/dev/null | sed -n 's/.*"finished":\([0-9]*\).*/\1/p')")
+        pybgd_stop "$dir" "$pid"
+        rm -f "$dir/beanstalkd.sock"
+        beanstalkd -l "unix:$dir/beanstalkd.sock" &
+        local beanstalk=$!
+        until [ -S "$dir/beanstalkd.sock" ]; do sleep 0.01; done
+        "$uds" bsworker "$dir/beanstalkd.sock" $((count / 2)) >/dev/null &
+        local first=$!
+        "$uds" bsworker "$dir/beanstalkd.sock" $((count - count / 2)) >/dev/null &
+        local second=$!
+        sleep 0.2   # both workers connected and waiting in `reserve`
+        start=$(date +%s.%N)
+        "$uds" pipelined "$dir/beanstalkd.sock" "$count" 'put 0 0 60 1\r\nx\r\n' 1000 >/dev/null 2>&1
+        wait "$first" "$second"
+        end=$(date +%s.%N)
+        beanstalk_seconds+=("$(awk "BEGIN { print $end - $start }")")
+        kill "$beanstalk"; wait "$beanstalk" 2>/dev/null || true
+    done
+    rm -rf "$dir"
+    local IFS=,
+    echo "{\"completion\": {\"count\": $count, \"pybgd_seconds\": [${pybgd_seconds[*]}], \"beanstalkd_seconds\": [${beanstalk_seconds[*]}], \"pybgd_finished\": [${finished[*]}]}}"
 }
 
 # bench_commands COUNT: command tasks end to end. COUNT `true` command tasks pipelined into pybgd
