@@ -32,6 +32,11 @@ struct PostgresTaskQueueTests {
         (0..<count).map { _ in PostgresTaskQueue.NewTask(id: UUID(), name: name, queue: queue) }
     }
 
+    /// The lines of an EXPLAIN, as one text.
+    static func plan(_ explain: PostgresQuery, _ connection: PostgresConnection) async throws -> String {
+        try await connection.query(explain, logger: logger).collect().map { try $0.decode(String.self) }.joined(separator: "\n")
+    }
+
     static func state(_ id: UUID, _ connection: PostgresConnection) async throws -> (String, Int64) {
         let row = try await connection.query("SELECT state, fence FROM pybgd_tasks WHERE id = \(id)", logger: logger).collect()
         return try row[0].decode((String, Int64).self)
@@ -117,13 +122,12 @@ struct PostgresTaskQueueTests {
             try await connection.query("ANALYZE pybgd_tasks", logger: Self.logger)
             let tasks = Self.tasks(3000)
             try await queue.insert(tasks, on: connection)
-            let plan = try await connection.query(
+            let plan = try await Self.plan(
                 """
                 EXPLAIN SELECT id FROM pybgd_tasks
                 WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= now() AND name = ANY(ARRAY['noop'])
                 ORDER BY priority DESC, run_at, sequence LIMIT 10 FOR UPDATE SKIP LOCKED
-                """, logger: Self.logger
-            ).collect().map { try $0.decode(String.self) }.joined(separator: "\n")
+                """, connection)
             #expect(plan.contains("Index Scan using pybgd_tasks_claimable"), "\(plan)")
             #expect(!plan.contains("Sort"), "\(plan)")
             let claims = try await queue.claim(slots: 10, names: ["noop"], lease: .seconds(30), on: connection)
@@ -141,13 +145,12 @@ struct PostgresTaskQueueTests {
             let claims = try await queue.claim(slots: 3000, names: ["noop"], lease: .seconds(30), on: connection)
             let batch = Array(claims.prefix(50))
             // The shape of recordEnds' statement: by id and fence, and only while it runs.
-            let plan = try await connection.query(
+            let plan = try await Self.plan(
                 """
                 EXPLAIN UPDATE pybgd_tasks AS t SET state = 'finished', ended_at = now(), lease_expires_at = NULL
                 FROM unnest(\(batch.map(\.id))::uuid[], \(batch.map(\.fence))::bigint[]) AS e(id, fence)
                 WHERE t.id = e.id AND t.fence = e.fence AND t.state = 'running'
-                """, logger: Self.logger
-            ).collect().map { try $0.decode(String.self) }.joined(separator: "\n")
+                """, connection)
             #expect(plan.contains("pybgd_tasks_pkey") && !plan.contains("pybgd_tasks_leases"), "\(plan)")
             let ends = batch.map { PostgresTaskQueue.End($0, state: "finished", outcome: "{}") }
             #expect(try await queue.recordEnds(ends, on: connection) == Set(batch.map(\.id)))
