@@ -30,7 +30,8 @@ pybgd_stop() {
 drain() {
     local latest
     latest=$("$uds" sequential "$1/$2.sock" 1 LATEST 2>&1 >/dev/null | sed -n 's/.*"latest_id":"\([0-9a-f]*\)".*/\1/p')
-    [ -z "$latest" ] || "$uds" sequential "$1/$2.sock" 1 "WAIT $latest 120" >/dev/null 2>&1
+    [ -z "$latest" ] || "$uds" sequential "$1/$2.sock" 1 "WAIT $latest 120" >/dev/null 2>>"$1/uds.log" \
+        || die "uds_bench, WAIT for $2's latest task: $(tail -1 "$1/uds.log")"
 }
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -122,20 +123,20 @@ bench_daemon() {
     pid=$(pybgd_start "$dir" "scheduler: {keep_finished: 100000}")
     local before
     before=$(rss_kib "$pid")
-    "$uds" pipelined "$dir/pybgd.sock" 100000 'SUBMIT noop' $window >/dev/null 2>&1
-    "$uds" sequential "$dir/pybgd.sock" 1 "WAIT $("$uds" sequential "$dir/pybgd.sock" 1 LATEST 2>&1 >/dev/null | sed 's/.*"latest_id":"\([0-9a-f]*\)".*/\1/') 60" >/dev/null 2>&1
+    "$uds" pipelined "$dir/pybgd.sock" 100000 'SUBMIT noop' $window >/dev/null 2>>"$dir/uds.log" || die "uds_bench: $(tail -1 "$dir/uds.log")"
+    drain "$dir" pybgd
     local retained retained_anon
     retained=$(rss_kib "$pid")
     retained_anon=$(anon_kib "$pid")
     # Bursts of 100,000 more, each replacing the tasks kept: the memory must not grow from one to the next.
     local burst after_bursts=()
     for burst in $(seq 1 "$bursts"); do
-        "$uds" pipelined "$dir/pybgd.sock" 100000 'SUBMIT noop' $window >/dev/null 2>&1
+        "$uds" pipelined "$dir/pybgd.sock" 100000 'SUBMIT noop' $window >/dev/null 2>>"$dir/uds.log" || die "uds_bench: $(tail -1 "$dir/uds.log")"
         drain "$dir" pybgd
         after_bursts+=("$(anon_kib "$pid")")
     done
     # The largest reply there is: all 100,000 rows (about 25 MB of JSON).
-    "$uds" sequential "$dir/pybgd.sock" 1 "FUTURES all" >/dev/null 2>&1
+    "$uds" sequential "$dir/pybgd.sock" 1 "FUTURES all" >/dev/null 2>>"$dir/uds.log" || die "uds_bench: $(tail -1 "$dir/uds.log")"
     local futures_peak
     futures_peak=$(peak_rss_kib "$pid")
     pybgd_stop "$dir" "$pid"
