@@ -549,24 +549,21 @@ public struct PostgresTaskQueue: Sendable {
     /// all hosts: ``claimUnlimited(slots:names:lease:on:)``, then
     /// ``claimLimited(slots:names:lease:on:)`` for the slots left.
     public func claim(slots: Int, names: [String], lease: Duration, on connection: PostgresConnection) async throws -> [Claim] {
-        let claims = try await claimUnlimited(slots: slots, names: names, lease: lease, on: connection)
+        let claims = try await claimUnlimited(slots: slots, names: names, lease: lease, on: connection).claims
         return claims + (try await claimLimited(slots: slots - claims.count, names: names, lease: lease, on: connection))
     }
 
     /// Claims the due tasks of the queues without a limit that are not paused, in one statement
     /// (`FOR UPDATE SKIP LOCKED`, so that claiming hosts never wait for each other; atomic on its
     /// own, so no transaction and one round trip: an idle host's latency).
-    public func claimUnlimited(slots: Int, names: [String], lease: Duration, on connection: PostgresConnection) async throws -> [Claim] {
-        try await claimUnlimitedUntilDue(slots: slots, names: names, lease: lease, on: connection).claims
-    }
-
-    /// Claims as ``claimUnlimited(slots:names:lease:on:)`` does, and tells how long a host that
-    /// claimed fewer than `slots` may sleep: the seconds until the earliest task of `names` that
-    /// waits for its time becomes due, by the claim's own clock (nil: none waits). A task that is
-    /// due and was not claimed is held back by something that notifies when it changes (a pause,
-    /// a queue's limit, another host's claim), so it is not counted: counted, a paused queue's
-    /// pending task had every host claim again at once, thousands of times a second.
-    public func claimUnlimitedUntilDue(
+    ///
+    /// `secondsUntilDue`: how long a host that claimed fewer than `slots` may sleep, the seconds
+    /// until the earliest task of `names` that waits for its time becomes due, by the claim's own
+    /// clock (nil: none waits). A task that is due and was not claimed is held back by something
+    /// that notifies when it changes (a pause, a queue's limit, another host's claim), so it is
+    /// not counted: counted, a paused queue's pending task had every host claim again at once,
+    /// thousands of times a second.
+    public func claimUnlimited(
         slots: Int, names: [String], lease: Duration, on connection: PostgresConnection
     ) async throws -> (claims: [Claim], secondsUntilDue: Double?) {
         guard slots > 0, !names.isEmpty else { return ([], nil) }

@@ -397,7 +397,7 @@ final class PostgresPersistence: TaskPersistence {
                 var claimedAt = ContinuousClock.now
                 let lease = settings.lease
                 let unlimited = try await link.run { connection in
-                    try await queue.claimUnlimitedUntilDue(slots: slots, names: names, lease: lease, on: connection)
+                    try await queue.claimUnlimited(slots: slots, names: names, lease: lease, on: connection)
                 }
                 var claims = unlimited.claims
                 recovered()
