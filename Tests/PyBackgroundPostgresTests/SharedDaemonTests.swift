@@ -566,7 +566,10 @@ struct SharedDaemonTests {
 
     @Test("PostgreSQL restarted mid-load: submissions meanwhile get store-failed, nothing acknowledged is lost")
     func databaseRestart() async throws {
-        try await Self.withHosts(2) { postgres, daemons, shared in
+        // A restart within a lease: one longer than the lease ends the running tasks by design (their
+        // hosts cannot renew, and the first host to reach the database again rescues them:
+        // `interrupted`). With the suite's 2 s lease, a restart on a loaded machine took longer.
+        try await Self.withHosts(2, lease: 10) { postgres, daemons, shared in
             var acknowledged: [String] = []
             var refused = 0
             for index in 0..<40 {
