@@ -9,7 +9,7 @@ import Glibc
 /// page, evaluate JavaScript in it, take a screenshot. For the dashboard's browser test.
 ///
 /// ```swift
-/// let browser = try Chromium()
+/// let browser = try Chromium.started()
 /// let page = try browser.open("http://127.0.0.1:9464/")
 /// let title = try browser.evaluate("document.title", in: page)   // "pybgd"
 /// ```
@@ -23,6 +23,25 @@ public final class Chromium {
 
     /// Where Debian installs it.
     public static let path = "/usr/bin/chromium"
+
+    /// Starts a browser and waits until it answers (`Browser.getVersion`). A browser that dies
+    /// before its first answer is started again, up to `attempts` times in all: that is Chromium's
+    /// start, not the page under test (a fresh clone's whole run on CI once lost the browser there,
+    /// its log saying nothing). Each death's exit status is written to standard error; a death
+    /// after the first answer is the test's failure.
+    public static func started(attempts: Int = 3) throws -> Chromium {
+        var attempt = 1
+        while true {
+            let browser = try Chromium()
+            do {
+                try browser.call("Browser.getVersion")
+                return browser
+            } catch let error as HarnessError where attempt < attempts && error.description.hasPrefix("the browser's pipe closed") {
+                FileHandle.standardError.write(Data("Chromium died before its first answer (attempt \(attempt) of \(attempts)): \(error)\n".utf8))
+                attempt += 1
+            }
+        }
+    }
 
     /// Starts the browser with a fresh profile; throws when it is not installed.
     public init() throws {
@@ -64,7 +83,7 @@ public final class Chromium {
         let arguments = [
             Self.path, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
             "--no-default-browser-check", "--disable-extensions", "--remote-debugging-pipe", "--window-size=1280,900",
-            "--user-data-dir=\(profile.path)", "about:blank",
+            "--enable-logging=stderr", "--user-data-dir=\(profile.path)", "about:blank",
         ]
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
@@ -99,6 +118,27 @@ public final class Chromium {
     private var logTail: String {
         let text = (try? String(contentsOf: profile.appendingPathComponent("chromium.log"), encoding: .utf8)) ?? ""
         return String(text.suffix(2000))
+    }
+
+    /// Why the pipe closed: how the browser ended (waited for up to a second: the pipe closes
+    /// just before the exit) and the end of its log.
+    private var pipeClosed: HarnessError {
+        var status: Int32 = 0
+        var ended = "it had not exited a second later"
+        for _ in 0..<100 {
+            let waited = waitpid(pid, &status, WNOHANG)
+            if waited == pid {
+                let signal = status & 0x7f
+                ended = signal == 0 ? "it exited with status \((status >> 8) & 0xff)" : "it was killed by signal \(signal)"
+                break
+            }
+            if waited < 0 {
+                ended = "it had already been waited for"
+                break
+            }
+            usleep(10_000)
+        }
+        return HarnessError("the browser's pipe closed; \(ended); its log ends: \(logTail)")
     }
 
     /// Opens `url` in a new tab; returns the session to address the page with.
@@ -138,7 +178,7 @@ public final class Chromium {
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { write(toBrowser, $0.baseAddress! + written, $0.count - written) }
-            guard count > 0 else { throw HarnessError("the browser's pipe closed; its log ends: \(logTail)") }
+            guard count > 0 else { throw pipeClosed }
             written += count
         }
         let deadline = Date().addingTimeInterval(timeout)
@@ -162,7 +202,7 @@ public final class Chromium {
             guard poll(&descriptor, 1, left) > 0 else { throw HarnessError("the browser did not answer in time") }
             var chunk = [UInt8](repeating: 0, count: 1 << 16)
             let count = chunk.withUnsafeMutableBytes { read(fromBrowser, $0.baseAddress!, $0.count) }
-            guard count > 0 else { throw HarnessError("the browser's pipe closed; its log ends: \(logTail)") }
+            guard count > 0 else { throw pipeClosed }
             buffer += chunk[..<count]
         }
     }
