@@ -14,7 +14,8 @@ struct ResultCommand: ParsableCommand {
 
     func run() throws {
         let client = try options.client(replyTimeout: reply.timeout)
-        let (future, json) = try client.request(.result(id: id), as: FuturePayload.self)
-        try WaitCommand.report(future, json: json, asJSON: options.json)
+        let request = Request.result(id: id)
+        let json = try client.request(request)
+        try WaitCommand.report(FutureOutcome(reply: json, to: request, client: client), json: json, asJSON: options.json)
     }
 }

@@ -52,8 +52,9 @@ struct WaitCommand: ParsableCommand {
     /// Waits, then prints the result the way the task would have: a command's stdout and stderr
     /// as they were, any other value as text.
     static func waitAndReport(id: String, timeout: Double?, client: DaemonClient) throws {
-        let (future, json) = try client.request(.wait(id: id, timeout: timeout), as: FuturePayload.self)
-        try report(future, json: json, asJSON: client.json)
+        let request = Request.wait(id: id, timeout: timeout)
+        let json = try client.request(request)
+        try report(FutureOutcome(reply: json, to: request, client: client), json: json, asJSON: client.json)
     }
 
     /// Waits for every task in turn on one connection, the whole wait bounded by `timeout`; a line
@@ -96,7 +97,7 @@ struct WaitCommand: ParsableCommand {
     /// Prints a future for people: its output (a command's stdout and stderr as they were, on
     /// the streams they came from, whether it finished or failed), a truncation notice, and for a
     /// task that did not finish its reason on stderr (exit 1).
-    static func report(_ future: FuturePayload, json: String, asJSON: Bool) throws {
+    static func report(_ future: FutureOutcome, json: String, asJSON: Bool) throws {
         if asJSON {
             Output.json(json)
         } else {
