@@ -28,7 +28,8 @@ public final class Future: Sendable, CustomStringConvertible {
 
     struct Storage {
         var state: FutureState = .pending
-        var body: (@Sendable () throws -> any Sendable)?
+        /// Called with the task's id: a body that closed over it was one more allocation per task.
+        var body: (@Sendable (TaskID) throws -> any Sendable)?
         var outcome: Result<any Sendable, any Error>?
         /// Times as seconds, NaN for none: 8 bytes each, not a padded 16 (see ``TaskRecord``).
         private var startedAtSeconds = Double.nan
@@ -52,7 +53,7 @@ public final class Future: Sendable, CustomStringConvertible {
         /// larger storage cost a third of the core's throughput in copies).
         var flow: FlowState?
 
-        init(state: FutureState = .pending, body: (@Sendable () throws -> any Sendable)? = nil, store: TaskStore? = nil, flow: FlowState? = nil) {
+        init(state: FutureState = .pending, body: (@Sendable (TaskID) throws -> any Sendable)? = nil, store: TaskStore? = nil, flow: FlowState? = nil) {
             self.state = state
             self.body = body
             self.store = store
@@ -126,7 +127,7 @@ public final class Future: Sendable, CustomStringConvertible {
 
     init(
         record: __owned TaskRecord, sequence: Int, store: TaskStore, host: Scheduler?, scheduled: Bool = false,
-        history: AttemptHistory? = nil, body: @escaping @Sendable () throws -> any Sendable
+        history: AttemptHistory? = nil, body: @escaping @Sendable (TaskID) throws -> any Sendable
     ) {
         // The record is moved in first and read from here on: read before, it was copied in (an
         // outlined copy and destroy of every field, a task), not moved.
@@ -138,6 +139,19 @@ public final class Future: Sendable, CustomStringConvertible {
             ? .retrying : hasOptions && !self.record.options.after.isEmpty ? .waiting : scheduled ? .scheduled : .pending
         let flow = hasOptions || history != nil ? FlowState(host: hasOptions ? host : nil, history: history) : nil
         self.storage = Mutex(Storage(state: state, body: body, store: store, flow: flow))
+    }
+
+    /// A plain task's future (no options, not scheduled, no history), its record made in place:
+    /// ``Scheduler/start(name:args:kwargs:options:_:)``'s path. A record made by the caller and
+    /// passed in was copied into the future and then destroyed, every field retained and released
+    /// once more per task (callgrind, BENCHMARKS.md issue 20).
+    init(
+        id: TaskID, name: String, args: [any Sendable], kwargs: [KeywordArgument], submittedAt: Date, sequence: Int, store: TaskStore,
+        body: @escaping @Sendable (TaskID) throws -> any Sendable
+    ) {
+        self.record = TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt)
+        self.sequence = sequence
+        self.storage = Mutex(Storage(state: .pending, body: body, store: store, flow: nil))
     }
 
     /// An ended future as it was recorded before: the tables' history, brought back by a host.
@@ -368,7 +382,7 @@ public final class Future: Sendable, CustomStringConvertible {
     /// Runs the body on the calling worker thread, unless the future was cancelled first.
     /// Returns the state it left the future in (final, or `retrying`), or nil if it did not run.
     func run(in slot: CurrentFuture? = nil) -> FutureState? {
-        let (body, host, store) = storage.withLock { storage -> ((@Sendable () throws -> any Sendable)?, Scheduler?, TaskStore?) in
+        let (body, host, store) = storage.withLock { storage -> ((@Sendable (TaskID) throws -> any Sendable)?, Scheduler?, TaskStore?) in
             guard storage.state == .pending else { return (nil, nil, nil) }
             storage.state = .running
             // A plain task's one attempt is implied by its start; only a task with options counts.
@@ -388,16 +402,25 @@ public final class Future: Sendable, CustomStringConvertible {
         if let host, let timeout = record.options.timeout { host.armTimeout(of: self, after: timeout) }
         let previous = slot?.future
         slot?.future = self
-        let outcome: Result<any Sendable, any Error>
-        do { outcome = .success(try body()) } catch { outcome = .failure(error) }
+        // Moved, not copied, into the storage (a copy of this existential-holding Result and its
+        // destruction were about 450 instructions a task under callgrind: issue 20).
+        var outcome: Result<any Sendable, any Error>?
+        let succeeded: Bool
+        do {
+            outcome = .success(try body(record.id))
+            succeeded = true
+        } catch {
+            outcome = .failure(error)
+            succeeded = false
+        }
         slot?.future = previous
-        if let host { return end(attempt: outcome, host: host) }
+        if let host, let outcome { return end(attempt: outcome, host: host) }
         let (final, callbacks) = storage.withLock { storage in
-            var final: FutureState = if case .success = outcome { .finished } else { .failed }
-            storage.outcome = outcome
+            var final: FutureState = succeeded ? .finished : .failed
+            swap(&storage.outcome, &outcome)
             if let stop = storage.stop {
                 final = stop.finalState
-                if case .success = outcome { storage.outcome = .failure(stop.error) }
+                if succeeded { storage.outcome = .failure(stop.error) }
                 storage.stop = nil
                 storage.stopHandlers = []
             }

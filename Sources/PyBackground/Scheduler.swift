@@ -196,11 +196,7 @@ public class Scheduler: @unchecked Sendable {
             return try start(record, wakingWorker: true, body).id
         }
         let future = store.insert { id, sequence in
-            // Made in place: a record bound to a local first was copied into the future, not moved.
-            Future(
-                record: TaskRecord(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt), sequence: sequence,
-                store: store, host: nil
-            ) { try body(id) }
+            Future(id: id, name: name, args: args, kwargs: kwargs, submittedAt: submittedAt, sequence: sequence, store: store, body: body)
         }
         try enqueue(future)
         if blocksCallerOnStart { waitUntilStopped() }
@@ -256,9 +252,7 @@ public class Scheduler: @unchecked Sendable {
             let future = store.insert(
                 id: id,
                 { sequence in
-                    Future(record: record, sequence: sequence, store: store, host: self, scheduled: later, history: history) {
-                        try body(id)
-                    }
+                    Future(record: record, sequence: sequence, store: store, host: self, scheduled: later, history: history, body: body)
                 })
         else {
             if let uniqueKey { release(uniqueKey, heldBy: id) }
@@ -513,8 +507,7 @@ public class Scheduler: @unchecked Sendable {
         let later = batch.map { isLater($0.record) }
         let inserted = store.insert(ids: batch.map(\.record.id)) { index, sequence in
             let (record, body) = batch[index]
-            let id = record.id
-            return Future(record: record, sequence: sequence, store: store, host: self, scheduled: later[index]) { try body(id) }
+            return Future(record: record, sequence: sequence, store: store, host: self, scheduled: later[index], body: body)
         }
         var queued: [Future] = []
         var waiting: [Future] = []
