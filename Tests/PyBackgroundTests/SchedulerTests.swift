@@ -67,6 +67,11 @@ struct SchedulerTests {
         let id = try scheduler.start({ 42 })
         #expect(scheduler.tasks[id]?.name == "task")
         #expect(try scheduler.futures[id]?.result(as: Int.self) == 42)
+        // The overload for no arguments takes a name and options as the parameter-pack form does.
+        let named = try scheduler.start({ "x" }, name: "named", options: TaskOptions(timeout: .seconds(60)))
+        let record = try #require(scheduler.tasks[named])
+        #expect(record.name == "named" && record.args.isEmpty && record.kwargs.isEmpty && record.options.timeout == .seconds(60))
+        #expect(try scheduler.futures[named]?.result(as: String.self) == "x")
     }
 
     @Test("a thrown error becomes the failure and the pool keeps running")
