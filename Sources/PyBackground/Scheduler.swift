@@ -86,8 +86,8 @@ public class Scheduler: @unchecked Sendable {
     /// The future table (id → ``Future``) as of now.
     public var futures: FutureTable { SchedulerTable(store: store) { $0 } }
 
-    /// Tasks waiting for a worker: one lock, cheaper than ``statistics`` for a queue-depth check.
-    /// (Cancelled tasks no worker has dropped yet are included.)
+    /// Tasks waiting for a worker: read without a lock, far cheaper than ``statistics`` for a
+    /// queue-depth check. (Cancelled tasks no worker has dropped yet are included.)
     public var pendingCount: Int { pool.queuedCount }
 
     /// Tasks waiting for the time they were started to run at: cheaper to read than ``statistics``.

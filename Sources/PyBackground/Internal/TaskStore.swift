@@ -98,7 +98,8 @@ final class TaskStore: Sendable {
             guard state.byID[id] == nil else { return nil }
             let future = append(makeFuture(state.nextSequence), to: &state)
             state.restored[future.state, default: 0] += 1
-            retain(ended: future, in: &state)
+            var dropped: [Future] = []
+            retain(ended: future, in: &state, dropping: &dropped)
             return future
         }
     }
@@ -117,12 +118,14 @@ final class TaskStore: Sendable {
         return future
     }
 
-    /// Counts an ended future against the retention bound, dropping the oldest past it.
-    private func retain(ended future: Future, in state: inout State) {
+    /// Counts an ended future against the retention bound, dropping the oldest past it. The
+    /// dropped ones are added to `dropped`, for the caller to release once it has unlocked.
+    private func retain(ended future: Future, in state: inout State, dropping dropped: inout [Future]) {
         guard let keepFinished else { return }
         state.ended.push(future)
         while state.ended.count > keepFinished, let oldest = state.ended.pop() {
             remove(oldest, from: &state)
+            dropped.append(oldest)
         }
     }
 
@@ -212,9 +215,16 @@ final class TaskStore: Sendable {
     /// the tables' lock once per task against a host starting new ones.
     func futuresEnded(_ futures: [Future]) {
         guard keepFinished != nil, !futures.isEmpty else { return }
-        state.withLock { state in
-            for future in futures { retain(ended: future, in: &state) }
+        // The dropped futures are freed here, after the unlock: freed under the lock (a task's
+        // record, arguments and outcome), they kept a host starting new tasks waiting on it, and
+        // the event loop spun in the lock's slow path (perf under pipelined SUBMIT: issue 20).
+        let dropped = state.withLock { state in
+            var dropped: [Future] = []
+            dropped.reserveCapacity(futures.count)
+            for future in futures { retain(ended: future, in: &state, dropping: &dropped) }
+            return dropped
         }
+        withExtendedLifetime(dropped) {}
     }
 
     // MARK: - Removal

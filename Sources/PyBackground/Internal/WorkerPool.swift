@@ -174,7 +174,10 @@ final class WorkerPool: @unchecked Sendable {
     var sleepingCount: Int { lock.withLock { idleWorkers } }
 
     /// Futures waiting for a worker (cancelled ones that no worker has dropped yet included).
-    var queuedCount: Int { lock.withLock { queue.count } }
+    /// Read without the lock (the count as of the last change to the queue, which is made under
+    /// it): a host checks it at every submission against its limit, and taking the lock there
+    /// met the workers on it once a task.
+    var queuedCount: Int { queuedHint.load(ordering: .relaxed) }
 
     /// Refuses further submissions. Queued futures still run, unless `takingQueued`: then they are
     /// removed and returned, oldest first, for the caller to cancel. Those of paused queues, which
