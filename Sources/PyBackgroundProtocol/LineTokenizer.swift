@@ -8,11 +8,19 @@ public enum LineTokenizer {
     /// The words of `line`; throws `bad-request` for an unterminated quote, an unknown escape, or
     /// a NUL byte (no argument could carry one: a command's argv would be cut short at it).
     public static func split(_ line: Substring) throws(ProtocolError) -> [String] {
-        if line.utf8.contains(0) {
+        // One pass for both: a NUL is refused, and most lines have no quotes (split directly).
+        var hasNUL = false
+        var hasQuote = false
+        var line = line
+        line.withUTF8 { bytes in
+            for byte in bytes {
+                if byte == 0 { hasNUL = true } else if byte == UInt8(ascii: "\"") { hasQuote = true }
+            }
+        }
+        if hasNUL {
             throw ProtocolError(.badRequest, "the request holds a NUL byte (0x00), which no word may contain")
         }
-        // Most lines have no quotes: split their bytes directly.
-        if !line.utf8.contains(UInt8(ascii: "\"")) {
+        if !hasQuote {
             return line.utf8.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
                 .map { String(Substring($0)) }
         }

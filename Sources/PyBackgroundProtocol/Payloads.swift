@@ -68,7 +68,15 @@ public struct SubmitPayload: Codable, Hashable, Sendable {
 
     /// Printable ASCII without a quote or backslash: JSON holds it as it is.
     private static func isPlain(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        var text = text
+        // Over the string's contiguous bytes: the generic walk of its UTF-8 view was 2% of the
+        // event loop's time under pipelined SUBMIT (perf, issue 20).
+        return text.withUTF8 { bytes in
+            for byte in bytes where byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            return true
+        }
     }
 }
 

@@ -95,7 +95,8 @@ public enum Request: Hashable, Sendable {
             throw ProtocolError(.badRequest, "empty request; verbs: \(Request.verbList)")
         }
         let arguments = Array(words.dropFirst())
-        switch verb.uppercased() {
+        // Clients send verbs in capitals; only another spelling pays for uppercased().
+        switch verb.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? verb : verb.uppercased() {
         case "PING":
             try Request.expect(arguments, none: "PING")
             self = .ping

@@ -255,6 +255,10 @@ final class TaskStore: Sendable {
     }
 
     private func slotIndex(of sequence: Int, in order: [Slot], from head: Int) -> Int? {
+        // The retention bound drops the oldest ended task, which in a steady stream is the oldest
+        // entry: found without a search, for the binary search's cache misses over a large table
+        // were time a worker held the lock the event loop's inserts wait on (issue 20).
+        if head < order.endIndex && order[head].sequence == sequence { return head }
         var low = head
         var high = order.endIndex
         while low < high {
