@@ -58,9 +58,7 @@ public final class StateStore: Sendable {
         do {
             // SQLite gives the write-ahead log the database file's mode; the umask is narrowed too,
             // so that no file of the store is ever more open than the database, not even briefly.
-            let previous = umask(0o777 & ~fileMode)
-            defer { umask(previous) }
-            database = try DatabaseQueue(path: path, configuration: configuration)
+            database = try ProcessUmask.narrowed(to: fileMode) { try DatabaseQueue(path: path, configuration: configuration) }
         } catch {
             throw StateStoreError.opening(path, error)
         }

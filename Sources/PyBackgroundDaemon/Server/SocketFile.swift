@@ -1,4 +1,5 @@
 import PyBackgroundClient
+import PyBackgroundState
 
 #if canImport(Glibc)
 import Glibc
@@ -58,11 +59,10 @@ enum SocketFile {
     }
 
     /// Runs `body` with a umask that makes new files no more open than `mode`, so the socket is never
-    /// reachable with looser permissions between bind and chmod.
+    /// reachable with looser permissions between bind and chmod (``ProcessUmask``: the umask is
+    /// the whole process's).
     static func withRestrictiveUmask<T>(for mode: UInt16, _ body: () async throws -> T) async rethrows -> T {
-        let previous = umask(mode_t(0o777 & ~mode))
-        defer { umask(previous) }
-        return try await body()
+        try await ProcessUmask.narrowed(to: mode_t(mode), body)
     }
 
     static func remove(path: String) {
