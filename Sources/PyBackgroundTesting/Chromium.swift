@@ -80,8 +80,12 @@ public final class Chromium {
         }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, profile.appendingPathComponent("chromium.log").path, O_WRONLY | O_CREAT, 0o600)
+        // Through sh, to start with a umask of its own: the test process's is narrowed at times
+        // (a state store opened, a socket bound, by daemons other tests run in-process), and a
+        // Chromium started under umask 177 makes directories it cannot enter and dies (SIGTRAP).
         let arguments = [
-            Self.path, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            "/bin/sh", "-c", #"umask 022 && exec "$0" "$@""#, Self.path, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--no-first-run",
             "--no-default-browser-check", "--disable-extensions", "--remote-debugging-pipe", "--window-size=1280,900",
             "--enable-logging=stderr", "--user-data-dir=\(profile.path)", "about:blank",
         ]
@@ -94,7 +98,7 @@ public final class Chromium {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
         posix_spawnattr_setpgroup(&attributes, 0)
         var child: pid_t = 0
-        let status = posix_spawn(&child, Self.path, &actions, &attributes, argv, environ)
+        let status = posix_spawn(&child, "/bin/sh", &actions, &attributes, argv, environ)
         close(childRead)
         close(childWrite)
         guard status == 0 else { throw HarnessError("cannot start \(Self.path): \(String(cString: strerror(status)))") }
