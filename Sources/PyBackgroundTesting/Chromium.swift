@@ -83,12 +83,14 @@ public final class Chromium {
         // Through sh, to start with a umask of its own: the test process's is narrowed at times
         // (a state store opened, a socket bound, by daemons other tests run in-process), and a
         // Chromium started under umask 177 makes directories it cannot enter and dies (SIGTRAP).
-        let arguments = [
-            "/bin/sh", "-c", #"umask 022 && exec "$0" "$@""#, Self.path, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--no-default-browser-check", "--disable-extensions", "--remote-debugging-pipe", "--window-size=1280,900",
-            "--enable-logging=stderr", "--user-data-dir=\(profile.path)", "about:blank",
-        ]
+        let arguments = UmaskLauncher.argv(
+            umask: 0o022, program: Self.path,
+            arguments: [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--no-default-browser-check", "--disable-extensions", "--remote-debugging-pipe", "--window-size=1280,900",
+                "--enable-logging=stderr", "--user-data-dir=\(profile.path)", "about:blank",
+            ])
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         // A process group of its own: signals other tests send to theirs never reach it.
@@ -98,7 +100,7 @@ public final class Chromium {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
         posix_spawnattr_setpgroup(&attributes, 0)
         var child: pid_t = 0
-        let status = posix_spawn(&child, "/bin/sh", &actions, &attributes, argv, environ)
+        let status = posix_spawn(&child, UmaskLauncher.shell, &actions, &attributes, argv, environ)
         close(childRead)
         close(childWrite)
         guard status == 0 else { throw HarnessError("cannot start \(Self.path): \(String(cString: strerror(status)))") }

@@ -44,18 +44,27 @@ public final class DaemonHarness: DaemonEndpoint {
     ///   - arguments: more command-line arguments (after `--config`, `--socket` and `--state`).
     ///   - environment: variables set over the test's own environment.
     ///   - directory: where the socket, config and state go; nil: a new one, removed at the end.
+    ///   - umask: the daemon's umask (set by a shell that then becomes it); nil: the test
+    ///     process's. Not by changing the test process's own, which in-process daemons of other
+    ///     tests narrow meanwhile (``ProcessUmask``).
     public init(
         config: String = "", arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil,
-        waitForAnswer: Bool = true
+        waitForAnswer: Bool = true, umask: mode_t? = nil
     ) throws {
         ownsDirectory = directory == nil
         self.directory = try directory ?? TemporaryDirectory.make()
         socketPath = self.directory.appendingPathComponent("pybgd.sock").path
         let configPath = self.directory.appendingPathComponent("pybgd.yaml")
         try config.write(to: configPath, atomically: true, encoding: .utf8)
-        process.executableURL = Self.binary
         let state = arguments.contains("--state") ? [] : ["--state", self.directory.appendingPathComponent("pybgd.sqlite").path]
-        process.arguments = ["--config", configPath.path, "--socket", socketPath] + state + arguments
+        let daemonArguments = ["--config", configPath.path, "--socket", socketPath] + state + arguments
+        if let umask {
+            process.executableURL = URL(fileURLWithPath: UmaskLauncher.shell)
+            process.arguments = Array(UmaskLauncher.argv(umask: umask, program: Self.binary.path, arguments: daemonArguments).dropFirst())
+        } else {
+            process.executableURL = Self.binary
+            process.arguments = daemonArguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardError = logPipe
         process.standardOutput = FileHandle.nullDevice

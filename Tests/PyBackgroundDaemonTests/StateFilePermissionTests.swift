@@ -16,10 +16,8 @@ struct StateFilePermissionTests {
         let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(at: directory) }
         let state = directory.appendingPathComponent("state/pybgd.sqlite").path
-        let previous = umask(0o022)
-        defer { umask(previous) }
         do {
-            let daemon = try DaemonHarness(arguments: ["--state", state], directory: directory)
+            let daemon = try DaemonHarness(arguments: ["--state", state], directory: directory, umask: 0o022)
             _ = try daemon.ok(.wait(id: try daemon.submit("noop"), timeout: 30), as: FuturePayload.self)
             #expect(try Self.mode(state) == 0o600)
             #expect(try Self.mode(state + "-wal") == 0o600)
