@@ -30,7 +30,25 @@ public final class Future: Sendable, CustomStringConvertible {
         var state: FutureState = .pending
         /// Called with the task's id: a body that closed over it was one more allocation per task.
         var body: (@Sendable (TaskID) throws -> any Sendable)?
-        var outcome: Result<any Sendable, any Error>?
+        /// The outcome in two optionals, not one `Result<any Sendable, any Error>?`: that enum's
+        /// layout takes the run time's help to read its case, and each task copied and destroyed
+        /// it several times on its way in (about 580 instructions a task under callgrind: issue 20).
+        var value: (any Sendable)?
+        var failure: (any Error)?
+        var outcome: Result<any Sendable, any Error>? {
+            get {
+                if let failure { return .failure(failure) }
+                if let value { return .success(value) }
+                return nil
+            }
+            set {
+                switch newValue {
+                case .success(let newValue)?: (value, failure) = (newValue, nil)
+                case .failure(let error)?: (value, failure) = (nil, error)
+                case nil: (value, failure) = (nil, nil)
+                }
+            }
+        }
         /// Times as seconds, NaN for none: 8 bytes each, not a padded 16 (see ``TaskRecord``).
         private var startedAtSeconds = Double.nan
         private var endedAtSeconds = Double.nan
@@ -379,45 +397,55 @@ public final class Future: Sendable, CustomStringConvertible {
         return true
     }
 
+    /// What a worker takes from a pending future as it starts it. A struct, not a tuple: a closure
+    /// in a tuple that a generic function (the lock's `withLock`) returns is wrapped in a
+    /// reabstraction thunk, one more allocation and call a task (callgrind, issue 20); a struct's
+    /// fields keep their own representation.
+    private struct Claim {
+        var body: (@Sendable (TaskID) throws -> any Sendable)?
+        var host: Scheduler?
+        var store: TaskStore?
+    }
+
     /// Runs the body on the calling worker thread, unless the future was cancelled first.
     /// Returns the state it left the future in (final, or `retrying`), or nil if it did not run.
     func run(in slot: CurrentFuture? = nil) -> FutureState? {
-        let (body, host, store) = storage.withLock { storage -> ((@Sendable (TaskID) throws -> any Sendable)?, Scheduler?, TaskStore?) in
-            guard storage.state == .pending else { return (nil, nil, nil) }
+        let claim = storage.withLock { storage -> Claim in
+            guard storage.state == .pending else { return Claim() }
             storage.state = .running
             // A plain task's one attempt is implied by its start; only a task with options counts.
             guard let flow = storage.flow, let host = flow.host else {
                 storage.startedAt = Date()
                 defer { storage.body = nil }
-                return (storage.body, nil, storage.store)
+                return Claim(body: storage.body, store: storage.store)
             }
             flow.attempt += 1
             storage.startedAt = Date()
             // Kept for the next attempt while a retry policy may ask for one.
-            return (storage.body, host, storage.store)
+            return Claim(body: storage.body, host: host, store: storage.store)
         }
-        guard let body else { return nil }
+        guard let body = claim.body else { return nil }
+        let (host, store) = (claim.host, claim.store)
         let observer = store?.observer
         observer?.taskStarted(self)
         if let host, let timeout = record.options.timeout { host.armTimeout(of: self, after: timeout) }
         let previous = slot?.future
         slot?.future = self
-        // Moved, not copied, into the storage (a copy of this existential-holding Result and its
-        // destruction were about 200 instructions a task under callgrind: issue 20).
-        var outcome: Result<any Sendable, any Error>?
-        let succeeded: Bool
+        // Moved, not copied, into the storage (see ``Storage/value``).
+        var value: (any Sendable)?
+        var failure: (any Error)?
         do {
-            outcome = .success(try body(record.id))
-            succeeded = true
+            value = try body(record.id)
         } catch {
-            outcome = .failure(error)
-            succeeded = false
+            failure = error
         }
         slot?.future = previous
-        if let host, let outcome { return end(attempt: outcome, host: host) }
+        if let host { return end(attempt: failure.map { .failure($0) } ?? .success(value!), host: host) }
+        let succeeded = failure == nil
         let (final, callbacks) = storage.withLock { storage in
             var final: FutureState = succeeded ? .finished : .failed
-            swap(&storage.outcome, &outcome)
+            swap(&storage.value, &value)
+            swap(&storage.failure, &failure)
             if let stop = storage.stop {
                 final = stop.finalState
                 if succeeded { storage.outcome = .failure(stop.error) }
