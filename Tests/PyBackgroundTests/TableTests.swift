@@ -1,3 +1,4 @@
+import Foundation
 import PyBackgroundTesting
 import Testing
 
@@ -86,5 +87,46 @@ struct TableTests {
         #expect(restarted.latestID == id && restarted.futures.isEmpty)
         let next = try restarted.start({})
         #expect(restarted.latestID == next)
+    }
+
+    /// `start` appends to the tables and leaves the id index to the first lookup; every other
+    /// way in (a chosen id, a removal, a count) must see those tasks as if they were indexed.
+    @Test("tasks started under fresh ids are found, counted, refused as duplicates and removed, whatever mix of calls came between")
+    func idsStartedWithoutIndexingStayFindable() throws {
+        let scheduler = BackgroundScheduler(maxWorkers: 2)
+        defer { scheduler.shutdown() }
+        var generator = SplitMix64(seed: 20_261_207)
+        var live: [TaskID] = []
+        var removed: Set<TaskID> = []
+        for _ in 0..<3000 {
+            switch Int.random(in: 0..<20, using: &generator) {
+            case 0..<10:
+                live.append(try scheduler.start({}))
+            case 10..<12:
+                let record = TaskRecord(id: scheduler.newTaskID(), name: "chosen", args: [], kwargs: [], submittedAt: Date())
+                live.append(try scheduler.start(record) { _ in () }.id)
+            case 12..<14:
+                guard let taken = live.randomElement(using: &generator) else { continue }
+                let copy = TaskRecord(id: taken, name: "copy", args: [], kwargs: [], submittedAt: Date())
+                #expect(throws: SchedulerError.self) { try scheduler.start(copy) { _ in () } }
+            case 14..<17:
+                guard let wanted = live.randomElement(using: &generator) else { continue }
+                #expect(scheduler.futures[wanted]?.id == wanted)
+            case 17:
+                #expect(scheduler.futures.count == live.count)
+            default:
+                // No lookup first: the removal itself must find a task not yet indexed.
+                guard let chosen = live.randomElement(using: &generator) else { continue }
+                let gone = scheduler.removeEnded([chosen])
+                #expect(gone == [chosen] || gone.isEmpty)
+                if gone == [chosen] {
+                    live.removeAll { $0 == chosen }
+                    removed.insert(chosen)
+                }
+            }
+        }
+        #expect(scheduler.futures.ids == live)
+        #expect(live.allSatisfy { scheduler.futures[$0]?.id == $0 })
+        #expect(removed.allSatisfy { scheduler.futures[$0] == nil })
     }
 }
