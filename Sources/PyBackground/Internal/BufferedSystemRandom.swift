@@ -6,16 +6,20 @@ import Musl
 import Darwin
 #endif
 
-/// The kernel's random numbers, read 4 KiB at a time.
+/// The kernel's random numbers, taken 256 bytes (16 task ids) at a time with `getentropy`.
 ///
-/// `SystemRandomNumberGenerator` makes a `getrandom` system call per 64-bit word, two per task id,
-/// which was a third of the cost of `start`. This reads `/dev/urandom` in bulk (one call per 256
-/// ids) and falls back to `SystemRandomNumberGenerator` where that device cannot be read.
-/// Not thread-safe: its owner serialises access.
+/// `SystemRandomNumberGenerator` makes a system call per 64-bit word, two per task id, which was
+/// a third of the cost of `start`. Reading 4 KiB of /dev/urandom once every 256 ids cost the
+/// same per id as this but put 60–150 µs into every 256th `start`: the top samples of the core's
+/// start-to-body latency (issue 20). A 256-byte call takes under a microsecond here (0.7 µs,
+/// against 11 µs for the open, read and close of 4 KiB), so no start waits long for it. Falls
+/// back to `SystemRandomNumberGenerator` where the call fails. Not thread-safe: its owner
+/// serialises access.
 struct BufferedSystemRandom: RandomNumberGenerator {
-    private static let wordsPerRefill = 512
-    private var words: [UInt64] = []
-    private var position = 0
+    /// 256 bytes: the most one `getentropy` call returns.
+    static let wordsPerRefill = 32
+    private var words = [UInt64](repeating: 0, count: wordsPerRefill)
+    private var position = wordsPerRefill
 
     mutating func next() -> UInt64 {
         if position == words.count { refill() }
@@ -25,28 +29,12 @@ struct BufferedSystemRandom: RandomNumberGenerator {
 
     private mutating func refill() {
         position = 0
-        words = [UInt64](repeating: 0, count: Self.wordsPerRefill)
         let filled = words.withUnsafeMutableBytes { buffer in
-            BufferedSystemRandom.readDevice(into: buffer)
+            getentropy(buffer.baseAddress!, buffer.count) == 0
         }
         if !filled {
             var system = SystemRandomNumberGenerator()
             for index in words.indices { words[index] = system.next() }
         }
-    }
-
-    /// Fills `buffer` from /dev/urandom; false if the device could not be fully read.
-    private static func readDevice(into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        let descriptor = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var offset = 0
-        while offset < buffer.count {
-            let count = read(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return false }
-            offset += count
-        }
-        return true
     }
 }
