@@ -192,9 +192,11 @@ struct SchedulerTests {
         #expect(scheduler.statistics.cancelled == 5)
     }
 
-    @Test("a task may shut down its own scheduler and wait for the others without deadlock")
-    func shutdownFromInsideATask() throws {
-        let scheduler = BackgroundScheduler(maxWorkers: 2)
+    @Test(
+        "a task may shut down its own scheduler and wait for the others without deadlock",
+        arguments: [nil, 0, 5] as [Int?])
+    func shutdownFromInsideATask(keepFinished: Int?) throws {
+        let scheduler = BackgroundScheduler(maxWorkers: 2, keepFinished: keepFinished)
         let done = Counter()
         for _ in 0..<20 {
             try scheduler.start({
@@ -207,6 +209,26 @@ struct SchedulerTests {
             return done.count
         })
         #expect(try scheduler.futures[closer]!.result(as: Int.self, timeout: .seconds(30)) == 20)
+    }
+
+    /// With a retention bound a finished task's closure is released by the thread that next uses
+    /// the tables, not by its worker; a shutdown that waits must still leave none behind, or one
+    /// that holds its scheduler would keep it alive for good.
+    @Test(
+        "every finished task's closure is released by the time shutdown(wait: true) returns, with or without a retention bound",
+        arguments: [nil, 0, 3, 1000] as [Int?])
+    func finishedClosuresAreReleasedByShutdown(keepFinished: Int?) throws {
+        final class Payload: Sendable {}
+        let scheduler = BackgroundScheduler(maxWorkers: 2, keepFinished: keepFinished)
+        var payloads: [WeakPayload] = []
+        for _ in 0..<200 {
+            let payload = Payload()
+            payloads.append(WeakPayload(payload))
+            try scheduler.start({ withExtendedLifetime(payload) {} })
+        }
+        scheduler.shutdown(wait: true)
+        #expect(payloads.allSatisfy { $0.isReleased })
+        #expect(scheduler.futures.count == min(200, keepFinished ?? 200))
     }
 
     @Test("a cooperative infinite loop ends at shutdown instead of finishing its interval")
@@ -286,4 +308,11 @@ struct DeferredWakeTests {
         scheduler.wakeWorkers()
         #expect(ran.wait(until: 10))
     }
+}
+
+/// A weak reference to a task's captured object, to see when the task's closure let it go.
+private struct WeakPayload {
+    private weak var object: AnyObject?
+    init(_ object: AnyObject) { self.object = object }
+    var isReleased: Bool { object == nil }
 }

@@ -63,6 +63,15 @@ final class TaskStore: Sendable {
     /// Told of every start and end (the host's events and metrics); nil for most schedulers.
     let observer: (any TaskObserver)?
 
+    /// Ended futures the workers handed over (``futuresEnded(_:)``), not yet counted against the
+    /// retention bound: whoever next takes the tables' lock counts them (``withTables(_:)``).
+    private let handedOver = Mutex<[Future]>([])
+    /// How many `handedOver` holds, for a look without its lock.
+    private let handedOverCount = Atomic<Int>(0)
+    /// Past this many handed over (nobody took the tables' lock meanwhile), the worker handing
+    /// over counts them itself.
+    static let handedOverBound = 4096
+
     init(keepFinished: Int?, observer: (any TaskObserver)? = nil) {
         precondition(keepFinished.map { $0 >= 0 } ?? true, "keepFinished must not be negative")
         self.keepFinished = keepFinished
@@ -77,7 +86,7 @@ final class TaskStore: Sendable {
     /// Adds a new pending future, under a fresh random id, and makes it the latest.
     func insert(_ makeFuture: (_ id: TaskID, _ sequence: Int) -> Future) -> Future {
         let id = newID()
-        return state.withLock { state in
+        return withTables { state in
             let future = makeFuture(id, state.nextSequence)
             state.nextSequence += 1
             state.order.append(Slot(sequence: future.sequence, future: future))
@@ -90,7 +99,7 @@ final class TaskStore: Sendable {
     /// Adds new pending futures under ids chosen beforehand, in order, under one lock; an entry
     /// whose id the tables already hold is nil, and nothing is added for it.
     func insert(ids: [TaskID], _ makeFuture: (_ index: Int, _ sequence: Int) -> Future) -> [Future?] {
-        state.withLock { state in
+        withTables { state in
             state.indexAll()
             var futures: [Future?] = []
             futures.reserveCapacity(ids.count)
@@ -108,7 +117,7 @@ final class TaskStore: Sendable {
     /// Adds a new pending future under an id chosen beforehand; nil, adding nothing, if the
     /// tables already hold that id.
     func insert(id: TaskID, _ makeFuture: (_ sequence: Int) -> Future) -> Future? {
-        state.withLock { state in
+        withTables { state in
             state.indexAll()
             guard state.byID[id] == nil else { return nil }
             return append(makeFuture(state.nextSequence), to: &state)
@@ -118,7 +127,7 @@ final class TaskStore: Sendable {
     /// Adds an ended future from an earlier life of the tables, as the latest, under the
     /// retention bound; nil, adding nothing, if the tables already hold its id.
     func restore(id: TaskID, _ makeFuture: (_ sequence: Int) -> Future) -> Future? {
-        state.withLock { state in
+        withTables { state in
             state.indexAll()
             guard state.byID[id] == nil else { return nil }
             let future = append(makeFuture(state.nextSequence), to: &state)
@@ -161,7 +170,7 @@ final class TaskStore: Sendable {
     /// Removes the ended futures for which `shouldRemove` holds (pending and running ones stay);
     /// returns their ids, oldest first. O(tables).
     func removeEnded(where shouldRemove: (TaskID, Future.Snapshot) -> Bool) -> [TaskID] {
-        state.withLock { state in
+        withTables { state in
             var removed: [Future] = []
             for slot in state.order[state.head...] {
                 guard let future = slot.future else { continue }
@@ -179,7 +188,7 @@ final class TaskStore: Sendable {
     /// Takes back a future that was never queued (the pool refused it); if it was the latest,
     /// the newest remaining one is latest again.
     func withdraw(_ future: Future) {
-        state.withLock { state in
+        withTables { state in
             remove(future, from: &state)
             state.withdrawn += 1
             if state.latest == future.id {
@@ -197,7 +206,7 @@ final class TaskStore: Sendable {
     var acceptedCount: Int { state.withLock { $0.nextSequence - $0.withdrawn } }
 
     func future(_ id: TaskID, before bound: Int) -> Future? {
-        state.withLock { state in
+        withTables { state in
             state.indexAll()
             guard let future = state.byID[id], future.sequence < bound else { return nil }
             return future
@@ -205,7 +214,7 @@ final class TaskStore: Sendable {
     }
 
     func count(before bound: Int) -> Int {
-        state.withLock { state in
+        withTables { state in
             state.indexAll()
             var newer = 0
             for slot in state.order[state.head...].reversed() {
@@ -218,7 +227,7 @@ final class TaskStore: Sendable {
 
     /// The futures submitted before `bound`, oldest first; at most the `limit` newest of them.
     func futures(before bound: Int, limit: Int = .max) -> [Future] {
-        state.withLock { state in
+        withTables { state in
             var end = state.order.endIndex
             while end > state.head && state.order[end - 1].sequence >= bound { end -= 1 }
             var result: [Future] = []
@@ -238,21 +247,54 @@ final class TaskStore: Sendable {
         futuresEnded([future])
     }
 
-    /// Applies the retention bound to ended tasks, in the order they ended, under one lock: the
-    /// pool hands over the tasks its workers ended in batches, so that ending tasks does not take
-    /// the tables' lock once per task against a host starting new ones.
+    /// Takes ended tasks to count against the retention bound, in the order they ended: the pool
+    /// hands over the tasks its workers ended in batches, and the next use of the tables counts
+    /// them (and releases their bodies; see ``Future/releaseBody()``).
     func futuresEnded(_ futures: [Future]) {
         guard keepFinished != nil, !futures.isEmpty else { return }
-        // The dropped futures are freed here, after the unlock: freed under the lock (a task's
-        // record, arguments and outcome), they kept a host starting new tasks waiting on it, and
-        // the event loop spun in the lock's slow path (perf under pipelined SUBMIT: issue 20).
-        let dropped = state.withLock { state in
-            var dropped: [Future] = []
-            dropped.reserveCapacity(futures.count)
-            for future in futures { retain(ended: future, in: &state, dropping: &dropped) }
-            return dropped
+        // Only handed over here, under a lock of its own: the thread that next takes the tables'
+        // lock, in a steady stream the one inserting, counts them. Counted by the worker under
+        // the tables' lock, each batch (dictionary removals that miss the cache) held up the
+        // event loop's insertions behind it, 7% of its time in the lock's slow path, and the
+        // dropped tasks' memory went back across threads to the event loop's malloc arena
+        // (perf of the event loop under pipelined SUBMIT: issue 20).
+        let full = handedOver.withLock { handed in
+            handed.append(contentsOf: futures)
+            handedOverCount.store(handed.count, ordering: .releasing)
+            return handed.count >= Self.handedOverBound
+        }
+        if full { applyHandedOver() }
+    }
+
+    /// Counts the ended futures handed over so far against the retention bound (any use of the
+    /// tables does it first).
+    func applyHandedOver() {
+        withTables { _ in }
+    }
+
+    /// `body` on the tables under their lock, once the ended futures handed over so far are
+    /// counted against the retention bound; those it drops are freed after the unlock (freed
+    /// under it, a task's record, arguments and outcome kept the inserting thread waiting).
+    private func withTables<Result>(_ body: (inout sending State) -> sending Result) -> sending Result {
+        var dropped: [Future] = []
+        let result = state.withLock { state in
+            if keepFinished != nil && handedOverCount.load(ordering: .acquiring) > 0 {
+                let handed = handedOver.withLock { handed in
+                    defer {
+                        handed = []
+                        handedOverCount.store(0, ordering: .relaxed)
+                    }
+                    return handed
+                }
+                for future in handed {
+                    future.releaseBody()
+                    retain(ended: future, in: &state, dropping: &dropped)
+                }
+            }
+            return body(&state)
         }
         withExtendedLifetime(dropped) {}
+        return result
     }
 
     // MARK: - Removal

@@ -41,6 +41,8 @@ final class WorkerPool: @unchecked Sendable {
     /// Mirrors `queue.count` for the lock-free look a worker takes before it goes to sleep.
     private let queuedHint = Atomic<Int>(0)
     private var activeWorkers = 0
+    /// Workers between tasks that still hold ended ones to hand over (see `workLoop`).
+    private var settlingWorkers = 0
     private var workerThreads: [pthread_t] = []
     private var drainedCallbacks: [@Sendable () -> Void] = []
     /// What the workers did, counted here because they hold the lock anyway: atomics on a shared
@@ -233,7 +235,7 @@ final class WorkerPool: @unchecked Sendable {
     // MARK: - Workers
 
     private func isDrained(excludingCaller: Bool) -> Bool {
-        queue.isEmpty && activeWorkers == (excludingCaller ? 1 : 0)
+        queue.isEmpty && activeWorkers + settlingWorkers == (excludingCaller ? 1 : 0)
     }
 
     /// Called with the lock held; the caller runs the callbacks after unlocking.
@@ -253,10 +255,26 @@ final class WorkerPool: @unchecked Sendable {
         defer { withExtendedLifetime(slot) {} }
         // The tasks this worker ended and has not handed to `onEnded` yet: its own, no lock.
         var ended: [Future] = []
-        func handOverEnded() {
-            guard !ended.isEmpty else { return }
-            onEnded?(ended)
-            ended.removeAll(keepingCapacity: true)
+        // Whether `settlingWorkers` counts this worker: between tasks, while it holds ended ones
+        // not handed over yet, so that a pool counts as drained only once every end is applied.
+        // Handed over at the end of each task whenever the queue was empty (as it is for an
+        // instant between most tasks of a stream that the workers keep up with), the ends took
+        // the tables' lock once a task against the inserting thread (perf of the event loop under
+        // pipelined SUBMIT: issue 20); now once a batch, or before the worker sleeps.
+        var settling = false
+        // With the lock held: hands over what this worker ended (unlocking meanwhile); called
+        // before it sleeps or exits.
+        func settle() {
+            if !ended.isEmpty {
+                lock.unlock()
+                if let onEnded { onEnded(ended) }
+                ended.removeAll(keepingCapacity: true)
+                lock.lock()
+            }
+            guard settling else { return }
+            settling = false
+            settlingWorkers -= 1
+            notifyIfClosed()
         }
         lock.lock()
         while true {
@@ -273,7 +291,11 @@ final class WorkerPool: @unchecked Sendable {
             }
             // A queue that holds futures may still be unable to start one (paused, at its limit).
             var next = queue.pop()
-            while next == nil && !(phase == .closed && queue.isEmpty) {
+            while next == nil {
+                settle()
+                // Settling unlocked: a task may have come, or the pool closed, meanwhile.
+                next = queue.pop()
+                if next != nil || (phase == .closed && queue.isEmpty) { break }
                 idleWorkers += 1
                 lock.wait()
                 idleWorkers -= 1
@@ -282,21 +304,26 @@ final class WorkerPool: @unchecked Sendable {
             }
             guard let (future, lane) = next else { break }
             queuedHint.store(queue.count, ordering: .relaxed)
+            if settling {
+                settling = false
+                settlingWorkers -= 1
+            }
             activeWorkers += 1
             lock.unlock()
             let final = future.run(in: slot)
-            if let final, final.isDone, onEnded != nil {
+            if let final, final.isDone, let onEnded {
                 ended.append(future)
-                if ended.count >= Self.endedBatchSize || queuedHint.load(ordering: .relaxed) == 0 { handOverEnded() }
+                if ended.count >= Self.endedBatchSize {
+                    onEnded(ended)
+                    ended.removeAll(keepingCapacity: true)
+                }
             }
             lock.lock()
-            if queue.isEmpty && !ended.isEmpty {
-                // Before this worker counts as idle: a drained pool has applied every end.
-                lock.unlock()
-                handOverEnded()
-                lock.lock()
-            }
             activeWorkers -= 1
+            if !ended.isEmpty {
+                settling = true
+                settlingWorkers += 1
+            }
             if let lane { queue.ended(lane: lane) }
             switch final {
             case .finished?: finishedCount += 1
@@ -304,19 +331,23 @@ final class WorkerPool: @unchecked Sendable {
             case .cancelled?: killedCount += 1
             default: break
             }
-            if phase == .closed {
-                // Drain waiters may be a worker waiting for all but itself, so wake them on every end.
-                lock.broadcast()
-                let callbacks = takeDrainedCallbacksIfDrained()
-                if !callbacks.isEmpty {
-                    lock.unlock()
-                    for callback in callbacks { callback() }
-                    lock.lock()
-                }
-            }
+            notifyIfClosed()
         }
         let current = pthread_self()
         workerThreads.removeAll { pthread_equal($0, current) != 0 }
         lock.unlock()
+    }
+
+    /// With the lock held, once the pool is closed: wakes the drain waiters (one may be a worker
+    /// waiting for all but itself, so on every change) and runs the drained callbacks if drained.
+    private func notifyIfClosed() {
+        guard phase == .closed else { return }
+        lock.broadcast()
+        let callbacks = takeDrainedCallbacksIfDrained()
+        if !callbacks.isEmpty {
+            lock.unlock()
+            for callback in callbacks { callback() }
+            lock.lock()
+        }
     }
 }
