@@ -14,6 +14,13 @@ final class ControlLineCodec: ChannelDuplexHandler {
     private let maxLineBytes: Int
     /// A line over the limit was passed on: what follows cannot be framed, and its errors are dropped.
     private var overLimit = false
+    /// Short replies written since the last flush, framed into one buffer that the flush passes
+    /// on as one write. Passed on one by one, each reply took its own buffer and its own trip
+    /// through the handlers below (idle timer, back pressure): an eighth of the event loop's
+    /// time under pipelined SUBMIT (perf: issue 20). Anything else written first passes these
+    /// on, so the order holds; like any unflushed write, they go nowhere if the channel closes
+    /// before a flush.
+    private var gathered: ByteBuffer?
 
     init(maxLineBytes: Int) {
         self.maxLineBytes = maxLineBytes
@@ -35,7 +42,19 @@ final class ControlLineCodec: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
+        let outbound = unwrapOutboundIn(data)
+        if case .reply(let response) = outbound, promise == nil {
+            let line = response.line
+            if line.utf8.count < Self.gatheredReplyBytes {
+                if gathered == nil { gathered = context.channel.allocator.buffer(capacity: Self.gatheredBufferBytes) }
+                gathered!.writeString(line)
+                gathered!.writeInteger(UInt8(ascii: "\n"))
+                if gathered!.readableBytes >= Self.gatheredBufferBytes { passGathered(context: context) }
+                return
+            }
+        }
+        passGathered(context: context)
+        switch outbound {
         case .reply(let response):
             let buffer = Self.encode(response, allocator: context.channel.allocator)
             // A reply of megabytes (TASKS all) leaves several times its size free in the heap.
@@ -54,8 +73,23 @@ final class ControlLineCodec: ChannelDuplexHandler {
         }
     }
 
+    func flush(context: ChannelHandlerContext) {
+        passGathered(context: context)
+        context.flush()
+    }
+
+    private func passGathered(context: ChannelHandlerContext) {
+        guard let buffer = gathered else { return }
+        gathered = nil
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
     /// Replies past this size ask for the freed heap to be given back afterwards.
     static let largeReplyBytes = 1 << 20
+    /// Replies shorter than this are gathered (see `gathered`); a gathered buffer is passed on
+    /// once it holds this many bytes, flushed or not.
+    static let gatheredReplyBytes = 4096
+    static let gatheredBufferBytes = 64 * 1024
 
     /// A framed line as the connection's state machine takes it.
     static func decode(_ line: ByteBuffer, maxLineBytes: Int) -> ConnectionStateMachine.Line {
