@@ -45,13 +45,40 @@ public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible, L
     }
 
     public var description: String {
-        String(unsafeUninitializedCapacity: 32) { buffer in
-            for index in 0..<32 {
-                let word = index < 16 ? high : low
-                let shift = UInt64(60 - (index % 16) * 4)
-                buffer[index] = TaskID.hexDigits[Int((word >> shift) & 0xF)]
+        String(unsafeUninitializedCapacity: TaskID.hexLength) { buffer in
+            writeHex(into: buffer, at: 0)
+            return TaskID.hexLength
+        }
+    }
+
+    /// The length of ``description``.
+    package static let hexLength = 32
+
+    /// Writes ``description``'s 32 digits into `buffer` from `offset`: for a text of many ids
+    /// made in one allocation, not one string per id.
+    package func writeHex(into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        for index in 0..<TaskID.hexLength {
+            let word = index < 16 ? high : low
+            let shift = UInt64(60 - (index % 16) * 4)
+            buffer[offset + index] = TaskID.hexDigits[Int((word >> shift) & 0xF)]
+        }
+    }
+
+    /// `ids`' descriptions joined by commas, made in one allocation.
+    package static func commaSeparated(_ ids: some Collection<TaskID>) -> String {
+        guard !ids.isEmpty else { return "" }
+        let length = ids.count * (hexLength + 1) - 1
+        return String(unsafeUninitializedCapacity: length) { buffer in
+            var offset = 0
+            for id in ids {
+                if offset > 0 {
+                    buffer[offset] = UInt8(ascii: ",")
+                    offset += 1
+                }
+                id.writeHex(into: buffer, at: offset)
+                offset += hexLength
             }
-            return 32
+            return length
         }
     }
 

@@ -43,7 +43,14 @@ public struct SubmitPayload: Codable, Hashable, Sendable {
     /// character JSON must escape (a hex id, a registered name) — anything else goes through the encoder.
     public var json: String {
         guard runAt == nil, existing == nil, state == nil, Self.isPlain(id), Self.isPlain(task) else { return ProtocolJSON.encode(self) }
-        return #"{"id":""# + id + #"","task":""# + task + #""}"#
+        // Appended to one string sized beforehand: each `+` made an intermediate string.
+        var json = #"{"id":""#
+        json.reserveCapacity(id.utf8.count + task.utf8.count + 20)
+        json.append(id)
+        json.append(#"","task":""#)
+        json.append(task)
+        json.append(#""}"#)
+        return json
     }
 
     /// Reads back exactly what ``json`` writes directly, without JSONDecoder, whose first use was nearly

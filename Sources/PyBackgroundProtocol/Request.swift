@@ -89,7 +89,9 @@ public enum Request: Hashable, Sendable {
     /// Parses one line (without its line feed; a trailing carriage return is ignored).
     public init(parsing line: Substring) throws(ProtocolError) {
         var line = line
-        if line.hasSuffix("\r") { line = line.dropLast() }
+        // A byte compare: `hasSuffix` went through a generic reversed walk, 2% of the event
+        // loop's time under pipelined SUBMIT (perf, issue 20).
+        if line.utf8.last == UInt8(ascii: "\r") { line = line.dropLast() }
         let words = try LineTokenizer.split(line)
         guard let verb = words.first else {
             throw ProtocolError(.badRequest, "empty request; verbs: \(Request.verbList)")

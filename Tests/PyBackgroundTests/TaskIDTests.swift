@@ -20,6 +20,13 @@ struct TaskIDTests {
         }
     }
 
+    @Test("ids joined by commas in one allocation read as their descriptions joined", arguments: [0, 1, 2, 100])
+    func commaSeparatedMatchesJoinedDescriptions(count: Int) {
+        var generator = SplitMix64(seed: UInt64(count) &+ 7)
+        let ids = (0..<count).map { _ in TaskID(high: generator.next(), low: generator.next()) }
+        #expect(TaskID.commaSeparated(ids) == ids.map(\.description).joined(separator: ","))
+    }
+
     @Test("random ids do not repeat")
     func randomIDsAreDistinct() {
         let ids = Set((0..<10_000).map { _ in TaskID.random() })
