@@ -10,7 +10,9 @@
 public final class BackgroundScheduler: Scheduler, @unchecked Sendable {
     /// - Parameters:
     ///   - maxWorkers: worker threads; nil (the default) uses ``Scheduler/activeProcessorCount``.
-    ///   - keepFinished: how many ended tasks the tables keep; nil (the default) keeps all.
+    ///   - keepFinished: how many ended tasks the tables keep; nil (the default) keeps all. With a
+    ///     bound, a finished task's closure is released by the next use of the tables (a start, a
+    ///     lookup) or by `shutdown(wait: true)`, not by its worker.
     ///   - clock: the time of day for recurring schedules; a ``ManualClock`` in tests.
     public init(maxWorkers: Int? = nil, keepFinished: Int? = nil, clock: any SchedulerClock = SystemClock()) {
         super.init(maxWorkers: maxWorkers, keepFinished: keepFinished, clock: clock)
