@@ -231,6 +231,36 @@ struct SchedulerTests {
         #expect(scheduler.futures.count == min(200, keepFinished ?? 200))
     }
 
+    /// The tables release a finished task's closure, but not under their lock: what it captured
+    /// may use the scheduler as it goes.
+    @Test(
+        "a finished task's captured object may read the tables as it goes away, with a retention bound",
+        .timeLimit(.minutes(1)))
+    func capturedObjectMayUseTheTablesAsItGoes() throws {
+        final class Reader: Sendable {
+            let scheduler: Scheduler
+            let counts: Counter
+            init(_ scheduler: Scheduler, _ counts: Counter) {
+                self.scheduler = scheduler
+                self.counts = counts
+            }
+            deinit {
+                _ = scheduler.futures.count
+                counts.increment()
+            }
+        }
+        let scheduler = BackgroundScheduler(maxWorkers: 1, keepFinished: 1)
+        let released = Counter()
+        do {
+            let reader = Reader(scheduler, released)
+            let id = try scheduler.start({ withExtendedLifetime(reader) {} })
+            _ = try scheduler.futures[id]!.result(timeout: .seconds(30))
+        }
+        for _ in 0..<3 { try scheduler.start({}) }
+        scheduler.shutdown(wait: true)
+        #expect(released.count == 1)
+    }
+
     @Test("a cooperative infinite loop ends at shutdown instead of finishing its interval")
     func cooperativeLoopEndsPromptly() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 2)

@@ -276,23 +276,23 @@ final class TaskStore: Sendable {
     /// counted against the retention bound; those it drops are freed after the unlock (freed
     /// under it, a task's record, arguments and outcome kept the inserting thread waiting).
     private func withTables<Result>(_ body: (inout sending State) -> sending Result) -> sending Result {
+        var handed: [Future] = []
         var dropped: [Future] = []
         let result = state.withLock { state in
             if keepFinished != nil && handedOverCount.load(ordering: .acquiring) > 0 {
-                let handed = handedOver.withLock { handed in
+                handed = handedOver.withLock { handed in
                     defer {
                         handed = []
                         handedOverCount.store(0, ordering: .relaxed)
                     }
                     return handed
                 }
-                for future in handed {
-                    future.releaseBody()
-                    retain(ended: future, in: &state, dropping: &dropped)
-                }
+                for future in handed { retain(ended: future, in: &state, dropping: &dropped) }
             }
             return body(&state)
         }
+        // After the unlock: what a closure captured may, as it goes, call back into the tables.
+        for future in handed { future.releaseBody() }
         withExtendedLifetime(dropped) {}
         return result
     }
