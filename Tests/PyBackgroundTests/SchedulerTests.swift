@@ -261,6 +261,33 @@ struct SchedulerTests {
         #expect(released.count == 1)
     }
 
+    @Test(
+        "a removed task's captured argument may read the tables as it goes away",
+        .timeLimit(.minutes(1)))
+    func removedArgumentMayUseTheTablesAsItGoes() throws {
+        final class Reader: Sendable {
+            let scheduler: Scheduler
+            let counts: Counter
+            init(_ scheduler: Scheduler, _ counts: Counter) {
+                self.scheduler = scheduler
+                self.counts = counts
+            }
+            deinit {
+                _ = scheduler.futures.count
+                counts.increment()
+            }
+        }
+        let scheduler = BackgroundScheduler(maxWorkers: 1)
+        let released = Counter()
+        do {
+            let id = try scheduler.start({ (_: Reader) in }, args: Reader(scheduler, released))
+            _ = try scheduler.futures[id]!.result(timeout: .seconds(30))
+            #expect(scheduler.removeEnded([id]) == [id])
+        }
+        scheduler.shutdown(wait: true)
+        #expect(released.count == 1)
+    }
+
     @Test("a cooperative infinite loop ends at shutdown instead of finishing its interval")
     func cooperativeLoopEndsPromptly() throws {
         let scheduler = BackgroundScheduler(maxWorkers: 2)

@@ -127,15 +127,18 @@ final class TaskStore: Sendable {
     /// Adds an ended future from an earlier life of the tables, as the latest, under the
     /// retention bound; nil, adding nothing, if the tables already hold its id.
     func restore(id: TaskID, _ makeFuture: (_ sequence: Int) -> Future) -> Future? {
-        withTables { state in
+        let (future, dropped) = withTables { state -> (Future?, [Future]) in
             state.indexAll()
-            guard state.byID[id] == nil else { return nil }
+            guard state.byID[id] == nil else { return (nil, []) }
             let future = append(makeFuture(state.nextSequence), to: &state)
             state.restored[future.state, default: 0] += 1
             var dropped: [Future] = []
             retain(ended: future, in: &state, dropping: &dropped)
-            return future
+            return (future, dropped)
         }
+        // Freed after the unlock, as everywhere: a task's arguments may use the tables as they go.
+        withExtendedLifetime(dropped) {}
+        return future
     }
 
     /// Sets the latest id to a task no longer in the tables (see ``Scheduler/restoreLatestID(_:)``).
@@ -170,7 +173,7 @@ final class TaskStore: Sendable {
     /// Removes the ended futures for which `shouldRemove` holds (pending and running ones stay);
     /// returns their ids, oldest first. O(tables).
     func removeEnded(where shouldRemove: (TaskID, Future.Snapshot) -> Bool) -> [TaskID] {
-        withTables { state in
+        let removed = withTables { state -> [Future] in
             var removed: [Future] = []
             for slot in state.order[state.head...] {
                 guard let future = slot.future else { continue }
@@ -181,8 +184,10 @@ final class TaskStore: Sendable {
             let ids = Set(removed.map(\.id))
             for future in removed { remove(future, from: &state) }
             if keepFinished != nil { state.ended.removeAll { ids.contains($0.id) } }
-            return removed.map(\.id)
+            return removed
         }
+        // Freed after the unlock: a task's arguments may use the tables as they go.
+        return removed.map(\.id)
     }
 
     /// Takes back a future that was never queued (the pool refused it); if it was the latest,
