@@ -65,7 +65,7 @@ public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible, L
     }
 
     /// `ids`' descriptions joined by commas, made in one allocation.
-    package static func commaSeparated(_ ids: some Collection<TaskID>) -> String {
+    package static func commaSeparated(_ ids: [TaskID]) -> String {
         guard !ids.isEmpty else { return "" }
         let length = ids.count * (hexLength + 1) - 1
         return String(unsafeUninitializedCapacity: length) { buffer in

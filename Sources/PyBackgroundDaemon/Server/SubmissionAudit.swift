@@ -49,7 +49,7 @@ final class SubmissionAudit: Sendable {
             metadata["task"] = "\(submissions[0].task)"
         } else {
             metadata["count"] = "\(submissions.count)"
-            metadata["ids"] = "\(TaskID.commaSeparated(submissions.lazy.map(\.id)))"
+            metadata["ids"] = "\(TaskID.commaSeparated(submissions.map(\.id)))"
             // One name when the burst is of one task (the usual case), else one per id, in order.
             let tasks = submissions.map(\.task)
             if tasks.allSatisfy({ $0 == tasks[0] }) {
