@@ -45,6 +45,9 @@ final class WorkerPool: @unchecked Sendable {
     private var settlingWorkers = 0
     private var workerThreads: [pthread_t] = []
     private var drainedCallbacks: [@Sendable () -> Void] = []
+    /// Drained callbacks taken and not yet returned: a drain waiter waits for them too, so that
+    /// what they do (the tables releasing ended tasks' closures) is done when its wait returns.
+    private var drainedCallbacksRunning = 0
     /// What the workers did, counted here because they hold the lock anyway: atomics on a shared
     /// cache line cost more than the lock they would save.
     private var finishedCount = 0
@@ -195,7 +198,10 @@ final class WorkerPool: @unchecked Sendable {
             lock.broadcast()
             return (taken, held, takeDrainedCallbacksIfDrained())
         }
-        for callback in callbacks { callback() }
+        if !callbacks.isEmpty {
+            for callback in callbacks { callback() }
+            lock.withLock { drainedCallbacksReturned() }
+        }
         return (taken, held)
     }
 
@@ -204,11 +210,12 @@ final class WorkerPool: @unchecked Sendable {
     func awaitDrained(until deadline: MonotonicInstant?) -> Bool {
         let callerIsWorker = isCurrentThreadAWorker
         return lock.withLock {
-            while !(phase == .closed && isDrained(excludingCaller: callerIsWorker)) {
+            func done() -> Bool {
+                phase == .closed && isDrained(excludingCaller: callerIsWorker) && drainedCallbacksRunning == 0
+            }
+            while !done() {
                 if let deadline {
-                    if !lock.wait(until: deadline) {
-                        return phase == .closed && isDrained(excludingCaller: callerIsWorker)
-                    }
+                    if !lock.wait(until: deadline) { return done() }
                 } else {
                     lock.wait()
                 }
@@ -242,7 +249,14 @@ final class WorkerPool: @unchecked Sendable {
     private func takeDrainedCallbacksIfDrained() -> [@Sendable () -> Void] {
         guard phase == .closed, isDrained(excludingCaller: false), !drainedCallbacks.isEmpty else { return [] }
         defer { drainedCallbacks = [] }
+        drainedCallbacksRunning += 1
         return drainedCallbacks
+    }
+
+    /// With the lock held, after the callbacks ``takeDrainedCallbacksIfDrained()`` took have run.
+    private func drainedCallbacksReturned() {
+        drainedCallbacksRunning -= 1
+        lock.broadcast()
     }
 
     /// Called with the lock held.
@@ -348,6 +362,7 @@ final class WorkerPool: @unchecked Sendable {
             lock.unlock()
             for callback in callbacks { callback() }
             lock.lock()
+            drainedCallbacksReturned()
         }
     }
 }
