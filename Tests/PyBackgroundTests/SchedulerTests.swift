@@ -237,22 +237,10 @@ struct SchedulerTests {
         "a finished task's captured object may read the tables as it goes away, with a retention bound",
         .timeLimit(.minutes(1)))
     func capturedObjectMayUseTheTablesAsItGoes() throws {
-        final class Reader: Sendable {
-            let scheduler: Scheduler
-            let counts: Counter
-            init(_ scheduler: Scheduler, _ counts: Counter) {
-                self.scheduler = scheduler
-                self.counts = counts
-            }
-            deinit {
-                _ = scheduler.futures.count
-                counts.increment()
-            }
-        }
         let scheduler = BackgroundScheduler(maxWorkers: 1, keepFinished: 1)
         let released = Counter()
         do {
-            let reader = Reader(scheduler, released)
+            let reader = TableReader(scheduler, released)
             let id = try scheduler.start({ withExtendedLifetime(reader) {} })
             _ = try scheduler.futures[id]!.result(timeout: .seconds(30))
         }
@@ -265,22 +253,10 @@ struct SchedulerTests {
         "a removed task's captured argument may read the tables as it goes away",
         .timeLimit(.minutes(1)))
     func removedArgumentMayUseTheTablesAsItGoes() throws {
-        final class Reader: Sendable {
-            let scheduler: Scheduler
-            let counts: Counter
-            init(_ scheduler: Scheduler, _ counts: Counter) {
-                self.scheduler = scheduler
-                self.counts = counts
-            }
-            deinit {
-                _ = scheduler.futures.count
-                counts.increment()
-            }
-        }
         let scheduler = BackgroundScheduler(maxWorkers: 1)
         let released = Counter()
         do {
-            let id = try scheduler.start({ (_: Reader) in }, args: Reader(scheduler, released))
+            let id = try scheduler.start({ (_: TableReader) in }, args: TableReader(scheduler, released))
             _ = try scheduler.futures[id]!.result(timeout: .seconds(30))
             #expect(scheduler.removeEnded([id]) == [id])
         }
@@ -372,4 +348,21 @@ private struct WeakPayload {
     private weak var object: AnyObject?
     init(_ object: AnyObject) { self.object = object }
     var isReleased: Bool { object == nil }
+}
+
+/// An object that reads its scheduler's tables as it goes away, and counts that it went: held by
+/// a task, it checks the tables free what tasks hold outside their lock.
+private final class TableReader: Sendable {
+    let scheduler: Scheduler
+    let released: Counter
+
+    init(_ scheduler: Scheduler, _ released: Counter) {
+        self.scheduler = scheduler
+        self.released = released
+    }
+
+    deinit {
+        _ = scheduler.futures.count
+        released.increment()
+    }
 }
