@@ -59,8 +59,8 @@ public class Scheduler: @unchecked Sendable {
         if keepFinished != nil { onEnded = { store.futuresEnded($0) } }
         self.pool = WorkerPool(size: workers, onEnded: onEnded)
         // The last ends handed over wait for the next use of the tables; after a shutdown there
-        // may be none, and a body they hold (which may hold this scheduler) would never go. A
-        // shutdown or wait that returns once drained applies them itself, before it returns.
+        // may be none, and a body they hold (which may hold this scheduler) would never go. Drain
+        // waiters (`shutdown(wait: true)`, `awaitTermination`) return only once this has run.
         if keepFinished != nil { pool.whenDrained { store.applyHandedOver() } }
     }
 
@@ -651,25 +651,20 @@ public class Scheduler: @unchecked Sendable {
         // next life's.
         for future in held { future.cancel(because: Self.notRunAtShutdown) }
         stopSignal.withLock { stopSignal.broadcast() }
-        if wait && pool.awaitDrained(until: nil) { store.applyHandedOver() }
+        if wait { _ = pool.awaitDrained(until: nil) }
     }
 
     /// After ``shutdown(wait:cancelPending:)``, waits until every task has ended or `timeout`
     /// passes (nil: no limit). Returns whether all ended. Before shutdown it waits for shutdown first.
     @discardableResult
     public func awaitTermination(timeout: Duration? = nil) -> Bool {
-        guard pool.awaitDrained(until: timeout.map(MonotonicInstant.after)) else { return false }
-        store.applyHandedOver()
-        return true
+        pool.awaitDrained(until: timeout.map(MonotonicInstant.after))
     }
 
     /// Suspends until the scheduler is shut down and every task has ended.
     public func awaitTermination() async {
         await withCheckedContinuation { continuation in
-            pool.whenDrained { [store] in
-                store.applyHandedOver()
-                continuation.resume()
-            }
+            pool.whenDrained { continuation.resume() }
         }
     }
 

@@ -87,12 +87,7 @@ final class TaskStore: Sendable {
     func insert(_ makeFuture: (_ id: TaskID, _ sequence: Int) -> Future) -> Future {
         let id = newID()
         return withTables { state in
-            let future = makeFuture(id, state.nextSequence)
-            state.nextSequence += 1
-            state.order.append(Slot(sequence: future.sequence, future: future))
-            state.unindexed += 1
-            state.latest = id
-            return future
+            append(makeFuture(id, state.nextSequence), to: &state, indexing: false)
         }
     }
 
@@ -146,11 +141,16 @@ final class TaskStore: Sendable {
         state.withLock { $0.latest = id }
     }
 
-    /// Makes `future` the newest entry and the latest; the caller holds the lock and has indexed all.
-    private func append(_ future: Future, to state: inout State) -> Future {
-        precondition(state.unindexed == 0, "a future indexed at once would sit among unindexed ones")
+    /// Makes `future` the newest entry and the latest; the caller holds the lock. Without
+    /// `indexing`, its id waits for ``State/indexAll()``; with it, the caller has indexed all.
+    private func append(_ future: Future, to state: inout State, indexing: Bool = true) -> Future {
         state.nextSequence += 1
-        state.byID[future.id] = future
+        if indexing {
+            precondition(state.unindexed == 0, "a future indexed at once would sit among unindexed ones")
+            state.byID[future.id] = future
+        } else {
+            state.unindexed += 1
+        }
         state.order.append(Slot(sequence: future.sequence, future: future))
         state.latest = future.id
         return future

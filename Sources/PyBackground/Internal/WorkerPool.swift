@@ -276,13 +276,16 @@ final class WorkerPool: @unchecked Sendable {
         // the tables' lock once a task against the inserting thread (perf of the event loop under
         // pipelined SUBMIT: issue 20); now once a batch, or before the worker sleeps.
         var settling = false
+        func handOver() {
+            onEnded?(ended)
+            ended.removeAll(keepingCapacity: true)
+        }
         // With the lock held: hands over what this worker ended (unlocking meanwhile); called
         // before it sleeps or exits.
         func settle() {
             if !ended.isEmpty {
                 lock.unlock()
-                if let onEnded { onEnded(ended) }
-                ended.removeAll(keepingCapacity: true)
+                handOver()
                 lock.lock()
             }
             guard settling else { return }
@@ -325,12 +328,9 @@ final class WorkerPool: @unchecked Sendable {
             activeWorkers += 1
             lock.unlock()
             let final = future.run(in: slot)
-            if let final, final.isDone, let onEnded {
+            if let final, final.isDone, onEnded != nil {
                 ended.append(future)
-                if ended.count >= Self.endedBatchSize {
-                    onEnded(ended)
-                    ended.removeAll(keepingCapacity: true)
-                }
+                if ended.count >= Self.endedBatchSize { handOver() }
             }
             lock.lock()
             activeWorkers -= 1

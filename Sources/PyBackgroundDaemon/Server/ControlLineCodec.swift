@@ -47,8 +47,7 @@ final class ControlLineCodec: ChannelDuplexHandler {
             let line = response.line
             if line.utf8.count < Self.gatheredReplyBytes {
                 if gathered == nil { gathered = context.channel.allocator.buffer(capacity: Self.gatheredBufferBytes) }
-                gathered!.writeString(line)
-                gathered!.writeInteger(UInt8(ascii: "\n"))
+                Self.frame(line, into: &gathered!)
                 if gathered!.readableBytes >= Self.gatheredBufferBytes { passGathered(context: context) }
                 return
             }
@@ -63,8 +62,7 @@ final class ControlLineCodec: ChannelDuplexHandler {
         case .stream(let line):
             let text = line.line
             var buffer = context.channel.allocator.buffer(capacity: text.utf8.count + 1)
-            buffer.writeString(text)
-            buffer.writeInteger(UInt8(ascii: "\n"))
+            Self.frame(text, into: &buffer)
             context.write(wrapOutboundOut(buffer), promise: promise)
         case .bytes(let buffer):
             context.write(wrapOutboundOut(buffer), promise: promise)
@@ -109,9 +107,14 @@ final class ControlLineCodec: ChannelDuplexHandler {
     static func encode(_ response: Response, allocator: ByteBufferAllocator) -> ByteBuffer {
         let line = response.line
         var buffer = allocator.buffer(capacity: line.utf8.count + 1)
+        frame(line, into: &buffer)
+        return buffer
+    }
+
+    /// Writes `line` and its line feed.
+    static func frame(_ line: String, into buffer: inout ByteBuffer) {
         buffer.writeString(line)
         buffer.writeInteger(UInt8(ascii: "\n"))
-        return buffer
     }
 }
 
